@@ -1,0 +1,89 @@
+"""The ``pix2lst`` command line: a click group of thin commands.
+
+Each command lives beside the library it wraps (``pix2lst/<room>/cli.py``) and
+is imported only when invoked, so that ``pix2lst predict`` and ``pix2lst physics``
+never import torch, and start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from pix2lst import __version__
+
+__all__ = ["main"]
+
+# command name -> "module:attribute"
+COMMANDS: dict[str, str] = {
+    "physics": "pix2lst.lst_physics.cli:physics",
+    "composite": "pix2lst.lst_physics.cli:composite",
+    "tiles": "pix2lst.export.cli:tiles",
+    "train": "pix2lst.export.cli:train",
+    "export": "pix2lst.export.cli:export",
+    "predict": "pix2lst.runtime.cli:predict",
+    "quicklook": "pix2lst.viz.cli:quicklook",
+    "compare": "pix2lst.viz.cli:compare",
+    "view": "pix2lst.viz.cli:view",
+    "demo": "pix2lst.demo:demo",
+}
+
+_HELP = {
+    "physics": "Compute LST from a Landsat scene with the physics chain.",
+    "composite": "Write the 8-band B1-B7 + B10 composite the model consumes.",
+    "tiles": "Cut a composite and its LST into training tiles.",
+    "train": "Train a Pix2Pix model on exported tiles (needs the train extra).",
+    "export": "Export a trained generator to a self-describing ONNX file.",
+    "predict": "Predict LST for a scene or composite with an ONNX model.",
+    "quicklook": "Colour-mapped PNG of an LST GeoTIFF.",
+    "compare": "Two LST maps, their difference and true colour, side by side.",
+    "view": "Offline HTML viewer with synchronised panes.",
+    "demo": "Run the main job on the embedded sample scene.",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            missing = exc.name or "a dependency"
+            extra = "train" if missing in ("torch", "onnx", "skimage") else "cpu"
+            hint = f"pip install 'pix2lst[{extra}]'"
+
+            @click.command(name=cmd_name, help=_HELP.get(cmd_name))
+            def _unavailable(**_: Any) -> None:
+                raise click.ClickException(
+                    f"'pix2lst {cmd_name}' needs {missing}, which is not installed; {hint}"
+                )
+
+            return _unavailable
+        command: click.Command = getattr(module, attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _HELP.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pix2lst")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """pix2lst: land surface temperature from Landsat-8/9 scenes."""
+    import logging
+
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,66 @@
+"""One error hierarchy for the whole package.
+
+Every error pix2lst raises on purpose derives from :class:`Pix2LstError`; each
+leaf also derives from the builtin it refines, so ``except ValueError`` in
+calling code keeps working. Messages say what was wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BandNotFoundError",
+    "DatasetError",
+    "EmptySceneError",
+    "GridMismatchError",
+    "MetadataError",
+    "ModelError",
+    "OutputExistsError",
+    "OutputNotWritableError",
+    "Pix2LstError",
+    "ProviderError",
+    "SceneError",
+]
+
+
+class Pix2LstError(Exception):
+    """Root of every error pix2lst raises on purpose."""
+
+
+class MetadataError(Pix2LstError, ValueError):
+    """A Landsat MTL file is missing, unreadable or lacks a key the chain needs."""
+
+
+class SceneError(Pix2LstError, ValueError):
+    """A scene folder or raster cannot be used as given."""
+
+
+class BandNotFoundError(SceneError, FileNotFoundError):
+    """A band the operation needs is not in the scene or raster."""
+
+
+class GridMismatchError(SceneError):
+    """Two rasters that must share a grid (CRS, transform, size) do not."""
+
+
+class EmptySceneError(SceneError):
+    """Every pixel of the input is nodata, so there is nothing to compute."""
+
+
+class OutputExistsError(Pix2LstError, FileExistsError):
+    """The output exists and ``overwrite`` was not requested."""
+
+
+class OutputNotWritableError(Pix2LstError, PermissionError):
+    """The output folder does not exist or cannot be written."""
+
+
+class ModelError(Pix2LstError, ValueError):
+    """A model file is not ONNX, or lacks the pix2lst metadata, or does not fit the input."""
+
+
+class ProviderError(Pix2LstError, RuntimeError):
+    """An ONNX Runtime execution provider was requested but is not available."""
+
+
+class DatasetError(Pix2LstError, ValueError):
+    """A training-tile dataset is missing, empty or inconsistent."""
