@@ -2,24 +2,44 @@
 
 :mod:`pix2lst.viz.style` is the one place for colour maps and stretches; every
 pix2lst figure (quicklooks here, ``show_batch``/``show_results`` in export) uses it.
+
+- :func:`quicklook` / :func:`rgb_quicklook`: a PNG of an LST GeoTIFF / a true-colour PNG.
+- :func:`compare`: two LST maps on one scale, their difference and true colour.
+- :func:`write_viewer`: one offline HTML file with synchronised Leaflet panes.
 """
 
 from __future__ import annotations
 
+from pix2lst.viz.compare import compare
+from pix2lst.viz.quicklook import quicklook, rgb_quicklook
+from pix2lst.viz.raster import Grid, LstLayer, read_lst
+from pix2lst.viz.rgb import RgbLayer, read_rgb
 from pix2lst.viz.style import (
     LST_CMAP_NAME,
     add_celsius_colorbar,
     kelvin_to_celsius,
     lst_cmap,
+    new_figure,
     percent_clip,
     true_colour,
 )
+from pix2lst.viz.viewer import write_viewer
 
 __all__ = [
     "LST_CMAP_NAME",
+    "Grid",
+    "LstLayer",
+    "RgbLayer",
     "add_celsius_colorbar",
+    "compare",
     "kelvin_to_celsius",
     "lst_cmap",
+    "new_figure",
     "percent_clip",
+    "quicklook",
+    "read_lst",
+    "read_rgb",
+    "rgb_quicklook",
     "true_colour",
+    "write_viewer",
 ]

@@ -1,0 +1,160 @@
+"""``pix2lst quicklook``, ``pix2lst compare`` and ``pix2lst view``: thin click commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pix2lst.errors import Pix2LstError
+
+__all__ = ["compare", "quicklook", "view"]
+
+
+def _check_clip(
+    ctx: click.Context, param: click.Parameter, value: tuple[float, float]
+) -> tuple[float, float]:
+    low, high = value
+    if not 0.0 <= low < high <= 100.0:
+        raise click.BadParameter(f"need 0 <= LOW < HIGH <= 100, got {low:g} {high:g}")
+    return value
+
+
+_clip = click.option(
+    "--clip",
+    callback=_check_clip,
+    nargs=2,
+    type=float,
+    default=(2.0, 98.0),
+    show_default=True,
+    metavar="LOW HIGH",
+    help="Percent-clip stretch of the colour scale.",
+)
+_cmap = click.option(
+    "--cmap", default=None, metavar="NAME", help="Any matplotlib colour map [default: RdYlGn_r]."
+)
+_overwrite = click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
+_resample = click.option(
+    "--resample",
+    is_flag=True,
+    help="Warp rasters on another grid onto the first one's (bilinear) instead of refusing.",
+)
+_rgb = click.option(
+    "--rgb",
+    "rgb",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Scene folder or composite GeoTIFF to show in true colour (B4, B3, B2).",
+)
+_input = click.Path(exists=True, path_type=Path)
+
+
+@click.command()
+@click.argument("src", type=_input)
+@click.option(
+    "-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="PNG to write."
+)
+@click.option(
+    "--rgb",
+    "as_rgb",
+    is_flag=True,
+    help="SRC is a scene folder or composite: write its true-colour image instead.",
+)
+@_cmap
+@_clip
+@_overwrite
+def quicklook(
+    src: Path, out: Path, as_rgb: bool, cmap: str | None, clip: tuple[float, float], overwrite: bool
+) -> None:
+    """Colour-mapped PNG of the LST GeoTIFF SRC (colour bar in °C, nodata transparent)."""
+    from pix2lst.viz.quicklook import quicklook as _quicklook
+    from pix2lst.viz.quicklook import rgb_quicklook
+
+    try:
+        if as_rgb:
+            rgb_quicklook(src, out, clip=clip, overwrite=overwrite)
+        else:
+            _quicklook(src, out, cmap=cmap, clip=clip, overwrite=overwrite)
+    except Pix2LstError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(str(out))
+
+
+@click.command()
+@click.argument("a", type=_input)
+@click.argument("b", type=_input)
+@click.option(
+    "-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="PNG to write."
+)
+@_rgb
+@_resample
+@_cmap
+@_clip
+@_overwrite
+def compare(
+    a: Path,
+    b: Path,
+    out: Path,
+    rgb: Path | None,
+    resample: bool,
+    cmap: str | None,
+    clip: tuple[float, float],
+    overwrite: bool,
+) -> None:
+    """A and B on one colour scale, B - A centred on zero, and true colour (--rgb)."""
+    from pix2lst.viz.compare import compare as _compare
+
+    try:
+        _compare(a, b, out, rgb=rgb, resample=resample, cmap=cmap, clip=clip, overwrite=overwrite)
+    except Pix2LstError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(str(out))
+
+
+@click.command()
+@click.argument("layers", nargs=-1, required=True, type=_input)
+@click.option(
+    "-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="HTML to write."
+)
+@_rgb
+@_resample
+@_cmap
+@_clip
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=1_000_000,
+    show_default=True,
+    help="Cap on display pixels per layer (larger rasters are decimated, nearest pixel).",
+)
+@click.option("--title", default=None, help="Page title [default: the layers' labels].")
+@_overwrite
+def view(
+    layers: tuple[Path, ...],
+    out: Path,
+    rgb: Path | None,
+    resample: bool,
+    cmap: str | None,
+    clip: tuple[float, float],
+    max_pixels: int,
+    title: str | None,
+    overwrite: bool,
+) -> None:
+    """One offline HTML file: a synchronised pane per LST GeoTIFF (+ true colour)."""
+    from pix2lst.viz.viewer import write_viewer
+
+    try:
+        write_viewer(
+            layers,
+            out,
+            rgb=rgb,
+            resample=resample,
+            cmap=cmap,
+            clip=clip,
+            overwrite=overwrite,
+            max_pixels=max_pixels,
+            title=title,
+        )
+    except Pix2LstError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(str(out))

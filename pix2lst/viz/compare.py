@@ -1,0 +1,105 @@
+"""Two LST maps side by side on one colour scale, their difference, and true colour.
+
+``B - A`` is drawn with a diverging map centred on zero with symmetric limits
+(98th percentile of ``|B - A|``), so cooling is blue and warming red whatever
+the range. The rasters must share a grid; otherwise :class:`GridMismatchError`
+says what differs, or ``resample=True`` warps B (and the true-colour source)
+onto A's grid.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from pix2lst._io import check_output
+from pix2lst.viz.quicklook import draw_lst, save_figure
+from pix2lst.viz.raster import DEFAULT_MAX_PIXELS, check_same_grid, read_grid, read_lst
+from pix2lst.viz.rgb import read_rgb, rgb_grid
+from pix2lst.viz.style import (
+    DIFF_CMAP_NAME,
+    add_celsius_colorbar,
+    lst_cmap,
+    new_figure,
+    percent_clip,
+    symmetric_limits,
+)
+
+__all__ = ["compare"]
+
+logger = logging.getLogger(__name__)
+
+
+def compare(
+    a: str | os.PathLike[str],
+    b: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    rgb: str | os.PathLike[str] | None = None,
+    resample: bool = False,
+    cmap: str | None = None,
+    clip: tuple[float, float] = (2.0, 98.0),
+    overwrite: bool = False,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> Path:
+    """Write a PNG with A and B on a shared colour scale, B - A, and true colour of ``rgb``.
+
+    ``rgb`` is a scene folder or a composite GeoTIFF; panels are labelled with
+    the dates found in the tags or file names. Returns ``out``.
+    """
+    check_output(out, overwrite=overwrite)
+    lst_cmap(cmap)
+    grid_a = read_grid(a)
+    onto = None
+    if not resample:
+        check_same_grid(grid_a, read_grid(b), (str(a), str(b)))
+        if rgb is not None:
+            check_same_grid(grid_a, rgb_grid(rgb), (str(a), str(rgb)))
+    else:
+        onto = grid_a
+    layer_a = read_lst(a, max_pixels=max_pixels)
+    layer_b = read_lst(b, max_pixels=max_pixels, onto=onto)
+    both = np.concatenate([layer_a.values.ravel(), layer_b.values.ravel()])
+    vmin, vmax = percent_clip(both, *clip)
+    diff = layer_b.values - layer_a.values
+    dlo, dhi = symmetric_limits(diff)
+
+    h, w = layer_a.values.shape
+    panel = 4.2
+    fig = new_figure(2 * panel + 1.2, 2 * panel * h / w + 1.0)
+    axes = fig.subplots(2, 2)
+    label_a, label_b = layer_a.label, layer_b.label
+    if label_a == label_b:
+        label_a, label_b = f"A: {Path(a).name}", f"B: {Path(b).name}"
+    im = draw_lst(
+        fig, axes[0, 0], layer_a, vmin=vmin, vmax=vmax, cmap=cmap, title=label_a, colorbar=False
+    )
+    draw_lst(
+        fig, axes[0, 1], layer_b, vmin=vmin, vmax=vmax, cmap=cmap, title=label_b, colorbar=False
+    )
+    add_celsius_colorbar(fig, im, ax=list(axes[0]), shrink=0.85)
+
+    ax = axes[1, 0]
+    dim = ax.imshow(
+        diff, cmap=lst_cmap(DIFF_CMAP_NAME), vmin=dlo, vmax=dhi, interpolation="nearest"
+    )
+    ax.set_title(f"{label_b} − {label_a}", fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    add_celsius_colorbar(fig, dim, ax=ax, label="ΔLST (K = °C)", kelvin=False, shrink=0.85)
+
+    ax = axes[1, 1]
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if rgb is not None:
+        layer_rgb = read_rgb(rgb, max_pixels=max_pixels, onto=onto)
+        ax.imshow(layer_rgb.image, interpolation="nearest")
+        ax.set_title(layer_rgb.label, fontsize=10)
+    else:
+        ax.set_axis_off()
+    fig.suptitle(f"{layer_a.title}  vs  {layer_b.title}", fontsize=10)
+    logger.info("compare %s %s: shared scale %.2f-%.2f K, diff +-%.2f K", a, b, vmin, vmax, dhi)
+    return save_figure(fig, out, overwrite=overwrite)

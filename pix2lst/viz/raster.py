@@ -1,0 +1,262 @@
+"""Reading LST and true-colour rasters for display: decimated, in kelvin, NaN for nodata.
+
+Display never needs every pixel of a 7,700 px scene: rasters are read through
+rasterio's ``out_shape`` (GDAL nearest-neighbour decimation, using overviews
+when the file has them) so that at most ``max_pixels`` values are held per
+layer. With a decimation factor ``f = ceil(sqrt(h * w / max_pixels))`` the
+display grid is ``ceil(h / f) x ceil(w / f)`` and display pixel ``(i, j)``
+holds the source pixel ``(floor((i + 0.5) * h / out_h), floor((j + 0.5) * w / out_w))``
+unchanged: values are never averaged, so a readout is a real pixel value.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+
+from pix2lst.errors import EmptySceneError, GridMismatchError, SceneError
+from pix2lst.viz.style import KELVIN_OFFSET
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "Grid",
+    "LstLayer",
+    "check_same_grid",
+    "decimated_shape",
+    "find_date",
+    "read_grid",
+    "read_lst",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Default cap on pixels read per layer for display (about 1,414 x 1,414).
+DEFAULT_MAX_PIXELS = 2_000_000
+
+_CELSIUS = {
+    "c",
+    "°c",
+    "degc",
+    "deg_c",
+    "celsius",
+    "degrees celsius",
+    "degree celsius",
+    "degree_celsius",
+}
+_KELVIN = {"k", "kelvin", "degk", "kelvins"}
+_DATE_KEYS = ("date", "date_acquired", "acquisition_date", "datetime", "scene_date")
+_SCENE_KEYS = ("scene", "scene_id", "landsat_product_id", "product_id", "landsat_scene_id")
+_METHOD_KEYS = ("model", "model_name", "method", "physics_method", "lst_method", "source")
+_LANDSAT_ID = re.compile(r"L[COTE]0\d_[A-Z0-9]{4}_\d{6}_(\d{4})(\d{2})(\d{2})_")
+_ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])(?!\d)")
+
+
+def decimated_shape(height: int, width: int, max_pixels: int | None) -> tuple[int, int]:
+    """Display shape for a ``height x width`` raster under ``max_pixels`` (None: no cap)."""
+    if max_pixels is None or height * width <= max_pixels:
+        return height, width
+    if max_pixels < 1:
+        raise ValueError(f"max_pixels must be positive, got {max_pixels}")
+    f = math.ceil(math.sqrt(height * width / max_pixels))
+    return math.ceil(height / f), math.ceil(width / f)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A raster grid: CRS, affine transform (pixel corner -> map) and size in pixels."""
+
+    crs: CRS | None
+    transform: Affine
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        if self.width < 1 or self.height < 1:
+            raise ValueError(f"grid size must be positive, got {self.width} x {self.height}")
+
+    def differences(self, other: Grid) -> list[str]:
+        """Human-readable list of what differs from ``other`` (empty when the grids match)."""
+        out = []
+        if (self.crs is None) != (other.crs is None) or (
+            self.crs is not None and other.crs is not None and self.crs != other.crs
+        ):
+            out.append(f"CRS {_crs_name(self.crs)} vs {_crs_name(other.crs)}")
+        if (self.width, self.height) != (other.width, other.height):
+            out.append(f"size {self.width}x{self.height} vs {other.width}x{other.height} (w x h)")
+        if not self.transform.almost_equals(other.transform, precision=1e-6):
+            out.append(f"transform {tuple(self.transform)[:6]} vs {tuple(other.transform)[:6]}")
+        return out
+
+    def display(self, max_pixels: int | None) -> Grid:
+        """The decimated grid used for display (same extent, coarser pixels)."""
+        h, w = decimated_shape(self.height, self.width, max_pixels)
+        scale = Affine.scale(self.width / w, self.height / h)
+        return Grid(self.crs, self.transform @ scale, w, h)
+
+
+def _crs_name(crs: CRS | None) -> str:
+    if crs is None:
+        return "none"
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_string()
+
+
+def read_grid(path: str | os.PathLike[str]) -> Grid:
+    """The grid of the raster at ``path`` (its first band)."""
+    with _open(path) as src:
+        return Grid(src.crs, src.transform, src.width, src.height)
+
+
+def check_same_grid(a: Grid, b: Grid, names: tuple[str, str] = ("A", "B")) -> None:
+    """Raise :class:`GridMismatchError` saying exactly what differs between ``a`` and ``b``."""
+    diffs = a.differences(b)
+    if diffs:
+        raise GridMismatchError(
+            f"{names[0]} and {names[1]} are on different grids: {'; '.join(diffs)}. "
+            "Resample the second onto the first (--resample / resample=True) "
+            "or compare rasters from the same scene grid"
+        )
+
+
+def _open(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
+    p = Path(path)
+    if not p.exists():
+        raise SceneError(f"{p} does not exist; give the path of a GeoTIFF")
+    try:
+        return rasterio.open(p)
+    except rasterio.errors.RasterioIOError as exc:
+        raise SceneError(f"{p} is not a raster rasterio can read ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class LstLayer:
+    """An LST raster read for display: ``values`` in kelvin (float32, NaN = nodata)."""
+
+    path: Path
+    values: np.ndarray = field(repr=False)
+    grid: Grid  # the display grid ``values`` lies on
+    source_grid: Grid  # the file's full-resolution grid
+    tags: dict[str, str] = field(repr=False)
+    source_units: str  # "K" or "C", as found in the file
+
+    @property
+    def date(self) -> str | None:
+        """Acquisition date ``YYYY-MM-DD`` from the tags or the file name, if any."""
+        return find_date(self.tags, self.path.name)
+
+    @property
+    def label(self) -> str:
+        """Short label: the date when known, else the file name."""
+        return self.date or self.path.stem
+
+    @property
+    def title(self) -> str:
+        """Title from the tags: scene, date, model or method; falls back to the file name."""
+        parts = [_tag(self.tags, _SCENE_KEYS) or self.path.stem]
+        if self.date:
+            parts.append(self.date)
+        method = _tag(self.tags, _METHOD_KEYS)
+        if method:
+            parts.append(method)
+        return " · ".join(dict.fromkeys(parts))
+
+
+def _tag(tags: dict[str, str], keys: tuple[str, ...]) -> str | None:
+    lowered = {k.lower(): v for k, v in tags.items()}
+    for key in keys:
+        value = lowered.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+def find_date(tags: dict[str, str], name: str) -> str | None:
+    """``YYYY-MM-DD`` from a date tag or, failing that, the file name (Landsat id or ISO date)."""
+    for text in (_tag(tags, _DATE_KEYS), name):
+        if not text:
+            continue
+        m = _LANDSAT_ID.search(text) or _ISO_DATE.search(text)
+        if m:
+            return f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
+    return None
+
+
+def _units(src: rasterio.DatasetReader, tags: dict[str, str], values: np.ndarray) -> str:
+    candidates = [src.units[0] if src.units else None, _tag(tags, ("units", "unit", "lst_units"))]
+    for raw in candidates:
+        if not raw:
+            continue
+        key = raw.strip().lower()
+        if key in _CELSIUS:
+            return "C"
+        if key in _KELVIN:
+            return "K"
+        logger.warning("%s: unknown units %r; assuming kelvin", src.name, raw)
+    finite = values[np.isfinite(values)]
+    if finite.size and float(np.median(finite)) < 150.0:
+        logger.warning("%s has no units tag and values look like °C; reading as °C", src.name)
+        return "C"
+    return "K"
+
+
+def read_lst(
+    path: str | os.PathLike[str],
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    onto: Grid | None = None,
+    band: int = 1,
+) -> LstLayer:
+    """Read band ``band`` of an LST GeoTIFF for display, decimated to ``max_pixels``.
+
+    Values come back in kelvin (a file tagged ``units=C``/``celsius`` is converted),
+    float32, NaN where the file has nodata or non-finite values; band scale/offset
+    tags are applied. With ``onto`` (a full-resolution grid) the raster is first
+    warped onto that grid (bilinear), as ``compare --resample`` does.
+    Raises :class:`EmptySceneError` when no pixel is valid.
+    """
+    p = Path(path)
+    with _open(p) as src:
+        if not 1 <= band <= src.count:
+            raise SceneError(f"{p} has {src.count} band(s); band {band} does not exist")
+        tags = {**src.tags(), **src.tags(band)}
+        source_grid = Grid(src.crs, src.transform, src.width, src.height)
+        target = onto if onto is not None else source_grid
+        display = target.display(max_pixels)
+        shape = (display.height, display.width)
+        if onto is not None and source_grid.differences(onto):
+            with WarpedVRT(
+                src,
+                crs=onto.crs,
+                transform=onto.transform,
+                width=onto.width,
+                height=onto.height,
+                resampling=Resampling.bilinear,
+                src_nodata=src.nodata,
+                nodata=np.nan,
+                dtype="float32",
+            ) as vrt:
+                data = vrt.read(band, out_shape=shape, masked=True, resampling=Resampling.nearest)
+        else:
+            data = src.read(band, out_shape=shape, masked=True, resampling=Resampling.nearest)
+        values = np.ma.filled(data.astype(np.float64), np.nan)
+        scale, offset = src.scales[band - 1], src.offsets[band - 1]
+        if (scale, offset) != (1.0, 0.0):
+            values = values * scale + offset
+        units = _units(src, tags, values)
+    values[~np.isfinite(values)] = np.nan
+    if units == "C":
+        values = values + KELVIN_OFFSET
+    if np.isnan(values).all():
+        raise EmptySceneError(f"{p}: every pixel is nodata; nothing to display")
+    return LstLayer(p, values.astype(np.float32), display, source_grid, tags, units)

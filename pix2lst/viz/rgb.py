@@ -1,0 +1,135 @@
+"""True-colour (B4, B3, B2) images of a Landsat scene folder or a composite GeoTIFF.
+
+A scene folder is found with :func:`pix2lst.lst_physics.find_scene` and its
+bands calibrated to TOA reflectance with
+:func:`pix2lst.lst_physics.calibrate_composite`; a composite GeoTIFF is read
+by its band descriptions (``B4``, ``B3``, ``B2``; ``SR_B4`` etc. also work), or
+as bands 1-3 when it has exactly three undescribed bands. Bands are read
+decimated like every display layer (see :mod:`pix2lst.viz.raster`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+
+from pix2lst.errors import BandNotFoundError, SceneError
+from pix2lst.viz.raster import DEFAULT_MAX_PIXELS, Grid, find_date, read_grid
+from pix2lst.viz.style import true_colour
+
+__all__ = ["RGB_BANDS", "RgbLayer", "read_rgb", "rgb_grid"]
+
+#: Landsat-8/9 OLI bands shown as red, green, blue.
+RGB_BANDS = ("B4", "B3", "B2")
+
+
+@dataclass(frozen=True)
+class RgbLayer:
+    """A true-colour image for display: ``image`` is RGBA (h, w, 4) float in [0, 1]."""
+
+    path: Path
+    image: np.ndarray = field(repr=False)
+    grid: Grid  # display grid
+    source_grid: Grid
+    date: str | None
+
+    @property
+    def label(self) -> str:
+        """``True colour`` and the date when known."""
+        return f"True colour {self.date}" if self.date else "True colour"
+
+
+def _band_sources(path: Path) -> tuple[list[tuple[Path, int]], object | None, str]:
+    """(file, band index) for R, G, B; the scene (for calibration) or None; a name for dates."""
+    if path.is_dir():
+        from pix2lst.lst_physics import find_scene
+
+        scene = find_scene(path)
+        return [(Path(scene.band_path(b)), 1) for b in RGB_BANDS], scene, path.name
+    if not path.exists():
+        raise SceneError(f"{path} does not exist; give a scene folder or a composite GeoTIFF")
+    with rasterio.open(path) as src:
+        names = [(d or "").strip().upper() for d in src.descriptions]
+        index: dict[str, int] = {}
+        for i, name in enumerate(names, start=1):
+            index.setdefault(name, i)
+            index.setdefault(name.removeprefix("SR_"), i)
+        if all(b in index for b in RGB_BANDS):
+            return [(path, index[b]) for b in RGB_BANDS], None, path.name
+        if src.count == 3 and not any(names):
+            return [(path, 1), (path, 2), (path, 3)], None, path.name
+    raise BandNotFoundError(
+        f"{path} has no bands described B4, B3, B2 (descriptions: {names}); give a scene "
+        "folder, or a composite written by 'pix2lst composite'"
+    )
+
+
+def rgb_grid(src: str | os.PathLike[str]) -> Grid:
+    """The full-resolution grid of the true-colour source (its B4)."""
+    sources, _, _ = _band_sources(Path(src))
+    return read_grid(sources[0][0])
+
+
+def read_rgb(
+    src: str | os.PathLike[str],
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    onto: Grid | None = None,
+    low: float = 2.0,
+    high: float = 98.0,
+) -> RgbLayer:
+    """Read a true-colour image of a scene folder or composite, percent-stretched per band.
+
+    With ``onto`` the bands are warped onto that full-resolution grid first
+    (bilinear). Nodata in any band is transparent.
+    """
+    path = Path(src)
+    sources, scene, name = _band_sources(path)
+    source_grid = read_grid(sources[0][0])
+    target = onto if onto is not None else source_grid
+    display = target.display(max_pixels)
+    shape = (display.height, display.width)
+    bands = []
+    for file, band in sources:
+        with rasterio.open(file) as ds:
+            grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
+            if onto is not None and grid.differences(onto):
+                with WarpedVRT(
+                    ds,
+                    crs=onto.crs,
+                    transform=onto.transform,
+                    width=onto.width,
+                    height=onto.height,
+                    resampling=Resampling.bilinear,
+                    src_nodata=ds.nodata if ds.nodata is not None else 0,
+                    nodata=0,
+                ) as vrt:
+                    data = vrt.read(band, out_shape=shape, masked=True)
+            else:
+                data = ds.read(band, out_shape=shape, masked=True, resampling=Resampling.nearest)
+        bands.append(data)
+    if scene is not None:
+        from pix2lst.lst_physics import calibrate_composite
+
+        dn = np.stack([np.ma.filled(b, 0) for b in bands])
+        stack = np.asarray(calibrate_composite(dn, list(RGB_BANDS), scene, units="toa"))
+    else:
+        stack = np.stack([np.ma.filled(b.astype(np.float64), np.nan) for b in bands])
+        if np.issubdtype(bands[0].dtype, np.integer) and not np.ma.is_masked(bands[0]):
+            stack[:, np.any(stack == 0, axis=0)] = np.nan  # Landsat DN 0 is fill
+    stack = np.where(np.isfinite(stack), stack, np.nan)
+    image = true_colour(stack, low, high)
+    date = None
+    mtl = getattr(scene, "mtl", None)
+    for attr in ("date_acquired", "date", "acquisition_date"):
+        value = getattr(mtl, attr, None)
+        if value:
+            date = str(value)[:10]
+            break
+    return RgbLayer(path, image, display, source_grid, date or find_date({}, name))
