@@ -1,0 +1,126 @@
+"""Numba kernels of the streaming pipeline (nogil; parallel where it pays).
+
+All kernels work on one *strip* of tiles. Shapes and names used throughout:
+
+* ``buf``: ``(n_bands, n_buf_rows, width)`` float32, raster rows held in memory,
+  NaN where the input is nodata;
+* ``rmap``: ``(tile,)`` int64, the row of ``buf`` feeding each tile row
+  (reflection at the scene border already applied);
+* ``cmap``: ``(padded_width,)`` int64, the raster column feeding each padded column;
+* ``col_starts``: ``(k,)`` int64, the padded column where each tile of a batch starts;
+* ``valid``: ``(tile, padded_width)`` uint8, 1 where every band is finite;
+* ``acc`` / ``wacc``: ``(tile, padded_width)`` float64 rolling accumulators of
+  ``sum(w * prediction)`` and ``sum(w)``.
+
+Each kernel has a plain-numpy twin in :mod:`pix2lst.runtime.kernels_ref` with
+the same signature; the tests check they agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["accumulate", "fill_batch", "finalize_rows", "strip_valid", "tiles_with_data"]
+
+
+@njit(nogil=True, parallel=True, cache=True)
+def strip_valid(buf, rmap, cmap, valid):  # type: ignore[no-untyped-def]
+    """Write into ``valid`` 1 where all bands of the strip pixel are finite, else 0."""
+    n_bands = buf.shape[0]
+    for i in prange(rmap.shape[0]):
+        r = rmap[i]
+        for j in range(cmap.shape[0]):
+            c = cmap[j]
+            ok = 1
+            for b in range(n_bands):
+                if not np.isfinite(buf[b, r, c]):
+                    ok = 0
+                    break
+            valid[i, j] = ok
+
+
+@njit(nogil=True, cache=True)
+def tiles_with_data(valid, n_cols, stride, tile):  # type: ignore[no-untyped-def]
+    """Return ``(n_cols,)`` bool: does tile column ``c`` hold at least one valid pixel?"""
+    out = np.zeros(n_cols, dtype=np.bool_)
+    for c in range(n_cols):
+        start = c * stride
+        found = False
+        for i in range(valid.shape[0]):
+            for j in range(start, start + tile):
+                if valid[i, j]:
+                    found = True
+                    break
+            if found:
+                break
+        out[c] = found
+    return out
+
+
+@njit(nogil=True, parallel=True, cache=True)
+def fill_batch(buf, rmap, cmap, col_starts, scale, offset, batch):  # type: ignore[no-untyped-def]
+    """Normalise tiles into ``batch[k] = buf * scale + offset`` (nodata -> 0).
+
+    ``scale`` and ``offset`` are float32 ``(n_bands,)``; ``batch`` is float32
+    ``(>= k, n_bands, tile, tile)``; only its first ``len(col_starts)`` items are written.
+    """
+    n_bands = buf.shape[0]
+    tile = rmap.shape[0]
+    n = col_starts.shape[0]
+    for kb in prange(n * n_bands):
+        k = kb // n_bands
+        b = kb % n_bands
+        s = scale[b]
+        o = offset[b]
+        cs = col_starts[k]
+        for i in range(tile):
+            r = rmap[i]
+            for j in range(tile):
+                v = buf[b, r, cmap[cs + j]]
+                if np.isfinite(v):
+                    batch[k, b, i, j] = v * s + o
+                else:
+                    batch[k, b, i, j] = np.float32(0.0)
+
+
+@njit(nogil=True, parallel=True, cache=True)
+def accumulate(acc, wacc, preds, col_starts, weights, valid):  # type: ignore[no-untyped-def]
+    """Add ``weights * preds[k]`` and ``weights`` into the strip accumulators.
+
+    Pixels that are invalid in the input, or whose prediction is not finite, add
+    nothing to either sum. Parallel over tile rows, so tiles never race.
+    """
+    tile = weights.shape[0]
+    n = col_starts.shape[0]
+    for i in prange(tile):
+        for k in range(n):
+            cs = col_starts[k]
+            for j in range(tile):
+                p = preds[k, i, j]
+                if valid[i, cs + j] and np.isfinite(p):
+                    w = weights[i, j]
+                    acc[i, cs + j] += w * p
+                    wacc[i, cs + j] += w
+
+
+@njit(nogil=True, parallel=True, cache=True)
+def finalize_rows(acc, wacc, row0, padding, scale, offset, shift, resid, has_resid, out):  # type: ignore[no-untyped-def]
+    """Write finished rows: ``out = (acc / wacc) * scale + offset [+ resid] + shift``.
+
+    ``out`` is float32 ``(n_rows, width)`` and takes accumulator rows
+    ``row0 .. row0 + n_rows`` from padded column ``padding`` on; ``resid`` (same
+    shape as ``out``) is the brightness temperature a residual model adds back.
+    Pixels without any weight are NaN. The arithmetic is float64, rounded once.
+    """
+    n_rows, width = out.shape
+    for i in prange(n_rows):
+        for j in range(width):
+            w = wacc[row0 + i, padding + j]
+            if w > 0.0:
+                v = (acc[row0 + i, padding + j] / w) * scale + offset
+                if has_resid:
+                    v += np.float64(resid[i, j])
+                out[i, j] = np.float32(v + shift)
+            else:
+                out[i, j] = np.float32(np.nan)

@@ -1,0 +1,221 @@
+"""The public entry point: :class:`LSTPredictor` (a model + a session + tiling settings)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from pix2lst import __version__
+from pix2lst._io import check_output
+from pix2lst.runtime.blending import BLENDS
+from pix2lst.runtime.metadata import ModelMetadata
+from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
+from pix2lst.runtime.pipeline import ArraySink, PipelineStats, Progress, run_pipeline
+from pix2lst.runtime.session import SessionConfig
+from pix2lst.runtime.sources import ArraySource, open_source
+from pix2lst.runtime.tiling import TileGrid, default_padding
+from pix2lst.runtime.writer import geotiff_sink
+
+__all__ = ["UNITS", "LSTPredictor", "PredictionSummary"]
+
+log = logging.getLogger(__name__)
+
+UNITS = {"K": 0.0, "C": -273.15}
+"""Output units and the shift from kelvin."""
+
+
+@dataclass(frozen=True)
+class PredictionSummary:
+    """What :meth:`LSTPredictor.predict_file` did."""
+
+    output: Path
+    height: int
+    width: int
+    tiles: int
+    tiles_run: int
+    seconds: float
+    inference_seconds: float
+    provider: str
+
+    @property
+    def megapixels(self) -> float:
+        return self.height * self.width / 1e6
+
+    @property
+    def mpx_per_s(self) -> float:
+        """Throughput, end to end."""
+        return self.megapixels / self.seconds if self.seconds > 0 else float("inf")
+
+    def line(self) -> str:
+        """The one-line summary the CLI prints."""
+        return (
+            f"{self.output}: {self.width} x {self.height} px, {self.tiles} tiles "
+            f"({self.tiles - self.tiles_run} nodata skipped), {self.seconds:.2f} s "
+            f"({self.inference_seconds:.2f} s in the model), {self.mpx_per_s:.2f} Mpx/s, "
+            f"provider {self.provider}"
+        )
+
+
+class LSTPredictor:
+    """Predict LST with a self-describing ONNX model, tile by tile, in bounded memory.
+
+    ``model=None`` loads the shipped default. ``providers`` is ``"auto"``
+    (TensorRT -> CUDA -> CPU), a short name (``cpu``, ``cuda``, ``tensorrt``,
+    ``openvino``), a comma list or a list. ``padding`` (ArcGIS meaning; default
+    ``tile // 4``) and ``blend`` (``hann``, ``linear``, ``crop``) set the tiling.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = None,
+        providers: str | list[str] = "auto",
+        batch_size: int = 8,
+        padding: int | None = None,
+        blend: str = "hann",
+        *,
+        session: SessionConfig | None = None,
+    ) -> None:
+        if blend not in BLENDS:
+            raise ValueError(f"blend must be one of {', '.join(BLENDS)}, not {blend!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        config = replace(session or SessionConfig(), providers=providers)
+        self.model: LoadedModel = load_model(model, config, batch_size=batch_size)
+        tile = self.model.metadata.tile_size
+        self.padding = default_padding(tile) if padding is None else int(padding)
+        TileGrid(tile, tile, tile, self.padding)  # validate padding now, not mid-run
+        self.blend = blend
+        self.batch_size = batch_size
+        self.runner = BatchRunner(self.model, batch_size)
+        if config.warmup:
+            self.runner.warmup()
+
+    # -- introspection ------------------------------------------------------
+    @property
+    def metadata(self) -> ModelMetadata:
+        return self.model.metadata
+
+    @property
+    def provider(self) -> str:
+        """The execution provider the session really uses."""
+        return self.model.provider
+
+    @property
+    def tile_size(self) -> int:
+        return self.model.metadata.tile_size
+
+    def grid(self, height: int, width: int) -> TileGrid:
+        """The tile grid for a ``height`` x ``width`` raster (``.n_tiles`` etc.)."""
+        return TileGrid(height, width, self.tile_size, self.padding)
+
+    def run_batch(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Run ONNX Runtime alone on a normalised ``(n, bands, tile, tile)`` batch."""
+        n = batch.shape[0]
+        if n > self.batch_size:
+            raise ValueError(f"batch of {n} tiles is larger than batch_size {self.batch_size}")
+        full = batch
+        if self.runner._binding is not None and n < self.batch_size:
+            full = self.runner.new_batch()
+            full[:n] = batch
+        return self.runner.run(np.ascontiguousarray(full, dtype=np.float32), n)
+
+    # -- prediction ---------------------------------------------------------
+    def _shift(self, units: str) -> float:
+        if units not in UNITS:
+            raise ValueError(f"units must be 'K' or 'C', not {units!r}")
+        return UNITS[units]
+
+    def predict_array(
+        self, array: npt.ArrayLike, *, units: str = "K", progress: Progress | None = None
+    ) -> npt.NDArray[np.float32]:
+        """Predict a ``(n_bands, h, w)`` float32 array in the model's band order (NaN nodata).
+
+        Input units are the model's (:attr:`ModelMetadata.input_units`); returns
+        ``(h, w)`` float32 LST in ``units``, NaN where the input is nodata.
+        """
+        shift = self._shift(units)
+        source = ArraySource(array, len(self.metadata.bands))
+        sink = ArraySink(source.height, source.width)
+        run_pipeline(
+            source,
+            sink,
+            self.runner,
+            self.grid(source.height, source.width),
+            blend=self.blend,
+            shift=shift,
+            progress=progress,
+        )
+        return sink.array
+
+    def predict_file(
+        self,
+        src: str | os.PathLike[str],
+        dst: str | os.PathLike[str],
+        *,
+        units: str = "K",
+        cog: bool = False,
+        overwrite: bool = False,
+        progress: Progress | None = None,
+    ) -> PredictionSummary:
+        """Predict a composite GeoTIFF or a scene folder / MTL into the GeoTIFF ``dst``.
+
+        ``dst`` is checked before any work and written atomically: an interrupted
+        run leaves neither a partial file nor a temporary one.
+        """
+        started = time.perf_counter()
+        shift = self._shift(units)
+        check_output(dst, overwrite=overwrite)
+        meta = self.metadata
+        source = open_source(src, meta.bands, meta.input_units)
+        try:
+            grid = self.grid(source.height, source.width)
+            tags = {
+                "model": self.model.path.name,
+                "model_sha256": self.model.sha256,
+                "provider": self.provider,
+                "tile_size": str(self.tile_size),
+                "padding": str(self.padding),
+                "blend": self.blend,
+                "units": units,
+                "target": meta.target,
+                "pix2lst_version": __version__,
+                "source": Path(src).name,
+            }
+            with geotiff_sink(
+                dst,
+                height=source.height,
+                width=source.width,
+                crs=source.crs,
+                transform=source.transform,
+                tags=tags,
+                units=units,
+                cog=cog,
+                overwrite=overwrite,
+            ) as sink:
+                stats: PipelineStats = run_pipeline(
+                    source,
+                    sink,
+                    self.runner,
+                    grid,
+                    blend=self.blend,
+                    shift=shift,
+                    progress=progress,
+                )
+        finally:
+            source.close()
+        return PredictionSummary(
+            Path(dst),
+            source.height,
+            source.width,
+            stats.tiles,
+            stats.tiles_run,
+            time.perf_counter() - started,
+            stats.inference_seconds,
+            self.provider,
+        )

@@ -1,0 +1,147 @@
+"""Tiny ONNX models and composites for the runtime tests (plus tests of the helpers).
+
+The models are built with ``onnx.helper`` and carry real pix2lst metadata:
+a constant model, an identity-of-one-band model and a small two-layer conv net,
+all with a dynamic batch and a fixed tile size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import rasterio
+from onnx import TensorProto, helper, numpy_helper
+from rasterio.transform import from_origin
+
+from pix2lst.data import sample_scene_path
+from pix2lst.runtime.metadata import ModelMetadata
+
+BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10")
+
+
+def metadata(tile: int, bands: tuple[str, ...] = BANDS, **kw: Any) -> ModelMetadata:
+    n = len(bands)
+    args: dict[str, Any] = {
+        "bands": bands,
+        "input_units": "toa",
+        "input_scale": (1.0,) * n,
+        "input_offset": (0.0,) * n,
+        "output_scale": 1.0,
+        "output_offset": 0.0,
+        "tile_size": tile,
+    }
+    args.update(kw)
+    return ModelMetadata(**args)
+
+
+def make_model(
+    path: Path,
+    kind: str,
+    *,
+    tile: int = 32,
+    bands: tuple[str, ...] = BANDS,
+    value: float = 300.0,
+    band: int = 0,
+    seed: int = 0,
+    meta: ModelMetadata | None = None,
+    with_metadata: bool = True,
+    graph_tile: int | None = None,
+    **meta_kw: Any,
+) -> Path:
+    """Write a tiny model: ``constant`` (value), ``identity`` (band index) or ``conv``."""
+    n = len(bands)
+    gt = graph_tile or tile
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", n, gt, gt])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 1, gt, gt])
+    inits = [numpy_helper.from_array(np.array([band], dtype=np.int64), "idx")]
+    if kind == "identity":
+        nodes = [helper.make_node("Gather", ["input", "idx"], ["output"], axis=1)]
+    elif kind == "constant":
+        inits += [
+            numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero"),
+            numpy_helper.from_array(np.array(value, dtype=np.float32), "c"),
+        ]
+        nodes = [
+            helper.make_node("Gather", ["input", "idx"], ["g"], axis=1),
+            helper.make_node("Mul", ["g", "zero"], ["z"]),
+            helper.make_node("Add", ["z", "c"], ["output"]),
+        ]
+    elif kind == "conv":
+        rng = np.random.default_rng(seed)
+        inits += [
+            numpy_helper.from_array(rng.normal(0, 0.3, (4, n, 3, 3)).astype(np.float32), "w1"),
+            numpy_helper.from_array(rng.normal(0, 0.1, 4).astype(np.float32), "b1"),
+            numpy_helper.from_array(rng.normal(0, 0.3, (1, 4, 3, 3)).astype(np.float32), "w2"),
+            numpy_helper.from_array(np.array([0.5], dtype=np.float32), "b2"),
+        ]
+        nodes = [
+            helper.make_node("Conv", ["input", "w1", "b1"], ["h"], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["h"], ["r"]),
+            helper.make_node("Conv", ["r", "w2", "b2"], ["output"], pads=[1, 1, 1, 1]),
+        ]
+    else:
+        raise ValueError(kind)
+    graph = helper.make_graph(nodes, f"pix2lst_{kind}", [x], [y], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    if with_metadata:
+        m = meta or metadata(tile, bands, **meta_kw)
+        helper.set_model_props(model, m.to_props())
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def write_composite(
+    path: Path,
+    array: np.ndarray,
+    names: tuple[str, ...] | None = BANDS,
+    *,
+    nodata: float | None = float("nan"),
+    tiled: bool = True,
+) -> Path:
+    """Write a float32 composite GeoTIFF with band descriptions, NaN nodata, UTM grid."""
+    n, h, w = array.shape
+    profile: dict[str, Any] = {
+        "driver": "GTiff", "height": h, "width": w, "count": n, "dtype": "float32",
+        "crs": "EPSG:32616", "transform": from_origin(500000, 3400000, 30, 30),
+        "nodata": nodata, "compress": "deflate",
+    }
+    if tiled:
+        profile.update(tiled=True, blockxsize=64, blockysize=64)
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(array.astype(np.float32))
+        if names is not None:
+            for i, name in enumerate(names, start=1):
+                ds.set_band_description(i, name)
+    return path
+
+
+def sample_dn(size: tuple[int, int] | None = None) -> np.ndarray:
+    """The embedded sample's B1-B7, B10 DN as float32 ``(8, h, w)`` (real data)."""
+    folder = sample_scene_path()
+    bands = []
+    for name in BANDS:
+        with rasterio.open(folder / f"test_{name}.tif") as ds:
+            bands.append(ds.read(1).astype(np.float32))
+    arr = np.stack(bands)
+    if size is not None:
+        arr = arr[:, : size[0], : size[1]]
+    return np.ascontiguousarray(arr)
+
+
+def test_models_carry_metadata(tmp_path: Path) -> None:
+    path = make_model(tmp_path / "c.onnx", "conv", tile=32)
+    model = onnx.load(str(path))
+    props = {p.key: p.value for p in model.metadata_props}
+    assert ModelMetadata.from_props(props).tile_size == 32
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
+
+
+def test_sample_dn_is_real() -> None:
+    arr = sample_dn()
+    assert arr.shape == (8, 627, 603) or arr.shape == (8, 603, 627)
+    assert 10000 < float(np.median(arr[7])) < 40000  # band-10 DN of a real scene
