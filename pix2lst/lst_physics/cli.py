@@ -1,0 +1,100 @@
+"""``pix2lst physics`` and ``pix2lst composite``: thin click commands over :mod:`pix2lst.lst_physics`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import click
+
+from pix2lst.errors import Pix2LstError
+
+if TYPE_CHECKING:
+    from pix2lst.lst_physics.calibrate import Units
+
+__all__ = ["composite", "physics"]
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=None, desc=label, unit="row", leave=False, disable=None)
+    done = 0
+
+    def update(rows: int, total: int) -> None:
+        nonlocal done
+        bar.total = total
+        bar.update(rows - done)
+        done = rows
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+_SCENE = click.argument("scene", type=click.Path(exists=True, path_type=Path))
+_OUT = click.option(
+    "-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Output GeoTIFF path.",
+)  # fmt: skip
+_OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
+
+
+@click.command(name="physics")
+@_SCENE
+@_OUT
+@click.option(
+    "--emissivity", type=click.Choice(["sobrino", "avdan"]), default="sobrino", show_default=True,
+    help="NDVI emissivity method (avdan depends on the scene NDVI range: not tile-stable).",
+)  # fmt: skip
+@click.option(
+    "--method", type=click.Choice(["planck", "rte"]), default="planck", show_default=True,
+    help="planck: single-channel from B10 BT + emissivity; rte: USGS inversion of L2 ST_* bands.",
+)  # fmt: skip
+@click.option("--units", type=click.Choice(["K", "C"]), default="K", show_default=True)
+@click.option(
+    "--mask-clouds", is_flag=True, help="Set cloud, shadow and cirrus (QA_PIXEL/BQA) to nodata."
+)
+@_OVERWRITE
+def physics(
+    scene: Path, output: Path, emissivity: str, method: str, units: str, mask_clouds: bool,
+    overwrite: bool,
+) -> None:  # fmt: skip
+    """Compute LST of SCENE (a Landsat folder or MTL file) and write a float32 GeoTIFF."""
+    from pix2lst.lst_physics.lst import write_lst
+
+    try:
+        with _progress("LST") as progress:
+            path = write_lst(
+                scene, output, method=method, emissivity=emissivity, units=units,  # type: ignore[arg-type]
+                mask_clouds=mask_clouds, overwrite=overwrite, progress=progress,
+            )  # fmt: skip
+    except Pix2LstError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {path}")
+
+
+@click.command(name="composite")
+@_SCENE
+@_OUT
+@click.option(
+    "--units", type=click.Choice(["toa", "dn"]), default="toa", show_default=True,
+    help="toa: TOA reflectance B1-B7 + brightness temperature (K) B10; dn: raw DN.",
+)  # fmt: skip
+@_OVERWRITE
+def composite(scene: Path, output: Path, units: str, overwrite: bool) -> None:
+    """Write the 8-band B1-B7 + B10 composite of SCENE that the model consumes."""
+    from pix2lst.lst_physics.composite import write_composite
+
+    try:
+        with _progress("composite") as progress:
+            path = write_composite(
+                scene, output, units=cast("Units", units), overwrite=overwrite, progress=progress
+            )
+    except Pix2LstError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {path}")

@@ -1,0 +1,77 @@
+"""Physical and product constants of the LST chain, with their sources.
+
+Only constants that the MTL does *not* give live here. Band rescaling
+(``RADIANCE_MULT/ADD``, ``REFLECTANCE_MULT/ADD``) and the thermal constants
+``K1``/``K2`` always come from the scene's MTL, because they differ between
+Landsat-8 and Landsat-9 (and between collections).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+__all__ = [
+    "AVDAN_EPS_BASE",
+    "AVDAN_EPS_SLOPE",
+    "CAVITY_DEPS",
+    "COMPOSITE_BANDS",
+    "EPS_SOIL_B10",
+    "EPS_VEG_B10",
+    "EPS_WATER_B10",
+    "KELVIN_OFFSET",
+    "L2_AUX_FILL",
+    "L2_AUX_SCALE",
+    "L2_SR_ADD",
+    "L2_SR_MULT",
+    "LAMBDA_B10_UM",
+    "NDVI_SOIL",
+    "NDVI_VEG",
+    "NDVI_WATER",
+    "RHO_UM_K",
+]
+
+#: Band order of the 8-band composite the model consumes (band descriptions carry these names).
+COMPOSITE_BANDS: tuple[str, ...] = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10")
+
+#: Effective wavelength of TIRS band 10 in micrometres (USGS; 10.6-11.19 um band centre).
+LAMBDA_B10_UM = 10.895
+#: rho = h c / k_B = 6.626e-34 J s * 2.998e8 m/s / 1.38e-23 J/K = 1.438e-2 m K = 14388 um K.
+RHO_UM_K = 14388.0
+#: 0 degC in kelvin.
+KELVIN_OFFSET = 273.15
+
+#: NDVI thresholds of the NDVI threshold method (Sobrino et al. 2004, RSE 90:434-440):
+#: below NDVI_SOIL bare soil, above NDVI_VEG full vegetation, below NDVI_WATER water.
+NDVI_SOIL = 0.2
+NDVI_VEG = 0.5
+NDVI_WATER = 0.0
+#: TIRS band-10 emissivities of soil and vegetation (Skokovic et al. 2014, after
+#: Sobrino et al. 2008 IEEE TGRS 46:316-327) and of water (ASTER spectral library).
+EPS_SOIL_B10 = 0.971
+EPS_VEG_B10 = 0.987
+EPS_WATER_B10 = 0.991
+#: Mean cavity (multiple-scattering) emissivity increment d_eps of mixed pixels; the
+#: cavity term C = 4 d_eps Pv (1 - Pv) peaks at Pv = 0.5 (Sobrino et al. 2008, eq. 6).
+CAVITY_DEPS = 0.005
+#: Avdan & Jovanovska 2016 (J. Sensors, 1480307): eps = 0.004 Pv + 0.986.
+AVDAN_EPS_SLOPE = 0.004
+AVDAN_EPS_BASE = 0.986
+
+#: Collection-2 Level-2 surface reflectance rescaling (used when the MTL lacks it):
+#: rho_SR = DN * 2.75e-5 - 0.2 (Landsat 8-9 C2 L2 Science Product Guide, LSDS-1619).
+L2_SR_MULT = 2.75e-5
+L2_SR_ADD = -0.2
+#: Scale factors of the C2 L2 surface-temperature intermediate bands (LSDS-1619,
+#: table 6-1); the MTL does not carry them. Physical = DN * scale; fill = -9999.
+L2_AUX_SCALE = MappingProxyType(
+    {
+        "ST_TRAD": 0.001,  # W / (m2 sr um), at-sensor (TOA) band-10 radiance
+        "ST_URAD": 0.001,  # W / (m2 sr um), upwelled path radiance
+        "ST_DRAD": 0.001,  # W / (m2 sr um), downwelled sky radiance
+        "ST_ATRAN": 0.0001,  # atmospheric transmittance, unitless
+        "ST_EMIS": 0.0001,  # surface emissivity (ASTER GED adjusted), unitless
+        "ST_EMSD": 0.0001,  # emissivity standard deviation, unitless
+        "ST_CDIST": 0.01,  # distance to cloud, km
+    }
+)
+L2_AUX_FILL = -9999

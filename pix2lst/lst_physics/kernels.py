@@ -1,0 +1,194 @@
+"""Numba kernels of the physics chain (parallel over rows, ``nogil``, ``fastmath`` off).
+
+Each kernel has a plain-numpy twin of the same signature in
+:mod:`pix2lst.lst_physics.reference`; the tests check them against each other
+with hypothesis. Arithmetic is float64 inside, float32 out, so kernel and twin
+agree to float32 rounding. The kernels work on any window in memory: callers
+stream a scene through them strip by strip, so memory does not grow with the scene.
+
+Equations (units: radiance L in W/(m2 sr um), temperatures in K):
+
+* radiance           L = ML * DN + AL                                  (USGS LSDS-1574 eq. 1)
+* TOA reflectance    rho = (Mrho * DN + Arho) / sin(sun_elevation)     (LSDS-1574 eq. 2-3)
+* brightness temp.   BT = K2 / ln(K1 / L + 1)                          (LSDS-1574 eq. 4)
+* NDVI               (rho_nir - rho_red) / (rho_nir + rho_red)
+* vegetation frac.   Pv = clip(((NDVI - NDVI_lo) / (NDVI_hi - NDVI_lo))^2, 0, 1)
+* emissivity sobrino eps = eps_v Pv + eps_s (1 - Pv) + 4 d_eps Pv (1 - Pv); water (NDVI < 0): eps_w
+                     (Sobrino et al. 2004 RSE 90:434; cavity term after Sobrino et al. 2008)
+* emissivity avdan   eps = 0.004 Pv + 0.986 with scene NDVI min/max; water: eps_w (Avdan 2016)
+* LST                T = BT / (1 + (lambda BT / rho) ln eps)           (Artis & Carnahan 1982)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from pix2lst.lst_physics import params as pp
+
+__all__ = ["calibrate_numba", "lst_numba", "rte_numba"]
+
+KIND_LINEAR = 0  # out = a * DN + b
+KIND_BT = 1  # L = a * DN + b; out = K2 / ln(K1 / L + 1)
+
+_NAN = math.nan
+
+
+@njit(parallel=True, nogil=True, cache=True, fastmath=False)
+def _calibrate(dn, kind, a, b, k1, k2, fill, out):  # type: ignore[no-untyped-def]
+    n, h, w = dn.shape
+    for idx in prange(n * h):
+        i = idx // h
+        r = idx - i * h
+        ai = a[i]
+        bi = b[i]
+        fi = fill[i]
+        bt = kind[i] == KIND_BT
+        k1i = k1[i]
+        k2i = k2[i]
+        for col in range(w):
+            v = dn[i, r, col]
+            if v == 0 or v == fi:
+                out[i, r, col] = _NAN
+                continue
+            x = ai * np.float64(v) + bi
+            if bt:
+                x = k2i / math.log(k1i / x + 1.0) if x > 0.0 else _NAN
+            out[i, r, col] = x
+    return out
+
+
+def calibrate_numba(
+    dn: np.ndarray,
+    kind: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    k1: np.ndarray,
+    k2: np.ndarray,
+    fill: np.ndarray,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per-band calibration of a ``(n, h, w)`` DN stack to float32 (Numba).
+
+    Band ``i``: DN 0, DN ``fill[i]`` -> NaN; ``kind[i] == 0``: ``a*DN + b``;
+    ``kind[i] == 1``: brightness temperature ``K2 / ln(K1 / (a*DN + b) + 1)`` (NaN if L <= 0).
+    """
+    if out is None:
+        out = np.empty(dn.shape, dtype=np.float32)
+    f64 = np.float64
+    return _calibrate(  # type: ignore[no-any-return]
+        dn, kind.astype(np.int64), a.astype(f64), b.astype(f64), k1.astype(f64),
+        k2.astype(f64), fill.astype(f64), out,
+    )  # fmt: skip
+
+
+@njit(nogil=True, inline="always", fastmath=False)
+def _emissivity(ndvi, p):  # type: ignore[no-untyped-def]
+    if ndvi < p[pp.P_NDVI_WATER]:
+        return p[pp.P_EPS_WATER]
+    pv = (ndvi - p[pp.P_NDVI_LO]) / (p[pp.P_NDVI_HI] - p[pp.P_NDVI_LO])
+    pv = min(max(pv, 0.0), 1.0)
+    pv = pv * pv
+    if p[pp.P_EMIS] == 1.0:
+        return p[pp.P_AV_BASE] + p[pp.P_AV_SLOPE] * pv
+    return (
+        p[pp.P_EPS_VEG] * pv + p[pp.P_EPS_SOIL] * (1.0 - pv) + 4.0 * p[pp.P_DEPS] * pv * (1.0 - pv)
+    )
+
+
+@njit(parallel=True, nogil=True, cache=True, fastmath=False)
+def _lst(red, nir, tir, p, out):  # type: ignore[no-untyped-def]
+    h, w = tir.shape
+    c = p[pp.P_LAMBDA] / p[pp.P_RHO]
+    for r in prange(h):
+        for col in range(w):
+            dr = red[r, col]
+            dn = nir[r, col]
+            dt = tir[r, col]
+            if (
+                dr == 0 or dn == 0 or dt == 0
+                or dr == p[pp.P_RED_FILL] or dn == p[pp.P_NIR_FILL] or dt == p[pp.P_TIR_FILL]
+            ):  # fmt: skip
+                out[r, col] = _NAN
+                continue
+            rr = p[pp.P_RED_M] * np.float64(dr) + p[pp.P_RED_A]
+            rn = p[pp.P_NIR_M] * np.float64(dn) + p[pp.P_NIR_A]
+            rad = p[pp.P_TIR_M] * np.float64(dt) + p[pp.P_TIR_A]
+            s = rn + rr
+            if rad <= 0.0 or s == 0.0:
+                out[r, col] = _NAN
+                continue
+            ndvi = (rn - rr) / s
+            bt = p[pp.P_K2] / math.log(p[pp.P_K1] / rad + 1.0)
+            eps = _emissivity(ndvi, p)
+            out[r, col] = bt / (1.0 + c * bt * math.log(eps)) + p[pp.P_OFFSET]
+    return out
+
+
+def lst_numba(
+    red: np.ndarray,
+    nir: np.ndarray,
+    tir: np.ndarray,
+    params: np.ndarray,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Single-channel LST of one window from B4, B5, B10 DN (Numba); float32 K (or degC).
+
+    ``params`` is :meth:`LstParams.vector`. NaN where any input is fill (0 or its
+    ``*_fill`` DN), where the band-10 radiance is not positive, or NDVI undefined.
+    """
+    if out is None:
+        out = np.empty(tir.shape, dtype=np.float32)
+    return _lst(red, nir, tir, np.asarray(params, dtype=np.float64), out)  # type: ignore[no-any-return]
+
+
+@njit(parallel=True, nogil=True, cache=True, fastmath=False)
+def _rte(trad, urad, drad, atran, emis, p, out):  # type: ignore[no-untyped-def]
+    h, w = trad.shape
+    fill = p[pp.R_FILL]
+    for r in prange(h):
+        for col in range(w):
+            t = trad[r, col]
+            u = urad[r, col]
+            d = drad[r, col]
+            a = atran[r, col]
+            e = emis[r, col]
+            if t == fill or u == fill or d == fill or a == fill or e == fill:
+                out[r, col] = _NAN
+                continue
+            tau = p[pp.R_ATRAN_S] * np.float64(a)
+            eps = p[pp.R_EMIS_S] * np.float64(e)
+            if tau <= 0.0 or eps <= 0.0:
+                out[r, col] = _NAN
+                continue
+            lt = p[pp.R_TRAD_S] * np.float64(t)
+            lu = p[pp.R_URAD_S] * np.float64(u)
+            ld = p[pp.R_DRAD_S] * np.float64(d)
+            ls = ((lt - lu) / tau - (1.0 - eps) * ld) / eps
+            if ls <= 0.0:
+                out[r, col] = _NAN
+                continue
+            out[r, col] = p[pp.R_K2] / math.log(p[pp.R_K1] / ls + 1.0) + p[pp.R_OFFSET]
+    return out
+
+
+def rte_numba(
+    trad: np.ndarray,
+    urad: np.ndarray,
+    drad: np.ndarray,
+    atran: np.ndarray,
+    emis: np.ndarray,
+    params: np.ndarray,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """USGS radiative-transfer inversion of one window from ST_* DN (Numba); float32 K.
+
+    ``params`` is :meth:`RteParams.vector`. See :mod:`pix2lst.lst_physics.rte`.
+    """
+    if out is None:
+        out = np.empty(trad.shape, dtype=np.float32)
+    return _rte(  # type: ignore[no-any-return]
+        trad, urad, drad, atran, emis, np.asarray(params, dtype=np.float64), out
+    )

@@ -1,0 +1,147 @@
+"""Scene discovery: a folder or an MTL path in, band files out.
+
+Band files are recognised by their last ``_``-separated token, case-insensitively:
+USGS names (``LC09_L1TP_..._B10.TIF``), lower case (``..._b10.tif``), the embedded
+sample's ``test_B10.tif``, and Level-2 bundles (``SR_B4``, ``ST_B10``, ``ST_TRAD``,
+``ST_URAD``, ``ST_DRAD``, ``ST_ATRAN``, ``ST_EMIS``, ``QA_PIXEL`` ...). Only files
+sharing the MTL's prefix belong to the scene, so a folder may hold other files.
+
+In a Level-2 scene the composite names resolve to the L2 products: ``B1``..``B7``
+to ``SR_B1``..``SR_B7`` (surface reflectance, not TOA) and ``B10`` to ``ST_TRAD``
+(the band-10 at-sensor radiance, from which brightness temperature follows).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+from pix2lst.errors import BandNotFoundError, SceneError
+from pix2lst.lst_physics.mtl import MtlMetadata, read_mtl
+
+__all__ = ["Scene", "find_scene"]
+
+_TOKEN = re.compile(
+    r"(?:^|(?<=_))(?P<token>SR_B\d{1,2}|SR_QA_AEROSOL|ST_[A-Z0-9]+|QA_[A-Z]+|BQA|B\d{1,2})"
+    r"\.tiff?$",
+    re.IGNORECASE,
+)
+_MTL = re.compile(r"MTL\.(txt|json|xml)$", re.IGNORECASE)
+_MTL_PREFERENCE = {"txt": 0, "json": 1, "xml": 2}
+_L2_ALIASES = {**{f"B{i}": f"SR_B{i}" for i in range(1, 8)}, "B10": "ST_TRAD"}
+
+
+@dataclass(frozen=True, eq=False)
+class Scene:
+    """A Landsat scene on disk: its folder, parsed MTL, band files and processing level.
+
+    ``bands`` maps upper-case tokens (``"B4"``, ``"BQA"``, ``"SR_B4"``, ``"ST_TRAD"``,
+    ``"QA_PIXEL"`` ...) to files; for a Level-2 scene it also maps the composite
+    names ``B1``..``B7``/``B10`` to ``SR_B1``..``SR_B7``/``ST_TRAD`` when present.
+    """
+
+    root: Path
+    mtl: MtlMetadata
+    bands: Mapping[str, Path]
+    level: Literal["L1", "L2"]
+
+    @property
+    def scene_id(self) -> str:
+        return self.mtl.scene_id
+
+    def has(self, name: str) -> bool:
+        return name.upper() in self.bands
+
+    def band_path(self, name: str) -> Path:
+        """Path of band ``name`` (case-insensitive); :class:`BandNotFoundError` if absent."""
+        key = name.upper()
+        try:
+            return self.bands[key]
+        except KeyError:
+            found = ", ".join(sorted(self.bands)) or "none"
+            hint = ""
+            if self.level == "L2" and key == "B10":
+                hint = (
+                    " This Level-2 bundle has no ST_TRAD (band-10 TOA radiance), so brightness"
+                    " temperature cannot be computed; download ST_TRAD or the L1 B10 band."
+                )
+            raise BandNotFoundError(
+                f"band {key} not found in scene {self.root} ({self.mtl.scene_id}); "
+                f"bands found: {found}.{hint}"
+            ) from None
+
+    def quality_band(self) -> tuple[str, Path]:
+        """``("QA_PIXEL", path)`` (Collection 2) or ``("BQA", path)`` (pre-collection, C1)."""
+        for name in ("QA_PIXEL", "BQA"):
+            if name in self.bands:
+                return name, self.bands[name]
+        raise BandNotFoundError(
+            f"no quality band (QA_PIXEL or BQA) in scene {self.root}, so clouds cannot be "
+            f"masked; bands found: {', '.join(sorted(self.bands))}. Drop --mask-clouds or "
+            "add the QA band."
+        )
+
+
+def _mtl_prefix(mtl_path: Path) -> str:
+    return _MTL.sub("", mtl_path.name)
+
+
+def _choose_mtl(folder: Path) -> Path:
+    candidates = [p for p in folder.iterdir() if p.is_file() and _MTL.search(p.name)]
+    if not candidates:
+        raise SceneError(
+            f"no MTL file (*_MTL.txt, *_MTL.json or *_MTL.xml) in {folder}; a Landsat scene "
+            "folder needs its metadata file for the calibration constants"
+        )
+    prefixes = sorted({_mtl_prefix(p) for p in candidates})
+    if len(prefixes) > 1:
+        names = ", ".join(sorted(p.name for p in candidates))
+        raise SceneError(
+            f"{folder} holds several scenes ({names}); pass the MTL file of the one you mean"
+        )
+    return min(candidates, key=lambda p: _MTL_PREFERENCE[_MTL.search(p.name).group(1).lower()])  # type: ignore[union-attr]
+
+
+def find_scene(path: str | os.PathLike[str]) -> Scene:
+    """Discover a scene from its folder or its MTL file (``.txt``, ``.json`` or ``.xml``).
+
+    Raises :class:`SceneError` if the path does not exist, holds no MTL or several
+    scenes, or no band files that match the MTL's prefix.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SceneError(f"scene {p} does not exist; pass a Landsat scene folder or its MTL file")
+    if p.is_dir():
+        mtl_path = _choose_mtl(p)
+    elif _MTL.search(p.name):
+        mtl_path = p
+    else:
+        raise SceneError(f"{p} is neither a scene folder nor an MTL file (*_MTL.txt/.json/.xml)")
+    root = mtl_path.parent
+    prefix = _mtl_prefix(mtl_path)
+    mtl = read_mtl(mtl_path)
+    bands: dict[str, Path] = {}
+    for f in sorted(root.iterdir()):
+        if not f.name.upper().startswith(prefix.upper()) or not f.is_file():
+            continue
+        m = _TOKEN.search(f.name)
+        if m and m.start() == len(prefix):
+            bands.setdefault(m.group("token").upper(), f)
+    if not bands:
+        raise SceneError(
+            f"no band files named {prefix}<band>.TIF next to {mtl_path.name} in {root}"
+        )
+    has_l1 = any(k in bands for k in ("B4", "B5", "B10"))
+    level: Literal["L1", "L2"] = mtl.level
+    if level == "L1" and not has_l1 and any(k.startswith(("SR_", "ST_")) for k in bands):
+        level = "L2"
+    if level == "L2" and not has_l1:
+        for alias, token in _L2_ALIASES.items():
+            if token in bands:
+                bands[alias] = bands[token]
+    return Scene(root=root, mtl=mtl, bands=MappingProxyType(bands), level=level)
