@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip
 OUT    ?= demo-output
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: demo test install-runtime install-dev lint typecheck pytest bench clean
+.PHONY: demo test install-runtime install-dev install-browser lint typecheck pytest bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ install-dev: $(PY)
 	$(PIP) install -q "torch==$(TORCH_VERSION)"
 	$(PIP) install -q -e ".[cpu,train,dev]"
 
+# Debian's Chromium + ChromeDriver for the viewer's browser test. Installed when
+# missing and we may (root + apt-get); otherwise those tests skip and say why.
+install-browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian chromium + chromium-driver for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	    || echo "warning: could not install chromium; the browser tests will be skipped"; \
+	else echo "chromium/chromedriver not found and cannot install them: the browser tests will be skipped"; fi
+
 demo: install-runtime
 	$(VENV)/bin/pix2lst demo -o $(OUT) --overwrite
 
@@ -33,10 +43,10 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy
 
-pytest: install-dev
+pytest: install-dev install-browser
 	$(PY) -m pytest -n 2 -q
 
-test: install-dev
+test: install-dev install-browser
 	$(VENV)/bin/ruff check pix2lst tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -n 2 -q
