@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import onnx
 import rasterio
+from affine import Affine
 from onnx import TensorProto, helper, numpy_helper
-from rasterio.transform import from_origin
 
 from pix2lst.data import sample_scene_path
 from pix2lst.runtime.metadata import ModelMetadata
@@ -106,9 +106,15 @@ def write_composite(
     """Write a float32 composite GeoTIFF with band descriptions, NaN nodata, UTM grid."""
     n, h, w = array.shape
     profile: dict[str, Any] = {
-        "driver": "GTiff", "height": h, "width": w, "count": n, "dtype": "float32",
-        "crs": "EPSG:32616", "transform": from_origin(500000, 3400000, 30, 30),
-        "nodata": nodata, "compress": "deflate",
+        "driver": "GTiff",
+        "height": h,
+        "width": w,
+        "count": n,
+        "dtype": "float32",
+        "crs": "EPSG:32616",
+        "transform": Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 3400000.0),
+        "nodata": nodata,
+        "compress": "deflate",
     }
     if tiled:
         profile.update(tiled=True, blockxsize=64, blockysize=64)

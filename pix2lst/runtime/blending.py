@@ -21,7 +21,8 @@ BLENDS = ("hann", "linear", "crop")
 def _window_1d(kind: str, tile: int, padding: int) -> npt.NDArray[np.float64]:
     centre = np.arange(tile, dtype=np.float64) + 0.5
     if kind == "hann":
-        return np.sin(np.pi * centre / tile) ** 2
+        w = np.sin(np.pi * centre / tile) ** 2
+        return 0.5 * (w + w[::-1])  # exactly symmetric
     if kind == "linear":
         return np.minimum(centre, tile - centre) / (tile / 2)
     if kind == "crop":

@@ -53,7 +53,9 @@ def _band_key(name: str | None) -> str:
 class CompositeSource:
     """A multi-band GeoTIFF whose band descriptions name the bands."""
 
-    def __init__(self, path: str | os.PathLike[str], bands: tuple[str, ...]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], bands: tuple[str, ...], units: str | None = None
+    ) -> None:
         self.path = Path(path)
         try:
             self._ds = rasterio.open(self.path, NUM_THREADS="ALL_CPUS")
@@ -80,6 +82,13 @@ class CompositeSource:
                     f"{[d for d in ds.descriptions]}; the model needs {list(bands)})"
                 )
             self.indexes = [names.index(_band_key(b)) + 1 for b in bands]
+        written_units = ds.tags().get("UNITS")
+        if units is not None and written_units in ("toa", "dn") and written_units != units:
+            self.close()
+            raise SceneError(
+                f"{self.path} holds {written_units!r} values but the model takes {units!r} "
+                f"input; write the composite with `pix2lst composite --units {units}`"
+            )
         self.height, self.width = ds.height, ds.width
         self.crs, self.transform = ds.crs, ds.transform
         nodata = ds.nodata
@@ -121,13 +130,15 @@ class SceneSource:
                 )
         self.height, self.width = first.height, first.width
         self.crs, self.transform = first.crs, first.transform
+        self._nodata = [ds.nodata for ds in self._ds]
 
     def read_rows(self, start: int, stop: int) -> F32:
         from pix2lst.lst_physics import calibrate_composite
 
         window = Window(0, start, self.width, stop - start)  # type: ignore[no-untyped-call]
         dn = np.stack([ds.read(1, window=window) for ds in self._ds])
-        out = calibrate_composite(dn, list(self.bands), self.scene, units=self.units)
+        units: Any = self.units
+        out = calibrate_composite(dn, list(self.bands), self.scene, units, nodata=self._nodata)
         return np.asarray(out, dtype=np.float32)
 
     def close(self) -> None:
@@ -172,4 +183,4 @@ def open_source(path: str | os.PathLike[str], bands: tuple[str, ...], units: str
         raise SceneError(f"input {p} does not exist; give a composite GeoTIFF or a scene folder")
     if is_scene(p):
         return SceneSource(p, bands, units)
-    return CompositeSource(p, bands)
+    return CompositeSource(p, bands, units)

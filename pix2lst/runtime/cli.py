@@ -1,0 +1,77 @@
+"""``pix2lst predict``: a thin click command over :class:`~pix2lst.runtime.LSTPredictor`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pix2lst.errors import Pix2LstError
+from pix2lst.runtime.blending import BLENDS
+
+__all__ = ["predict"]
+
+
+@click.command(name="predict")
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LST GeoTIFF."
+)
+@click.option(
+    "--model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="ONNX model with pix2lst metadata [default: the shipped model].",
+)
+@click.option(
+    "--providers",
+    default="auto",
+    show_default=True,
+    help="auto | cpu | cuda | tensorrt | openvino, or a comma list.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--padding",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Tile border blended with neighbours (ArcGIS meaning) [default: tile/4].",
+)
+@click.option("--blend", type=click.Choice(BLENDS), default="hann", show_default=True)
+@click.option("--units", type=click.Choice(["K", "C"]), default="K", show_default=True)
+@click.option("--cog", is_flag=True, help="Write a Cloud-Optimised GeoTIFF with overviews.")
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+def predict(
+    input_path: Path,
+    output: Path,
+    model: Path | None,
+    providers: str,
+    batch_size: int,
+    padding: int | None,
+    blend: str,
+    units: str,
+    cog: bool,
+    overwrite: bool,
+) -> None:
+    """Predict LST for INPUT (a composite GeoTIFF, a scene folder or an MTL file)."""
+    from tqdm import tqdm
+
+    from pix2lst._io import check_output
+    from pix2lst.runtime.predictor import LSTPredictor
+
+    try:
+        check_output(output, overwrite=overwrite)
+        predictor = LSTPredictor(
+            model, providers=providers, batch_size=batch_size, padding=padding, blend=blend
+        )
+        with tqdm(total=0, unit="tile", desc="predict", leave=False) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            summary = predictor.predict_file(
+                input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress
+            )
+    except (Pix2LstError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(summary.line())

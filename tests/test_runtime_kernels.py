@@ -1,0 +1,119 @@
+"""Each Numba kernel against its plain-numpy twin (hypothesis), and the blend windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pix2lst.runtime import kernels, kernels_ref
+from pix2lst.runtime.blending import BLENDS, blend_weights
+from pix2lst.runtime.tiling import TileGrid
+
+
+@st.composite
+def strips(draw: st.DrawFn) -> dict:
+    tile = draw(st.integers(2, 24))
+    padding = draw(st.integers(0, (tile - 1) // 2))
+    height, width = draw(st.integers(1, 40)), draw(st.integers(1, 60))
+    grid = TileGrid(height, width, tile, padding)
+    n_bands = draw(st.integers(1, 4))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    buf = rng.normal(size=(n_bands, height, width)).astype(np.float32)
+    buf[rng.random(buf.shape) < draw(st.sampled_from([0.0, 0.05, 0.5, 1.0]))] = np.nan
+    row = draw(st.integers(0, grid.n_rows - 1))
+    return {
+        "grid": grid,
+        "buf": buf,
+        "rmap": np.ascontiguousarray(grid.strip_rows(row)),
+        "cmap": grid.strip_cols(),
+        "rng": rng,
+        "blend": draw(st.sampled_from(BLENDS)),
+    }
+
+
+@given(strips())
+@settings(max_examples=60, deadline=None)
+def test_strip_valid_and_tiles_with_data(s: dict) -> None:
+    g: TileGrid = s["grid"]
+    a = np.zeros((g.tile, g.padded_width), dtype=np.uint8)
+    b = np.ones_like(a)
+    kernels.strip_valid(s["buf"], s["rmap"], s["cmap"], a)
+    kernels_ref.strip_valid_np(s["buf"], s["rmap"], s["cmap"], b)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(
+        kernels.tiles_with_data(a, g.n_cols, g.stride, g.tile),
+        kernels_ref.tiles_with_data_np(a, g.n_cols, g.stride, g.tile),
+    )
+
+
+@given(strips())
+@settings(max_examples=60, deadline=None)
+def test_fill_batch(s: dict) -> None:
+    g: TileGrid = s["grid"]
+    rng = s["rng"]
+    n_bands = s["buf"].shape[0]
+    scale = rng.uniform(0.1, 3, n_bands).astype(np.float32)
+    offset = rng.uniform(-2, 2, n_bands).astype(np.float32)
+    col_starts = (np.arange(g.n_cols) * g.stride).astype(np.int64)
+    a = np.full((g.n_cols + 1, n_bands, g.tile, g.tile), 7, dtype=np.float32)
+    b = a.copy()
+    kernels.fill_batch(s["buf"], s["rmap"], s["cmap"], col_starts, scale, offset, a)
+    kernels_ref.fill_batch_np(s["buf"], s["rmap"], s["cmap"], col_starts, scale, offset, b)
+    np.testing.assert_array_equal(a, b)
+    assert np.isfinite(a).all()
+    assert (a[-1] == 7).all()  # items past len(col_starts) untouched
+
+
+@given(strips())
+@settings(max_examples=60, deadline=None)
+def test_accumulate_and_finalize(s: dict) -> None:
+    g: TileGrid = s["grid"]
+    rng = s["rng"]
+    valid = np.zeros((g.tile, g.padded_width), dtype=np.uint8)
+    kernels.strip_valid(s["buf"], s["rmap"], s["cmap"], valid)
+    weights = blend_weights(s["blend"], g.tile, g.padding)
+    col_starts = (np.arange(g.n_cols) * g.stride).astype(np.int64)
+    preds = rng.normal(300, 5, (g.n_cols, g.tile, g.tile)).astype(np.float32)
+    preds[rng.random(preds.shape) < 0.05] = np.nan  # a model may emit NaN: excluded
+    acc = rng.normal(size=valid.shape)
+    wacc = rng.uniform(0, 1, valid.shape)
+    acc2, wacc2 = acc.copy(), wacc.copy()
+    kernels.accumulate(acc, wacc, preds, col_starts, weights, valid)
+    kernels_ref.accumulate_np(acc2, wacc2, preds, col_starts, weights, valid)
+    np.testing.assert_allclose(acc, acc2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(wacc, wacc2, rtol=1e-12, atol=1e-12)
+
+    rows = min(g.tile, 5)
+    resid = rng.normal(300, 3, (rows, g.width)).astype(np.float32)
+    wacc[0, g.padding] = 0.0  # a pixel without weight becomes NaN
+    for has_resid in (False, True):
+        out1 = np.zeros((rows, g.width), dtype=np.float32)
+        out2 = np.zeros_like(out1)
+        args = (0, g.padding, 0.5, 250.0, -273.15, resid, has_resid)
+        kernels.finalize_rows(acc, wacc, *args, out1)
+        kernels_ref.finalize_rows_np(acc, wacc, *args, out2)
+        np.testing.assert_array_equal(out1, out2)
+        assert np.isnan(out1[0, 0])
+
+
+@pytest.mark.parametrize("blend", BLENDS)
+@pytest.mark.parametrize(("tile", "padding"), [(32, 8), (256, 64), (16, 0), (5, 2)])
+def test_blend_windows(blend: str, tile: int, padding: int) -> None:
+    w = blend_weights(blend, tile, padding)
+    assert w.shape == (tile, tile) and w.dtype == np.float64
+    np.testing.assert_array_equal(w, w.T)
+    np.testing.assert_array_equal(w, w[::-1, ::-1])
+    centre = w[padding : tile - padding, padding : tile - padding]
+    assert (centre > 0).all()  # every pixel is inside some tile's centre: always covered
+    if blend == "crop":
+        assert w.sum() == (tile - 2 * padding) ** 2
+    else:
+        assert (w > 0).all() and w.max() <= 1.0
+
+
+def test_unknown_blend() -> None:
+    with pytest.raises(ValueError, match="hann, linear, crop"):
+        blend_weights("gauss", 32, 8)

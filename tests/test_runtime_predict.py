@@ -1,0 +1,280 @@
+"""End-to-end prediction: exactness properties, streaming vs in-memory reference, files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_runtime_models import BANDS, make_model, sample_dn, write_composite
+
+from pix2lst.runtime import BLENDS, LSTPredictor
+from pix2lst.runtime.kernels_ref import reference_mosaic
+
+TILES = (16, 32)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("models")
+    out: dict[str, Path] = {}
+    for tile in TILES:
+        out[f"identity{tile}"] = make_model(d / f"id{tile}.onnx", "identity", tile=tile, band=7)
+        out[f"constant{tile}"] = make_model(d / f"c{tile}.onnx", "constant", tile=tile, value=301.3)
+    out["conv"] = make_model(d / "conv.onnx", "conv", tile=32)
+    out["conv_dn"] = make_model(
+        d / "conv_dn.onnx",
+        "conv",
+        tile=32,
+        input_units="dn",
+        input_scale=(1 / 30000,) * 8,
+        output_scale=10.0,
+        output_offset=290.0,
+    )
+    return out
+
+
+_predictors: dict[tuple[str, int, str], LSTPredictor] = {}
+
+
+def predictor(path: Path, padding: int, blend: str) -> LSTPredictor:
+    key = (str(path), padding, blend)
+    if key not in _predictors:
+        _predictors[key] = LSTPredictor(
+            path, providers="cpu", batch_size=4, padding=padding, blend=blend
+        )
+    return _predictors[key]
+
+
+def scene_like(h: int, w: int, seed: int, holes: bool) -> np.ndarray:
+    """A real-data cut (sample DN rescaled) with optional nodata (rotated footprint + holes)."""
+    arr = sample_dn()[:, :h, :w] / np.float32(30000)
+    if holes:
+        rng = np.random.default_rng(seed)
+        yy, xx = np.mgrid[:h, :w]
+        arr[:, (xx + yy) < rng.integers(0, max(h, w))] = np.nan  # a rotated footprint corner
+        arr[rng.integers(0, 8), rng.random((h, w)) < 0.02] = np.nan  # one band missing here
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+settings_ = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@given(
+    h=st.integers(1, 90),
+    w=st.integers(1, 90),
+    tile=st.sampled_from(TILES),
+    pad_frac=st.floats(0, 0.49),
+    blend=st.sampled_from(BLENDS),
+    holes=st.booleans(),
+    seed=st.integers(0, 1000),
+)
+@settings_
+def test_identity_model_gives_back_its_band(
+    models: dict[str, Path],
+    h: int,
+    w: int,
+    tile: int,
+    pad_frac: float,
+    blend: str,
+    holes: bool,
+    seed: int,
+) -> None:
+    padding = min(int(tile * pad_frac), (tile - 1) // 2)
+    arr = scene_like(h, w, seed, holes)
+    out = predictor(models[f"identity{tile}"], padding, blend).predict_array(arr)
+    nodata = ~np.isfinite(arr).all(axis=0)
+    np.testing.assert_array_equal(np.isnan(out), nodata)  # input nodata stays nodata
+    np.testing.assert_allclose(out[~nodata], arr[7][~nodata], rtol=1e-6)
+
+
+@given(
+    h=st.integers(1, 90),
+    w=st.integers(1, 90),
+    tile=st.sampled_from(TILES),
+    pad_frac=st.floats(0, 0.49),
+    blend=st.sampled_from(BLENDS),
+    holes=st.booleans(),
+    seed=st.integers(0, 1000),
+)
+@settings_
+def test_constant_model_gives_an_exactly_constant_mosaic(
+    models: dict[str, Path],
+    h: int,
+    w: int,
+    tile: int,
+    pad_frac: float,
+    blend: str,
+    holes: bool,
+    seed: int,
+) -> None:
+    padding = min(int(tile * pad_frac), (tile - 1) // 2)
+    arr = scene_like(h, w, seed, holes)
+    out = predictor(models[f"constant{tile}"], padding, blend).predict_array(arr)
+    valid = np.isfinite(arr).all(axis=0)
+    assert (out[valid] == np.float32(301.3)).all()
+    assert np.isnan(out[~valid]).all()
+
+
+@pytest.mark.parametrize("blend", BLENDS)
+@pytest.mark.parametrize(
+    ("h", "w", "padding"),
+    [(200, 173, 8), (31, 300, 0), (1, 77, 15), (77, 1, 3), (10, 12, 8), (97, 64, 13)],
+)
+def test_streaming_equals_in_memory_reference(
+    models: dict[str, Path], blend: str, h: int, w: int, padding: int
+) -> None:
+    arr = scene_like(h, w, h + w, holes=True)
+    p = predictor(models["conv"], padding, blend)
+    out = p.predict_array(arr)
+    ref = reference_mosaic(
+        arr,
+        lambda b: p.run_batch(b)[:, None],
+        tile=32,
+        padding=padding,
+        blend=blend,
+        scale=np.ones(8, np.float32),
+        offset=np.zeros(8, np.float32),
+    )
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+    np.testing.assert_allclose(out, ref, rtol=2e-6, atol=1e-5)
+
+
+def test_denormalisation_residual_and_celsius(tmp_path: Path) -> None:
+    meta = dict(
+        input_scale=(2.0,) * 8, input_offset=(-1.0,) * 8, output_scale=4.0, output_offset=-3.0
+    )
+    plain = make_model(tmp_path / "p.onnx", "identity", band=2, **meta)
+    resid = make_model(
+        tmp_path / "r.onnx", "identity", band=2, target="lst_minus_bt", residual_band="B10", **meta
+    )
+    arr = scene_like(50, 40, 0, holes=False)
+    y = (arr[2] * 2 - 1) * 4 - 3  # the network sees x*2-1; output de-normalised *4-3
+    out = LSTPredictor(plain, padding=5).predict_array(arr)
+    np.testing.assert_allclose(out, y, rtol=1e-5, atol=1e-4)
+    out_r = LSTPredictor(resid, padding=5).predict_array(arr, units="C")
+    np.testing.assert_allclose(out_r, y + arr[7] - 273.15, rtol=1e-5, atol=1e-4)
+
+
+def test_no_seams_on_a_smooth_input(models: dict[str, Path]) -> None:
+    yy, xx = np.mgrid[:96, :120].astype(np.float32)
+    arr = np.stack([np.sin(xx / 15) + np.cos(yy / 11)] * 8).astype(np.float32)
+    out = predictor(models["conv"], 8, "hann").predict_array(arr)
+    # second differences across tile borders are no larger than inside tiles
+    d2 = np.abs(np.diff(out[:, 2:-2], n=2, axis=1))[2:-2]
+    borders = [c * 16 + k for c in range(1, 8) for k in (-1, 0)]  # stride 16
+    inner = np.delete(d2, borders, axis=1)
+    assert d2[:, borders].max() <= 3 * inner.max()
+
+
+def test_nodata_tiles_are_not_sent_to_the_model(tmp_path: Path, models: dict[str, Path]) -> None:
+    arr = scene_like(64, 64, 0, holes=False)
+    arr[:, :40] = np.nan  # the top strip is empty
+    src = write_composite(tmp_path / "c.tif", arr)
+    p = predictor(models["identity16"], 4, "hann")
+    summary = p.predict_file(src, tmp_path / "o.tif")
+    assert summary.tiles == 64 and summary.tiles_run < 64
+    grid = p.grid(64, 64)
+    empty = sum(grid.strip_rows(r).max() < 40 for r in range(grid.n_rows))
+    assert empty == 4 and summary.tiles - summary.tiles_run == empty * grid.n_cols
+    with rasterio.open(tmp_path / "o.tif") as ds:
+        out = ds.read(1)
+    assert np.isnan(out[:40]).all() and np.allclose(out[40:], arr[7, 40:], rtol=1e-6)
+
+
+def test_predict_file_writes_a_georeferenced_tagged_geotiff(
+    tmp_path: Path, models: dict[str, Path]
+) -> None:
+    arr = scene_like(120, 100, 3, holes=True) * np.float32(30000)
+    src = write_composite(tmp_path / "in.tif", arr)
+    p = LSTPredictor(models["conv_dn"], padding=8)
+    seen: list[tuple[int, int]] = []
+    s = p.predict_file(
+        src, tmp_path / "lst.tif", units="C", progress=lambda d, t: seen.append((d, t))
+    )
+    assert s.tiles == p.grid(120, 100).n_tiles and s.provider == "CPUExecutionProvider"
+    assert seen[-1] == (s.tiles, s.tiles) and s.mpx_per_s > 0
+    with rasterio.open(tmp_path / "lst.tif") as ds, rasterio.open(src) as inp:
+        assert ds.dtypes == ("float32",) and np.isnan(ds.nodata)
+        assert ds.crs == inp.crs and ds.transform == inp.transform
+        assert ds.profile["tiled"] and ds.profile["compress"] == "deflate"
+        tags = ds.tags()
+        assert tags["units"] == "C" and tags["blend"] == "hann" and tags["padding"] == "8"
+        assert tags["model"] == "conv_dn.onnx" and tags["provider"] == "CPUExecutionProvider"
+        out = ds.read(1)
+    expected = p.predict_array(arr, units="C")
+    np.testing.assert_array_equal(out, expected)
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_cog_output_is_valid(tmp_path: Path, models: dict[str, Path]) -> None:
+    from rio_cogeo.cogeo import cog_validate
+
+    src = write_composite(tmp_path / "in.tif", scene_like(600, 600, 0, holes=True))
+    p = predictor(models["identity32"], 8, "hann")
+    p.predict_file(src, tmp_path / "cog.tif", cog=True)
+    valid, errors, _ = cog_validate(str(tmp_path / "cog.tif"))
+    assert valid, errors
+    with rasterio.open(tmp_path / "cog.tif") as ds:
+        assert ds.overviews(1) and ds.tags()["blend"] == "hann"
+        np.testing.assert_array_equal(ds.read(1), p.predict_array(scene_like(600, 600, 0, True)))
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["cog.tif", "in.tif"]
+
+
+def test_scene_folder_equals_composite(tmp_path: Path, sample_scene: Path) -> None:
+    from pix2lst.lst_physics import write_composite as physics_composite
+
+    model = make_model(
+        tmp_path / "m.onnx",
+        "conv",
+        tile=64,
+        input_scale=(1.0,) * 7 + (0.01,),
+        input_offset=(0.0,) * 7 + (-3.0,),
+    )
+    p = LSTPredictor(model)
+    comp = physics_composite(sample_scene, tmp_path / "comp.tif")
+    a = p.predict_file(sample_scene, tmp_path / "a.tif")
+    p.predict_file(comp, tmp_path / "b.tif")
+    p.predict_file(sample_scene / "test_MTL.txt", tmp_path / "c.tif")
+    with (
+        rasterio.open(tmp_path / "a.tif") as x,
+        rasterio.open(tmp_path / "b.tif") as y,
+        rasterio.open(tmp_path / "c.tif") as z,
+    ):
+        np.testing.assert_array_equal(x.read(1), y.read(1))
+        np.testing.assert_array_equal(x.read(1), z.read(1))
+        assert x.crs == y.crs and x.transform == y.transform
+    assert a.tiles == p.grid(a.height, a.width).n_tiles
+
+
+def test_runtime_never_imports_torch(tmp_path: Path, models: dict[str, Path]) -> None:
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import numpy as np, pix2lst.runtime as rt\n"
+        f"p = rt.LSTPredictor({str(models['identity16'])!r}, padding=4)\n"
+        "a = np.random.default_rng(0).random((8, 40, 30), dtype=np.float32)\n"
+        "assert np.allclose(p.predict_array(a), a[7])\n"
+        "from pix2lst.runtime import cli\n"
+        "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+        "print('ok')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok"
+
+
+def test_bands_are_matched_by_name_not_position(tmp_path: Path, models: dict[str, Path]) -> None:
+    arr = scene_like(40, 40, 0, holes=False)
+    order = [7, 0, 1, 2, 3, 4, 5, 6]  # B10 first in the file
+    src = write_composite(tmp_path / "shuffled.tif", arr[order], tuple(BANDS[i] for i in order))
+    p = predictor(models["identity16"], 4, "hann")
+    p.predict_file(src, tmp_path / "o.tif")
+    with rasterio.open(tmp_path / "o.tif") as ds:
+        np.testing.assert_allclose(ds.read(1), arr[7], rtol=1e-6)
