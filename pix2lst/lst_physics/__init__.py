@@ -26,6 +26,7 @@ from pix2lst.lst_physics.qa import cloud_mask
 from pix2lst.lst_physics.reference import calibrate_numpy, lst_numpy, rte_numpy
 from pix2lst.lst_physics.rte import compute_rte, rte_params
 from pix2lst.lst_physics.scene import Scene, find_scene
+from pix2lst.lst_physics.validate import StValidation, compare_to_usgs_st
 
 __all__ = [
     "COMPOSITE_BANDS",
@@ -34,11 +35,13 @@ __all__ = [
     "MtlMetadata",
     "RteParams",
     "Scene",
+    "StValidation",
     "calibrate_composite",
     "calibrate_numba",
     "calibrate_numpy",
     "calibration_table",
     "cloud_mask",
+    "compare_to_usgs_st",
     "compute_lst",
     "compute_rte",
     "find_scene",
