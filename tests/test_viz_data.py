@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import from_origin
+from affine import Affine
 
 from pix2lst.errors import EmptySceneError, GridMismatchError
 from pix2lst.viz.raster import check_same_grid, decimated_shape, read_grid, read_lst
@@ -41,7 +41,7 @@ def write_lst(
     extra_tags: dict[str, str] | None = None,
 ) -> Path:
     """Write ``values`` as a float32 LST GeoTIFF with NaN nodata and pix2lst-style tags."""
-    tags = {"scene": "TESTSCENE", "method": "physics-sc"}
+    tags = {"scene": "TESTSCENE", "method": "planck", "emissivity": "sobrino"}
     if units is not None:
         tags["units"] = units
     if date is not None:
@@ -57,7 +57,7 @@ def write_lst(
         count=1,
         dtype="float32",
         crs=crs,
-        transform=from_origin(*origin, res, res),
+        transform=Affine(res, 0.0, origin[0], 0.0, -res, origin[1]),
         nodata=float("nan"),
     ) as dst:
         dst.write(values, 1)
@@ -71,7 +71,7 @@ def test_read_lst_kelvin_nan_and_tags(tmp_path: Path) -> None:
     np.testing.assert_array_equal(layer.values, values)
     assert layer.source_units == "K"
     assert layer.date == "2015-01-22"
-    assert layer.title == "TESTSCENE · 2015-01-22 · physics-sc"
+    assert layer.title == "TESTSCENE · 2015-01-22 · physics planck, sobrino emissivity"
 
 
 def test_read_lst_celsius_tag_is_converted(tmp_path: Path) -> None:

@@ -100,6 +100,6 @@ def compare(
         ax.set_title(layer_rgb.label, fontsize=10)
     else:
         ax.set_axis_off()
-    fig.suptitle(f"{layer_a.title}  vs  {layer_b.title}", fontsize=10)
+    fig.suptitle(f"A: {layer_a.title}\nB: {layer_b.title}", fontsize=9)
     logger.info("compare %s %s: shared scale %.2f-%.2f K, diff +-%.2f K", a, b, vmin, vmax, dhi)
     return save_figure(fig, out, overwrite=overwrite)

@@ -13,12 +13,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure
+
 from pix2lst._io import atomic_output, check_output
 from pix2lst.viz.raster import DEFAULT_MAX_PIXELS, LstLayer, read_lst
 from pix2lst.viz.rgb import read_rgb
 from pix2lst.viz.style import add_celsius_colorbar, lst_cmap, new_figure, percent_clip
 
-__all__ = ["draw_lst", "quicklook", "rgb_quicklook", "save_figure"]
+__all__ = ["draw_lst", "lst_figure", "quicklook", "rgb_quicklook", "save_figure"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ def draw_lst(
     return im
 
 
-def save_figure(fig: Any, out: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def save_figure(fig: Figure, out: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Save ``fig`` as a PNG through :func:`atomic_output` (transparent background)."""
     with atomic_output(out, overwrite=overwrite, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=_DPI, transparent=True)
@@ -73,13 +75,25 @@ def quicklook(
     check_output(out, overwrite=overwrite)
     lst_cmap(cmap)  # fail on a bad name before reading
     layer = read_lst(src, max_pixels=max_pixels)
+    fig = lst_figure(layer, cmap=cmap, clip=clip, title=title)
+    return save_figure(fig, out, overwrite=overwrite)
+
+
+def lst_figure(
+    layer: LstLayer,
+    *,
+    cmap: str | None = None,
+    clip: tuple[float, float] = (2.0, 98.0),
+    title: str | None = None,
+) -> Figure:
+    """The quicklook figure of ``layer`` (percent-clip stretch, °C colour bar), not saved."""
     vmin, vmax = percent_clip(layer.values, *clip)
     h, w = layer.values.shape
-    fig = new_figure(_FIG_WIDTH, _FIG_WIDTH * h / w * 0.85 + 0.6)
+    fig = new_figure(_FIG_WIDTH, _FIG_WIDTH * h / w * 0.85 + 0.6, dpi=_DPI)
     ax = fig.add_subplot()
     draw_lst(fig, ax, layer, vmin=vmin, vmax=vmax, cmap=cmap, title=title)
-    logger.info("quicklook %s: %dx%d px, %.2f-%.2f K", src, w, h, vmin, vmax)
-    return save_figure(fig, out, overwrite=overwrite)
+    logger.info("quicklook %s: %dx%d px, %.2f-%.2f K", layer.path, w, h, vmin, vmax)
+    return fig
 
 
 def rgb_quicklook(
@@ -95,7 +109,7 @@ def rgb_quicklook(
     check_output(out, overwrite=overwrite)
     layer = read_rgb(src, max_pixels=max_pixels, low=clip[0], high=clip[1])
     h, w = layer.image.shape[:2]
-    fig = new_figure(_FIG_WIDTH * 0.85, _FIG_WIDTH * 0.85 * h / w + 0.4)
+    fig = new_figure(_FIG_WIDTH * 0.85, _FIG_WIDTH * 0.85 * h / w + 0.4, dpi=_DPI)
     ax = fig.add_subplot()
     ax.imshow(layer.image, interpolation="nearest")
     ax.set_xticks([])

@@ -30,6 +30,7 @@ from pix2lst.viz.style import KELVIN_OFFSET
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "DISPLAY_CACHE_MB",
     "Grid",
     "LstLayer",
     "check_same_grid",
@@ -44,6 +45,10 @@ logger = logging.getLogger(__name__)
 #: Default cap on pixels read per layer for display (about 1,414 x 1,414).
 DEFAULT_MAX_PIXELS = 2_000_000
 
+#: GDAL block cache (MB) while reading for display: decimated reads touch every
+#: block once, so a big cache only costs memory.
+DISPLAY_CACHE_MB = 64
+
 _CELSIUS = {
     "c",
     "°c",
@@ -56,8 +61,16 @@ _CELSIUS = {
 }
 _KELVIN = {"k", "kelvin", "degk", "kelvins"}
 _DATE_KEYS = ("date", "date_acquired", "acquisition_date", "datetime", "scene_date")
-_SCENE_KEYS = ("scene", "scene_id", "landsat_product_id", "product_id", "landsat_scene_id")
-_METHOD_KEYS = ("model", "model_name", "method", "physics_method", "lst_method", "source")
+_SCENE_KEYS = (
+    "scene",
+    "scene_id",
+    "landsat_product_id",
+    "product_id",
+    "landsat_scene_id",
+    "source",
+)
+_MODEL_KEYS = ("model", "model_name")
+_METHOD_KEYS = ("method", "physics_method", "lst_method")
 _LANDSAT_ID = re.compile(r"L[COTE]0\d_[A-Z0-9]{4}_\d{6}_(\d{4})(\d{2})(\d{2})_")
 _ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])(?!\d)")
 
@@ -166,9 +179,13 @@ class LstLayer:
         parts = [_tag(self.tags, _SCENE_KEYS) or self.path.stem]
         if self.date:
             parts.append(self.date)
-        method = _tag(self.tags, _METHOD_KEYS)
-        if method:
-            parts.append(method)
+        model, method = _tag(self.tags, _MODEL_KEYS), _tag(self.tags, _METHOD_KEYS)
+        if model:
+            parts.append(f"model {model}")
+        elif method:
+            emissivity = _tag(self.tags, ("emissivity",))
+            short = emissivity.split(" ")[0] if emissivity else None
+            parts.append(f"physics {method}" + (f", {short} emissivity" if short else ""))
         return " · ".join(dict.fromkeys(parts))
 
 
@@ -183,7 +200,7 @@ def _tag(tags: dict[str, str], keys: tuple[str, ...]) -> str | None:
 
 def find_date(tags: dict[str, str], name: str) -> str | None:
     """``YYYY-MM-DD`` from a date tag or, failing that, the file name (Landsat id or ISO date)."""
-    for text in (_tag(tags, _DATE_KEYS), name):
+    for text in (_tag(tags, _DATE_KEYS), _tag(tags, _SCENE_KEYS), name):
         if not text:
             continue
         m = _LANDSAT_ID.search(text) or _ISO_DATE.search(text)
@@ -226,7 +243,7 @@ def read_lst(
     Raises :class:`EmptySceneError` when no pixel is valid.
     """
     p = Path(path)
-    with _open(p) as src:
+    with rasterio.Env(GDAL_CACHEMAX=DISPLAY_CACHE_MB), _open(p) as src:
         if not 1 <= band <= src.count:
             raise SceneError(f"{p} has {src.count} band(s); band {band} does not exist")
         tags = {**src.tags(), **src.tags(band)}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
@@ -20,8 +21,11 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 
 from pix2lst.errors import BandNotFoundError, SceneError
-from pix2lst.viz.raster import DEFAULT_MAX_PIXELS, Grid, find_date, read_grid
+from pix2lst.viz.raster import DEFAULT_MAX_PIXELS, DISPLAY_CACHE_MB, Grid, find_date, read_grid
 from pix2lst.viz.style import true_colour
+
+if TYPE_CHECKING:
+    from pix2lst.lst_physics import Scene
 
 __all__ = ["RGB_BANDS", "RgbLayer", "read_rgb", "rgb_grid"]
 
@@ -45,7 +49,7 @@ class RgbLayer:
         return f"True colour {self.date}" if self.date else "True colour"
 
 
-def _band_sources(path: Path) -> tuple[list[tuple[Path, int]], object | None, str]:
+def _band_sources(path: Path) -> tuple[list[tuple[Path, int]], Scene | None, str]:
     """(file, band index) for R, G, B; the scene (for calibration) or None; a name for dates."""
     if path.is_dir():
         from pix2lst.lst_physics import find_scene
@@ -97,7 +101,7 @@ def read_rgb(
     shape = (display.height, display.width)
     bands = []
     for file, band in sources:
-        with rasterio.open(file) as ds:
+        with rasterio.Env(GDAL_CACHEMAX=DISPLAY_CACHE_MB), rasterio.open(file) as ds:
             grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
             if onto is not None and grid.differences(onto):
                 with WarpedVRT(
@@ -126,10 +130,6 @@ def read_rgb(
     stack = np.where(np.isfinite(stack), stack, np.nan)
     image = true_colour(stack, low, high)
     date = None
-    mtl = getattr(scene, "mtl", None)
-    for attr in ("date_acquired", "date", "acquisition_date"):
-        value = getattr(mtl, attr, None)
-        if value:
-            date = str(value)[:10]
-            break
+    if scene is not None:
+        date = scene.mtl.date.isoformat()
     return RgbLayer(path, image, display, source_grid, date or find_date({}, name))

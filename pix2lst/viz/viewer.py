@@ -55,12 +55,13 @@ def leaflet_assets() -> tuple[str, str]:
     """Leaflet's JS and CSS as inlined: no URL left that a browser could fetch.
 
     The CSS loses its comments (two bug-tracker links) and its ``url(images/...)``
-    references (layer-control and marker icons, unused here); the two
-    ``https://leafletjs.com`` links in the JS (licence banner, attribution
-    prefix, attribution is off) lose their scheme. ``http://www.w3.org/2000/svg``
+    references (layer-control and marker icons, unused here); in the JS the
+    attribution prefix (attribution is off) loses its link and the licence
+    banner's ``https://leafletjs.com`` its scheme. ``http://www.w3.org/2000/svg``
     stays: it is an XML namespace name, never requested.
     """
-    js = _static("leaflet.js").replace("https://leafletjs.com", "leafletjs.com")
+    js = _static("leaflet.js").replace('<a href="https://leafletjs.com" ', "<a ")
+    js = js.replace("https://leafletjs.com", "leafletjs.com")
     css = re.sub(r"/\*.*?\*/", "", _static("leaflet.css"), flags=re.S)
     css = re.sub(r"url\(\s*['\"]?images/[^)]*\)", "none", css)
     return js, css

@@ -15,6 +15,19 @@
   }
   function celsius(v) { return isNaN(v) ? "nodata" : (v - K0).toFixed(2) + " \u00b0C"; }
 
+  // Colour bar (shared by every temperature pane).
+  var cb = cfg.colorbar;
+  document.getElementById("colorbar-label").textContent = cb.label;
+  document.getElementById("colorbar-ramp").style.background =
+    "linear-gradient(to right, " + cb.stops.join(", ") + ")";
+  var ticks = document.getElementById("colorbar-ticks");
+  cb.ticks.forEach(function (tk) {
+    var s = document.createElement("span");
+    s.style.left = (100 * tk[0]).toFixed(2) + "%"; s.textContent = tk[1];
+    ticks.appendChild(s);
+  });
+  document.getElementById("note").textContent = cfg.note;
+
   var lst = [];
   var panesEl = document.getElementById("panes");
   var panes = cfg.layers.map(function (layer, i) {
@@ -36,11 +49,12 @@
     var map = L.map(mapEl, {
       crs: L.CRS.Simple, minZoom: -6, maxZoom: 8, zoomSnap: 0.25, zoomDelta: 0.5,
       wheelPxPerZoomLevel: 120, zoomAnimation: false, fadeAnimation: false,
-      attributionControl: false, maxBounds: bounds.pad(0.5), maxBoundsViscosity: 0.5
+      attributionControl: false
     });
     var image = L.imageOverlay(layer.png, bounds, { className: "pix2lst-image" }).addTo(map);
     var marker = L.circleMarker([0, 0], {
-      radius: 5, color: "#000", weight: 1.5, fill: false, interactive: false, opacity: 0
+      radius: 5, color: layer.values ? "#000" : "#fff", weight: 2, fill: false,
+      interactive: false, opacity: 0
     }).addTo(map);
     var values = layer.values ? decode(layer.values) : null;
     if (values) lst.push({ label: layer.label, values: values });
@@ -58,7 +72,13 @@
       syncing = false;
     });
   });
-  panes.forEach(function (p) { p.map.fitBounds(bounds); });
+  // Leaflet caches its container size: refresh it whenever the layout changes.
+  function resize() {
+    panes.forEach(function (p) { p.map.invalidateSize({ pan: false }); });
+  }
+  window.addEventListener("resize", resize);
+  if (window.ResizeObserver) new ResizeObserver(resize).observe(panesEl);
+  resize();
   panes[0].map.fitBounds(bounds);
 
   var t = cfg.transform; // display grid: x = a*col + b*row + c, y = d*col + e*row + f
@@ -90,19 +110,6 @@
     });
     p.map.on("mouseout", function () { update(-1, -1, null); });
   });
-
-  // Colour bar (shared by every temperature pane).
-  var cb = cfg.colorbar;
-  document.getElementById("colorbar-label").textContent = cb.label;
-  document.getElementById("colorbar-ramp").style.background =
-    "linear-gradient(to right, " + cb.stops.join(", ") + ")";
-  var ticks = document.getElementById("colorbar-ticks");
-  cb.ticks.forEach(function (tk) {
-    var s = document.createElement("span");
-    s.style.left = (100 * tk[0]).toFixed(2) + "%"; s.textContent = tk[1];
-    ticks.appendChild(s);
-  });
-  document.getElementById("note").textContent = cfg.note;
 
   window.pix2lst = { maps: panes.map(function (p) { return p.map; }), config: cfg, lst: lst, update: update };
 })();

@@ -1,0 +1,208 @@
+"""The offline viewer in a real headless Chromium (Selenium): loads offline, panes in sync,
+hover readout equal to the raster. Skips when chromium/chromedriver are not installed.
+
+A screenshot is kept in the pytest tmp dir and copied to ``tests/artifacts/viewer.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+from test_viz_data import lst_values, write_lst
+
+from pix2lst.viz import write_viewer
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = next(
+    (p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None
+)
+CHROMEDRIVER = shutil.which("chromedriver") or (
+    "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None
+)
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Any]:
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip(
+            "headless browser test needs Debian chromium and chromium-driver (apt-get install chromium chromium-driver)"
+        )
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is not installed (dev extra)"
+    )
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="pix2lst-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,850",
+    ):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _open(driver: Any, html: Path) -> list[dict[str, Any]]:
+    """Load ``html``; return the network events of that load."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get_log("performance")  # drop the start page's events
+    driver.get_log("browser")
+    driver.get(html.as_uri())
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return !!window.pix2lst"))
+    events = [json.loads(e["message"])["message"] for e in driver.get_log("performance")]
+    return [e for e in events if e["method"].startswith("Network.")]
+
+
+def _state(driver: Any) -> list[tuple[float, float, float]]:
+    return [
+        tuple(v)
+        for v in driver.execute_script(
+            "return window.pix2lst.maps.map(m => [m.getZoom(), m.getCenter().lat, m.getCenter().lng])"
+        )
+    ]
+
+
+def _hover(driver: Any, element: Any) -> None:
+    """Move the mouse off the maps, then onto the centre of ``element`` (a fresh mousemove)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    header = driver.find_element(By.ID, "header")
+    ActionChains(driver).move_to_element(header).move_to_element(element).perform()
+
+
+def _celsius(text: str) -> float:
+    m = re.search(r"(-?\d+\.\d+) °C", text)
+    assert m is not None, text
+    return float(m.group(1))
+
+
+def test_viewer_in_headless_chromium(driver: Any, tmp_path: Path, sample_scene: Path) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    with rasterio.open(sample_scene / "test_B4.tif") as src:
+        h, w, t = src.height, src.width, src.transform
+    a_vals, b_vals = lst_values(h, w), lst_values(h, w, warm=-4.0) - 1.5
+    kw: dict[str, Any] = {"res": t.a, "origin": (t.c, t.f)}
+    a = write_lst(tmp_path / "a.tif", a_vals, **kw)
+    b = write_lst(tmp_path / "b.tif", b_vals, date="2015-08-04", **kw)
+    html = write_viewer([a, b], tmp_path / "viewer.html", rgb=sample_scene)
+
+    # Loads with no failed request, nothing but the file itself and data: URIs, no error.
+    network = _open(driver, html)
+    urls = [
+        e["params"]["request"]["url"] for e in network if e["method"] == "Network.requestWillBeSent"
+    ]
+    assert urls and urls[0] == html.as_uri()
+    assert all(u == html.as_uri() or u.startswith("data:") for u in urls), urls
+    assert not [e for e in network if e["method"] == "Network.loadingFailed"]
+    severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
+
+    # Every pane shows its image, decoded at the display size.
+    images = driver.find_elements(By.CSS_SELECTOR, "img.leaflet-image-layer")
+    assert len(images) == 3
+    for img in images:
+        size = driver.execute_script(
+            "return [arguments[0].complete, arguments[0].naturalWidth, arguments[0].naturalHeight]",
+            img,
+        )
+        assert size == [True, w, h]
+        assert img.is_displayed() and img.size["width"] > 100
+
+    # A zoom in one pane moves the others (double-click zooms in by zoomDelta).
+    before = _state(driver)
+    assert len(set(before)) == 1
+    panes = driver.find_elements(By.CSS_SELECTOR, ".pane-map")
+    ActionChains(driver).move_to_element_with_offset(panes[0], 40, 30).double_click().perform()
+    after = _state(driver)
+    delta = driver.execute_script("return window.pix2lst.maps[0].options.zoomDelta")
+    assert after[0][0] == pytest.approx(before[0][0] + delta)
+    assert all(s == pytest.approx(after[0]) for s in after)
+    ActionChains(driver).move_to_element(panes[2]).click_and_hold().move_by_offset(
+        -80, 50
+    ).release().perform()
+    dragged = _state(driver)
+    assert dragged[2][1:] != pytest.approx(after[2][1:])  # the drag moved the RGB pane...
+    tol = 0.5 / 2 ** dragged[2][0]  # half a screen pixel, in map units
+    assert all(s == pytest.approx(dragged[2], abs=tol) for s in dragged), dragged  # ...followed
+
+    # The hover readout is the raster's value at the pixel under the cursor, in every pane.
+    for row, col in [(300, 200), (h // 3 + 5, w // 4 + 5), (100, 500)]:
+        driver.execute_script(
+            "window.pix2lst.maps[0].setView([arguments[0], arguments[1]], 2)",
+            -(row + 0.5),
+            col + 0.5,
+        )
+        _hover(driver, panes[1])
+        texts = [driver.find_element(By.ID, f"readout-{i}").text for i in range(3)]
+        assert _celsius(texts[0]) == pytest.approx(a_vals[row, col] - 273.15, abs=0.1)
+        assert _celsius(texts[1]) == pytest.approx(b_vals[row, col] - 273.15, abs=0.1)
+        assert "2015-01-22" in texts[2] and "2015-08-04" in texts[2]
+        assert f"row {row}, col {col}" in driver.find_element(By.ID, "status").text
+    # Over the nodata border the readout says so.
+    driver.execute_script("window.pix2lst.maps[0].setView([-1.5, 1.5], 2)")
+    _hover(driver, panes[0])
+    assert driver.find_element(By.ID, "readout-0").text == "nodata"
+
+    driver.execute_script("window.pix2lst.maps[0].setView([-300, 200], 0)")
+    ActionChains(driver).move_to_element_with_offset(panes[0], 30, 20).perform()
+    shot = tmp_path / "viewer.png"
+    assert driver.save_screenshot(str(shot))
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(shot, ARTIFACTS / "viewer.png")
+
+
+def test_viewer_readout_on_decimated_raster(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    rng = np.random.default_rng(1)
+    values = (295.0 + 10.0 * rng.random((400, 500))).astype(np.float32)  # every pixel differs
+    html = write_viewer(
+        [write_lst(tmp_path / "r.tif", values)], tmp_path / "r.html", max_pixels=40_000
+    )
+    _open(driver, html)
+    dh, dw = driver.execute_script(
+        "return [window.pix2lst.config.height, window.pix2lst.config.width]"
+    )
+    assert dh * dw <= 40_000
+    pane = driver.find_element(By.CSS_SELECTOR, ".pane-map")
+    for row, col in [(10, 10), (123, 77), (dh - 3, dw - 4)]:
+        driver.execute_script(
+            "window.pix2lst.maps[0].setView([arguments[0], arguments[1]], 3)",
+            -(row + 0.5),
+            col + 0.5,
+        )
+        _hover(driver, pane)
+        src_row, src_col = int((row + 0.5) * 400 / dh), int((col + 0.5) * 500 / dw)
+        got = _celsius(driver.find_element(By.ID, "readout-0").text)
+        assert got == pytest.approx(values[src_row, src_col] - 273.15, abs=0.1)
+        assert f"source row {src_row}, col {src_col}" in driver.find_element(By.ID, "status").text
