@@ -1,0 +1,162 @@
+"""``pix2lst tiles``, ``pix2lst train`` and ``pix2lst export``: thin click commands.
+
+Imported only when one of these commands runs (see :mod:`pix2lst.cli`), so the
+rest of the CLI works without torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pix2lst.errors import Pix2LstError
+
+__all__ = ["COMMANDS", "export", "tiles", "train"]
+
+COMMANDS = ("tiles", "train", "export")
+
+
+@click.command(
+    help="Cut a composite and its LST into training tiles (images/, images2/, manifest.csv)."
+)
+@click.argument("composite", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("lst", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Dataset folder (created; scenes are appended).")  # fmt: skip
+@click.option("--tile", default=256, show_default=True, help="Tile size in pixels.")
+@click.option("--stride", default=128, show_default=True, help="Step between tiles in pixels.")
+@click.option("--max-nodata", default=0.0, show_default=True,
+              help="Largest nodata fraction a kept tile may have.")  # fmt: skip
+@click.option("--scene", default=None, help="Scene name in tile names (default: from COMPOSITE).")
+@click.option("--overwrite", is_flag=True, help="Replace this scene's tiles if present.")
+def tiles(composite: Path, lst: Path, out_dir: Path, tile: int, stride: int, max_nodata: float,
+          scene: str | None, overwrite: bool) -> None:  # fmt: skip
+    from tqdm import tqdm
+
+    from pix2lst.export.tiles import export_tiles
+
+    with tqdm(unit="tile", desc="tiles") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            r = export_tiles(composite, lst, out_dir, tile=tile, stride=stride,
+                             max_nodata=max_nodata, scene=scene, overwrite=overwrite,
+                             progress=progress)  # fmt: skip
+        except Pix2LstError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"{r.scene}: {r.written} of {r.total} tiles written to {r.out_dir}, "
+               f"{r.skipped_nodata} skipped (nodata > {max_nodata:.0%})")  # fmt: skip
+
+
+@click.command(help="Train a Pix2Pix model on a tile folder and save the model folder.")
+@click.argument("tiles_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Model folder to write.")  # fmt: skip
+@click.option("--epochs", default=20, show_default=True)
+@click.option("--lr", default=2e-4, show_default=True, help="Adam learning rate.")
+@click.option(
+    "--lr-find",
+    "lr_find",
+    is_flag=True,
+    help="Run the lr finder first and train at its suggestion.",
+)
+@click.option("--batch-size", default=8, show_default=True)
+@click.option("--depth", default=None, type=int, help="U-Net depth (default log2(tile)).")
+@click.option("--width", default=64, show_default=True, help="U-Net filters of the first layer.")
+@click.option(
+    "--disc-width", default=64, show_default=True, help="PatchGAN filters of the first layer."
+)
+@click.option("--target", type=click.Choice(["lst", "lst_minus_bt"]), default="lst_minus_bt",
+              show_default=True)  # fmt: skip
+@click.option(
+    "--input-norm", type=click.Choice(["minmax", "fixed"]), default="fixed", show_default=True
+)
+@click.option("--target-range", nargs=2, type=float, default=None,
+              help="Kelvin range mapped to [-1, 1] (default: fixed per target).")  # fmt: skip
+@click.option(
+    "--bands", default=None, help="Comma list of input bands (default: all in the tiles)."
+)
+@click.option("--scenes", default=None, help="Comma list of scenes to use (default: all).")
+@click.option("--val-fraction", default=0.2, show_default=True)
+@click.option(
+    "--split", type=click.Choice(["auto", "scene", "blocks"]), default="auto", show_default=True
+)
+@click.option("--seed", default=42, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/checkpoint.pt.")
+@click.option(
+    "--onnx/--no-onnx", default=True, show_default=True, help="Also write OUT/model.onnx."
+)
+@click.option("--overwrite", is_flag=True)
+def train(tiles_dir: Path, out_dir: Path, **kw: Any) -> None:
+    from tqdm import tqdm
+
+    from pix2lst.export.dataset import prepare_data
+    from pix2lst.export.learner import Pix2Pix, TrainConfig, TrainEvent, format_history
+    from pix2lst.export.norm import FIXED_TARGET_RANGES
+
+    try:
+        if out_dir.exists() and any(p.name != "checkpoints" for p in out_dir.iterdir()) \
+                and not kw["overwrite"]:  # fmt: skip
+            raise click.ClickException(f"{out_dir} is not empty; pass --overwrite")
+        split = lambda s: s.split(",") if s else None  # noqa: E731
+        data = prepare_data(
+            tiles_dir, kw["batch_size"], val_fraction=kw["val_fraction"], split=kw["split"],
+            bands=split(kw["bands"]), scenes=split(kw["scenes"]), target=kw["target"],
+            input_norm=kw["input_norm"],
+            target_range=kw["target_range"] or FIXED_TARGET_RANGES[kw["target"]], seed=kw["seed"],
+        )  # fmt: skip
+        model = Pix2Pix(data, depth=kw["depth"], width=kw["width"],
+                        config=TrainConfig(disc_width=kw["disc_width"], seed=kw["seed"]))  # fmt: skip
+        lr = kw["lr"]
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if kw["lr_find"]:
+            lr = model.lr_find(out=out_dir / "lr_find.png", overwrite=True).suggested
+            click.echo(f"lr_find suggests {lr:.3g}")
+        with tqdm(unit="batch") as bar:
+
+            def cb(ev: TrainEvent) -> None:
+                bar.total = ev.total_steps
+                bar.set_description(f"epoch {ev.epoch}")
+                if ev.kind == "batch":
+                    bar.update(ev.step - bar.n)
+                elif ev.stats is not None:
+                    bar.write(format_history([ev.stats]).splitlines()[1])
+                    bar.reset()
+
+            model.fit(kw["epochs"], lr, checkpoint_dir=out_dir / "checkpoints",
+                      resume=kw["resume"], callback=cb)  # fmt: skip
+        click.echo(format_history(model.history))
+        model.save(out_dir, onnx=kw["onnx"], overwrite=True)
+        click.echo(f"model written to {out_dir}; metrics: {model.compute_metrics()}")
+    except Pix2LstError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command(
+    help="Export a trained model folder to a self-describing ONNX file (parity-checked)."
+)
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--tile-size", default=None, type=int,
+              help="Inference tile size (multiple of 2**depth; default: the training tile).")  # fmt: skip
+@click.option(
+    "--fp16", is_flag=True, help="Also write OUT_fp16.onnx (float16 inside, float32 I/O)."
+)
+@click.option("--overwrite", is_flag=True)
+def export(model_dir: Path, out: Path, tile_size: int | None, fp16: bool, overwrite: bool) -> None:
+    from pix2lst.export.onnx_export import export_model
+
+    try:
+        r = export_model(model_dir, out, tile_size=tile_size, fp16=fp16, overwrite=overwrite)
+    except Pix2LstError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{r.path}: {r.size_bytes / 1e6:.2f} MB, tile {r.tile_size}, parity on "
+               f"{r.n_parity_tiles} real tiles: max |ORT - torch| = {r.max_abs_diff_k:.2e} K")  # fmt: skip
+    if r.fp16_path is not None:
+        click.echo(f"{r.fp16_path}: {(r.fp16_size_bytes or 0) / 1e6:.2f} MB, "
+                   f"max |fp16 - fp32| = {r.fp16_max_abs_diff_k:.3g} K")  # fmt: skip
