@@ -116,3 +116,15 @@ def test_grid_mismatch_says_what_differs(tmp_path: Path) -> None:
     assert "size 120x90 vs 120x80" in msg
     assert "transform" in msg and "--resample" in msg
     check_same_grid(read_grid(a), read_grid(a))
+
+
+def test_title_from_runtime_tags(tmp_path: Path) -> None:
+    source = "LC09_L1TP_063046_20230714_20230714_02_T1"
+    path = write_lst(
+        tmp_path / "pred.tif",
+        lst_values(),
+        date=None,
+        extra_tags={"scene": "", "method": "", "model": "pix2lst_default.onnx", "source": source},
+    )
+    layer = read_lst(path)
+    assert layer.title == f"{source} · 2023-07-14 · model pix2lst_default.onnx"
