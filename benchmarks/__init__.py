@@ -1,0 +1,20 @@
+"""The pix2lst benchmark harness: throughput, memory and accuracy against baselines.
+
+Run one part with ``python -m benchmarks PART [--quick]`` or everything with
+``python -m benchmarks all`` (``make bench``). Every contender runs in its own
+subprocess so that its peak resident memory is its own; contenders of one
+comparison alternate, repetition after repetition, and the report gives medians
+and ratios. Each part writes ``results/<part>.json`` and ``results/<part>.md``
+holding the machine, the library versions and the exact command.
+
+Parts: ``physics``, ``e2e``, ``scaling``, ``accuracy``, ``providers``, ``blend``.
+The full-size scene they use is built once from the embedded sample (mirror
+tiling) under ``benchmarks/cache/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+__all__ = ["PARTS"]
+
+PARTS = ("physics", "e2e", "blend", "scaling", "providers", "accuracy")
+"""The parts, in the order ``all`` runs them."""

@@ -1,0 +1,69 @@
+"""``python -m benchmarks all|physics|e2e|scaling|accuracy|providers|blend [--quick]``."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from benchmarks import PARTS
+from benchmarks.context import BENCH_DIR, Context
+
+
+def run_part(name: str, ctx: Context) -> tuple[Path, Path]:
+    """Run one part and write its results; return the JSON and markdown paths."""
+    module = importlib.import_module(f"benchmarks.bench_{name}")
+    ctx.progress(f"== {name}{' (quick)' if ctx.quick else ''}")
+    t0 = time.perf_counter()
+    report = module.run(ctx)
+    paths = report.write(ctx.out, ctx.command)
+    ctx.progress(f"== {name} done in {time.perf_counter() - t0:.0f} s: {paths[1]}")
+    return paths
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("parts", nargs=-1, type=click.Choice(["all", *PARTS]))
+@click.option("--quick", is_flag=True, help="Tiny scene, narrow models, 1 repetition.")
+@click.option("--reps", type=int, default=None, help="Repetitions (default: each part's own).")
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    default=BENCH_DIR / "cache",
+    show_default=True,
+    help="Where scenes, models and scratch outputs are kept.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results folder [default: benchmarks/results, or results/quick with --quick].",
+)
+def main(parts: tuple[str, ...], quick: bool, reps: int | None, cache: Path,
+         out: Path | None) -> None:  # fmt: skip
+    """Run benchmark PARTS (or all) and write JSON + markdown into the results folder."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if out is None:
+        out = BENCH_DIR / "results" / ("quick" if quick else "")
+    args = [*(parts or ("all",)), *(["--quick"] if quick else [])]
+    args += [f"--reps {reps}"] if reps is not None else []
+    args += [f"--cache {cache}"] if cache != BENCH_DIR / "cache" else []
+    command = " ".join(["python -m benchmarks", *args])
+    ctx = Context(quick=quick, reps=reps, cache=cache, out=out, command=command)
+    names = list(PARTS) if not parts or "all" in parts else list(dict.fromkeys(parts))
+    failed = []
+    for name in names:
+        try:
+            run_part(name, ctx)
+        except Exception as exc:  # one broken part must not stop the others
+            ctx.progress(f"!! {name} failed: {type(exc).__name__}: {exc}")
+            failed.append(name)
+    if failed:
+        raise click.ClickException(f"parts failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(prog_name="python -m benchmarks"))

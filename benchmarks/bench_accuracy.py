@@ -1,0 +1,90 @@
+"""Part ``accuracy``: the model card's metrics recomputed, and seam scores per blend and padding.
+
+* Accuracy: the default model through the runtime on real scenes of
+  ``../shared/data`` (and the embedded sample) against the physics LST of the
+  same scene: PSNR/SSIM on the arcgis.learn scale and RMSE/MAE/bias in kelvin
+  (:mod:`pix2lst.export.metrics`). A scene the model was trained on is marked
+  in-sample; the Maui scene is the card's cross-scene hold-out.
+* Seams: the default model on a mirror-tiled 1/16-area scene, every blend mode
+  at paddings 0, tile/16, tile/8 and tile/4.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from benchmarks.context import Context
+from benchmarks.harness import run_task
+from benchmarks.report import Report, Table
+from pix2lst.data import sample_scene_path
+
+__all__ = ["run"]
+
+_REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PIX2LST_SHARED_DATA", _REPO.parent / "shared" / "data"))
+EVAL_SCENES = (
+    "LC09_L1TP_063046_20230714_20230714_02_T1",  # Maui: the card's cross-scene hold-out
+    "LC08_L2SP_005009_20150710_fullscene_515m",  # Greenland, L2 (B10 from ST_TRAD)
+)
+
+
+def run(ctx: Context) -> Report:
+    """Recompute the model's accuracy and measure seams."""
+    spec = ctx.default_model()
+    report = Report("accuracy", "Accuracy against the physics LST, and seams", ctx.quick)
+    report.params = {"model": spec.as_dict()}
+    scenes = {"embedded_sample": str(sample_scene_path())}
+    for name in EVAL_SCENES[:1] if ctx.quick else EVAL_SCENES:
+        if (SHARED / name).is_dir():
+            scenes[name] = str(SHARED / name)
+        else:
+            report.notes.append(f"skipped {name}: not found under {SHARED}")
+    ctx.progress(f"  accuracy on {', '.join(scenes)}")
+    acc, _, rss = run_task("tasks_accuracy:model_accuracy",
+                           {"model": spec.onnx, "scenes": scenes, "work": str(ctx.work / "accuracy")})  # fmt: skip
+    report.data["accuracy"] = acc
+    t = Table(
+        f"{spec.label} vs physics LST (planck, sobrino emissivity), whole scenes, padding "
+        f"{spec.tile // 4}, hann",
+        ["scene", "trained on it", "PSNR dB", "SSIM", "RMSE K", "MAE K", "bias K", "pixels"],
+    )
+    for r in acc["rows"]:
+        t.rows.append([r["scene"], "yes" if r["in_training_set"] else "no (held out)", r["psnr"],
+                       r["ssim"], r["rmse_k"], r["mae_k"], r["bias_k"], r["n_pixels"]])  # fmt: skip
+    card = acc.get("card_metrics") or {}
+    if card:
+        t.notes.append("the model's own card (ONNX metadata): " + ", ".join(
+            f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in card.items()))  # fmt: skip
+    t.notes.append(
+        "PSNR/SSIM on the [-1, 1] scale of each scene's physics-LST min/max, as arcgis.learn "
+        "reports them (notebook: 20.97 dB, 0.945); bias = prediction - physics"
+    )
+    if spec.stand_in:
+        t.notes.append("STAND-IN model with random weights: these figures only test the harness.")
+    report.tables.append(t)
+    area = 1.0 if ctx.quick else 1 / 16
+    folder = ctx.scene(area)
+    comp = ctx.composite(folder)
+    tile = spec.tile
+    paddings = sorted({0, tile // 16, tile // 8, tile // 4})
+    ctx.progress(f"  seams: paddings {paddings}")
+    seams, _, _ = run_task("tasks_accuracy:seam_scores",
+                           {"model": spec.onnx, "composite": str(comp),
+                            "blends": ["hann", "linear", "crop"], "paddings": paddings})  # fmt: skip
+    report.data["seams"] = seams
+    h, w = ctx.scene_shape(area)
+    t2 = Table(
+        f"Seam score, {spec.label}, {h} x {w} px mirror-tiled scene",
+        ["blend", "padding", "stride", "centre-edge ratio", "window-edge ratio", "seam score"],
+    )
+    for r in seams["rows"]:
+        t2.rows.append([r["blend"], r["padding"], r["tile"] - 2 * r["padding"],
+                        r["centre_edge_ratio"], r["window_edge_ratio"], r["seam_score"]])  # fmt: skip
+    t2.notes.append(
+        "ratio = mean |difference| of neighbouring pixels across tile borders / the same "
+        "inside tiles; 1.0 = seamless. Seam score = the larger of the two border kinds."
+    )
+    report.tables.append(t2)
+    report.data["peak_rss_mb_accuracy"] = rss
+    return report

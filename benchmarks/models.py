@@ -1,0 +1,180 @@
+"""The models the benchmarks drive: the shipped default and the reference ``unet_256``.
+
+* ``default``: :func:`pix2lst.data.default_model_path` when the package ships it;
+  until then a STAND-IN of the expected architecture (U-Net depth 7, 16 filters,
+  256 px tiles, random weights), built here and labelled as such in every report.
+* ``unet_256``: the reference pix2pix generator (depth 8, 64 filters, 54.4 M
+  parameters, 256 px tiles) with random weights: only its speed is measured.
+
+Both are built with :mod:`pix2lst.export.networks` and exported to ONNX (opset 17,
+dynamic batch) with pix2lst metadata, cached under ``cache/models/``, with the
+torch weights beside them (``.pt``) for the torch-eager baseline. The shipped
+model has no ``.pt``: the baseline then rebuilds its architecture from the ONNX
+metadata and copies the ONNX initialisers into it (see :func:`load_torch`).
+``--quick`` uses narrow versions (a few filters) so the smoke test stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pix2lst.data import default_model_path
+from pix2lst.runtime.metadata import ModelMetadata
+
+__all__ = ["ModelSpec", "default_model", "load_torch", "read_metadata", "reference_model"]
+
+BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model file and what the reports say about it."""
+
+    key: str
+    onnx: str
+    label: str
+    depth: int
+    width: int
+    tile: int
+    stand_in: bool
+    torch_weights: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_metadata(path: str | Path) -> ModelMetadata:
+    """The pix2lst metadata of an ONNX file."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    props = {p.key: p.value for p in model.metadata_props}
+    return ModelMetadata.from_props(props, source=str(path))
+
+
+def _stand_in_metadata(depth: int, tile: int, arch: dict[str, Any]) -> ModelMetadata:
+    # Plausible normalisation: TOA reflectance 0..1 -> [-1, 1]; BT 250..350 K -> [-1, 1];
+    # output [-1, 1] -> 250..350 K.
+    return ModelMetadata(
+        bands=BANDS,
+        input_units="toa",
+        input_scale=(2.0,) * 7 + (1 / 50,),
+        input_offset=(-1.0,) * 7 + (-6.0,),
+        output_scale=50.0,
+        output_offset=300.0,
+        tile_size=tile,
+        depth=depth,
+        physics_method="benchmark stand-in (random weights)",
+        architecture=arch,
+        pix2lst_version="benchmark",
+    )
+
+
+def _build(cache: Path, key: str, depth: int, width: int, tile: int) -> tuple[Path, Path]:
+    """Export a random-weight U-Net to ``cache/models/<key>.onnx`` (+ ``.pt``), once."""
+    folder = cache / "models"
+    onnx_path = folder / f"{key}.onnx"
+    pt_path = folder / f"{key}.pt"
+    if onnx_path.exists() and pt_path.exists():
+        return onnx_path, pt_path
+    import onnx
+    import torch
+
+    from pix2lst.export.networks import GeneratorConfig, UNetGenerator
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    config = GeneratorConfig(in_channels=len(BANDS), depth=depth, width=width)
+    net = UNetGenerator(config).eval()
+    tmp = onnx_path.with_suffix(".partial.onnx")
+    torch.onnx.export(
+        net, (torch.zeros(1, len(BANDS), tile, tile),), str(tmp), dynamo=False,
+        opset_version=17, input_names=["input"], output_names=["output"],
+        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+    )  # fmt: skip
+    model = onnx.load(str(tmp))
+    meta = _stand_in_metadata(depth, tile, config.to_dict())
+    for k, v in meta.to_props().items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.save(model, str(tmp))
+    torch.save(net.state_dict(), pt_path)
+    tmp.rename(onnx_path)
+    return onnx_path, pt_path
+
+
+def default_model(cache: Path, *, quick: bool = False) -> ModelSpec:
+    """The shipped default model, or a labelled stand-in when the package has none yet."""
+    shipped = default_model_path()
+    if shipped.exists():
+        meta = read_metadata(shipped)
+        arch = dict(meta.architecture)
+        depth = int(arch.get("depth", meta.depth))
+        width = int(arch.get("width", 0))
+        return ModelSpec(
+            "default", str(shipped),
+            f"shipped default (U-Net depth {depth}, {width} filters, {meta.tile_size} px tiles)",
+            depth, width, meta.tile_size, False, None,
+        )  # fmt: skip
+    depth, width, tile = (7, 2, 128) if quick else (7, 16, 256)
+    onnx_path, pt = _build(cache, f"standin_d{depth}_w{width}_t{tile}", depth, width, tile)
+    return ModelSpec(
+        "default", str(onnx_path),
+        f"STAND-IN for the default (no shipped model yet): U-Net depth {depth}, {width} "
+        f"filters, {tile} px tiles, random weights",
+        depth, width, tile, True, str(pt),
+    )  # fmt: skip
+
+
+def reference_model(cache: Path, *, quick: bool = False) -> ModelSpec:
+    """The reference ``unet_256`` (depth 8, 64 filters); 2 filters under ``--quick``."""
+    width = 2 if quick else 64
+    onnx_path, pt = _build(cache, f"unet256_d8_w{width}", 8, width, 256)
+    label = "reference unet_256 (depth 8, 64 filters, 54.4 M parameters, random weights)"
+    if quick:
+        label = "unet_256 layout at 2 filters (quick run only)"
+    return ModelSpec("unet_256", str(onnx_path), label, 8, width, 256, True, str(pt))
+
+
+def load_torch(spec: dict[str, Any]) -> Any:
+    """The torch generator of a :class:`ModelSpec` (as a dict), eval mode, weights loaded.
+
+    Weights come from the ``.pt`` file, or for a shipped model from the ONNX
+    initialisers whose names match the state-dict keys (the count of matched
+    tensors is stored as ``net.matched_weights``).
+    """
+    import numpy as np
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    from pix2lst.export.networks import GeneratorConfig, UNetGenerator
+
+    meta = read_metadata(spec["onnx"])
+    arch = {k: v for k, v in dict(meta.architecture).items() if k != "name"}
+    arch.setdefault("in_channels", len(meta.bands))
+    arch.setdefault("depth", spec["depth"])
+    arch.setdefault("width", spec["width"])
+    known = set(GeneratorConfig.__dataclass_fields__)
+    net = UNetGenerator(GeneratorConfig(**{k: v for k, v in arch.items() if k in known}))
+    if spec.get("torch_weights"):
+        net.load_state_dict(torch.load(spec["torch_weights"], weights_only=True))
+        matched = len(net.state_dict())
+    else:
+        inits = {
+            t.name: numpy_helper.to_array(t) for t in onnx.load(spec["onnx"]).graph.initializer
+        }
+        state = net.state_dict()
+        matched = 0
+        for name, tensor in state.items():
+            arr = inits.get(name)
+            if arr is not None and tuple(arr.shape) == tuple(tensor.shape):
+                state[name] = torch.from_numpy(np.array(arr))
+                matched += 1
+        net.load_state_dict(state)
+    net.eval()
+    setattr(net, "matched_weights", json.dumps([matched, len(net.state_dict())]))  # noqa: B010
+    return net

@@ -1,0 +1,100 @@
+"""Child tasks: model accuracy against the physics LST, and the seam score of the mosaic.
+
+Seam score: the mean absolute difference between horizontally (and vertically)
+adjacent output pixels that straddle a tile boundary, divided by the same
+statistic for adjacent pixels that do not. Boundaries are where a tile's centre
+region ends (every ``stride`` px) and where a tile's window ends (``padding`` px
+either side of those); with ``padding`` 0 they coincide. 1.0 means the mosaic
+is as smooth across tile borders as inside tiles; crop blending at low padding
+shows values above 1.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["model_accuracy", "seam_scores", "seam_statistic"]
+
+
+def _edges(n: int, stride: int, padding: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices j of diffs (j, j+1) at centre edges and at tile-window edges."""
+    centre = np.arange(stride, n, stride) - 1
+    window = np.concatenate([centre - padding, centre + padding]) if padding else centre
+    window = window[(window >= 0) & (window < n - 1)]
+    return centre, np.unique(window)
+
+
+def seam_statistic(img: np.ndarray, stride: int, padding: int) -> dict[str, float]:
+    """Seam ratios of a 2-D mosaic (NaN ignored) for tiles of ``stride`` and ``padding``."""
+    ratios: dict[str, list[float]] = {"centre": [], "window": []}
+    for arr in (img, img.T):
+        d = np.abs(np.diff(arr.astype(np.float64), axis=1))
+        n = arr.shape[1]
+        centre, window = _edges(n, stride, padding)
+        border = np.zeros(n - 1, bool)
+        border[centre] = True
+        border[window] = True
+        inside = np.nanmean(d[:, ~border]) if (~border).any() else np.nan
+        ratios["centre"].append(float(np.nanmean(d[:, centre]) / inside) if len(centre) else np.nan)
+        ratios["window"].append(float(np.nanmean(d[:, window]) / inside) if len(window) else np.nan)
+    c = float(np.nanmean(ratios["centre"]))
+    w = float(np.nanmean(ratios["window"]))
+    return {"centre_edge_ratio": c, "window_edge_ratio": w, "seam_score": float(np.nanmax([c, w]))}
+
+
+def seam_scores(
+    model: str, composite: str, blends: list[str], paddings: list[int]
+) -> dict[str, Any]:
+    """Predict ``composite`` for every blend and padding; return the seam statistics."""
+    from pix2lst.export.evaluate import read_composite
+    from pix2lst.runtime import LSTPredictor
+
+    out: dict[str, Any] = {"rows": []}
+    t0 = time.perf_counter()
+    x = None
+    for padding in paddings:
+        for blend in blends:
+            pred = LSTPredictor(model, providers="cpu", padding=padding, blend=blend)
+            if x is None:
+                x = read_composite(composite, pred.metadata.bands)
+            img = pred.predict_array(x, units="K")
+            stats = seam_statistic(img, pred.tile_size - 2 * padding, padding)
+            out["rows"].append(
+                {"blend": blend, "padding": padding, "tile": pred.tile_size, **stats}
+            )
+    out["wall_s"] = time.perf_counter() - t0
+    return out
+
+
+def model_accuracy(model: str, scenes: dict[str, str], work: str) -> dict[str, Any]:
+    """Score ``model`` on each scene folder against its physics LST (``write_lst``, planck)."""
+    import pix2lst.lst_physics as physics
+    from pix2lst.export.evaluate import evaluate_scene
+    from pix2lst.runtime.model import load_model
+
+    meta = load_model(model).metadata
+    trained_on = list(meta.training_scenes)
+    rows = []
+    t0 = time.perf_counter()
+    for name, folder in scenes.items():
+        dest = Path(work) / name
+        dest.mkdir(parents=True, exist_ok=True)
+        comp, lst = dest / "composite_toa.tif", dest / "lst_planck.tif"
+        if not comp.exists():
+            physics.write_composite(folder, comp, units="toa")
+        if not lst.exists():
+            physics.write_lst(folder, lst)
+        ev = evaluate_scene(model, comp, lst)
+        seen = any(name in s or s in name for s in trained_on if s)
+        rows.append({"scene": name, "in_training_set": seen, **ev.metrics.to_dict()})
+    return {
+        "wall_s": time.perf_counter() - t0,
+        "rows": rows,
+        "card_metrics": dict(meta.metrics),
+        "training_scenes": trained_on,
+        "target": meta.target,
+    }

@@ -1,0 +1,118 @@
+"""Child task: the runtime's per-strip kernels, Numba against their plain-numpy twins.
+
+One strip of the pipeline is: normalise the strip's tiles into model batches
+(``fill_batch``), add ``weights * prediction`` into the rolling accumulators
+(``accumulate``, the blending proper), and turn finished rows into output
+(``finalize_rows``). The input strip holds real DNs of the benchmark scene
+(bands B1-B7, B10); predictions are fixed random values (the kernels' cost does
+not depend on them). Timings exclude the first call (JIT compilation or cache
+load), which is reported separately.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from pix2lst.runtime import kernels, kernels_ref
+from pix2lst.runtime.blending import blend_weights
+from pix2lst.runtime.tiling import TileGrid
+
+__all__ = ["blend_kernels"]
+
+_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10")
+
+
+def _strip(scene: str, tile: int) -> np.ndarray:
+    rows = []
+    for band in _BANDS:
+        with rasterio.open(Path(scene) / f"test_{band}.tif") as ds:
+            rows.append(ds.read(1, window=Window(0, 0, ds.width, tile), out_dtype="float32"))
+    return np.stack(rows)
+
+
+def blend_kernels(
+    backend: str, scene: str, tile: int, padding: int, strips: int, blend: str = "hann",
+    batch_size: int = 8, reps: int = 3,
+) -> dict[str, Any]:  # fmt: skip
+    """Time ``strips`` strips of fill/accumulate/finalize with ``backend`` numba|numpy."""
+    fill: Any
+    accum: Any
+    final: Any
+    valid_fn: Any
+    if backend == "numba":
+        fill, accum, final, valid_fn = (
+            kernels.fill_batch, kernels.accumulate, kernels.finalize_rows, kernels.strip_valid
+        )  # fmt: skip
+    else:
+        fill, accum, final, valid_fn = (
+            kernels_ref.fill_batch_np, kernels_ref.accumulate_np,
+            kernels_ref.finalize_rows_np, kernels_ref.strip_valid_np,
+        )  # fmt: skip
+    buf = _strip(scene, tile)
+    n_bands, _, width = buf.shape
+    grid = TileGrid(tile * 8, width, tile, padding)
+    rmap = np.arange(tile, dtype=np.int64)
+    cmap = grid.strip_cols()
+    weights = blend_weights(blend, tile, padding)
+    scale = np.full(n_bands, 1e-4, np.float32)
+    offset = np.full(n_bands, -1.0, np.float32)
+    batch = np.zeros((batch_size, n_bands, tile, tile), np.float32)
+    rng = np.random.default_rng(0)
+    preds = rng.uniform(-1, 1, (batch_size, tile, tile)).astype(np.float32)
+    acc = np.zeros((tile, grid.padded_width), np.float64)
+    wacc = np.zeros_like(acc)
+    valid = np.zeros((tile, grid.padded_width), np.uint8)
+    out = np.zeros((grid.stride, width), np.float32)
+    resid = np.zeros_like(out)
+    starts = np.arange(grid.n_cols, dtype=np.int64) * grid.stride
+    chunks = [starts[i : i + batch_size] for i in range(0, len(starts), batch_size)]
+
+    def one_strip(times: dict[str, float]) -> None:
+        t = time.perf_counter()
+        valid_fn(buf, rmap, cmap, valid)
+        for cs in chunks:
+            fill(buf, rmap, cmap, cs, scale, offset, batch)
+        t1 = time.perf_counter()
+        for cs in chunks:
+            accum(acc, wacc, preds[: len(cs)], cs, weights, valid)
+        t2 = time.perf_counter()
+        final(acc, wacc, 0, padding, 50.0, 300.0, 0.0, resid, False, out)
+        t3 = time.perf_counter()
+        acc[: tile - grid.stride] = acc[grid.stride :]  # roll the accumulator (not timed)
+        acc[tile - grid.stride :] = 0.0
+        wacc[: tile - grid.stride] = wacc[grid.stride :]
+        wacc[tile - grid.stride :] = 0.0
+        times["fill_s"] += t1 - t
+        times["accumulate_s"] += t2 - t1
+        times["finalize_s"] += t3 - t2
+
+    t0 = time.perf_counter()
+    one_strip({"fill_s": 0.0, "accumulate_s": 0.0, "finalize_s": 0.0})
+    first_call_s = time.perf_counter() - t0
+    per_rep: list[dict[str, float]] = []
+    for _ in range(reps):
+        times = {"fill_s": 0.0, "accumulate_s": 0.0, "finalize_s": 0.0}
+        for _ in range(strips):
+            one_strip(times)
+        times["blend_s"] = times["accumulate_s"] + times["finalize_s"]
+        times["total_s"] = times["blend_s"] + times["fill_s"]
+        per_rep.append(times)
+    med = {k: statistics.median(r[k] for r in per_rep) for k in per_rep[0]}
+    mpx = strips * grid.stride * width / 1e6
+    return {
+        **med,
+        "wall_s": med["total_s"],
+        "first_call_s": first_call_s,
+        "mpx": mpx,
+        "tiles": strips * grid.n_cols,
+        "blend_mpx_per_s": mpx / med["blend_s"],
+        "fill_mpx_per_s": mpx / med["fill_s"],
+        "total_mpx_per_s": mpx / med["total_s"],
+    }

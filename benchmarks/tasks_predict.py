@@ -1,0 +1,167 @@
+"""Child tasks around the runtime: the ORT ceiling, a provider probe, end-to-end prediction.
+
+* :func:`ort_ceiling`: ONNX Runtime alone on as many tiles as the pipeline would
+  run for a scene (:class:`~pix2lst.runtime.tiling.TileGrid`), already batched in
+  memory: a pool of real, calibrated, normalised tiles of the benchmark scene,
+  cycled. No I/O, no blending: the time the pipeline cannot go below.
+* :func:`provider_probe`: session creation, first run and steady-state tiles/s
+  of one execution provider.
+* :func:`predict_e2e`: :class:`pix2lst.runtime.LSTPredictor` on a scene folder or
+  composite, written to a GeoTIFF: what a user runs.
+
+All use the runtime's own session factory and batch runner, so the session
+options (threads, graph optimisation) are the pipeline's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pix2lst.runtime.model import BatchRunner, load_model
+from pix2lst.runtime.session import SessionConfig
+from pix2lst.runtime.sources import open_source
+from pix2lst.runtime.tiling import TileGrid
+
+__all__ = ["ort_ceiling", "predict_e2e", "provider_probe", "tile_pool"]
+
+
+def tile_pool(src: str, meta: Any, n: int) -> np.ndarray:
+    """``n`` real tiles (normalised model input) from the top rows of ``src``."""
+    tile = meta.tile_size
+    source = open_source(src, tuple(meta.bands), meta.input_units)
+    try:
+        rows = source.read_rows(0, min(tile, source.height))
+    finally:
+        source.close()
+    scale = np.asarray(meta.input_scale, np.float32)[:, None, None]
+    offset = np.asarray(meta.input_offset, np.float32)[:, None, None]
+    norm = np.nan_to_num(rows * scale + offset, nan=0.0)
+    norm = np.pad(
+        norm, ((0, 0), (0, tile - norm.shape[1]), (0, max(0, tile - norm.shape[2]))),
+        mode="reflect",
+    )  # fmt: skip
+    width = norm.shape[2]
+    starts = [(i * tile // 2) % max(1, width - tile + 1) for i in range(n)]
+    return np.stack([norm[:, :, s : s + tile] for s in starts]).astype(np.float32)
+
+
+def ort_ceiling(
+    model: str, src: str, height: int, width: int, padding: int, batch_size: int = 8,
+    providers: str = "auto",
+) -> dict[str, Any]:  # fmt: skip
+    """ORT on the tiles of a ``height`` x ``width`` scene, in memory; return the run time."""
+    t0 = time.perf_counter()
+    loaded = load_model(model, SessionConfig(providers=providers), batch_size=batch_size)
+    runner = BatchRunner(loaded, batch_size)
+    meta = loaded.metadata
+    grid = TileGrid(height, width, meta.tile_size, padding)
+    pool = tile_pool(src, meta, 2 * batch_size)
+    batches = [pool[:batch_size].copy(), pool[batch_size:].copy()]
+    runner.warmup()
+    t_setup = time.perf_counter()
+    done = 0
+    i = 0
+    while done < grid.n_tiles:
+        n = min(batch_size, grid.n_tiles - done)
+        runner.run(batches[i % 2], n)
+        done += n
+        i += 1
+    run_s = time.perf_counter() - t_setup
+    mpx = height * width / 1e6
+    return {
+        "wall_s": run_s,
+        "run_s": run_s,
+        "setup_s": t_setup - t0,
+        "tiles": grid.n_tiles,
+        "tiles_per_s": grid.n_tiles / run_s,
+        "ms_per_tile": 1000 * run_s / grid.n_tiles,
+        "mpx": mpx,
+        "mpx_per_s": mpx / run_s,
+        "provider": loaded.provider,
+    }
+
+
+def provider_probe(
+    model: str, src: str, provider: str, batch_size: int = 8, n_batches: int = 10,
+    height: int = 0, width: int = 0, padding: int = 64,
+) -> dict[str, Any]:  # fmt: skip
+    """Session creation, first run and steady-state throughput of ``provider``."""
+    t0 = time.perf_counter()
+    loaded = load_model(
+        model, SessionConfig(providers=provider, warmup=False), batch_size=batch_size
+    )
+    t_create = time.perf_counter()
+    runner = BatchRunner(loaded, batch_size)
+    pool = tile_pool(src, loaded.metadata, batch_size)
+    t1 = time.perf_counter()
+    runner.run(pool, batch_size)
+    first_s = time.perf_counter() - t1
+    runner.seconds = 0.0
+    t2 = time.perf_counter()
+    for _ in range(n_batches):
+        runner.run(pool, batch_size)
+    steady_s = time.perf_counter() - t2
+    tiles_per_s = n_batches * batch_size / steady_s
+    out: dict[str, Any] = {
+        "wall_s": steady_s,
+        "create_s": t_create - t0,
+        "first_run_s": first_s,
+        "steady_s": steady_s,
+        "tiles_per_s": tiles_per_s,
+        "ms_per_tile": 1000 / tiles_per_s,
+        "provider": loaded.provider,
+        "providers_used": list(loaded.providers),
+    }
+    if height and width:
+        n = TileGrid(height, width, loaded.metadata.tile_size, padding).n_tiles
+        out["scene_tiles"] = n
+        out["scene_infer_s_est"] = n / tiles_per_s
+    return out
+
+
+def _summary_dict(summary: Any) -> dict[str, Any]:
+    if summary is None:
+        return {}
+    if is_dataclass(summary) and not isinstance(summary, type):
+        raw = asdict(summary)
+    elif isinstance(summary, dict):
+        raw = dict(summary)
+    else:
+        raw = {k: getattr(summary, k) for k in dir(summary) if not k.startswith("_")}
+    return {k: v for k, v in raw.items() if isinstance(v, (int, float, str, bool)) or v is None}
+
+
+def predict_e2e(
+    model: str, src: str, dst: str, padding: int, blend: str = "hann", batch_size: int = 8,
+    providers: str = "auto", keep: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """``LSTPredictor(...).predict_file(src, dst)``: setup and run seconds, Mpx/s."""
+    from pix2lst.runtime import LSTPredictor
+
+    t0 = time.perf_counter()
+    predictor = LSTPredictor(
+        model=model, providers=providers, batch_size=batch_size, padding=padding, blend=blend
+    )
+    t1 = time.perf_counter()
+    summary = predictor.predict_file(src, dst, overwrite=True)
+    t2 = time.perf_counter()
+    import rasterio
+
+    with rasterio.open(dst) as ds:
+        h, w = ds.height, ds.width
+    if not keep:
+        Path(dst).unlink(missing_ok=True)
+    mpx = h * w / 1e6
+    return {
+        "wall_s": t2 - t0,
+        "setup_s": t1 - t0,
+        "run_s": t2 - t1,
+        "mpx": mpx,
+        "mpx_per_s": mpx / (t2 - t1),
+        "summary": _summary_dict(summary),
+    }

@@ -1,0 +1,135 @@
+"""The benchmark harness: scene building, per-process memory, seam statistic, a quick run.
+
+No timing assertions: only that the harness measures what it says and writes
+its reports. The quick run uses the tiny scene and narrow models (benchmarks --quick).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+# ``benchmarks`` is a top-level folder of the repository, not an installed package:
+# ``python -m pytest`` (make test) has the repository on sys.path, bare ``pytest`` not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.harness import Contender, compare, median_of, run_task
+from benchmarks.scenes import mirror_indices, scene_folder
+from benchmarks.tasks_accuracy import seam_statistic
+
+
+def test_mirror_indices_reflect_without_jumps() -> None:
+    idx = mirror_indices(0, 12, 4)
+    assert idx.tolist() == [0, 1, 2, 3, 3, 2, 1, 0, 0, 1, 2, 3]
+    assert np.abs(np.diff(idx)).max() <= 1  # neighbours stay neighbours: no seams
+
+
+def test_scene_folder_mirrors_the_real_sample(tmp_path: Path, sample_scene: Path) -> None:
+    folder = scene_folder(tmp_path, (700, 650))
+    with (
+        rasterio.open(folder / "test_B10.tif") as ds,
+        rasterio.open(sample_scene / "test_B10.tif") as src,
+    ):
+        big, small = ds.read(1), src.read(1)
+        assert (ds.height, ds.width) == (700, 650)
+        assert ds.profile["compress"] == "deflate" and ds.profile["tiled"]
+        assert ds.crs == src.crs
+    h, w = small.shape
+    np.testing.assert_array_equal(big[:h, :w], small)
+    np.testing.assert_array_equal(big[h : h + 10, :w], small[::-1][:10])  # reflected below
+    np.testing.assert_array_equal(big[:h, w : w + 10], small[:, ::-1][:, :10])  # and right
+    mtl = (folder / "test_MTL.txt").read_text()
+    assert "REFLECTIVE_LINES = 700" in mtl and "THERMAL_SAMPLES = 650" in mtl
+    assert scene_folder(tmp_path, (700, 650)) == folder  # cached, not rebuilt
+
+    import pix2lst.lst_physics as physics
+
+    scene = physics.find_scene(folder)
+    assert scene.has("B10") and scene.has("B4")
+
+
+def test_peak_rss_is_per_contender() -> None:
+    small, _, rss_small = run_task("tasks_selftest:hold_memory", {"mb": 0, "value": 2.0})
+    big, _, rss_big = run_task("tasks_selftest:hold_memory", {"mb": 300})
+    assert small["value"] == 2.0 and big["touched"] > 0
+    assert rss_big - rss_small > 250  # the 300 MiB shows up in that child only
+    assert small["import_rss_mb"] > 0
+
+
+def test_compare_alternates_and_summarises() -> None:
+    contenders = [
+        Contender("a", "tasks_selftest:hold_memory", {"mb": 0, "value": 1.0}),
+        Contender("b", "tasks_selftest:hold_memory", {"mb": 0, "value": 3.0}),
+    ]
+    seen: list[str] = []
+    runs = compare(contenders, 2, progress=seen.append)
+    assert [r.rep for r in runs["a"]] == [0, 1]
+    assert median_of(runs["b"], "value") == 3.0
+    order = [line.split(": ")[1] for line in seen if "rep " in line]
+    assert order == ["a", "b", "b", "a"]  # rotated each repetition
+
+
+def test_failing_task_reports_its_error() -> None:
+    from benchmarks.harness import BenchmarkError
+
+    with pytest.raises(BenchmarkError, match="hold_memory"):
+        run_task("tasks_selftest:hold_memory", {"mb": -1})
+
+
+def test_seam_statistic_finds_steps_at_tile_borders() -> None:
+    x = np.linspace(0, 10, 256)
+    smooth = np.add.outer(x, x)
+    assert seam_statistic(smooth, 64, 0)["seam_score"] == pytest.approx(1.0, rel=1e-6)
+    stepped = smooth + (np.arange(256) // 64)[None, :] * 0.5  # jumps at every tile border
+    assert seam_statistic(stepped, 64, 0)["seam_score"] > 5
+
+
+def test_quick_run_writes_reports(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from benchmarks.__main__ import main
+
+    out = tmp_path / "results"
+    result = CliRunner().invoke(
+        main, ["physics", "blend", "--quick", "--cache", str(tmp_path / "cache"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    for part in ("physics", "blend"):
+        doc = json.loads((out / f"{part}.json").read_text())
+        assert doc["quick"] is True and doc["machine"]["cores"] >= 1
+        assert "--quick" in doc["command"]
+        assert doc["machine"]["versions"]["numpy"]
+        md = (out / f"{part}.md").read_text()
+        assert "| numba" in md or "numba" in md
+    physics = json.loads((out / "physics.json").read_text())
+    rows = physics["tables"][0]["rows"]
+    assert rows and all(r[3] > 0 for r in rows)  # Mpx/s figures are there
+
+
+@pytest.mark.slow
+def test_quick_run_of_every_part(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from benchmarks.__main__ import main
+
+    out = tmp_path / "results"
+    result = CliRunner().invoke(
+        main, ["all", "--quick", "--cache", str(tmp_path / "cache"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    e2e = json.loads((out / "e2e.json").read_text())
+    summary = next(v for k, v in e2e["data"].items() if k.startswith("summary_default"))
+    assert summary["ours_vs_baseline_output"]["mean_abs_k"] < 1e-3  # same mosaic both ways
+    assert {p.stem for p in out.glob("*.md")} >= {
+        "physics",
+        "e2e",
+        "scaling",
+        "blend",
+        "providers",
+        "accuracy",
+    }
