@@ -85,7 +85,7 @@ def test_date_from_landsat_file_name(tmp_path: Path) -> None:
     name = "LC09_L1TP_063046_20230714_20230714_02_T1_LST.tif"
     layer = read_lst(write_lst(tmp_path / name, lst_values(), date=None))
     assert layer.date == "2023-07-14"
-    assert layer.label == "2023-07-14"
+    assert layer.label == "2023-07-14 · physics"
 
 
 def test_decimated_read_keeps_real_pixel_values(tmp_path: Path) -> None:

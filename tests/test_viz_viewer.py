@@ -63,10 +63,16 @@ def test_viewer_is_self_contained_and_embeds_values(tmp_path: Path, sample_scene
     out = write_viewer([a, b], tmp_path / "v.html", rgb=sample_scene)
     text = out.read_text(encoding="utf-8")
     assert_offline(text)
-    assert "<title>pix2lst LST viewer: 2015-01-22 | 2015-08-04 | True colour" in text
+    assert (
+        "<title>pix2lst LST viewer: 2015-01-22 · physics | 2015-08-04 · physics | True colour"
+        in text
+    )
     cfg = viewer_config(out)
     assert (cfg["width"], cfg["height"]) == (w, h)
-    assert [layer["label"] for layer in cfg["layers"]][:2] == ["2015-01-22", "2015-08-04"]
+    assert [layer["label"] for layer in cfg["layers"]][:2] == [
+        "2015-01-22 · physics",
+        "2015-08-04 · physics",
+    ]
     for layer, want in zip(cfg["layers"], [a_vals, b_vals, None], strict=True):
         assert layer["png"].startswith("data:image/png;base64,")
         png = Image.open(io.BytesIO(base64.b64decode(layer["png"].split(",", 1)[1])))

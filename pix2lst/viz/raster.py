@@ -169,9 +169,19 @@ class LstLayer:
         return find_date(self.tags, self.path.name)
 
     @property
+    def kind(self) -> str | None:
+        """``"model"`` or ``"physics"`` when the tags say which made the map."""
+        if _tag(self.tags, _MODEL_KEYS):
+            return "model"
+        if _tag(self.tags, _METHOD_KEYS):
+            return "physics"
+        return None
+
+    @property
     def label(self) -> str:
-        """Short label: the date when known, else the file name."""
-        return self.date or self.path.stem
+        """Short label: the date (else the file name), and model/physics when known."""
+        base = self.date or self.path.stem
+        return f"{base} · {self.kind}" if self.kind else base
 
     @property
     def title(self) -> str:
