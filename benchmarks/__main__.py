@@ -13,6 +13,9 @@ import click
 from benchmarks import PARTS
 from benchmarks.context import BENCH_DIR, Context
 
+# Where scripts/train_default.py leaves the cross-scene model (trained without Maui).
+DEFAULT_CROSS = Path("/tmp/pix2lst_default/model_cross/model_256.onnx")
+
 
 def run_part(name: str, ctx: Context) -> tuple[Path, Path]:
     """Run one part and write its results; return the JSON and markdown paths."""
@@ -42,8 +45,15 @@ def run_part(name: str, ctx: Context) -> tuple[Path, Path]:
     default=None,
     help="Results folder [default: benchmarks/results, or results/quick with --quick].",
 )
+@click.option(
+    "--cross-model",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="An ONNX model trained without the Maui scene, scored on it by the accuracy part "
+    f"[default: {DEFAULT_CROSS} when it exists].",
+)
 def main(parts: tuple[str, ...], quick: bool, reps: int | None, cache: Path,
-         out: Path | None) -> None:  # fmt: skip
+         out: Path | None, cross_model: Path | None) -> None:  # fmt: skip
     """Run benchmark PARTS (or all) and write JSON + markdown into the results folder."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if out is None:
@@ -51,8 +61,12 @@ def main(parts: tuple[str, ...], quick: bool, reps: int | None, cache: Path,
     args = [*(parts or ("all",)), *(["--quick"] if quick else [])]
     args += [f"--reps {reps}"] if reps is not None else []
     args += [f"--cache {cache}"] if cache != BENCH_DIR / "cache" else []
+    args += [f"--cross-model {cross_model}"] if cross_model else []
     command = " ".join(["python -m benchmarks", *args])
-    ctx = Context(quick=quick, reps=reps, cache=cache, out=out, command=command)
+    if cross_model is None and DEFAULT_CROSS.is_file():
+        cross_model = DEFAULT_CROSS
+    ctx = Context(quick=quick, reps=reps, cache=cache, out=out, command=command,
+                  cross_model=cross_model)  # fmt: skip
     names = list(PARTS) if not parts or "all" in parts else list(dict.fromkeys(parts))
     failed = []
     for name in names:
@@ -61,6 +75,9 @@ def main(parts: tuple[str, ...], quick: bool, reps: int | None, cache: Path,
         except Exception as exc:  # one broken part must not stop the others
             ctx.progress(f"!! {name} failed: {type(exc).__name__}: {exc}")
             failed.append(name)
+    from benchmarks.summary import write_summary
+
+    ctx.progress(f"== goals: {write_summary(ctx.out)}")
     if failed:
         raise click.ClickException(f"parts failed: {', '.join(failed)}")
 

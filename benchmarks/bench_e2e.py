@@ -53,6 +53,11 @@ def _contenders(
                   {"model": spec.onnx, "src": str(comp), "height": shape[0], "width": shape[1],
                    "padding": padding}),
     ]  # fmt: skip
+    if with_composite and spec.key == "default":
+        out.append(Contender(f"ours-numpy-kernels-{tag}", "tasks_predict:predict_e2e",
+                             {"model": spec.onnx, "src": str(folder),
+                              "dst": str(work / f"{tag}-numpy.tif"), "padding": padding,
+                              "kernels": "numpy"}))  # fmt: skip
     if with_composite:
         out.append(Contender(f"ours-composite-{tag}", "tasks_predict:predict_e2e",
                              {"model": spec.onnx, "src": str(comp),
@@ -102,6 +107,11 @@ def _model_section(
         table.rows.append(_row("ours", "scene folder", ours, ours))
         if f"ours-composite-{tag}" in runs:
             table.rows.append(_row("ours", "composite", runs[f"ours-composite-{tag}"], ours))
+        if f"ours-numpy-kernels-{tag}" in runs:
+            table.rows.append(
+                _row("ours, numpy twins for the Numba kernels", "scene folder",
+                     runs[f"ours-numpy-kernels-{tag}"], ours)
+            )  # fmt: skip
         table.rows.append(_row("ORT ceiling", "tiles in RAM", ceiling, ours))
         table.rows.append(
             _row("baseline (torch eager, numpy blend)", "composite in RAM", base, ours)

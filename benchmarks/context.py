@@ -32,6 +32,7 @@ class Context:
     out: Path = BENCH_DIR / "results"
     progress: Callable[[str], None] = field(default=_stderr)
     command: str = ""
+    cross_model: Path | None = None
 
     def n_reps(self, full_default: int) -> int:
         """Repetitions: 1 under ``--quick``, else ``--reps`` or the part's default."""

@@ -70,6 +70,23 @@ def seam_scores(
     return out
 
 
+# Short names used by scripts/train_default.py for the folders of ../shared/data.
+_ALIASES = {
+    "mobile": ("LC08_p020r039", "embedded_sample"),
+    "greenland": ("LC08_L2SP_005009",),
+    "maui": ("LC09_L1TP_063046_20230714",),
+}
+
+
+def _trained_on(scene: str, training_scenes: list[str]) -> bool:
+    """Whether ``scene`` (folder name) is among the model's training scenes (any naming)."""
+    for t in training_scenes:
+        keys = (t, *_ALIASES.get(t.lower(), ()))
+        if any(k and (k in scene or scene in k) for k in keys):
+            return True
+    return False
+
+
 def model_accuracy(model: str, scenes: dict[str, str], work: str) -> dict[str, Any]:
     """Score ``model`` on each scene folder against its physics LST (``write_lst``, planck)."""
     import pix2lst.lst_physics as physics
@@ -89,7 +106,7 @@ def model_accuracy(model: str, scenes: dict[str, str], work: str) -> dict[str, A
         if not lst.exists():
             physics.write_lst(folder, lst)
         ev = evaluate_scene(model, comp, lst)
-        seen = any(name in s or s in name for s in trained_on if s)
+        seen = _trained_on(name, trained_on)
         rows.append({"scene": name, "in_training_set": seen, **ev.metrics.to_dict()})
     return {
         "wall_s": time.perf_counter() - t0,

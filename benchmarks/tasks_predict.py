@@ -138,10 +138,21 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
 
 def predict_e2e(
     model: str, src: str, dst: str, padding: int, blend: str = "hann", batch_size: int = 8,
-    providers: str = "auto", keep: bool = False,
+    providers: str = "auto", keep: bool = False, kernels: str = "numba",
 ) -> dict[str, Any]:  # fmt: skip
-    """``LSTPredictor(...).predict_file(src, dst)``: setup and run seconds, Mpx/s."""
+    """``LSTPredictor(...).predict_file(src, dst)``: setup and run seconds, Mpx/s.
+
+    ``kernels="numpy"`` swaps the pipeline's Numba strip kernels for their numpy
+    twins (same signatures) in this process, to show what the kernels earn end to end.
+    """
     from pix2lst.runtime import LSTPredictor
+
+    if kernels == "numpy":
+        from pix2lst.runtime import kernels as nb
+        from pix2lst.runtime import kernels_ref as ref
+
+        for name in nb.__all__:
+            setattr(nb, name, getattr(ref, f"{name}_np"))
 
     t0 = time.perf_counter()
     predictor = LSTPredictor(
