@@ -177,6 +177,16 @@ def test_viewer_in_headless_chromium(driver: Any, tmp_path: Path, sample_scene: 
     ActionChains(driver).move_to_element_with_offset(panes[0], 30, 20).perform()
     shot = tmp_path / "viewer.png"
     assert driver.save_screenshot(str(shot))
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=np.float64)
+    for pane in panes:  # each pane really shows a picture, not a blank map
+        r = pane.rect
+        crop = pixels[
+            int(r["y"]) + 60 : int(r["y"] + r["height"]) - 10,
+            int(r["x"]) + 60 : int(r["x"] + r["width"]) - 10,
+        ]
+        assert crop.size and crop.std(axis=(0, 1)).max() > 10.0
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy(shot, ARTIFACTS / "viewer.png")
 
