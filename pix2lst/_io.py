@@ -55,7 +55,8 @@ def atomic_output(
     """
     out = check_output(path, overwrite=overwrite)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{out.name}.", suffix=suffix if suffix is not None else (out.suffix or ".tmp"),
+        prefix=f".{out.name}.",
+        suffix=suffix if suffix is not None else (out.suffix or ".tmp"),
         dir=out.parent if str(out.parent) else ".",
     )
     os.close(fd)
@@ -64,6 +65,10 @@ def atomic_output(
         yield tmp
         if out.exists() and not overwrite:  # appeared while we were working
             raise OutputExistsError(f"{out} appeared while writing; pass --overwrite to replace it")
+        if tmp.is_file():  # mkstemp makes 0600 files; give the output the usual mode
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, out)
     finally:
         for leftover in (tmp, Path(str(tmp) + ".aux.xml"), Path(str(tmp) + ".ovr")):
