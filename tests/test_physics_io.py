@@ -206,3 +206,16 @@ def test_unwritable_folder_checked_before_work(
 def test_rte_needs_l2(sample_scene: Path, tmp_path: Path) -> None:
     with pytest.raises(BandNotFoundError, match="method 'rte' needs"):
         write_lst(sample_scene, tmp_path / "o.tif", method="rte")
+
+
+def test_tile_scene_streams_like_the_sample(sample_scene: Path, tmp_path: Path) -> None:
+    from pix2lst.lst_physics.tiled import tile_scene
+
+    big = tile_scene(sample_scene, tmp_path / "big", 700, 650, bands=("B4", "B5", "B10"))
+    out = write_lst(big, tmp_path / "big.tif", strip_rows=256)
+    small = rasterio.open(write_lst(sample_scene, tmp_path / "s.tif")).read(1)
+    with rasterio.open(out) as ds:
+        assert ds.shape == (700, 650)
+        lst = ds.read(1)
+    np.testing.assert_array_equal(lst[:603, :627], small)  # the first tile is the sample itself
+    np.testing.assert_array_equal(lst[603:700, :627], small[::-1][: 700 - 603])  # mirrored below

@@ -135,3 +135,30 @@ def test_calibrate_composite_engines_and_fill(sample_scene) -> None:
     assert a[1, 5, 5] == pytest.approx(expected, rel=1e-6)
     raw = calibrate_composite(dn, COMPOSITE_BANDS, sc, "dn")
     assert raw[7, 5, 5] == dn[7, 5, 5] and np.isnan(raw[0, 0, 0])
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16])
+@SETTINGS
+@given(data=st.data(), shape=shapes, emis=st.sampled_from([0, 1]))
+def test_lst_lut_path_matches_twin(
+    dtype: type, data: st.DataObject, shape: tuple[int, int], emis: int
+) -> None:
+    red, nir, tir = (data.draw(_dn(dtype, shape)) for _ in range(3))
+    fill = -32768.0 if dtype is np.int16 else math.nan
+    p = LstParams(
+        2e-5, -0.1, 2e-5, -0.1, 3.8e-4, 0.1, 799.0284, 1329.2405,
+        red_fill=fill, nir_fill=fill, tir_fill=fill, emissivity=emis,
+        ndvi_lo=-0.3 if emis else 0.2, ndvi_hi=0.9 if emis else 0.5,
+    )  # fmt: skip
+    v = p.vector()
+    _same(lst_numba(red, nir, tir, v, lut=True), lst_numpy(red, nir, tir, v))
+
+
+def test_lst_lut_default_on_large_windows() -> None:
+    rng = np.random.default_rng(1)
+    red, nir, tir = (rng.integers(0, 40000, (300, 400)).astype(np.uint16) for _ in range(3))
+    tir[0, :10] = 1  # radiance of DN 1 is positive; DN 0 is fill
+    v = LstParams(2e-5, -0.1, 2e-5, -0.1, 3.342e-4, 0.1, 774.8853, 1321.0789).vector()
+    a = lst_numba(red, nir, tir, v)  # table path (120,000 px > 65,536)
+    _same(a, lst_numba(red, nir, tir, v, lut=False))
+    _same(a, lst_numpy(red, nir, tir, v))

@@ -61,7 +61,7 @@ def write_composite(
     overwrite: bool = False,
     *,
     progress: Progress | None = None,
-    strip_rows: int = 512,
+    strip_rows: int = 256,
 ) -> Path:
     """Write the 8-band float32 composite (band descriptions ``B1``..``B7``, ``B10``) of a scene.
 

@@ -98,6 +98,34 @@ def _emissivity(ndvi, p):  # type: ignore[no-untyped-def]
     )
 
 
+@njit(nogil=True, inline="always", fastmath=False)
+def _ln_eps(eps):  # type: ignore[no-untyped-def]
+    # ln(1 + x) by its Taylor series for |x| <= 0.05 (emissivities 0.95-1): the 8-term
+    # remainder |x|^9 / 9 < 2e-13 is far below float32 rounding; math.log elsewhere.
+    x = eps - 1.0
+    if abs(x) > 0.05:
+        return math.log(eps)
+    return x * (
+        1.0
+        - x
+        * (
+            1.0 / 2
+            - x * (1.0 / 3 - x * (1.0 / 4 - x * (1.0 / 5 - x * (1.0 / 6 - x * (1.0 / 7 - x / 8)))))
+        )
+    )
+
+
+@njit(nogil=True, inline="always", fastmath=False)
+def _lst_pixel(dr, dn, rad, bt, p, c):  # type: ignore[no-untyped-def]
+    rr = p[pp.P_RED_M] * np.float64(dr) + p[pp.P_RED_A]
+    rn = p[pp.P_NIR_M] * np.float64(dn) + p[pp.P_NIR_A]
+    s = rn + rr
+    if rad <= 0.0 or s == 0.0:
+        return _NAN
+    eps = _emissivity((rn - rr) / s, p)
+    return bt / (1.0 + c * bt * _ln_eps(eps)) + p[pp.P_OFFSET]
+
+
 @njit(parallel=True, nogil=True, cache=True, fastmath=False)
 def _lst(red, nir, tir, p, out):  # type: ignore[no-untyped-def]
     h, w = tir.shape
@@ -113,18 +141,44 @@ def _lst(red, nir, tir, p, out):  # type: ignore[no-untyped-def]
             ):  # fmt: skip
                 out[r, col] = _NAN
                 continue
-            rr = p[pp.P_RED_M] * np.float64(dr) + p[pp.P_RED_A]
-            rn = p[pp.P_NIR_M] * np.float64(dn) + p[pp.P_NIR_A]
             rad = p[pp.P_TIR_M] * np.float64(dt) + p[pp.P_TIR_A]
-            s = rn + rr
-            if rad <= 0.0 or s == 0.0:
+            bt = p[pp.P_K2] / math.log(p[pp.P_K1] / rad + 1.0) if rad > 0.0 else _NAN
+            out[r, col] = _lst_pixel(dr, dn, rad, bt, p, c)
+    return out
+
+
+@njit(parallel=True, nogil=True, cache=True, fastmath=False)
+def _lst_lut(red, nir, tir, p, lut, base, out):  # type: ignore[no-untyped-def]
+    # integer thermal DN: radiance and BT looked up (lut[DN - base] = BT, NaN if L <= 0)
+    h, w = tir.shape
+    c = p[pp.P_LAMBDA] / p[pp.P_RHO]
+    for r in prange(h):
+        for col in range(w):
+            dr = red[r, col]
+            dn = nir[r, col]
+            dt = tir[r, col]
+            if (
+                dr == 0 or dn == 0 or dt == 0
+                or dr == p[pp.P_RED_FILL] or dn == p[pp.P_NIR_FILL] or dt == p[pp.P_TIR_FILL]
+            ):  # fmt: skip
                 out[r, col] = _NAN
                 continue
-            ndvi = (rn - rr) / s
-            bt = p[pp.P_K2] / math.log(p[pp.P_K1] / rad + 1.0)
-            eps = _emissivity(ndvi, p)
-            out[r, col] = bt / (1.0 + c * bt * math.log(eps)) + p[pp.P_OFFSET]
+            bt = lut[np.int64(dt) - base]
+            out[r, col] = _lst_pixel(dr, dn, 1.0 if bt == bt else -1.0, bt, p, c)
     return out
+
+
+def bt_lut(dtype: np.dtype, params: np.ndarray) -> tuple[np.ndarray, int]:
+    """Brightness temperature for every value of a 16-bit integer DN type: ``(lut, base)``.
+
+    ``lut[DN - base] = K2 / ln(K1 / (ML * DN + AL) + 1)`` (NaN where L <= 0).
+    """
+    info = np.iinfo(dtype)
+    dn = np.arange(info.min, info.max + 1, dtype=np.float64)
+    rad = params[pp.P_TIR_M] * dn + params[pp.P_TIR_A]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lut = np.where(rad > 0, params[pp.P_K2] / np.log(params[pp.P_K1] / rad + 1.0), np.nan)
+    return lut, int(info.min)
 
 
 def lst_numba(
@@ -133,15 +187,25 @@ def lst_numba(
     tir: np.ndarray,
     params: np.ndarray,
     out: np.ndarray | None = None,
+    lut: bool | None = None,
 ) -> np.ndarray:
     """Single-channel LST of one window from B4, B5, B10 DN (Numba); float32 K (or degC).
 
     ``params`` is :meth:`LstParams.vector`. NaN where any input is fill (0 or its
     ``*_fill`` DN), where the band-10 radiance is not positive, or NDVI undefined.
+    For 16-bit integer thermal DN, BT comes from a 65,536-entry table (one log per
+    possible DN instead of one per pixel) when ``lut`` is true, or by default
+    (``None``) when the window is larger than the table; ln(eps) uses a series.
     """
     if out is None:
         out = np.empty(tir.shape, dtype=np.float32)
-    return _lst(red, nir, tir, np.asarray(params, dtype=np.float64), out)  # type: ignore[no-any-return]
+    p = np.asarray(params, dtype=np.float64)
+    if lut is None:
+        lut = tir.size > 65536
+    if lut and tir.dtype in (np.uint16, np.int16):
+        table, base = bt_lut(tir.dtype, p)
+        return _lst_lut(red, nir, tir, p, table, base, out)  # type: ignore[no-any-return]
+    return _lst(red, nir, tir, p, out)  # type: ignore[no-any-return]
 
 
 @njit(parallel=True, nogil=True, cache=True, fastmath=False)
