@@ -78,3 +78,16 @@ def test_public_interface() -> None:
     p = LstParams(2e-5, -0.1, 2e-5, -0.1, 3.342e-4, 0.1, 774.8853, 1321.0789)
     out = lst_numpy(np.array([[8000]]), np.array([[20000]]), np.array([[30000]]), p.vector())
     assert out.dtype == np.float32 and out.shape == (1, 1)
+
+
+def test_cloud_mask_bits() -> None:
+    from pix2lst.lst_physics import cloud_mask
+
+    c2 = np.array(
+        [21824, 1, 2, 4, 8, 16, 64, 128], np.uint16
+    )  # clear land, fill, dilated, cirrus, cloud, shadow, clear, water
+    np.testing.assert_array_equal(cloud_mask(c2, "QA_PIXEL", 2), [0, 1, 1, 1, 1, 1, 0, 0])
+    pre = np.array([20480, 61440, 0b11 << 12, 0b11 << 14, 1, 0b10 << 14], np.uint16)
+    np.testing.assert_array_equal(cloud_mask(pre, "BQA", 0), [0, 1, 1, 1, 1, 0])
+    c1 = np.array([2720, 1 << 4, 0b11 << 7, 0b11 << 11, 1, 0b01 << 5], np.uint16)
+    np.testing.assert_array_equal(cloud_mask(c1, "BQA", 1), [0, 1, 1, 1, 1, 0])
