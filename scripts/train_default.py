@@ -201,13 +201,107 @@ def ship(args: argparse.Namespace, res: Results) -> None:
     )
 
 
+def _metric_row(label: str, m: dict[str, Any]) -> str:
+    return (f"| {label} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['rmse_k']:.3f} | {m['mae_k']:.3f} "
+            f"| {m['bias_k']:+.3f} |")  # fmt: skip
+
+
+def card(args: argparse.Namespace, res: Results) -> None:
+    """Write the model card (JSON with every number, and markdown) beside the shipped model."""
+    d = res.data
+    shipped = d["ship"]["shipped"]
+    tile = int(shipped["tile_size"])
+    out_json = args.model_out.with_suffix(".json")
+    keep = ("tiles", "widths", "cross", "optical", "ship")
+    out_json.write_text(json.dumps({k: d[k] for k in keep if k in d}, indent=2, default=str))
+    t = d["tiles"]["counts"]
+    n128 = sum(v["written"] for k, v in t.items() if k.endswith("_128"))
+    n256 = sum(v["written"] for k, v in t.items() if k.endswith("_256"))
+    lines = [
+        "# pix2lst default model card",
+        "",
+        f"`{args.model_out.name}`: a Pix2Pix U-Net generator (depth 7, width {d['ship']['width']}, "
+        f"{d['ship']['params']:,} parameters, {shipped['size_bytes'] / 1e6:.2f} MB fp32 ONNX, "
+        f"opset 17, dynamic batch, inference tile {tile} px) that predicts LST - BT "
+        "(the correction to the B10 brightness temperature, fixed range -2..8 K) from the "
+        "8-band `toa` composite (B1-B7 TOA/surface reflectance, B10 BT in K, fixed physical "
+        "input normalisation: reflectance 0..1 and BT 240..340 K to -1..1).",
+        "",
+        f"Targets: physics LST ({PHYSICS}).",
+        "",
+        "## Data",
+        "",
+        "| scene | folder | 128 px tiles (stride 64) | 256 px tiles (stride 128) |",
+        "|---|---|---|---|",
+        *[
+            f"| {s} | `{f}` | {t[s + '_128']['written']}/{t[s + '_128']['total']} | "
+            f"{t[s + '_256']['written']}/{t[s + '_256']['total']} |"
+            for s, f in SCENES.items()
+        ],
+        "",
+        f"Tiles kept with at most {d['tiles']['max_nodata']:.0%} nodata. 128 px tiles give "
+        f"{n128} pairs against {n256} at 256 px, hence training at 128 px with a depth-7 U-Net "
+        "(128 / 2**7 = 1 px bottleneck). Validation: spatial blocks of 256 px, training tiles "
+        "overlapping a validation tile dropped.",
+        "",
+        "## Width (depth 7, 8 bands in, CPU ONNX Runtime, 2 threads, batch 4, shared machine)",
+        "",
+        "| width | parameters | fp32 MB | ms/tile 128 px | ms/tile 256 px |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {w['width']} | {w['params']:,} | {w['mb_fp32']:.1f} | "
+            f"{w.get('ms_per_tile_128', float('nan')):.1f} | {w.get('ms_per_tile_256', float('nan')):.1f} |"
+            for w in d.get("widths", [])
+        ],
+        "",
+        "Width 16 is the widest that fits the 15 MB cap in float32 (width 20 is 16.4 MB).",
+        "",
+        "## Results (PSNR/SSIM on the arcgis.learn [-1, 1] scale of the scene's LST min-max; "
+        "kelvin errors on valid pixels)",
+        "",
+        "| run | PSNR dB | SSIM | RMSE K | MAE K | bias K |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run_name, label in (("cross", "cross-scene (train mobile+greenland), Maui"),
+                            ("optical", "optical-only B1-B7 (no B10), Maui"),
+                            ("ship", "shipped (all scenes; Maui seen in training)")):  # fmt: skip
+        r = d.get(run_name)
+        if not r:
+            continue
+        for ts in ("128", "256"):
+            m = r[f"{HELD_OUT}_full_scene"][ts]
+            lines.append(_metric_row(f"{label}, tile {ts} pad {m['padding']}", m))
+        lines.append(_metric_row(f"{label.split(',')[0]}, validation tiles", r["valid_metrics"]))
+    lines += [
+        "",
+        "Reference: the arcgis.learn notebook reports PSNR 20.97 dB and SSIM 0.945.",
+        "",
+        "## Training (2 shared CPU cores)",
+        "",
+    ]
+    for run_name in ("cross", "optical", "ship"):
+        r = d.get(run_name)
+        if r:
+            lines.append(f"- {run_name}: scenes {r['scenes']}, bands {len(r['bands'])}, target "
+                         f"{r['target']}, {r['train_tiles']} train / {r['valid_tiles']} valid tiles, "
+                         f"{r['epochs']} epochs in {r['train_seconds'] / 60:.1f} min, lr {r['lr']:g} "
+                         f"(lr_find suggested {r['lr_find_suggested']:.2g}), PatchGAN width "
+                         f"{r['disc_width']}.")  # fmt: skip
+    lines += ["", f"ONNX parity (ORT vs torch, real tiles): max {shipped['max_abs_diff_k']:.2e} K; "
+              f"fp16 variant (not shipped): {(shipped.get('fp16_size_bytes') or 0) / 1e6:.2f} MB, "
+              f"max |fp16 - fp32| {shipped.get('fp16_max_abs_diff_k') or float('nan'):.3f} K.", "",
+              "Reproduce: `.venv/bin/python scripts/train_default.py` (see its --help).", ""]  # fmt: skip
+    args.model_out.with_suffix(".md").write_text("\n".join(lines))
+    log(f"model card {args.model_out.with_suffix('.md')}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     p.add_argument("--work", type=Path, default=Path("/tmp/pix2lst_default"))
-    p.add_argument("--stages", default="prepare,widths,cross,optical,ship")
+    p.add_argument("--stages", default="prepare,widths,cross,optical,ship,card")
     p.add_argument("--epochs", type=int, default=150)
     p.add_argument("--max-minutes", type=float, default=12.0)
     p.add_argument("--width", type=int, default=16)
@@ -239,6 +333,8 @@ def main() -> None:
         run(args, res, "optical", train_scenes, OPTICAL, "lst")
     if "ship" in stages:
         ship(args, res)
+    if "card" in stages or "ship" in stages:
+        card(args, res)
     log(f"results in {res.path}")
 
 
