@@ -43,6 +43,16 @@ def test_strip_valid_and_tiles_with_data(s: dict) -> None:
     kernels.strip_valid(s["buf"], s["rmap"], s["cmap"], a)
     kernels_ref.strip_valid_np(s["buf"], s["rmap"], s["cmap"], b)
     np.testing.assert_array_equal(a, b)
+    rv1 = np.zeros(s["buf"].shape[1:], dtype=np.uint8)
+    rv2 = np.ones_like(rv1)
+    kernels.rows_valid(s["buf"], rv1)
+    kernels_ref.rows_valid_np(s["buf"], rv2)
+    np.testing.assert_array_equal(rv1, rv2)
+    c = np.zeros_like(a)
+    kernels.gather_valid(rv1, s["rmap"], s["cmap"], c)
+    np.testing.assert_array_equal(c, a)  # per-row validity gathered == strip validity
+    kernels_ref.gather_valid_np(rv1, s["rmap"], s["cmap"], c)
+    np.testing.assert_array_equal(c, a)
     np.testing.assert_array_equal(
         kernels.tiles_with_data(a, g.n_cols, g.stride, g.tile),
         kernels_ref.tiles_with_data_np(a, g.n_cols, g.stride, g.tile),

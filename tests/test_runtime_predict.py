@@ -204,7 +204,7 @@ def test_predict_file_writes_a_georeferenced_tagged_geotiff(
     with rasterio.open(tmp_path / "lst.tif") as ds, rasterio.open(src) as inp:
         assert ds.dtypes == ("float32",) and np.isnan(ds.nodata)
         assert ds.crs == inp.crs and ds.transform == inp.transform
-        assert ds.profile["tiled"] and ds.profile["compress"] == "deflate"
+        assert ds.profile["tiled"] and ds.profile["compress"] == "zstd"
         tags = ds.tags()
         assert tags["units"] == "C" and tags["blend"] == "hann" and tags["padding"] == "8"
         assert tags["model"] == "conv_dn.onnx" and tags["provider"] == "CPUExecutionProvider"

@@ -20,7 +20,9 @@ __all__ = [
     "accumulate_np",
     "fill_batch_np",
     "finalize_rows_np",
+    "gather_valid_np",
     "reference_mosaic",
+    "rows_valid_np",
     "strip_valid_np",
     "tiles_with_data_np",
 ]
@@ -33,6 +35,14 @@ U8 = npt.NDArray[np.uint8]
 
 def strip_valid_np(buf: F32, rmap: I64, cmap: I64, valid: U8) -> None:
     valid[...] = np.isfinite(buf[:, rmap][:, :, cmap]).all(axis=0)
+
+
+def rows_valid_np(rows: F32, out: U8) -> None:
+    out[...] = np.isfinite(rows).all(axis=0)
+
+
+def gather_valid_np(row_valid: U8, rmap: I64, cmap: I64, valid: U8) -> None:
+    valid[...] = row_valid[rmap][:, cmap]
 
 
 def tiles_with_data_np(valid: U8, n_cols: int, stride: int, tile: int) -> npt.NDArray[np.bool_]:

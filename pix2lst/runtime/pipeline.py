@@ -6,8 +6,9 @@ For each strip (one row of tiles) of the :class:`~pix2lst.runtime.tiling.TileGri
    the strip needs (reflection at the border included), copied from the previous
    buffer where they overlap, so only the new rows are read (two buffers used in
    turn; each compressed block is decoded once);
-2. a validity mask is computed once per strip; tiles without a single valid pixel
-   are not sent to the model;
+2. the validity of each raster row (all bands finite) was computed once, when it
+   was read; the strip's mask is gathered from it and tiles without a single valid
+   pixel are not sent to the model;
 3. tiles are normalised into a reused batch buffer, run through ONNX Runtime,
    and their weighted predictions added to a rolling float64 accumulator of
    ``tile`` rows x padded width;
@@ -79,28 +80,39 @@ class PipelineStats:
 
 
 class _RowBuffer:
-    """Raster rows ``[lo, hi)`` of every band, in one of two alternating arrays."""
+    """Raster rows ``[lo, hi)`` of every band and their validity, in one of two array pairs."""
 
-    def __init__(self, data: F32, lo: int, hi: int) -> None:
-        self.data, self.lo, self.hi = data, lo, hi
+    def __init__(self, data: F32, valid: npt.NDArray[np.uint8], lo: int, hi: int) -> None:
+        self.data, self.valid, self.lo, self.hi = data, valid, lo, hi
 
 
 def _load(
-    source: Source, grid: TileGrid, row: int, prev: _RowBuffer | None, store: F32
+    source: Source,
+    grid: TileGrid,
+    row: int,
+    prev: _RowBuffer | None,
+    store: tuple[F32, npt.NDArray[np.uint8]],
 ) -> _RowBuffer:
+    """Fill ``store`` with the rows strip ``row`` needs: overlap copied, only new rows read."""
     needed = grid.strip_rows(row)
     lo, hi = int(needed.min()), int(needed.max()) + 1
-    view = store[:, : hi - lo]
+    data, valid = store[0][:, : hi - lo], store[1][: hi - lo]
+
+    def read(a: int, b: int) -> None:
+        data[:, a - lo : b - lo] = source.read_rows(a, b)
+        kernels.rows_valid(data[:, a - lo : b - lo], valid[a - lo : b - lo])
+
     if prev is not None and prev.lo < hi and lo < prev.hi:  # reuse the overlap
         a, b = max(lo, prev.lo), min(hi, prev.hi)
-        view[:, a - lo : b - lo] = prev.data[:, a - prev.lo : b - prev.lo]
+        data[:, a - lo : b - lo] = prev.data[:, a - prev.lo : b - prev.lo]
+        valid[a - lo : b - lo] = prev.valid[a - prev.lo : b - prev.lo]
         if lo < a:
-            view[:, : a - lo] = source.read_rows(lo, a)
+            read(lo, a)
         if b < hi:
-            view[:, b - lo :] = source.read_rows(b, hi)
+            read(b, hi)
     else:
-        view[:] = source.read_rows(lo, hi)
-    return _RowBuffer(view, lo, hi)
+        read(lo, hi)
+    return _RowBuffer(data, valid, lo, hi)
 
 
 def run_pipeline(
@@ -132,7 +144,13 @@ def run_pipeline(
     valid = np.zeros(acc.shape, dtype=np.uint8)
     batch = runner.new_batch()
     span = min(tile, grid.height)
-    stores = [np.empty((n_bands, span, grid.width), dtype=np.float32) for _ in range(2)]
+    stores = [
+        (
+            np.empty((n_bands, span, grid.width), dtype=np.float32),
+            np.empty((span, grid.width), dtype=np.uint8),
+        )
+        for _ in range(2)
+    ]
     dummy = np.zeros((1, 1), dtype=np.float32)
     done = tiles_run = 0
     ort_seconds = runner.seconds
@@ -146,7 +164,7 @@ def run_pipeline(
             if row + 1 < grid.n_rows:
                 pending = reader.submit(_load, source, grid, row + 1, buf, stores[(row + 1) % 2])
             rmap = np.ascontiguousarray(grid.strip_rows(row) - buf.lo)
-            kernels.strip_valid(buf.data, rmap, cmap, valid)
+            kernels.gather_valid(buf.valid, rmap, cmap, valid)
             cols = np.flatnonzero(kernels.tiles_with_data(valid, grid.n_cols, stride, tile))
             done += grid.n_cols - cols.size
             for k in range(0, cols.size, runner.batch_size):

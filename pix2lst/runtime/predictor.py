@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import rasterio
 
 from pix2lst import __version__
 from pix2lst._io import check_output
@@ -187,17 +188,23 @@ class LSTPredictor:
                 "pix2lst_version": __version__,
                 "source": Path(src).name,
             }
-            with geotiff_sink(
-                dst,
-                height=source.height,
-                width=source.width,
-                crs=source.crs,
-                transform=source.transform,
-                tags=tags,
-                units=units,
-                cog=cog,
-                overwrite=overwrite,
-            ) as sink:
+            # bound GDAL's block cache (default: 5 % of RAM) to what streaming needs:
+            # a row of input blocks twice over (each block decoded once) and the output's
+            cache = 2 * source.block_row_bytes + 2 * 256 * source.width * 4 + (32 << 20)
+            with (
+                rasterio.Env(GDAL_CACHEMAX=cache),
+                geotiff_sink(
+                    dst,
+                    height=source.height,
+                    width=source.width,
+                    crs=source.crs,
+                    transform=source.transform,
+                    tags=tags,
+                    units=units,
+                    cog=cog,
+                    overwrite=overwrite,
+                ) as sink,
+            ):
                 stats: PipelineStats = run_pipeline(
                     source,
                     sink,

@@ -38,12 +38,22 @@ class Source(Protocol):
     width: int
     crs: Any
     transform: Any
+    block_row_bytes: int
+    """Bytes of one row of compressed blocks across the width (all files): what the
+    GDAL block cache must hold so that each block is decoded once."""
 
     def read_rows(self, start: int, stop: int) -> F32:
         """Rows ``[start, stop)`` as float32 ``(n_bands, stop - start, width)``, NaN nodata."""
         ...
 
     def close(self) -> None: ...
+
+
+def _block_row_bytes(datasets: list[Any]) -> int:
+    return sum(
+        ds.count * ds.block_shapes[0][0] * ds.width * np.dtype(ds.dtypes[0]).itemsize
+        for ds in datasets
+    )
 
 
 def _band_key(name: str | None) -> str:
@@ -91,6 +101,7 @@ class CompositeSource:
             )
         self.height, self.width = ds.height, ds.width
         self.crs, self.transform = ds.crs, ds.transform
+        self.block_row_bytes = _block_row_bytes([ds])
         nodata = ds.nodata
         self._nodata = None if nodata is None or np.isnan(nodata) else float(nodata)
 
@@ -131,6 +142,7 @@ class SceneSource:
         self.height, self.width = first.height, first.width
         self.crs, self.transform = first.crs, first.transform
         self._nodata = [ds.nodata for ds in self._ds]
+        self.block_row_bytes = _block_row_bytes(self._ds)
 
     def read_rows(self, start: int, stop: int) -> F32:
         from pix2lst.lst_physics import calibrate_composite
@@ -151,6 +163,7 @@ class ArraySource:
 
     crs = None
     transform = None
+    block_row_bytes = 0
 
     def __init__(self, array: npt.ArrayLike, n_bands: int) -> None:
         arr = np.asarray(array, dtype=np.float32)
