@@ -133,3 +133,23 @@ def test_quick_run_of_every_part(tmp_path: Path) -> None:
         "providers",
         "accuracy",
     }
+
+
+def test_baseline_computes_the_same_mosaic_as_the_runtime(tmp_path: Path) -> None:
+    from benchmarks.baseline import torch_baseline
+    from benchmarks.context import Context
+    from benchmarks.tasks_predict import ort_ceiling, predict_e2e
+
+    ctx = Context(quick=True, cache=tmp_path / "cache", progress=lambda _: None)
+    folder = ctx.scene(1.0)
+    comp = ctx.composite(folder)
+    spec = ctx.default_model()
+    assert spec.stand_in or Path(spec.onnx).is_file()
+    ours = predict_e2e(spec.onnx, str(comp), str(tmp_path / "ours.tif"), padding=16, keep=True)
+    base = torch_baseline(spec.as_dict(), str(comp), str(tmp_path / "base.tif"), padding=16)
+    ceiling = ort_ceiling(spec.onnx, str(comp), 300, 320, padding=16)
+    assert ours["summary"]["tiles"] == base["tiles"] == ceiling["tiles"]
+    with rasterio.open(tmp_path / "ours.tif") as a, rasterio.open(tmp_path / "base.tif") as b:
+        x, y = a.read(1), b.read(1)
+    assert np.isfinite(x).all() and np.isfinite(y).all()
+    np.testing.assert_allclose(x, y, atol=1e-3)  # kelvin: same weights, same hann blend
