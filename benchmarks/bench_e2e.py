@@ -76,7 +76,8 @@ def _row(name: str, what: str, runs: list[Run], ref: list[Run] | None) -> list[A
     if np.isnan(tiles) and "summary" in runs[0].result:
         tiles = float(runs[0].result["summary"].get("tiles", float("nan")))
     ratio = run_s / median_of(ref, "run_s") if ref else float("nan")
-    return [name, what, tiles, median_of(runs, "setup_s"), run_s, median_of(runs, "mpx_per_s"),
+    tiles_cell: Any = int(tiles) if tiles == tiles else "-"
+    return [name, what, tiles_cell, median_of(runs, "setup_s"), run_s, median_of(runs, "mpx_per_s"),
             rss, ratio]  # fmt: skip
 
 
