@@ -278,3 +278,29 @@ def test_bands_are_matched_by_name_not_position(tmp_path: Path, models: dict[str
     p.predict_file(src, tmp_path / "o.tif")
     with rasterio.open(tmp_path / "o.tif") as ds:
         np.testing.assert_allclose(ds.read(1), arr[7], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "uint16"])
+def test_composite_with_a_nodata_value_and_integer_dtype(
+    tmp_path: Path, models: dict[str, Path], dtype: str
+) -> None:
+    """A composite whose nodata is a value (0), not NaN, in float32 or integer DN."""
+    arr = np.round(sample_dn((70, 50)))
+    arr[:, :10, :10] = 0
+    path = tmp_path / "c.tif"
+    profile = {
+        "driver": "GTiff", "height": 70, "width": 50, "count": 8, "dtype": dtype,
+        "nodata": 0, "crs": "EPSG:32616", "tiled": True, "blockxsize": 16, "blockysize": 16,
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(arr.astype(dtype))
+        for i, name in enumerate(BANDS, start=1):
+            ds.set_band_description(i, name)
+    p = predictor(models["identity16"], 4, "hann")
+    p.predict_file(path, tmp_path / "o.tif")
+    with rasterio.open(tmp_path / "o.tif") as ds:
+        out = ds.read(1)
+    assert np.isnan(out[:10, :10]).all()
+    expected = arr[7].copy()
+    expected[:10, :10] = np.nan
+    np.testing.assert_array_equal(out, expected)

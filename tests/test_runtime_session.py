@@ -188,3 +188,10 @@ def test_padding_too_large_is_refused_at_construction(tmp_path: Path, padding: i
     model = make_model(tmp_path / "m.onnx", "identity", tile=32)
     with pytest.raises(ValueError, match="less than half the tile"):
         LSTPredictor(model, padding=padding)
+
+
+def test_thread_spinning_is_off_by_default(tmp_path: Path) -> None:
+    """ORT's spinning threads would steal the cores the reader and writer threads need."""
+    loaded = load_model(make_model(tmp_path / "m.onnx", "identity"))
+    opts = loaded.session.get_session_options()
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"

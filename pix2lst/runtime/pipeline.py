@@ -99,7 +99,7 @@ def _load(
     data, valid = store[0][:, : hi - lo], store[1][: hi - lo]
 
     def read(a: int, b: int) -> None:
-        data[:, a - lo : b - lo] = source.read_rows(a, b)
+        source.read_rows(a, b, out=data[:, a - lo : b - lo])
         kernels.rows_valid(data[:, a - lo : b - lo], valid[a - lo : b - lo])
 
     if prev is not None and prev.lo < hi and lo < prev.hi:  # reuse the overlap

@@ -74,6 +74,7 @@ class SessionConfig:
     trt_workspace_bytes: int = 4 << 30
     cudnn_conv_algo_search: str = "EXHAUSTIVE"
     openvino_precision: str | None = None
+    spinning: bool = False
     warmup: bool = True
 
     def __post_init__(self) -> None:
@@ -204,6 +205,7 @@ def create_session(
     if config.intra_op_threads:
         so.intra_op_num_threads = config.intra_op_threads
     so.log_severity_level = 3
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if config.spinning else "0")
     pairs = provider_options(providers, config, **option_keys)
     if CPU not in providers:
         pairs.append((CPU, {}))  # ORT needs it for nodes others do not support

@@ -28,6 +28,9 @@ __all__ = ["ArraySource", "CompositeSource", "SceneSource", "Source", "open_sour
 
 log = logging.getLogger(__name__)
 
+READ_THREADS = "ALL_CPUS"
+"""GDAL decoding threads per input file (``NUM_THREADS`` open option)."""
+
 F32 = npt.NDArray[np.float32]
 
 
@@ -42,8 +45,11 @@ class Source(Protocol):
     """Bytes of one row of compressed blocks across the width (all files): what the
     GDAL block cache must hold so that each block is decoded once."""
 
-    def read_rows(self, start: int, stop: int) -> F32:
-        """Rows ``[start, stop)`` as float32 ``(n_bands, stop - start, width)``, NaN nodata."""
+    def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
+        """Rows ``[start, stop)`` as float32 ``(n_bands, stop - start, width)``, NaN nodata.
+
+        With ``out`` (any strides) the rows are decoded straight into it, and it is returned.
+        """
         ...
 
     def close(self) -> None: ...
@@ -68,7 +74,7 @@ class CompositeSource:
     ) -> None:
         self.path = Path(path)
         try:
-            self._ds = rasterio.open(self.path, NUM_THREADS="ALL_CPUS")
+            self._ds = rasterio.open(self.path, NUM_THREADS=READ_THREADS)
         except rasterio.errors.RasterioIOError as exc:
             raise SceneError(f"cannot read {self.path} as a raster: {exc}") from exc
         ds = self._ds
@@ -102,12 +108,19 @@ class CompositeSource:
         self.height, self.width = ds.height, ds.width
         self.crs, self.transform = ds.crs, ds.transform
         self.block_row_bytes = _block_row_bytes([ds])
+        self._float32 = all(ds.dtypes[i - 1] == "float32" for i in self.indexes)
         nodata = ds.nodata
         self._nodata = None if nodata is None or np.isnan(nodata) else float(nodata)
 
-    def read_rows(self, start: int, stop: int) -> F32:
+    def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
         window = Window(0, start, self.width, stop - start)  # type: ignore[no-untyped-call]
-        data = self._ds.read(self.indexes, window=window, out_dtype=np.float32)
+        if out is not None and self._float32:
+            data = self._ds.read(self.indexes, window=window, out=out)
+        else:
+            data = self._ds.read(self.indexes, window=window, out_dtype=np.float32)
+            if out is not None:
+                out[...] = data
+                data = out
         if self._nodata is not None:
             data[data == np.float32(self._nodata)] = np.nan
         return np.asarray(data, dtype=np.float32)
@@ -125,7 +138,7 @@ class SceneSource:
         self.scene = find_scene(Path(path))
         self.bands = tuple(bands)
         self.units = units
-        self._ds = [rasterio.open(self.scene.band_path(b), NUM_THREADS="ALL_CPUS") for b in bands]
+        self._ds = [rasterio.open(self.scene.band_path(b), NUM_THREADS=READ_THREADS) for b in bands]
         first = self._ds[0]
         for name, ds in zip(bands[1:], self._ds[1:], strict=True):
             if (
@@ -144,14 +157,17 @@ class SceneSource:
         self._nodata = [ds.nodata for ds in self._ds]
         self.block_row_bytes = _block_row_bytes(self._ds)
 
-    def read_rows(self, start: int, stop: int) -> F32:
+    def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
         from pix2lst.lst_physics import calibrate_composite
 
         window = Window(0, start, self.width, stop - start)  # type: ignore[no-untyped-call]
         dn = np.stack([ds.read(1, window=window) for ds in self._ds])
         units: Any = self.units
-        out = calibrate_composite(dn, list(self.bands), self.scene, units, nodata=self._nodata)
-        return np.asarray(out, dtype=np.float32)
+        res = calibrate_composite(dn, list(self.bands), self.scene, units, nodata=self._nodata)
+        if out is not None:
+            out[...] = res
+            return out
+        return np.asarray(res, dtype=np.float32)
 
     def close(self) -> None:
         for ds in self._ds:
@@ -175,7 +191,10 @@ class ArraySource:
         self.array = arr
         self.height, self.width = arr.shape[1:]
 
-    def read_rows(self, start: int, stop: int) -> F32:
+    def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
+        if out is not None:
+            out[...] = self.array[:, start:stop]
+            return out
         return self.array[:, start:stop]
 
     def close(self) -> None:
