@@ -195,3 +195,13 @@ def test_thread_spinning_is_off_by_default(tmp_path: Path) -> None:
     loaded = load_model(make_model(tmp_path / "m.onnx", "identity"))
     opts = loaded.session.get_session_options()
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_openvino_options() -> None:
+    ov = "OpenVINOExecutionProvider"
+    assert provider_options([ov], SessionConfig())[0][1] == {"device_type": "CPU"}
+    bf16 = provider_options([ov], SessionConfig(openvino_precision="bf16"))[0][1]
+    assert "INFERENCE_PRECISION_HINT" in bf16["load_config"]
+    fp32 = provider_options([ov], SessionConfig(openvino_precision="fp32"))[0][1]
+    assert fp32["precision"] == "FP32"
+    assert resolve_providers("openvino", [ov, CPU]) == [ov]
