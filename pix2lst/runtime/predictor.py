@@ -70,6 +70,8 @@ class LSTPredictor:
     (TensorRT -> CUDA -> CPU), a short name (``cpu``, ``cuda``, ``tensorrt``,
     ``openvino``), a comma list or a list. ``padding`` (ArcGIS meaning; default
     ``tile // 4``) and ``blend`` (``hann``, ``linear``, ``crop``) set the tiling.
+    One predictor runs one prediction at a time (its batch runner reuses device
+    buffers); use one predictor per thread.
     """
 
     def __init__(
