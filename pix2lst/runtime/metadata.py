@@ -114,8 +114,15 @@ class ModelMetadata:
                 f"{source} carries no pix2lst metadata (band order, normalisation, tile size); "
                 "export it with `pix2lst export` or pix2lst.export.export_onnx()"
             )
-        required = ("bands", "input_units", "input_scale", "input_offset", "output_scale",
-                    "output_offset", "tile_size")
+        required = (
+            "bands",
+            "input_units",
+            "input_scale",
+            "input_offset",
+            "output_scale",
+            "output_offset",
+            "tile_size",
+        )
         missing = [k for k in required if k not in ours]
         if missing:
             raise ModelError(f"{source} lacks pix2lst metadata keys {missing}; re-export it")
