@@ -34,6 +34,7 @@ import torch
 from pix2lst.export.dataset import prepare_data
 from pix2lst.export.evaluate import evaluate_scene
 from pix2lst.export.learner import Pix2Pix, TrainConfig, TrainEvent, format_history
+from pix2lst.export.metrics import evaluate_lst
 from pix2lst.export.networks import GeneratorConfig, UNetGenerator, count_parameters
 from pix2lst.export.norm import FIXED_TARGET_RANGES
 from pix2lst.export.onnx_export import export_model
@@ -137,10 +138,15 @@ def train(args: argparse.Namespace, name: str, scenes: list[str], bands: tuple[s
             log(f"[{name}] epoch {s.epoch} train {s.train_loss:.4f} valid {s.valid_loss:.4f} "
                 f"l1 {s.l1_loss:.4f} D {s.D_loss:.4f} {s.time:.1f}s")  # fmt: skip
 
+    # pix2pix's "linear" policy on the time budget: constant for the first half,
+    # then linear decay towards 0 (the budget, not the epoch count, is fixed here)
     t0 = time.perf_counter()
+    budget = args.max_minutes * 60
     for epoch in range(1, args.epochs + 1):
-        model.fit(epoch, args.lr, checkpoint_dir=ckpt, resume=True, callback=cb)
-        if time.perf_counter() - t0 > args.max_minutes * 60:
+        frac = (time.perf_counter() - t0) / budget
+        lr = args.lr * max(0.02, min(1.0, 2.0 * (1.0 - max(frac, epoch / args.epochs))))
+        model.fit(epoch, lr, checkpoint_dir=ckpt, resume=True, callback=cb)
+        if time.perf_counter() - t0 > budget:
             log(f"[{name}] time budget reached after {epoch} epochs")
             break
     seconds = time.perf_counter() - t0
@@ -148,7 +154,7 @@ def train(args: argparse.Namespace, name: str, scenes: list[str], bands: tuple[s
         "scenes": scenes, "bands": list(bands), "target": target,
         "target_range": FIXED_TARGET_RANGES[target], "train_tiles": len(data.train_idx),
         "valid_tiles": len(data.valid_idx), "epochs": len(model.history),
-        "train_seconds": seconds, "lr": args.lr, "lr_find_suggested": lr_res.suggested,
+        "train_seconds": seconds, "lr": args.lr, "lr_policy": "constant, then linear decay over the 2nd half", "lr_find_suggested": lr_res.suggested,
         "width": args.width, "depth": 7, "disc_width": args.disc_width,
         "params": count_parameters(model.G), "history_table": format_history(model.history),
     }  # fmt: skip
@@ -176,6 +182,16 @@ def run(args: argparse.Namespace, res: Results, name: str, scenes: list[str],
     model_dir = args.work / f"model_{name}"
     model.save(model_dir, onnx=False, physics_method=PHYSICS, overwrite=True)
     info["valid_metrics"] = json.loads((model_dir / "model.json").read_text())["metrics"]
+    # per scene: validation tiles of one scene on that scene's own [-1, 1] range (notebook-like)
+    data = model.data
+    per_scene = {}
+    for scene in sorted({data.records[i].scene for i in data.valid_idx}):
+        idx = [i for i in data.valid_idx if data.records[i].scene == scene]
+        batches = [(model.predict_lst(data.x[idx[s : s + 8]]), data.lst[idx[s : s + 8]])
+                   for s in range(0, len(idx), 8)]  # fmt: skip
+        per_scene[scene] = {**evaluate_lst(batches).to_dict(), "tiles": len(idx)}
+        log(f"[{name}] validation tiles of {scene}: {per_scene[scene]}")
+    info["valid_metrics_per_scene"] = per_scene
     info[f"{HELD_OUT}_full_scene"] = score_on_maui(args, model_dir, name)
     res.put(name, info)
     return model, model_dir, info
@@ -302,7 +318,7 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     p.add_argument("--work", type=Path, default=Path("/tmp/pix2lst_default"))
     p.add_argument("--stages", default="prepare,widths,cross,optical,ship,card")
-    p.add_argument("--epochs", type=int, default=150)
+    p.add_argument("--epochs", type=int, default=400)
     p.add_argument("--max-minutes", type=float, default=12.0)
     p.add_argument("--width", type=int, default=16)
     p.add_argument("--disc-width", type=int, default=32)

@@ -104,11 +104,16 @@ def test_fit_learns_and_reports_table(trained: tuple[Pix2Pix, Path]) -> None:
 
 def test_resume_continues_from_checkpoint(data: TileData, tmp_path: Path) -> None:
     cfg = TrainConfig(disc_width=8, seed=1)
+    straight = Pix2Pix(data, **TINY, config=cfg)
+    straight.fit(2, 1e-3)
     first = Pix2Pix(data, **TINY, config=cfg)
-    first.fit(1, 1e-3, checkpoint_dir=tmp_path)
+    first.fit(1, 1e-3, checkpoint_dir=tmp_path)  # "interrupted" after one epoch
     again = Pix2Pix(data, **TINY, config=cfg)
     again.fit(2, 1e-3, checkpoint_dir=tmp_path, resume=True)
     assert len(again.history) == 2 and again.history[0] == first.history[0]
+    # the resumed second epoch sees the same batches and state as an uninterrupted run
+    assert again.history[1].train_loss == pytest.approx(straight.history[1].train_loss, rel=1e-4)
+    assert again.history[1].D_loss == pytest.approx(straight.history[1].D_loss, rel=1e-4)
 
 
 def test_lr_find_restores_weights(data: TileData, tmp_path: Path) -> None:

@@ -211,10 +211,14 @@ class TileData:
         x = self.x[list(idx)]
         return self.norm.normalise_input(x), self.norm.target_from_lst(self.lst[list(idx)], x)
 
-    def train_dl(self) -> DataLoader[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    def train_dl(
+        self, epoch: int = 0
+    ) -> DataLoader[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Shuffled, augmented training batches; order and augmentation depend on (seed, epoch)."""
         x, y = self.normalised(self.train_idx)
-        gen = torch.Generator().manual_seed(self.seed)
-        ds = TileDataset(x, y, augment=True, seed=self.seed)
+        seed = self.seed * 100_003 + epoch
+        gen = torch.Generator().manual_seed(seed)
+        ds = TileDataset(x, y, augment=True, seed=seed)
         return DataLoader(ds, batch_size=self.batch_size, shuffle=True, generator=gen,
                           drop_last=len(ds) > self.batch_size)  # fmt: skip
 

@@ -200,9 +200,10 @@ class Pix2Pix:
         for opt in (self.opt_g, self.opt_d):
             for group in opt.param_groups:
                 group["lr"] = lr if lr is not None else self.config.lr
-        train_dl, valid_dl = self.data.train_dl(), self.data.valid_dl()
+        valid_dl = self.data.valid_dl()
         for epoch in range(len(self.history), epochs):
             torch.manual_seed(self.config.seed + epoch)
+            train_dl = self.data.train_dl(epoch)  # epoch-seeded: resume gives the same batches
             t0 = time.perf_counter()
             self.G.train()
             self.D.train()
