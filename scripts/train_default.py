@@ -222,13 +222,50 @@ def _metric_row(label: str, m: dict[str, Any]) -> str:
             f"| {m['bias_k']:+.3f} |")  # fmt: skip
 
 
+def maui_analysis(args: argparse.Namespace) -> dict[str, Any]:
+    """Baselines on Maui, and the cross-scene model's error by surface type (NDVI classes)."""
+    import rasterio
+
+    from pix2lst.export.evaluate import read_composite
+
+    sd = args.work / "scenes"
+    x = read_composite(sd / f"{HELD_OUT}_composite.tif", ALL_BANDS)
+    with rasterio.open(sd / f"{HELD_OUT}_lst.tif") as src:
+        target = src.read(1, out_dtype="float32", masked=True).filled(np.nan)
+    bt = x[7]
+    out: dict[str, Any] = {"baseline_lst_eq_bt": evaluate_lst([(bt, target)]).to_dict()}
+    # the constant correction a model could take from the training scenes' mean
+    train_resid = []
+    for s in SCENES:
+        if s != HELD_OUT:
+            xs = read_composite(sd / f"{s}_composite.tif", ("B10",))[0]
+            with rasterio.open(sd / f"{s}_lst.tif") as src:
+                train_resid.append((src.read(1) - xs)[np.isfinite(xs)])
+    c = float(np.nanmean(np.concatenate(train_resid)))
+    out["baseline_bt_plus_train_mean"] = {**evaluate_lst([(bt + c, target)]).to_dict(), "c_k": c}
+    onnx_path = args.work / "model_cross" / "model_256.onnx"
+    if onnx_path.is_file():
+        ev = evaluate_scene(onnx_path, sd / f"{HELD_OUT}_composite.tif", sd / f"{HELD_OUT}_lst.tif",
+                            padding=64)  # fmt: skip
+        err = ev.prediction - target
+        ndvi = (x[4] - x[3]) / (x[4] + x[3])
+        classes = {"water (NDVI < 0)": ndvi < 0, "sparse/bare (0 <= NDVI < 0.5)": (ndvi >= 0) & (ndvi < 0.5),
+                   "vegetated (NDVI >= 0.5)": ndvi >= 0.5}  # fmt: skip
+        out["cross_error_by_class"] = {
+            k: {"fraction": float(np.nanmean(m)), "bias_k": float(np.nanmean(err[m])),
+                "rmse_k": float(np.sqrt(np.nanmean(err[m] ** 2)))}
+            for k, m in classes.items() if m.any()
+        }  # fmt: skip
+    return out
+
+
 def card(args: argparse.Namespace, res: Results) -> None:
     """Write the model card (JSON with every number, and markdown) beside the shipped model."""
     d = res.data
     shipped = d["ship"]["shipped"]
     tile = int(shipped["tile_size"])
     out_json = args.model_out.with_suffix(".json")
-    keep = ("tiles", "widths", "cross", "optical", "ship")
+    keep = ("tiles", "widths", "cross", "optical", "ship", "maui_analysis")
     out_json.write_text(json.dumps({k: d[k] for k in keep if k in d}, indent=2, default=str))
     t = d["tiles"]["counts"]
     n128 = sum(v["written"] for k, v in t.items() if k.endswith("_128"))
@@ -288,6 +325,23 @@ def card(args: argparse.Namespace, res: Results) -> None:
             m = r[f"{HELD_OUT}_full_scene"][ts]
             lines.append(_metric_row(f"{label}, tile {ts} pad {m['padding']}", m))
         lines.append(_metric_row(f"{label.split(',')[0]}, validation tiles", r["valid_metrics"]))
+    an = maui_analysis(args)
+    res.put("maui_analysis", an)
+    lines.append(_metric_row("baseline LST = BT (no model), Maui", an["baseline_lst_eq_bt"]))
+    b = an["baseline_bt_plus_train_mean"]
+    lines.append(_metric_row(f"baseline BT + {b['c_k']:.2f} K (training mean correction), Maui", b))
+    lines += ["", "Validation tiles per scene (each on its own LST range, as the notebook's "
+              "single-scene validation):", "", "| run | scene | tiles | PSNR dB | SSIM | RMSE K |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    for run_name in ("cross", "optical", "ship"):
+        for scene, m in d.get(run_name, {}).get("valid_metrics_per_scene", {}).items():
+            lines.append(f"| {run_name} | {scene} | {m['tiles']} | {m['psnr']:.2f} | {m['ssim']:.4f} "
+                         f"| {m['rmse_k']:.3f} |")  # fmt: skip
+    if "cross_error_by_class" in an:
+        lines += ["", "Cross-scene error on Maui by surface type (tile 256, pad 64):", "",
+                  "| surface | share | bias K | RMSE K |", "|---|---|---|---|"]  # fmt: skip
+        for k, v in an["cross_error_by_class"].items():
+            lines.append(f"| {k} | {v['fraction']:.0%} | {v['bias_k']:+.3f} | {v['rmse_k']:.3f} |")
     lines += [
         "",
         "Reference: the arcgis.learn notebook reports PSNR 20.97 dB and SSIM 0.945.",
