@@ -118,10 +118,12 @@ def widths(args: argparse.Namespace, res: Results) -> None:
 
 def train(args: argparse.Namespace, name: str, scenes: list[str], bands: tuple[str, ...],
           target: str) -> tuple[Pix2Pix, dict[str, Any]]:  # fmt: skip
+    thermal = target == "lst_minus_bt" and args.thermal_shift[0] < args.thermal_shift[1]
     data = prepare_data(
         args.work / "tiles128", args.batch_size, scenes=scenes, bands=bands, split="blocks",
         val_fraction=0.2, target=target, input_norm="fixed",
         target_range=FIXED_TARGET_RANGES[target], seed=args.seed,
+        thermal_shift=tuple(args.thermal_shift) if thermal else None,
     )  # fmt: skip
     ckpt = args.work / f"{name}_ckpt"
     if not args.resume and ckpt.is_dir():
@@ -152,7 +154,8 @@ def train(args: argparse.Namespace, name: str, scenes: list[str], bands: tuple[s
     seconds = time.perf_counter() - t0
     info = {
         "scenes": scenes, "bands": list(bands), "target": target,
-        "target_range": FIXED_TARGET_RANGES[target], "train_tiles": len(data.train_idx),
+        "target_range": FIXED_TARGET_RANGES[target],
+        "thermal_shift": list(args.thermal_shift) if thermal else None, "train_tiles": len(data.train_idx),
         "valid_tiles": len(data.valid_idx), "epochs": len(model.history),
         "train_seconds": seconds, "lr": args.lr, "lr_policy": "constant, then linear decay over the 2nd half", "lr_find_suggested": lr_res.suggested,
         "width": args.width, "depth": 7, "disc_width": args.disc_width,
@@ -380,6 +383,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-nodata", type=float, default=0.25)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--thermal-shift", nargs=2, type=float, default=[-30.0, 50.0],
+                   help="BT shift range (K) of the temperature augmentation; '0 0' turns it off")  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue interrupted training runs")
     p.add_argument(
         "--ship-tile", type=int, default=0, help="0: choose 256 or 128 from the cross run"

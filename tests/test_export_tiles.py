@@ -233,3 +233,27 @@ def test_evaluate_lst_in_kelvin() -> None:
     # 0.5 K over a 20 K range is 0.05 on [-1, 1]: PSNR = 10 log10(1 / 0.0025)
     assert m.psnr == pytest.approx(10 * math.log10(1 / 0.0025))
     np.testing.assert_allclose(to_unit_scale(np.array([290.0, 310.0]), 290, 310), [-1, 1])
+
+
+def test_thermal_shift_keeps_emissivity() -> None:
+    from pix2lst.export.augment import ThermalShift
+    from pix2lst.lst_physics.equations import emissivity_sobrino, single_channel_lst
+
+    rng = np.random.default_rng(0)
+    ndvi = rng.uniform(-0.3, 0.8, (1, 16, 16))
+    bt = rng.uniform(255.0, 270.0, (16, 16))
+    lst = single_channel_lst(bt, emissivity_sobrino(ndvi[0]))
+    # fixed normalisation: BT 240..340 K and LST - BT -2..8 K to -1..1
+    xs, xo, ys, yo = 0.02, -5.8, 5.0, 3.0
+    x = np.stack([ndvi[0], bt * xs + xo]).astype(np.float32)
+    y = (((lst - bt) - yo) / ys)[None].astype(np.float32)
+    shift = ThermalShift(1, xs, xo, ys, yo, low=30.0, high=40.0, p=1.0)
+    x2, y2 = shift(x, y, np.ones((1, 16, 16), bool), rng)
+    bt2 = (x2[1].astype(np.float64) - xo) / xs
+    delta = bt2 - bt
+    assert np.ptp(delta) < 1e-3 and 30.0 <= delta.mean() <= 40.0
+    np.testing.assert_array_equal(x2[0], x[0])  # reflectance bands untouched
+    # the shifted pair is what the physics chain gives for the same surface at BT + delta
+    expected = single_channel_lst(bt2, emissivity_sobrino(ndvi[0])) - bt2
+    np.testing.assert_allclose(y2[0] * ys + yo, expected, atol=2e-3)
+    assert (y2[0] * ys + yo).mean() > (y[0] * ys + yo).mean()  # warmer surface, larger correction

@@ -29,6 +29,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from pix2lst.errors import DatasetError
+from pix2lst.export.augment import ThermalShift
 from pix2lst.export.grid import windows_overlap
 from pix2lst.export.norm import BandStats, Normalisation, band_stats
 from pix2lst.export.tiles import TileRecord, read_manifest
@@ -157,11 +158,20 @@ def split_tiles(
 class TileDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     """Normalised (x, y, valid) triples; optional random flips and 90-degree rotations."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, *, augment: bool, seed: int = 0) -> None:
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        augment: bool,
+        seed: int = 0,
+        thermal: ThermalShift | None = None,
+    ) -> None:
         self.valid = np.isfinite(x).all(axis=1) & np.isfinite(y)
         self.x = np.nan_to_num(x, nan=0.0)
         self.y = np.nan_to_num(y, nan=0.0)
         self.augment = augment
+        self.thermal = thermal
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -169,6 +179,8 @@ class TileDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x, y, m = self.x[i], self.y[i][None], self.valid[i][None]
+        if self.augment and self.thermal is not None:
+            x, y = self.thermal(x, y, m, self.rng)
         if self.augment:
             k = int(self.rng.integers(4))
             flip = bool(self.rng.integers(2))
@@ -198,6 +210,20 @@ class TileData:
     lst_stats: BandStats
     batch_size: int
     seed: int
+    thermal_shift: tuple[float, float] | None = None
+
+    def thermal(self) -> ThermalShift | None:
+        """The temperature augmentation of the training batches (LST - BT targets only)."""
+        if self.thermal_shift is None:
+            return None
+        n = self.norm
+        if n.target != "lst_minus_bt" or n.residual_band is None:
+            raise DatasetError(
+                "thermal_shift needs target 'lst_minus_bt' with B10 among the inputs"
+            )
+        b = n.bands.index(n.residual_band)
+        return ThermalShift(b, n.input_scale[b], n.input_offset[b], n.output_scale,
+                            n.output_offset, *self.thermal_shift)  # fmt: skip
 
     @property
     def tile_size(self) -> int:
@@ -218,7 +244,7 @@ class TileData:
         x, y = self.normalised(self.train_idx)
         seed = self.seed * 100_003 + epoch
         gen = torch.Generator().manual_seed(seed)
-        ds = TileDataset(x, y, augment=True, seed=seed)
+        ds = TileDataset(x, y, augment=True, seed=seed, thermal=self.thermal())
         return DataLoader(ds, batch_size=self.batch_size, shuffle=True, generator=gen,
                           drop_last=len(ds) > self.batch_size)  # fmt: skip
 
@@ -258,6 +284,7 @@ def prepare_data(
     input_norm: str = "minmax",
     target_range: tuple[float, float] | None = None,
     residual_band: str = "B10",
+    thermal_shift: tuple[float, float] | None = None,
     seed: int = 42,
 ) -> TileData:
     """Load a tile folder, split it, and fix the normalisation from the training split.
@@ -265,7 +292,9 @@ def prepare_data(
     ``target`` is ``"lst"`` or ``"lst_minus_bt"``; ``input_norm`` ``"minmax"``
     (training-split min/max, as arcgis.learn) or ``"fixed"`` (physical ranges);
     ``target_range`` (K) maps to -1..1, or None for the training split's min/max;
-    ``bands`` and ``scenes`` select a subset of the tiles' bands and scenes.
+    ``bands`` and ``scenes`` select a subset of the tiles' bands and scenes;
+    ``thermal_shift=(low, high)`` K turns on the physics-consistent temperature
+    augmentation of :mod:`pix2lst.export.augment` (LST - BT targets).
     """
     if batch_size < 1:
         raise DatasetError(f"batch_size must be >= 1, not {batch_size}")
@@ -286,5 +315,7 @@ def prepare_data(
                                target_range=target_range, target_stats=tstats,
                                residual_band=residual_band)  # fmt: skip
     log.info("%d training and %d validation tiles", len(train), len(valid))
-    return TileData(Path(path), records, names, x, lst, train, valid, norm, stats,
-                    lst_stats, batch_size, seed)  # fmt: skip
+    data = TileData(Path(path), records, names, x, lst, train, valid, norm, stats,
+                    lst_stats, batch_size, seed, thermal_shift)  # fmt: skip
+    data.thermal()  # validate now
+    return data
