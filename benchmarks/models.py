@@ -139,17 +139,61 @@ def reference_model(cache: Path, *, quick: bool = False) -> ModelSpec:
     return ModelSpec("unet_256", str(onnx_path), label, 8, width, 256, True, str(pt))
 
 
-def load_torch(spec: dict[str, Any]) -> Any:
-    """The torch generator of a :class:`ModelSpec` (as a dict), eval mode, weights loaded.
+def _load_onnx_weights(net: Any, path: str) -> int:
+    """Copy an exported generator's ONNX initialisers into ``net``; return tensors matched.
 
-    Weights come from the ``.pt`` file, or for a shipped model from the ONNX
-    initialisers whose names match the state-dict keys (the count of matched
-    tensors is stored as ``net.matched_weights``).
+    Tensors keep their state-dict names, except where the exporter folded a
+    BatchNorm into the convolution before it (``onnx::Conv_*`` weight + bias, in
+    graph order): that convolution takes the folded weight, and its BatchNorm
+    becomes the identity plus the folded bias.
     """
     import numpy as np
     import onnx
     import torch
     from onnx import numpy_helper
+    from torch import nn
+
+    graph = onnx.load(path).graph
+    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    folded = iter([np.array(inits[n]) for n in inits if n.startswith("onnx::Conv_")])
+    matched = 0
+    modules = list(net.modules())
+    with torch.no_grad():
+        for i, mod in enumerate(modules):
+            if not isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d)):
+                continue
+            names = {
+                n: p
+                for n, p in mod.state_dict(keep_vars=True).items()
+                if n != "num_batches_tracked"
+            }
+            prefix = next(k for k, m in net.named_modules() if m is mod)
+            full = {f"{prefix}.{n}": n for n in names}
+            if all(k in inits for k in full):
+                for k, n in full.items():
+                    names[n].copy_(torch.from_numpy(np.array(inits[k])))
+                matched += len(full)
+                continue
+            nxt = modules[i + 1] if i + 1 < len(modules) else None
+            if isinstance(mod, nn.Conv2d) and isinstance(nxt, nn.BatchNorm2d):
+                w, b = next(folded), next(folded)
+                mod.weight.copy_(torch.from_numpy(w))
+                nxt.weight.fill_(1.0)
+                nxt.bias.copy_(torch.from_numpy(b))
+                nxt.running_mean.zero_()
+                nxt.running_var.fill_(1.0 - nxt.eps)
+                matched += len(full) + 4
+    return matched
+
+
+def load_torch(spec: dict[str, Any]) -> Any:
+    """The torch generator of a :class:`ModelSpec` (as a dict), eval mode, weights loaded.
+
+    Weights come from the ``.pt`` file, or for a shipped model from its ONNX
+    initialisers (:func:`_load_onnx_weights`; the count of matched tensors is
+    stored as ``net.matched_weights``).
+    """
+    import torch
 
     from pix2lst.export.networks import GeneratorConfig, UNetGenerator
 
@@ -164,17 +208,8 @@ def load_torch(spec: dict[str, Any]) -> Any:
         net.load_state_dict(torch.load(spec["torch_weights"], weights_only=True))
         matched = len(net.state_dict())
     else:
-        inits = {
-            t.name: numpy_helper.to_array(t) for t in onnx.load(spec["onnx"]).graph.initializer
-        }
-        state = net.state_dict()
-        matched = 0
-        for name, tensor in state.items():
-            arr = inits.get(name)
-            if arr is not None and tuple(arr.shape) == tuple(tensor.shape):
-                state[name] = torch.from_numpy(np.array(arr))
-                matched += 1
-        net.load_state_dict(state)
+        matched = _load_onnx_weights(net, spec["onnx"])
     net.eval()
-    setattr(net, "matched_weights", json.dumps([matched, len(net.state_dict())]))  # noqa: B010
+    total = sum(1 for k in net.state_dict() if not k.endswith("num_batches_tracked"))
+    setattr(net, "matched_weights", json.dumps([min(matched, total), total]))  # noqa: B010
     return net
