@@ -180,8 +180,9 @@ def _load_onnx_weights(net: Any, path: str) -> int:
                 mod.weight.copy_(torch.from_numpy(w))
                 nxt.weight.fill_(1.0)
                 nxt.bias.copy_(torch.from_numpy(b))
-                nxt.running_mean.zero_()
-                nxt.running_var.fill_(1.0 - nxt.eps)
+                if nxt.running_mean is not None and nxt.running_var is not None:
+                    nxt.running_mean.zero_()
+                    nxt.running_var.fill_(1.0 - nxt.eps)
                 matched += len(full) + 4
     return matched
 
