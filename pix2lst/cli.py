@@ -44,6 +44,19 @@ _HELP = {
 }
 
 
+_EXTRA_OF = {"torch": "train", "onnx": "train", "skimage": "train", "onnxruntime": "cpu"}
+
+
+def _missing_dependency(command: str, exc: ModuleNotFoundError) -> str:
+    """Say which optional dependency a command lacks and which extra installs it."""
+    missing = (exc.name or "a dependency").split(".")[0]
+    extra = _EXTRA_OF.get(missing, "cpu")
+    hint = f"pip install 'pix2lst[{extra}]'"
+    if extra == "train":
+        hint = "pip install torch==2.13.0 'pix2lst[cpu,train]' (torch first, CPU build)"
+    return f"'pix2lst {command}' needs {missing}, which is not installed; {hint}"
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
@@ -58,19 +71,22 @@ class LazyGroup(click.Group):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            missing = exc.name or "a dependency"
-            extra = "train" if missing in ("torch", "onnx", "skimage") else "cpu"
-            hint = f"pip install 'pix2lst[{extra}]'"
+            message = _missing_dependency(cmd_name, exc)
 
             @click.command(name=cmd_name, help=_HELP.get(cmd_name))
             def _unavailable(**_: Any) -> None:
-                raise click.ClickException(
-                    f"'pix2lst {cmd_name}' needs {missing}, which is not installed; {hint}"
-                )
+                raise click.ClickException(message)
 
             return _unavailable
         command: click.Command = getattr(module, attr)
         return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:  # an optional dependency imported lazily
+            name = ctx.invoked_subcommand or "this command"
+            raise click.ClickException(_missing_dependency(name, exc)) from exc
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _HELP.get(name, "")) for name in self.list_commands(ctx)]
