@@ -46,6 +46,8 @@ SCENES = {
     "greenland": "LC08_L2SP_005009_20150710_fullscene_515m",
     "maui": "LC09_L1TP_063046_20230714_20230714_02_T1",
 }
+SYNTH_SCENES = {"liverpool_synth": "LC08_L2SP_204023_20200927_20201006_02_T1"}
+"""L2 bundles without ST_TRAD: B10 rebuilt from ST_B10 (see synth_l2_pair), used with --synthetic."""
 HELD_OUT = "maui"
 ALL_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10")
 OPTICAL = ALL_BANDS[:7]
@@ -84,8 +86,62 @@ def prepare(args: argparse.Namespace, res: Results) -> None:
             counts[f"{name}_{tile}"] = {"total": r.total, "written": r.written,
                                         "skipped_nodata": r.skipped_nodata}  # fmt: skip
             log(f"{name} {tile}px: {r.written}/{r.total} tiles ({r.skipped_nodata} skipped)")
+    for name, folder in SYNTH_SCENES.items():
+        comp, lst = scenes_dir / f"{name}_composite.tif", scenes_dir / f"{name}_lst.tif"
+        synth_l2_pair(args.data / folder, comp, lst)
+        for tile, stride, sub in ((128, 64, "tiles128"), (256, 128, "tiles256")):
+            r = export_tiles(comp, lst, args.work / sub, tile=tile, stride=stride,
+                             max_nodata=args.max_nodata, scene=name, overwrite=True)  # fmt: skip
+            counts[f"{name}_{tile}"] = {"total": r.total, "written": r.written,
+                                        "skipped_nodata": r.skipped_nodata}  # fmt: skip
+            log(f"{name} {tile}px: {r.written}/{r.total} tiles ({r.skipped_nodata} skipped)")
     res.put("tiles", {"counts": counts, "max_nodata": args.max_nodata,
                       "seconds": time.perf_counter() - t0})  # fmt: skip
+
+
+def synth_l2_pair(folder: Path, comp_out: Path, lst_out: Path) -> None:
+    """A training pair from a C2 L2 bundle without ST_TRAD (SR_B1-B7 + ST_B10 only).
+
+    B1-B7: surface reflectance (DN * 2.75e-5 - 0.2). B10: the brightness temperature
+    that the physics chain's single-channel equation maps onto the USGS ST_B10 with the
+    chain's own (Sobrino) emissivity, BT = LST / (1 - (lambda LST / rho) ln eps); the
+    target is the chain's LST of that BT (equal to ST_B10 to rounding). So the pair
+    lies exactly on the physics mapping the model learns; only B10 is synthetic.
+    """
+    import rasterio
+
+    from pix2lst.lst_physics.constants import LAMBDA_B10_UM, RHO_UM_K
+    from pix2lst.lst_physics.equations import emissivity_sobrino, single_channel_lst
+
+    def band(name: str) -> tuple[np.ndarray, dict[str, Any]]:
+        path = next(folder.glob(f"*_{name}.TIF"))
+        with rasterio.open(path) as src:
+            dn = src.read(1).astype(np.float64)
+            return np.where(dn == 0, np.nan, dn), dict(src.profile)
+
+    sr = []
+    for i in range(1, 8):
+        dn, profile = band(f"SR_B{i}")
+        sr.append(dn * 2.75e-5 - 0.2)
+    st_dn, profile = band("ST_B10")
+    st = st_dn * 0.00341802 + 149.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ndvi = (sr[4] - sr[3]) / (sr[4] + sr[3])
+    ln_eps = np.log(emissivity_sobrino(ndvi))
+    bt = st / (1.0 - (LAMBDA_B10_UM / RHO_UM_K) * st * ln_eps)
+    lst = single_channel_lst(bt, np.exp(ln_eps))
+    stack = np.stack([*sr, bt]).astype(np.float32)
+    bad = ~np.isfinite(stack).all(axis=0) | ~np.isfinite(lst)
+    stack[:, bad] = np.nan
+    lst = np.where(bad, np.nan, lst).astype(np.float32)
+    profile.update(driver="GTiff", dtype="float32", nodata=float("nan"), count=8)
+    with rasterio.open(comp_out, "w", **profile) as dst:
+        dst.write(stack)
+        for i, name in enumerate(ALL_BANDS, start=1):
+            dst.set_band_description(i, name)
+    profile.update(count=1)
+    with rasterio.open(lst_out, "w", **profile) as dst:
+        dst.write(lst, 1)
 
 
 def widths(args: argparse.Namespace, res: Results) -> None:
@@ -201,7 +257,8 @@ def run(args: argparse.Namespace, res: Results, name: str, scenes: list[str],
 
 
 def ship(args: argparse.Namespace, res: Results) -> None:
-    _, model_dir, info = run(args, res, "ship", list(SCENES), ALL_BANDS, "lst_minus_bt")
+    extra = list(SYNTH_SCENES) if args.synthetic else []
+    _, model_dir, info = run(args, res, "ship", list(SCENES) + extra, ALL_BANDS, "lst_minus_bt")
     tile = args.ship_tile
     if tile == 0:  # 256 when the cross-scene check at 256 holds up against 128
         cross = res.data.get("cross", {}).get(f"{HELD_OUT}_full_scene", {})
@@ -292,7 +349,8 @@ def card(args: argparse.Namespace, res: Results) -> None:
         *[
             f"| {s} | `{f}` | {t[s + '_128']['written']}/{t[s + '_128']['total']} | "
             f"{t[s + '_256']['written']}/{t[s + '_256']['total']} |"
-            for s, f in SCENES.items()
+            for s, f in {**SCENES, **SYNTH_SCENES}.items()
+            if s + "_128" in t
         ],
         "",
         f"Tiles kept with at most {d['tiles']['max_nodata']:.0%} nodata. 128 px tiles give "
@@ -318,12 +376,13 @@ def card(args: argparse.Namespace, res: Results) -> None:
         "| run | PSNR dB | SSIM | RMSE K | MAE K | bias K |",
         "|---|---|---|---|---|---|",
     ]
-    for run_name, label in (("cross", "cross-scene (train mobile+greenland), Maui"),
-                            ("optical", "optical-only B1-B7 (no B10), Maui"),
-                            ("ship", "shipped (all scenes; Maui seen in training)")):  # fmt: skip
+    for run_name, label in (("cross", "cross-scene (train {}), Maui"),
+                            ("optical", "optical-only B1-B7 (no B10; train {}), Maui"),
+                            ("ship", "shipped (train {}; Maui seen in training)")):  # fmt: skip
         r = d.get(run_name)
         if not r:
             continue
+        label = label.format("+".join(r["scenes"]))
         for ts in ("128", "256"):
             m = r[f"{HELD_OUT}_full_scene"][ts]
             lines.append(_metric_row(f"{label}, tile {ts} pad {m['padding']}", m))
@@ -385,6 +444,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--thermal-shift", nargs=2, type=float, default=[-30.0, 50.0],
                    help="BT shift range (K) of the temperature augmentation; '0 0' turns it off")  # fmt: skip
+    p.add_argument("--synthetic", action="store_true",
+                   help="also train on SYNTH_SCENES (L2 bundles with B10 rebuilt from ST_B10)")  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue interrupted training runs")
     p.add_argument(
         "--ship-tile", type=int, default=0, help="0: choose 256 or 128 from the cross run"
@@ -401,7 +462,8 @@ def main() -> None:
         prepare(args, res)
     if "widths" in stages:
         widths(args, res)
-    train_scenes = [s for s in SCENES if s != HELD_OUT]
+    extra = list(SYNTH_SCENES) if args.synthetic else []
+    train_scenes = [s for s in SCENES if s != HELD_OUT] + extra
     if "cross" in stages:
         run(args, res, "cross", train_scenes, ALL_BANDS, "lst_minus_bt")
     if "optical" in stages:
