@@ -258,13 +258,20 @@ def run(args: argparse.Namespace, res: Results, name: str, scenes: list[str],
 
 def ship(args: argparse.Namespace, res: Results) -> None:
     extra = list(SYNTH_SCENES) if args.synthetic else []
-    _, model_dir, info = run(args, res, "ship", list(SCENES) + extra, ALL_BANDS, "lst_minus_bt")
+    run(args, res, "ship", list(SCENES) + extra, ALL_BANDS, "lst_minus_bt")
+    ship_export(args, res)
+
+
+def ship_export(args: argparse.Namespace, res: Results) -> None:
+    """Export the trained ship model into the package (tile 256 when the cross check allows)."""
+    model_dir, info = args.work / "model_ship", res.data["ship"]
     tile = args.ship_tile
     if tile == 0:  # 256 when the cross-scene check at 256 holds up against 128
         cross = res.data.get("cross", {}).get(f"{HELD_OUT}_full_scene", {})
         ok = cross and cross["256"]["rmse_k"] <= max(0.5, 1.1 * cross["128"]["rmse_k"])
         tile = 256 if ok else 128
     dst = args.model_out
+    dst.parent.mkdir(parents=True, exist_ok=True)
     rep = export_model(model_dir, dst, tile_size=tile, fp16=True, overwrite=True)
     fp16 = rep.fp16_path
     info["shipped"] = {**rep.to_dict(), "tile_size": tile}
@@ -470,6 +477,8 @@ def main() -> None:
         run(args, res, "optical", train_scenes, OPTICAL, "lst")
     if "ship" in stages:
         ship(args, res)
+    elif "ship_export" in stages:
+        ship_export(args, res)
     if "card" in stages or "ship" in stages:
         card(args, res)
     log(f"results in {res.path}")
