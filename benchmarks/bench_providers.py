@@ -28,7 +28,7 @@ def run(ctx: Context) -> Report:
     """Probe each available provider with the default and the reference model."""
     import onnxruntime as ort
 
-    reps = ctx.n_reps(2)
+    reps = ctx.n_reps(1)  # the probe averages 10 batches itself
     available = [p for p in ort.get_available_providers() if p not in _SKIP]
     report = Report("providers", "ONNX Runtime execution providers", ctx.quick)
     default, reference = ctx.default_model(), ctx.reference_model()
