@@ -5,32 +5,23 @@ Colour maps and stretches come from :mod:`pix2lst.viz.style`, the one place for 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from pix2lst._io import atomic_output
 from pix2lst.viz.style import (
     DIFF_CMAP_NAME,
     add_celsius_colorbar,
     lst_cmap,
     new_figure,
     percent_clip,
+    save_figure,
     symmetric_limits,
     true_colour,
 )
 
 __all__ = ["batch_figure", "lr_figure", "results_figure", "save_figure"]
-
-
-def save_figure(fig: Figure, out: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Write ``fig`` as PNG through :func:`atomic_output`; return the path."""
-    with atomic_output(out, overwrite=overwrite, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png")
-    return Path(out)
 
 
 def _rgb(x: np.ndarray, bands: Sequence[str]) -> np.ndarray | None:

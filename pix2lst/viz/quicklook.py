@@ -15,7 +15,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from pix2lst._io import atomic_output, check_output
+from pix2lst._io import check_output
+from pix2lst.viz import style
 from pix2lst.viz.raster import DEFAULT_MAX_PIXELS, LstLayer, read_lst
 from pix2lst.viz.rgb import read_rgb
 from pix2lst.viz.style import add_celsius_colorbar, lst_cmap, new_figure, percent_clip
@@ -50,10 +51,8 @@ def draw_lst(
 
 
 def save_figure(fig: Figure, out: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Save ``fig`` as a PNG through :func:`atomic_output` (transparent background)."""
-    with atomic_output(out, overwrite=overwrite, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=_DPI, transparent=True)
-    return Path(out)
+    """Save a viz figure: PNG at the quicklook dpi on a transparent background."""
+    return style.save_figure(fig, out, overwrite=overwrite, dpi=_DPI, transparent=True)
 
 
 def quicklook(

@@ -10,6 +10,8 @@ backends and open figures are never disturbed.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -18,6 +20,7 @@ from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
+from pix2lst._io import atomic_output
 from pix2lst.errors import EmptySceneError, Pix2LstError
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "lst_cmap",
     "new_figure",
     "percent_clip",
+    "save_figure",
     "symmetric_limits",
     "true_colour",
 ]
@@ -159,3 +163,23 @@ def add_celsius_colorbar(
         cbar.formatter = FuncFormatter(lambda v, _pos: f"{kelvin_to_celsius(v):g}")
         cbar.update_ticks()
     return cbar
+
+
+def save_figure(
+    fig: Figure,
+    out: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    dpi: float | None = None,
+    transparent: bool = False,
+) -> Path:
+    """Write ``fig`` as a PNG through :func:`~pix2lst._io.atomic_output`; return ``out``.
+
+    The one PNG writer of every pix2lst figure (quicklooks here, show_batch,
+    show_results and lr_find in export). ``dpi=None`` keeps the figure's own dpi.
+    """
+    with atomic_output(out, overwrite=overwrite, suffix=".png") as tmp:
+        fig.savefig(
+            tmp, format="png", dpi="figure" if dpi is None else dpi, transparent=transparent
+        )
+    return Path(out)
