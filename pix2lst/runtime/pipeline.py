@@ -6,10 +6,12 @@ For each strip (one row of tiles) of the :class:`~pix2lst.runtime.tiling.TileGri
    the strip needs (reflection at the border included), copied from the previous
    buffer where they overlap, so only the new rows are read (two buffers used in
    turn; each compressed block is decoded once);
-2. the validity of each raster row (all bands finite) was computed once, when it
-   was read; the strip's mask is gathered from it and tiles without a single valid
-   pixel are not sent to the model;
-3. tiles are normalised into a reused batch buffer, run through ONNX Runtime,
+2. when the rows were read, the reader also normalised them once (model input,
+   nodata -> 0), recorded each pixel's validity (all bands finite) and kept the raw
+   residual band (BT) aside; the strip's mask is gathered from that validity and
+   tiles without a single valid pixel are not sent to the model;
+3. tiles are copied into a reused batch buffer (plain row copies: every pixel was
+   normalised once, not once per overlapping tile), run through ONNX Runtime,
    and their weighted predictions added to a rolling float64 accumulator of
    ``tile`` rows x padded width;
 4. the ``stride`` rows that no later strip touches are normalised, handed to a
@@ -79,11 +81,29 @@ class PipelineStats:
         return self.tiles - self.tiles_run
 
 
-class _RowBuffer:
-    """Raster rows ``[lo, hi)`` of every band and their validity, in one of two array pairs."""
+class _Norm:
+    """The input normalisation applied when rows are read, and the residual band."""
 
-    def __init__(self, data: F32, valid: npt.NDArray[np.uint8], lo: int, hi: int) -> None:
-        self.data, self.valid, self.lo, self.hi = data, valid, lo, hi
+    def __init__(self, meta: ModelMetadata) -> None:
+        self.scale = np.asarray(meta.input_scale, dtype=np.float32)
+        self.offset = np.asarray(meta.input_offset, dtype=np.float32)
+        self.resid_band = (
+            meta.bands.index(meta.residual_band)
+            if meta.target == "lst_minus_bt" and meta.residual_band
+            else -1
+        )
+
+
+class _RowBuffer:
+    """Raster rows ``[lo, hi)``: normalised bands, validity and raw residual band."""
+
+    def __init__(
+        self, data: F32, valid: npt.NDArray[np.uint8], resid: F32, lo: int, hi: int
+    ) -> None:
+        self.data, self.valid, self.resid, self.lo, self.hi = data, valid, resid, lo, hi
+
+
+_Store = tuple[F32, npt.NDArray[np.uint8], F32]
 
 
 def _load(
@@ -91,28 +111,36 @@ def _load(
     grid: TileGrid,
     row: int,
     prev: _RowBuffer | None,
-    store: tuple[F32, npt.NDArray[np.uint8]],
+    store: _Store,
+    norm: _Norm,
 ) -> _RowBuffer:
     """Fill ``store`` with the rows strip ``row`` needs: overlap copied, only new rows read."""
     needed = grid.strip_rows(row)
     lo, hi = int(needed.min()), int(needed.max()) + 1
     data, valid = store[0][:, : hi - lo], store[1][: hi - lo]
+    resid = store[2][: hi - lo] if norm.resid_band >= 0 else store[2]
 
     def read(a: int, b: int) -> None:
-        source.read_rows(a, b, out=data[:, a - lo : b - lo])
-        kernels.rows_valid(data[:, a - lo : b - lo], valid[a - lo : b - lo])
+        rows = data[:, a - lo : b - lo]
+        source.read_rows(a, b, out=rows)
+        r = resid[a - lo : b - lo] if norm.resid_band >= 0 else resid
+        kernels.normalize_rows(
+            rows, norm.scale, norm.offset, valid[a - lo : b - lo], norm.resid_band, r
+        )
 
     if prev is not None and prev.lo < hi and lo < prev.hi:  # reuse the overlap
         a, b = max(lo, prev.lo), min(hi, prev.hi)
         data[:, a - lo : b - lo] = prev.data[:, a - prev.lo : b - prev.lo]
         valid[a - lo : b - lo] = prev.valid[a - prev.lo : b - prev.lo]
+        if norm.resid_band >= 0:
+            resid[a - lo : b - lo] = prev.resid[a - prev.lo : b - prev.lo]
         if lo < a:
             read(lo, a)
         if b < hi:
             read(b, hi)
     else:
         read(lo, hi)
-    return _RowBuffer(data, valid, lo, hi)
+    return _RowBuffer(data, valid, resid, lo, hi)
 
 
 def run_pipeline(
@@ -130,13 +158,8 @@ def run_pipeline(
     started = time.perf_counter()
     tile, stride, pad = grid.tile, grid.stride, grid.padding
     n_bands = len(meta.bands)
-    scale = np.asarray(meta.input_scale, dtype=np.float32)
-    offset = np.asarray(meta.input_offset, dtype=np.float32)
-    resid_index = (
-        meta.bands.index(meta.residual_band)
-        if meta.target == "lst_minus_bt" and meta.residual_band
-        else -1
-    )
+    norm = _Norm(meta)
+    resid_index = norm.resid_band
     weights = blend_weights(blend, tile, pad)
     cmap = grid.strip_cols()
     acc = np.zeros((tile, grid.padded_width), dtype=np.float64)
@@ -144,32 +167,35 @@ def run_pipeline(
     valid = np.zeros(acc.shape, dtype=np.uint8)
     batch = runner.new_batch()
     span = min(tile, grid.height)
-    stores = [
+    resid_shape = (span, grid.width) if resid_index >= 0 else (1, 1)
+    stores: list[_Store] = [
         (
             np.empty((n_bands, span, grid.width), dtype=np.float32),
             np.empty((span, grid.width), dtype=np.uint8),
+            np.zeros(resid_shape, dtype=np.float32),
         )
         for _ in range(2)
     ]
-    dummy = np.zeros((1, 1), dtype=np.float32)
     done = tiles_run = 0
     ort_seconds = runner.seconds
     reader = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-read")
     writer = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-write")
     writes: list[Future[None]] = []
     try:
-        pending = reader.submit(_load, source, grid, 0, None, stores[0])
+        pending = reader.submit(_load, source, grid, 0, None, stores[0], norm)
         for row in range(grid.n_rows):
             buf = pending.result()
             if row + 1 < grid.n_rows:
-                pending = reader.submit(_load, source, grid, row + 1, buf, stores[(row + 1) % 2])
+                pending = reader.submit(
+                    _load, source, grid, row + 1, buf, stores[(row + 1) % 2], norm
+                )
             rmap = np.ascontiguousarray(grid.strip_rows(row) - buf.lo)
             kernels.gather_valid(buf.valid, rmap, cmap, valid)
             cols = np.flatnonzero(kernels.tiles_with_data(valid, grid.n_cols, stride, tile))
             done += grid.n_cols - cols.size
             for k in range(0, cols.size, runner.batch_size):
                 col_starts = (cols[k : k + runner.batch_size] * stride).astype(np.int64)
-                kernels.fill_batch(buf.data, rmap, cmap, col_starts, scale, offset, batch)
+                kernels.copy_batch(buf.data, rmap, cmap, col_starts, batch)
                 preds = np.ascontiguousarray(runner.run(batch, col_starts.size))
                 kernels.accumulate(acc, wacc, preds, col_starts, weights, valid)
                 done += col_starts.size
@@ -179,11 +205,7 @@ def run_pipeline(
             start, stop = grid.finished_rows(row)
             if stop > start:
                 out = np.empty((stop - start, grid.width), dtype=np.float32)
-                resid = (
-                    buf.data[resid_index, start - buf.lo : stop - buf.lo]
-                    if resid_index >= 0
-                    else dummy
-                )
+                resid = buf.resid[start - buf.lo : stop - buf.lo] if resid_index >= 0 else buf.resid
                 kernels.finalize_rows(
                     acc,
                     wacc,
