@@ -257,3 +257,39 @@ def test_thermal_shift_keeps_emissivity() -> None:
     expected = single_channel_lst(bt2, emissivity_sobrino(ndvi[0])) - bt2
     np.testing.assert_allclose(y2[0] * ys + yo, expected, atol=2e-3)
     assert (y2[0] * ys + yo).mean() > (y[0] * ys + yo).mean()  # warmer surface, larger correction
+
+
+def test_spectral_jitter_recomputes_sobrino_targets() -> None:
+    from pix2lst.errors import DatasetError
+    from pix2lst.export.augment import SpectralJitter, check_sobrino_targets
+    from pix2lst.lst_physics.equations import emissivity_sobrino, single_channel_lst
+
+    rng = np.random.default_rng(3)
+    red = rng.uniform(0.02, 0.3, (32, 32))
+    nir = rng.uniform(0.01, 0.5, (32, 32))
+    bt = rng.uniform(280.0, 300.0, (32, 32))
+    lst = single_channel_lst(bt, emissivity_sobrino((nir - red) / (nir + red)))
+    assert check_sobrino_targets(red, nir, bt, lst) < 1e-9
+    with pytest.raises(DatasetError, match="Sobrino"):
+        check_sobrino_targets(red, nir, bt, lst + 0.3)  # e.g. RTE or Avdan targets
+    # fixed normalisation: reflectance 0..1 and BT 240..340 K to -1..1, LST - BT -2..8 K
+    xs, xo, ys, yo = (2.0, 2.0, 0.02), (-1.0, -1.0, -5.8), 5.0, 3.0
+    x = np.stack([red * xs[0] + xo[0], nir * xs[1] + xo[1], bt * xs[2] + xo[2]]).astype(np.float32)
+    y = (((lst - bt) - yo) / ys)[None].astype(np.float32)
+    valid = np.ones((1, 32, 32), bool)
+    valid[0, :4] = False  # nodata rows keep their values
+    jitter = SpectralJitter((0, 1), 0, 1, 2, xs, xo, ys, yo, p=1.0)
+    ndvi_means = []
+    for _ in range(20):
+        x2, y2 = jitter(x, y, valid, rng)
+        r2, n2, b2 = ((x2[i].astype(np.float64) - xo[i]) / xs[i] for i in range(3))
+        np.testing.assert_allclose(b2, bt, atol=1e-3)  # temperature untouched
+        np.testing.assert_array_equal(x2[:, :4], x[:, :4])
+        np.testing.assert_array_equal(y2[:, :4], y[:, :4])
+        v = valid[0]
+        # the new pair is what the physics chain gives for the new reflectances
+        check_sobrino_targets(r2[v], n2[v], b2[v], (b2 + y2[0] * ys + yo)[v], tol_k=2e-3)
+        ndvi_means.append(float(((n2 - r2) / (n2 + r2))[v].mean()))
+    assert np.ptp(ndvi_means) > 0.2  # it really moves the surfaces around
+    with pytest.raises(DatasetError):
+        SpectralJitter((0, 1), 0, 1, 1, xs, xo, ys, yo)  # BT among the reflectance channels

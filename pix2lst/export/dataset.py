@@ -29,7 +29,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from pix2lst.errors import DatasetError
-from pix2lst.export.augment import ThermalShift
+from pix2lst.export.augment import SpectralJitter, ThermalShift, check_sobrino_targets
 from pix2lst.export.grid import windows_overlap
 from pix2lst.export.norm import BandStats, Normalisation, band_stats
 from pix2lst.export.tiles import TileRecord, read_manifest
@@ -165,13 +165,13 @@ class TileDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         *,
         augment: bool,
         seed: int = 0,
-        thermal: ThermalShift | None = None,
+        physics: Sequence[ThermalShift | SpectralJitter] = (),
     ) -> None:
         self.valid = np.isfinite(x).all(axis=1) & np.isfinite(y)
         self.x = np.nan_to_num(x, nan=0.0)
         self.y = np.nan_to_num(y, nan=0.0)
         self.augment = augment
-        self.thermal = thermal
+        self.physics = tuple(physics)
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -179,8 +179,9 @@ class TileDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x, y, m = self.x[i], self.y[i][None], self.valid[i][None]
-        if self.augment and self.thermal is not None:
-            x, y = self.thermal(x, y, m, self.rng)
+        if self.augment:
+            for aug in self.physics:
+                x, y = aug(x, y, m, self.rng)
         if self.augment:
             k = int(self.rng.integers(4))
             flip = bool(self.rng.integers(2))
@@ -211,6 +212,7 @@ class TileData:
     batch_size: int
     seed: int
     thermal_shift: tuple[float, float] | None = None
+    spectral_jitter: bool = False
 
     def thermal(self) -> ThermalShift | None:
         """The temperature augmentation of the training batches (LST - BT targets only)."""
@@ -224,6 +226,26 @@ class TileData:
         b = n.bands.index(n.residual_band)
         return ThermalShift(b, n.input_scale[b], n.input_offset[b], n.output_scale,
                             n.output_offset, *self.thermal_shift)  # fmt: skip
+
+    def spectral(self) -> SpectralJitter | None:
+        """The reflectance-gain augmentation (LST - BT targets of the Sobrino chain only)."""
+        if not self.spectral_jitter:
+            return None
+        n = self.norm
+        need = ("B4", "B5")
+        if n.target != "lst_minus_bt" or n.residual_band != "B10" or not set(need) <= set(n.bands):
+            raise DatasetError(
+                "spectral_jitter needs target 'lst_minus_bt' on B10 with B4 and B5 among the "
+                f"inputs (bands {list(n.bands)}, target {n.target!r})"
+            )
+        refl = tuple(i for i, b in enumerate(n.bands) if b not in ("B10", "B11"))
+        return SpectralJitter(refl, n.bands.index("B4"), n.bands.index("B5"),
+                              n.bands.index("B10"), tuple(n.input_scale), tuple(n.input_offset),
+                              n.output_scale, n.output_offset)  # fmt: skip
+
+    def physics_augmentations(self) -> list[ThermalShift | SpectralJitter]:
+        """The physics-consistent augmentations of the training batches, in the order applied."""
+        return [a for a in (self.spectral(), self.thermal()) if a is not None]
 
     @property
     def tile_size(self) -> int:
@@ -244,7 +266,7 @@ class TileData:
         x, y = self.normalised(self.train_idx)
         seed = self.seed * 100_003 + epoch
         gen = torch.Generator().manual_seed(seed)
-        ds = TileDataset(x, y, augment=True, seed=seed, thermal=self.thermal())
+        ds = TileDataset(x, y, augment=True, seed=seed, physics=self.physics_augmentations())
         return DataLoader(ds, batch_size=self.batch_size, shuffle=True, generator=gen,
                           drop_last=len(ds) > self.batch_size)  # fmt: skip
 
@@ -285,6 +307,7 @@ def prepare_data(
     target_range: tuple[float, float] | None = None,
     residual_band: str = "B10",
     thermal_shift: tuple[float, float] | None = None,
+    spectral_jitter: bool = False,
     seed: int = 42,
 ) -> TileData:
     """Load a tile folder, split it, and fix the normalisation from the training split.
@@ -294,7 +317,9 @@ def prepare_data(
     ``target_range`` (K) maps to -1..1, or None for the training split's min/max;
     ``bands`` and ``scenes`` select a subset of the tiles' bands and scenes;
     ``thermal_shift=(low, high)`` K turns on the physics-consistent temperature
-    augmentation of :mod:`pix2lst.export.augment` (LST - BT targets).
+    augmentation of :mod:`pix2lst.export.augment` (LST - BT targets);
+    ``spectral_jitter=True`` its reflectance-gain augmentation, after checking that
+    the targets are the Sobrino chain's LST of the tiles' own B4/B5/B10.
     """
     if batch_size < 1:
         raise DatasetError(f"batch_size must be >= 1, not {batch_size}")
@@ -316,6 +341,11 @@ def prepare_data(
                                residual_band=residual_band)  # fmt: skip
     log.info("%d training and %d validation tiles", len(train), len(valid))
     data = TileData(Path(path), records, names, x, lst, train, valid, norm, stats,
-                    lst_stats, batch_size, seed, thermal_shift)  # fmt: skip
-    data.thermal()  # validate now
+                    lst_stats, batch_size, seed, thermal_shift, spectral_jitter)  # fmt: skip
+    data.physics_augmentations()  # validate now
+    if spectral_jitter:
+        xt = x[train]
+        worst = check_sobrino_targets(xt[:, names.index("B4")], xt[:, names.index("B5")],
+                                      xt[:, names.index("B10")], lst[train])  # fmt: skip
+        log.info("targets match the Sobrino chain to %.2g K: spectral jitter on", worst)
     return data
