@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 from click.testing import CliRunner
 
 from pix2lst.cli import main
-from pix2lst.errors import ModelError
+from pix2lst.errors import DatasetError, ModelError
 from pix2lst.export.dataset import TileData, prepare_data
 from pix2lst.export.learner import HISTORY_COLUMNS, Pix2Pix, TrainConfig, format_history
 from pix2lst.export.model_io import load_model
@@ -43,8 +44,21 @@ def tiles_dir(tmp_path_factory: pytest.TempPathFactory, sample_scene: Path) -> P
 
 @pytest.fixture(scope="module")
 def data(tiles_dir: Path) -> TileData:
+    # both physics-consistent augmentations on, as the default model is trained
     return prepare_data(tiles_dir / "tiles", 8, target="lst_minus_bt", input_norm="fixed",
-                        target_range=(-2.0, 8.0), seed=0)  # fmt: skip
+                        target_range=(-2.0, 8.0), seed=0, thermal_shift=(-30.0, 50.0),
+                        spectral_jitter=True)  # fmt: skip
+
+
+def test_spectral_jitter_needs_sobrino_residual_targets(tiles_dir: Path, data: TileData) -> None:
+    # the sample's physics LST passed the Sobrino consistency check in the fixture
+    augs = data.physics_augmentations()
+    assert [type(a).__name__ for a in augs] == ["SpectralJitter", "ThermalShift"]
+    x, y, m = next(iter(data.train_dl(0)))
+    assert torch.isfinite(x).all() and torch.isfinite(y).all() and float(y.abs().max()) <= 1.0
+    assert bool(m.any())  # valid pixels survive the augmentations
+    with pytest.raises(DatasetError, match="lst_minus_bt"):
+        prepare_data(tiles_dir / "tiles", 8, target="lst", spectral_jitter=True)
 
 
 @pytest.fixture(scope="module")
@@ -194,9 +208,13 @@ def test_runtime_predicts_with_exported_model(
 def test_cli_train_and_export(tiles_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli_model"
     res = CliRunner().invoke(main, ["train", str(tiles_dir / "tiles"), "-o", str(out), "--epochs", "1",
-                                    "--depth", "3", "--width", "4", "--disc-width", "8"])  # fmt: skip
+                                    "--depth", "3", "--width", "4", "--disc-width", "8",
+                                    "--head", "4", "--ndvi", "--thermal-shift", "-30", "50",
+                                    "--spectral-jitter"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "train_loss" in res.output and (out / "model.onnx").is_file()
+    arch = json.loads((out / "model.json").read_text())["architecture"]
+    assert arch["head"] == 4 and len(arch["ndvi"]) == 6  # the default model's recipe, tiny
     res = CliRunner().invoke(main, ["export", str(out), "-o", str(tmp_path / "x.onnx")])
     assert res.exit_code == 0, res.output
     assert "max |ORT - torch|" in res.output

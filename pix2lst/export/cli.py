@@ -11,8 +11,6 @@ from typing import Any
 
 import click
 
-from pix2lst.errors import Pix2LstError
-
 __all__ = ["COMMANDS", "export", "tiles", "train"]
 
 COMMANDS = ("tiles", "train", "export")
@@ -43,12 +41,9 @@ def tiles(composite: Path, lst: Path, out_dir: Path, tile: int, stride: int, max
             bar.total = total
             bar.update(done - bar.n)
 
-        try:
-            r = export_tiles(composite, lst, out_dir, tile=tile, stride=stride,
-                             max_nodata=max_nodata, scene=scene, overwrite=overwrite,
-                             progress=progress)  # fmt: skip
-        except Pix2LstError as exc:
-            raise click.ClickException(str(exc)) from exc
+        r = export_tiles(composite, lst, out_dir, tile=tile, stride=stride,
+                         max_nodata=max_nodata, scene=scene, overwrite=overwrite,
+                         progress=progress)  # fmt: skip
     click.echo(f"{r.scene}: {r.written} of {r.total} tiles written to {r.out_dir}, "
                f"{r.skipped_nodata} skipped (nodata > {max_nodata:.0%})")  # fmt: skip
 
@@ -71,6 +66,14 @@ def tiles(composite: Path, lst: Path, out_dir: Path, tile: int, stride: int, max
 @click.option(
     "--disc-width", default=64, show_default=True, help="PatchGAN filters of the first layer."
 )
+@click.option("--head", default=0, show_default=True,
+              help="Channels of a full-resolution per-pixel head (0: the pix2pix layout).")  # fmt: skip
+@click.option("--ndvi/--no-ndvi", default=False, show_default=True,
+              help="Derive NDVI from B4/B5 inside the generator as an extra channel.")  # fmt: skip
+@click.option("--thermal-shift", nargs=2, type=float, default=None,
+              help="Temperature augmentation: BT shift range in K, e.g. -30 50 (lst_minus_bt).")  # fmt: skip
+@click.option("--spectral-jitter", is_flag=True,
+              help="Reflectance-gain augmentation, targets recomputed (Sobrino LST - BT targets).")  # fmt: skip
 @click.option("--target", type=click.Choice(["lst", "lst_minus_bt"]), default="lst_minus_bt",
               show_default=True)  # fmt: skip
 @click.option(
@@ -99,42 +102,40 @@ def train(tiles_dir: Path, out_dir: Path, **kw: Any) -> None:
     from pix2lst.export.learner import Pix2Pix, TrainConfig, TrainEvent, format_history
     from pix2lst.export.norm import FIXED_TARGET_RANGES
 
-    try:
-        if out_dir.exists() and any(p.name != "checkpoints" for p in out_dir.iterdir()) \
-                and not kw["overwrite"]:  # fmt: skip
-            raise click.ClickException(f"{out_dir} is not empty; pass --overwrite")
-        split = lambda s: s.split(",") if s else None  # noqa: E731
-        data = prepare_data(
-            tiles_dir, kw["batch_size"], val_fraction=kw["val_fraction"], split=kw["split"],
-            bands=split(kw["bands"]), scenes=split(kw["scenes"]), target=kw["target"],
-            input_norm=kw["input_norm"],
-            target_range=kw["target_range"] or FIXED_TARGET_RANGES[kw["target"]], seed=kw["seed"],
-        )  # fmt: skip
-        model = Pix2Pix(data, depth=kw["depth"], width=kw["width"],
-                        config=TrainConfig(disc_width=kw["disc_width"], seed=kw["seed"]))  # fmt: skip
-        lr = kw["lr"]
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if kw["lr_find"]:
-            lr = model.lr_find(out=out_dir / "lr_find.png", overwrite=True).suggested
-            click.echo(f"lr_find suggests {lr:.3g}")
-        with tqdm(unit="batch") as bar:
+    if out_dir.exists() and any(p.name != "checkpoints" for p in out_dir.iterdir()) \
+            and not kw["overwrite"]:  # fmt: skip
+        raise click.ClickException(f"{out_dir} is not empty; pass --overwrite")
+    split = lambda s: s.split(",") if s else None  # noqa: E731
+    data = prepare_data(
+        tiles_dir, kw["batch_size"], val_fraction=kw["val_fraction"], split=kw["split"],
+        bands=split(kw["bands"]), scenes=split(kw["scenes"]), target=kw["target"],
+        input_norm=kw["input_norm"],
+        target_range=kw["target_range"] or FIXED_TARGET_RANGES[kw["target"]], seed=kw["seed"],
+        thermal_shift=kw["thermal_shift"], spectral_jitter=kw["spectral_jitter"],
+    )  # fmt: skip
+    model = Pix2Pix(data, depth=kw["depth"], width=kw["width"], head=kw["head"], ndvi=kw["ndvi"],
+                    config=TrainConfig(disc_width=kw["disc_width"], seed=kw["seed"]))  # fmt: skip
+    lr = kw["lr"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if kw["lr_find"]:
+        lr = model.lr_find(out=out_dir / "lr_find.png", overwrite=True).suggested
+        click.echo(f"lr_find suggests {lr:.3g}")
+    with tqdm(unit="batch") as bar:
 
-            def cb(ev: TrainEvent) -> None:
-                bar.total = ev.total_steps
-                bar.set_description(f"epoch {ev.epoch}")
-                if ev.kind == "batch":
-                    bar.update(ev.step - bar.n)
-                elif ev.stats is not None:
-                    bar.write(format_history([ev.stats]).splitlines()[1])
-                    bar.reset()
+        def cb(ev: TrainEvent) -> None:
+            bar.total = ev.total_steps
+            bar.set_description(f"epoch {ev.epoch}")
+            if ev.kind == "batch":
+                bar.update(ev.step - bar.n)
+            elif ev.stats is not None:
+                bar.write(format_history([ev.stats]).splitlines()[1])
+                bar.reset()
 
-            model.fit(kw["epochs"], lr, checkpoint_dir=out_dir / "checkpoints",
-                      resume=kw["resume"], callback=cb)  # fmt: skip
-        click.echo(format_history(model.history))
-        model.save(out_dir, onnx=kw["onnx"], overwrite=True)
-        click.echo(f"model written to {out_dir}; metrics: {model.compute_metrics()}")
-    except Pix2LstError as exc:
-        raise click.ClickException(str(exc)) from exc
+        model.fit(kw["epochs"], lr, checkpoint_dir=out_dir / "checkpoints",
+                  resume=kw["resume"], callback=cb)  # fmt: skip
+    click.echo(format_history(model.history))
+    model.save(out_dir, onnx=kw["onnx"], overwrite=True)
+    click.echo(f"model written to {out_dir}; metrics: {model.compute_metrics()}")
 
 
 @click.command(
@@ -151,10 +152,7 @@ def train(tiles_dir: Path, out_dir: Path, **kw: Any) -> None:
 def export(model_dir: Path, out: Path, tile_size: int | None, fp16: bool, overwrite: bool) -> None:
     from pix2lst.export.onnx_export import export_model
 
-    try:
-        r = export_model(model_dir, out, tile_size=tile_size, fp16=fp16, overwrite=overwrite)
-    except Pix2LstError as exc:
-        raise click.ClickException(str(exc)) from exc
+    r = export_model(model_dir, out, tile_size=tile_size, fp16=fp16, overwrite=overwrite)
     click.echo(f"{r.path}: {r.size_bytes / 1e6:.2f} MB, tile {r.tile_size}, parity on "
                f"{r.n_parity_tiles} real tiles: max |ORT - torch| = {r.max_abs_diff_k:.2e} K")  # fmt: skip
     if r.fp16_path is not None:

@@ -101,6 +101,15 @@ def format_history(history: list[EpochStats]) -> str:
     return "\n".join(lines)
 
 
+def _ndvi_spec(data: TileData) -> tuple[float, ...]:
+    """Where the generator finds red and NIR, and how to undo their input normalisation."""
+    n = data.norm
+    if not {"B4", "B5"} <= set(n.bands):
+        raise ModelError(f"ndvi=True needs bands B4 and B5 among the inputs, not {list(n.bands)}")
+    r, i = n.bands.index("B4"), n.bands.index("B5")
+    return (r, i, n.input_scale[r], n.input_offset[r], n.input_scale[i], n.input_offset[i])
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - legacy global seed for third-party code
@@ -116,6 +125,8 @@ class Pix2Pix:
         *,
         depth: int | None = None,
         width: int = 64,
+        head: int = 0,
+        ndvi: bool = False,
         config: TrainConfig | None = None,
     ) -> None:
         self.data = data
@@ -126,7 +137,9 @@ class Pix2Pix:
             depth = round(math.log2(tile))
         if tile % (2**depth):
             raise ModelError(f"tile size {tile} is not a multiple of 2**depth = {2**depth}")
-        self.gconfig = GeneratorConfig(len(data.bands), 1, depth, width)
+        self.gconfig = GeneratorConfig(
+            len(data.bands), 1, depth, width, head=head, ndvi=_ndvi_spec(data) if ndvi else None
+        )
         dev = self.config.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.device = torch.device(dev)
         self.G = UNetGenerator(self.gconfig).to(self.device)
