@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from pix2lst import __version__
+from pix2lst.errors import Pix2LstError
 
 __all__ = ["main"]
 
@@ -58,7 +59,12 @@ def _missing_dependency(command: str, exc: ModuleNotFoundError) -> str:
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
+    """A group whose subcommands are imported on first use.
+
+    It also turns the library's errors (:class:`~pix2lst.errors.Pix2LstError`: bad
+    input, said with what was wrong and how to fix it) into a one-line click error,
+    for every command in one place.
+    """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -87,6 +93,8 @@ class LazyGroup(click.Group):
         except ModuleNotFoundError as exc:  # an optional dependency imported lazily
             name = ctx.invoked_subcommand or "this command"
             raise click.ClickException(_missing_dependency(name, exc)) from exc
+        except Pix2LstError as exc:  # bad input, said once for every command: no traceback
+            raise click.ClickException(str(exc)) from exc
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _HELP.get(name, "")) for name in self.list_commands(ctx)]

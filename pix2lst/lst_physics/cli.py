@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
-from pix2lst.errors import Pix2LstError
-
 if TYPE_CHECKING:
     from pix2lst.lst_physics.calibrate import Units
 
@@ -67,14 +65,11 @@ def physics(
     """Compute LST of SCENE (a Landsat folder or MTL file) and write a float32 GeoTIFF."""
     from pix2lst.lst_physics.lst import write_lst
 
-    try:
-        with _progress("LST") as progress:
-            path = write_lst(
-                scene, output, method=method, emissivity=emissivity, units=units,  # type: ignore[arg-type]
-                mask_clouds=mask_clouds, overwrite=overwrite, progress=progress,
-            )  # fmt: skip
-    except Pix2LstError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _progress("LST") as progress:
+        path = write_lst(
+            scene, output, method=method, emissivity=emissivity, units=units,  # type: ignore[arg-type]
+            mask_clouds=mask_clouds, overwrite=overwrite, progress=progress,
+        )  # fmt: skip
     click.echo(f"wrote {path}")
 
 
@@ -90,11 +85,8 @@ def composite(scene: Path, output: Path, units: str, overwrite: bool) -> None:
     """Write the 8-band B1-B7 + B10 composite of SCENE that the model consumes."""
     from pix2lst.lst_physics.composite import write_composite
 
-    try:
-        with _progress("composite") as progress:
-            path = write_composite(
-                scene, output, units=cast("Units", units), overwrite=overwrite, progress=progress
-            )
-    except Pix2LstError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _progress("composite") as progress:
+        path = write_composite(
+            scene, output, units=cast("Units", units), overwrite=overwrite, progress=progress
+        )
     click.echo(f"wrote {path}")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from pix2lst.errors import Pix2LstError
 from pix2lst.runtime.blending import BLENDS
 
 __all__ = ["predict"]
@@ -72,6 +71,6 @@ def predict(
             summary = predictor.predict_file(
                 input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress
             )
-    except (Pix2LstError, ValueError) as exc:
+    except ValueError as exc:  # a bad option value; Pix2LstError is said by the CLI group
         raise click.ClickException(str(exc)) from exc
     click.echo(summary.line())

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from pix2lst.errors import Pix2LstError
-
 __all__ = ["compare", "quicklook", "view"]
 
 
@@ -70,13 +68,10 @@ def quicklook(
     from pix2lst.viz.quicklook import quicklook as _quicklook
     from pix2lst.viz.quicklook import rgb_quicklook
 
-    try:
-        if as_rgb:
-            rgb_quicklook(src, out, clip=clip, overwrite=overwrite)
-        else:
-            _quicklook(src, out, cmap=cmap, clip=clip, overwrite=overwrite)
-    except Pix2LstError as exc:
-        raise click.ClickException(str(exc)) from exc
+    if as_rgb:
+        rgb_quicklook(src, out, clip=clip, overwrite=overwrite)
+    else:
+        _quicklook(src, out, cmap=cmap, clip=clip, overwrite=overwrite)
     click.echo(str(out))
 
 
@@ -104,10 +99,7 @@ def compare(
     """A and B on one colour scale, B - A centred on zero, and true colour (--rgb)."""
     from pix2lst.viz.compare import compare as _compare
 
-    try:
-        _compare(a, b, out, rgb=rgb, resample=resample, cmap=cmap, clip=clip, overwrite=overwrite)
-    except Pix2LstError as exc:
-        raise click.ClickException(str(exc)) from exc
+    _compare(a, b, out, rgb=rgb, resample=resample, cmap=cmap, clip=clip, overwrite=overwrite)
     click.echo(str(out))
 
 
@@ -143,18 +135,15 @@ def view(
     """One offline HTML file: a synchronised pane per LST GeoTIFF (+ true colour)."""
     from pix2lst.viz.viewer import write_viewer
 
-    try:
-        write_viewer(
-            layers,
-            out,
-            rgb=rgb,
-            resample=resample,
-            cmap=cmap,
-            clip=clip,
-            overwrite=overwrite,
-            max_pixels=max_pixels,
-            title=title,
-        )
-    except Pix2LstError as exc:
-        raise click.ClickException(str(exc)) from exc
+    write_viewer(
+        layers,
+        out,
+        rgb=rgb,
+        resample=resample,
+        cmap=cmap,
+        clip=clip,
+        overwrite=overwrite,
+        max_pixels=max_pixels,
+        title=title,
+    )
     click.echo(str(out))
