@@ -156,17 +156,23 @@ class SceneSource:
         self.crs, self.transform = first.crs, first.transform
         self._nodata = [ds.nodata for ds in self._ds]
         self.block_row_bytes = _block_row_bytes(self._ds)
+        self._dtype = np.result_type(*(ds.dtypes[0] for ds in self._ds))
+        self._dn: npt.NDArray[Any] | None = None
 
     def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
         from pix2lst.lst_physics import calibrate_composite
 
         window = Window(0, start, self.width, stop - start)  # type: ignore[no-untyped-call]
-        dn = np.stack([ds.read(1, window=window) for ds in self._ds])
+        n = stop - start
+        if self._dn is None or self._dn.shape[1] < n:  # one DN buffer, reused strip after strip
+            self._dn = np.empty((len(self._ds), n, self.width), dtype=self._dtype)
+        dn = self._dn[:, :n]
+        for i, ds in enumerate(self._ds):
+            ds.read(1, window=window, out=dn[i])
         units: Any = self.units
-        res = calibrate_composite(dn, list(self.bands), self.scene, units, nodata=self._nodata)
-        if out is not None:
-            out[...] = res
-            return out
+        res = calibrate_composite(
+            dn, list(self.bands), self.scene, units, nodata=self._nodata, out=out
+        )
         return np.asarray(res, dtype=np.float32)
 
     def close(self) -> None:
