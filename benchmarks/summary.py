@@ -65,9 +65,12 @@ def goals_table(out: Path) -> Table:
             lin = rows["4 x"][4] / rows["1 x"][4]
             _check(t, "prediction time linear in area (s/Mpx at 4x / at 1x, within 15 %)", lin,
                    abs(lin - 1) <= 0.15, "scaling.md")  # fmt: skip
-            flat = max(r[6] for r in rows.values()) / min(r[6] for r in rows.values())
-            _check(t, "prediction memory flat (max / min peak RSS over 1/16..4x, <= 1.25)", flat,
-                   flat <= 1.25, "scaling.md")  # fmt: skip
+        tall = [tb for tb in sc["tables"] if "scene height" in tb["columns"]]
+        if tall:  # streaming: memory may grow with width (buffers are tile x width), not height
+            rss = [r[5] for r in tall[0]["rows"]]
+            flat = max(rss) / min(rss)
+            _check(t, "prediction memory flat in scene height (max / min peak RSS, 1/4..2x "
+                   "height at full width, <= 1.10)", flat, flat <= 1.10, "scaling.md")  # fmt: skip
     acc = _load(out, "accuracy")
     if acc:
         for entry in acc["data"].get("accuracy", []):
