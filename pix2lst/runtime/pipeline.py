@@ -10,10 +10,10 @@ For each strip (one row of tiles) of the :class:`~pix2lst.runtime.tiling.TileGri
    nodata -> 0), recorded each pixel's validity (all bands finite) and kept the raw
    residual band (BT) aside; the strip's mask is gathered from that validity and
    tiles without a single valid pixel are not sent to the model;
-3. tiles are copied into a reused batch buffer (plain row copies: every pixel was
-   normalised once, not once per overlapping tile), run through ONNX Runtime,
-   and their weighted predictions added to a rolling float64 accumulator of
-   ``tile`` rows x padded width;
+3. tiles are copied into one of two reused batch buffers (plain row copies: every
+   pixel was normalised once, not once per overlapping tile) while an inference
+   thread runs ONNX Runtime on the other, and the weighted predictions are added to
+   a rolling float64 accumulator of ``tile`` rows x padded width;
 4. the ``stride`` rows that no later strip touches are normalised, handed to a
    writer thread, and the accumulator rolls up by ``stride`` rows.
 
@@ -143,6 +143,29 @@ def _load(
     return _RowBuffer(data, valid, resid, lo, hi)
 
 
+def _infer(runner: BatchRunner, batch: F32, n: int) -> F32:
+    return np.ascontiguousarray(runner.run(batch, n))
+
+
+def _blend(
+    acc: npt.NDArray[np.float64],
+    wacc: npt.NDArray[np.float64],
+    inflight: tuple[Future[F32], npt.NDArray[np.int64]],
+    weights: npt.NDArray[np.float64],
+    valid: npt.NDArray[np.uint8],
+    done: int,
+    progress: Progress | None,
+    grid: TileGrid,
+) -> int:
+    """Wait for a batch's predictions and add them into the accumulators; tiles done."""
+    fut, col_starts = inflight
+    kernels.accumulate(acc, wacc, fut.result(), col_starts, weights, valid)
+    done += col_starts.size
+    if progress is not None:
+        progress(done, grid.n_tiles)
+    return done
+
+
 def run_pipeline(
     source: Source,
     sink: Sink,
@@ -165,7 +188,7 @@ def run_pipeline(
     acc = np.zeros((tile, grid.padded_width), dtype=np.float64)
     wacc = np.zeros_like(acc)
     valid = np.zeros(acc.shape, dtype=np.uint8)
-    batch = runner.new_batch()
+    batches = (runner.new_batch(), runner.new_batch())  # filled in turn: one is being inferred
     span = min(tile, grid.height)
     resid_shape = (span, grid.width) if resid_index >= 0 else (1, 1)
     stores: list[_Store] = [
@@ -179,6 +202,8 @@ def run_pipeline(
     done = tiles_run = 0
     ort_seconds = runner.seconds
     reader = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-read")
+    infer = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-infer")
+    n_batches = 0
     writer = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-write")
     writes: list[Future[None]] = []
     try:
@@ -193,15 +218,20 @@ def run_pipeline(
             kernels.gather_valid(buf.valid, rmap, cmap, valid)
             cols = np.flatnonzero(kernels.tiles_with_data(valid, grid.n_cols, stride, tile))
             done += grid.n_cols - cols.size
+            # batch k is copied while ORT runs batch k - 1 (ORT rarely keeps both cores busy)
+            inflight: tuple[Future[F32], npt.NDArray[np.int64]] | None = None
             for k in range(0, cols.size, runner.batch_size):
                 col_starts = (cols[k : k + runner.batch_size] * stride).astype(np.int64)
+                batch = batches[n_batches % 2]
+                n_batches += 1
                 kernels.copy_batch(buf.data, rmap, cmap, col_starts, batch)
-                preds = np.ascontiguousarray(runner.run(batch, col_starts.size))
-                kernels.accumulate(acc, wacc, preds, col_starts, weights, valid)
-                done += col_starts.size
+                if inflight is not None:
+                    done = _blend(acc, wacc, inflight, weights, valid, done, progress, grid)
+                fut = infer.submit(_infer, runner, batch, col_starts.size)
+                inflight = (fut, col_starts)
                 tiles_run += col_starts.size
-                if progress is not None:
-                    progress(done, grid.n_tiles)
+            if inflight is not None:
+                done = _blend(acc, wacc, inflight, weights, valid, done, progress, grid)
             start, stop = grid.finished_rows(row)
             if stop > start:
                 out = np.empty((stop - start, grid.width), dtype=np.float32)
@@ -230,6 +260,7 @@ def run_pipeline(
             f.result()
     finally:
         reader.shutdown(wait=True, cancel_futures=True)
+        infer.shutdown(wait=True, cancel_futures=True)
         writer.shutdown(wait=True, cancel_futures=True)
     if tiles_run == 0:
         log.warning("every tile of the input is nodata; the output is all NaN")
