@@ -37,7 +37,7 @@ def run(ctx: Context) -> Report:
         nb, npy = runs[f"numba-{blend}"], runs[f"numpy-{blend}"]
         mpx = median_of(nb, "mpx")
         for label, key in (("blend: accumulate + finalize", "blend_s"),
-                           ("normalise new rows once, validity, copy tiles into batches", "fill_s"),
+                           ("validity + fill batch (normalise tiles)", "fill_s"),
                            ("all three", "total_s")):  # fmt: skip
             a, b = median_of(nb, key), median_of(npy, key)
             table.rows.append([f"{label} ({blend})", a, b, mpx / a, mpx / b, b / a])

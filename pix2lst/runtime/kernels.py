@@ -29,10 +29,9 @@ from numba import njit
 
 __all__ = [
     "accumulate",
-    "copy_batch",
+    "fill_batch",
     "finalize_rows",
     "gather_valid",
-    "normalize_rows",
     "rows_valid",
     "strip_valid",
     "tiles_with_data",
@@ -99,60 +98,37 @@ def tiles_with_data(valid, n_cols, stride, tile):  # type: ignore[no-untyped-def
 
 
 @njit(nogil=True, cache=True)
-def normalize_rows(rows, scale, offset, valid, resid_band, resid):  # type: ignore[no-untyped-def]
-    """Validity, residual copy and normalisation of freshly read rows, in one pass, in place.
+def fill_batch(buf, rmap, cmap, col_starts, scale, offset, batch):  # type: ignore[no-untyped-def]
+    """Normalise tiles into ``batch[k] = buf * scale + offset`` (nodata -> 0).
 
-    ``rows`` float32 ``(n_bands, n, width)`` (NaN nodata) becomes ``rows * scale +
-    offset`` with nodata -> 0 (the model's input); ``valid[i, c] = 1`` where every
-    band was finite; when ``resid_band >= 0`` the raw rows of that band (the
-    brightness temperature a residual model adds back) are first copied to ``resid``.
-    Each raster pixel is normalised once, however many overlapping tiles use it.
-    """
-    n_bands, n_rows, width = rows.shape
-    zero = np.float32(0.0)
-    for i in range(n_rows):
-        ok = valid[i]
-        ok[:] = 1
-        for b in range(n_bands):  # contiguous rows, branch-free: vectorises
-            row = rows[b, i]
-            for c in range(width):
-                ok[c] &= np.uint8(np.isfinite(row[c]))
-        if resid_band >= 0:
-            resid[i, :] = rows[resid_band, i, :]
-        for b in range(n_bands):
-            row = rows[b, i]
-            s = scale[b]
-            o = offset[b]
-            for c in range(width):
-                v = row[c]
-                row[c] = v * s + o if np.isfinite(v) else zero
-
-
-@njit(nogil=True, cache=True)
-def copy_batch(buf, rmap, cmap, col_starts, batch):  # type: ignore[no-untyped-def]
-    """Copy tiles of an already normalised strip into ``batch[k]`` (see :func:`normalize_rows`).
-
-    ``batch`` is float32 ``(>= k, n_bands, tile, tile)``; only its first
-    ``len(col_starts)`` items are written. Rows are plain slice copies except
-    where the tile folds over the scene's left or right border.
+    ``scale`` and ``offset`` are float32 ``(n_bands,)``; ``batch`` is float32
+    ``(>= k, n_bands, tile, tile)``; only its first ``len(col_starts)`` items are written.
     """
     n_bands = buf.shape[0]
     tile = rmap.shape[0]
     n = col_starts.shape[0]
+    zero = np.float32(0.0)
     for kb in range(n * n_bands):
         k = kb // n_bands
         b = kb % n_bands
+        s = scale[b]
+        o = offset[b]
         cs = col_starts[k]
         c0 = cmap[cs]
         # reflection is 1-Lipschitz: a span of tile - 1 means no fold, a plain slice
         if cmap[cs + tile - 1] - c0 == tile - 1:
             for i in range(tile):
-                batch[k, b, i, :] = buf[b, rmap[i], c0 : c0 + tile]
+                src = buf[b, rmap[i], c0 : c0 + tile]
+                dst = batch[k, b, i]
+                for j in range(tile):
+                    v = src[j]
+                    dst[j] = v * s + o if np.isfinite(v) else zero
         else:
             for i in range(tile):
                 r = rmap[i]
                 for j in range(tile):
-                    batch[k, b, i, j] = buf[b, r, cmap[cs + j]]
+                    v = buf[b, r, cmap[cs + j]]
+                    batch[k, b, i, j] = v * s + o if np.isfinite(v) else zero
 
 
 @njit(nogil=True, cache=True)

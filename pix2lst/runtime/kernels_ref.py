@@ -18,11 +18,9 @@ from pix2lst.runtime.tiling import TileGrid, reflect_index
 
 __all__ = [
     "accumulate_np",
-    "copy_batch_np",
     "fill_batch_np",
     "finalize_rows_np",
     "gather_valid_np",
-    "normalize_rows_np",
     "reference_mosaic",
     "rows_valid_np",
     "strip_valid_np",
@@ -53,27 +51,9 @@ def tiles_with_data_np(valid: U8, n_cols: int, stride: int, tile: int) -> npt.ND
     )
 
 
-def normalize_rows_np(
-    rows: F32, scale: F32, offset: F32, valid: U8, resid_band: int, resid: F32
-) -> None:
-    finite = np.isfinite(rows)
-    valid[...] = finite.all(axis=0)
-    if resid_band >= 0:
-        resid[...] = rows[resid_band]
-    y = rows * scale[:, None, None] + offset[:, None, None]
-    rows[...] = np.where(finite, y, np.float32(0))
-
-
-def copy_batch_np(buf: F32, rmap: I64, cmap: I64, col_starts: I64, batch: F32) -> None:
-    tile = rmap.shape[0]
-    for k, cs in enumerate(col_starts):
-        batch[k] = buf[:, rmap][:, :, cmap[cs : cs + tile]]
-
-
 def fill_batch_np(
     buf: F32, rmap: I64, cmap: I64, col_starts: I64, scale: F32, offset: F32, batch: F32
 ) -> None:
-    """What :func:`normalize_rows_np` then :func:`copy_batch_np` give, from raw rows."""
     tile = rmap.shape[0]
     for k, cs in enumerate(col_starts):
         x = buf[:, rmap][:, :, cmap[cs : cs + tile]]

@@ -6,14 +6,13 @@ For each strip (one row of tiles) of the :class:`~pix2lst.runtime.tiling.TileGri
    the strip needs (reflection at the border included), copied from the previous
    buffer where they overlap, so only the new rows are read (two buffers used in
    turn; each compressed block is decoded once);
-2. when the rows were read, the reader also normalised them once (model input,
-   nodata -> 0), recorded each pixel's validity (all bands finite) and kept the raw
-   residual band (BT) aside; the strip's mask is gathered from that validity and
-   tiles without a single valid pixel are not sent to the model;
-3. tiles are copied into one of two reused batch buffers (plain row copies: every
-   pixel was normalised once, not once per overlapping tile) while an inference
-   thread runs ONNX Runtime on the other, and the weighted predictions are added to
-   a rolling float64 accumulator of ``tile`` rows x padded width;
+2. the validity of each raster row (all bands finite) was computed once, when it
+   was read; the strip's mask is gathered from it and tiles without a single valid
+   pixel are not sent to the model;
+3. tiles are normalised into one of two reused batch buffers (the normalisation is
+   fused with the copy, which is memory-bound anyway) while an inference thread runs
+   ONNX Runtime on the other, and the weighted predictions are added to a rolling
+   float64 accumulator of ``tile`` rows x padded width;
 4. the ``stride`` rows that no later strip touches are normalised, handed to a
    writer thread, and the accumulator rolls up by ``stride`` rows.
 
@@ -81,29 +80,11 @@ class PipelineStats:
         return self.tiles - self.tiles_run
 
 
-class _Norm:
-    """The input normalisation applied when rows are read, and the residual band."""
-
-    def __init__(self, meta: ModelMetadata) -> None:
-        self.scale = np.asarray(meta.input_scale, dtype=np.float32)
-        self.offset = np.asarray(meta.input_offset, dtype=np.float32)
-        self.resid_band = (
-            meta.bands.index(meta.residual_band)
-            if meta.target == "lst_minus_bt" and meta.residual_band
-            else -1
-        )
-
-
 class _RowBuffer:
-    """Raster rows ``[lo, hi)``: normalised bands, validity and raw residual band."""
+    """Raster rows ``[lo, hi)`` of every band and their validity, in one of two array pairs."""
 
-    def __init__(
-        self, data: F32, valid: npt.NDArray[np.uint8], resid: F32, lo: int, hi: int
-    ) -> None:
-        self.data, self.valid, self.resid, self.lo, self.hi = data, valid, resid, lo, hi
-
-
-_Store = tuple[F32, npt.NDArray[np.uint8], F32]
+    def __init__(self, data: F32, valid: npt.NDArray[np.uint8], lo: int, hi: int) -> None:
+        self.data, self.valid, self.lo, self.hi = data, valid, lo, hi
 
 
 def _load(
@@ -111,36 +92,28 @@ def _load(
     grid: TileGrid,
     row: int,
     prev: _RowBuffer | None,
-    store: _Store,
-    norm: _Norm,
+    store: tuple[F32, npt.NDArray[np.uint8]],
 ) -> _RowBuffer:
     """Fill ``store`` with the rows strip ``row`` needs: overlap copied, only new rows read."""
     needed = grid.strip_rows(row)
     lo, hi = int(needed.min()), int(needed.max()) + 1
     data, valid = store[0][:, : hi - lo], store[1][: hi - lo]
-    resid = store[2][: hi - lo] if norm.resid_band >= 0 else store[2]
 
     def read(a: int, b: int) -> None:
-        rows = data[:, a - lo : b - lo]
-        source.read_rows(a, b, out=rows)
-        r = resid[a - lo : b - lo] if norm.resid_band >= 0 else resid
-        kernels.normalize_rows(
-            rows, norm.scale, norm.offset, valid[a - lo : b - lo], norm.resid_band, r
-        )
+        source.read_rows(a, b, out=data[:, a - lo : b - lo])
+        kernels.rows_valid(data[:, a - lo : b - lo], valid[a - lo : b - lo])
 
     if prev is not None and prev.lo < hi and lo < prev.hi:  # reuse the overlap
         a, b = max(lo, prev.lo), min(hi, prev.hi)
         data[:, a - lo : b - lo] = prev.data[:, a - prev.lo : b - prev.lo]
         valid[a - lo : b - lo] = prev.valid[a - prev.lo : b - prev.lo]
-        if norm.resid_band >= 0:
-            resid[a - lo : b - lo] = prev.resid[a - prev.lo : b - prev.lo]
         if lo < a:
             read(lo, a)
         if b < hi:
             read(b, hi)
     else:
         read(lo, hi)
-    return _RowBuffer(data, valid, resid, lo, hi)
+    return _RowBuffer(data, valid, lo, hi)
 
 
 def _infer(runner: BatchRunner, batch: F32, n: int) -> F32:
@@ -181,8 +154,13 @@ def run_pipeline(
     started = time.perf_counter()
     tile, stride, pad = grid.tile, grid.stride, grid.padding
     n_bands = len(meta.bands)
-    norm = _Norm(meta)
-    resid_index = norm.resid_band
+    scale = np.asarray(meta.input_scale, dtype=np.float32)
+    offset = np.asarray(meta.input_offset, dtype=np.float32)
+    resid_index = (
+        meta.bands.index(meta.residual_band)
+        if meta.target == "lst_minus_bt" and meta.residual_band
+        else -1
+    )
     weights = blend_weights(blend, tile, pad)
     cmap = grid.strip_cols()
     acc = np.zeros((tile, grid.padded_width), dtype=np.float64)
@@ -190,15 +168,14 @@ def run_pipeline(
     valid = np.zeros(acc.shape, dtype=np.uint8)
     batches = (runner.new_batch(), runner.new_batch())  # filled in turn: one is being inferred
     span = min(tile, grid.height)
-    resid_shape = (span, grid.width) if resid_index >= 0 else (1, 1)
-    stores: list[_Store] = [
+    stores = [
         (
             np.empty((n_bands, span, grid.width), dtype=np.float32),
             np.empty((span, grid.width), dtype=np.uint8),
-            np.zeros(resid_shape, dtype=np.float32),
         )
         for _ in range(2)
     ]
+    dummy = np.zeros((1, 1), dtype=np.float32)
     done = tiles_run = 0
     ort_seconds = runner.seconds
     reader = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-read")
@@ -207,13 +184,11 @@ def run_pipeline(
     writer = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-write")
     writes: list[Future[None]] = []
     try:
-        pending = reader.submit(_load, source, grid, 0, None, stores[0], norm)
+        pending = reader.submit(_load, source, grid, 0, None, stores[0])
         for row in range(grid.n_rows):
             buf = pending.result()
             if row + 1 < grid.n_rows:
-                pending = reader.submit(
-                    _load, source, grid, row + 1, buf, stores[(row + 1) % 2], norm
-                )
+                pending = reader.submit(_load, source, grid, row + 1, buf, stores[(row + 1) % 2])
             rmap = np.ascontiguousarray(grid.strip_rows(row) - buf.lo)
             kernels.gather_valid(buf.valid, rmap, cmap, valid)
             cols = np.flatnonzero(kernels.tiles_with_data(valid, grid.n_cols, stride, tile))
@@ -224,7 +199,7 @@ def run_pipeline(
                 col_starts = (cols[k : k + runner.batch_size] * stride).astype(np.int64)
                 batch = batches[n_batches % 2]
                 n_batches += 1
-                kernels.copy_batch(buf.data, rmap, cmap, col_starts, batch)
+                kernels.fill_batch(buf.data, rmap, cmap, col_starts, scale, offset, batch)
                 if inflight is not None:
                     done = _blend(acc, wacc, inflight, weights, valid, done, progress, grid)
                 fut = infer.submit(_infer, runner, batch, col_starts.size)
@@ -235,7 +210,11 @@ def run_pipeline(
             start, stop = grid.finished_rows(row)
             if stop > start:
                 out = np.empty((stop - start, grid.width), dtype=np.float32)
-                resid = buf.resid[start - buf.lo : stop - buf.lo] if resid_index >= 0 else buf.resid
+                resid = (
+                    buf.data[resid_index, start - buf.lo : stop - buf.lo]
+                    if resid_index >= 0
+                    else dummy
+                )
                 kernels.finalize_rows(
                     acc,
                     wacc,
