@@ -27,6 +27,9 @@ def test_auto_prefers_tensorrt_then_cuda_then_cpu() -> None:
     assert resolve_providers("auto", GPU_BUILD) == [TRT, CUDA, CPU]
     assert resolve_providers("auto", [CUDA, CPU, "AzureExecutionProvider"]) == [CUDA, CPU]
     assert resolve_providers("auto", ["AzureExecutionProvider", CPU]) == [CPU]
+    # the openvino extra: OpenVINO (fp32 by default) before the plain CPU provider
+    ov = "OpenVINOExecutionProvider"
+    assert resolve_providers("auto", [ov, CPU]) == [ov, CPU]
 
 
 def test_auto_uses_the_real_build() -> None:
@@ -199,7 +202,13 @@ def test_thread_spinning_is_off_by_default(tmp_path: Path) -> None:
 
 def test_openvino_options() -> None:
     ov = "OpenVINOExecutionProvider"
-    assert provider_options([ov], SessionConfig())[0][1] == {"device_type": "CPU"}
+    # fp32 unless asked: OpenVINO's own default is bf16 on CPUs that support it
+    assert provider_options([ov], SessionConfig())[0][1] == {
+        "device_type": "CPU",
+        "precision": "FP32",
+    }
+    own = SessionConfig(openvino_precision=None)
+    assert provider_options([ov], own)[0][1] == {"device_type": "CPU"}
     bf16 = provider_options([ov], SessionConfig(openvino_precision="bf16"))[0][1]
     assert "INFERENCE_PRECISION_HINT" in bf16["load_config"]
     fp32 = provider_options([ov], SessionConfig(openvino_precision="fp32"))[0][1]
