@@ -76,19 +76,14 @@ def prepare(args: argparse.Namespace, res: Results) -> None:
     scenes_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, Any] = {}
     t0 = time.perf_counter()
-    for name, folder in SCENES.items():
+    for name, folder in {**SCENES, **SYNTH_SCENES}.items():
         comp, lst = scenes_dir / f"{name}_composite.tif", scenes_dir / f"{name}_lst.tif"
-        write_composite(args.data / folder, comp, units="toa", overwrite=True)
-        write_lst(args.data / folder, lst, method="planck", emissivity="sobrino", overwrite=True)
-        for tile, stride, sub in ((128, 64, "tiles128"), (256, 128, "tiles256")):
-            r = export_tiles(comp, lst, args.work / sub, tile=tile, stride=stride,
-                             max_nodata=args.max_nodata, scene=name, overwrite=True)  # fmt: skip
-            counts[f"{name}_{tile}"] = {"total": r.total, "written": r.written,
-                                        "skipped_nodata": r.skipped_nodata}  # fmt: skip
-            log(f"{name} {tile}px: {r.written}/{r.total} tiles ({r.skipped_nodata} skipped)")
-    for name, folder in SYNTH_SCENES.items():
-        comp, lst = scenes_dir / f"{name}_composite.tif", scenes_dir / f"{name}_lst.tif"
-        synth_l2_pair(args.data / folder, comp, lst)
+        if name in SYNTH_SCENES:
+            synth_l2_pair(args.data / folder, comp, lst)
+        else:
+            write_composite(args.data / folder, comp, units="toa", overwrite=True)
+            write_lst(args.data / folder, lst, method="planck", emissivity="sobrino",
+                      overwrite=True)  # fmt: skip
         for tile, stride, sub in ((128, 64, "tiles128"), (256, 128, "tiles256")):
             r = export_tiles(comp, lst, args.work / sub, tile=tile, stride=stride,
                              max_nodata=args.max_nodata, scene=name, overwrite=True)  # fmt: skip

@@ -32,7 +32,7 @@ import numpy as np
 
 from pix2lst.errors import DatasetError
 from pix2lst.lst_physics.constants import LAMBDA_B10_UM, RHO_UM_K
-from pix2lst.lst_physics.equations import emissivity_sobrino
+from pix2lst.lst_physics.equations import emissivity_sobrino, ndvi, single_channel_lst
 
 __all__ = ["SpectralJitter", "ThermalShift", "check_sobrino_targets"]
 
@@ -89,10 +89,7 @@ class ThermalShift:
 
 def _sobrino_correction(red: np.ndarray, nir: np.ndarray, bt: np.ndarray) -> np.ndarray:
     """LST - BT (K) of the single-channel chain with Sobrino emissivity, float64."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eps = emissivity_sobrino((nir - red) / (nir + red))
-        lst = bt / (1.0 + (LAMBDA_B10_UM / RHO_UM_K) * bt * np.log(eps))
-    return lst - bt
+    return single_channel_lst(bt, emissivity_sobrino(ndvi(red, nir))) - bt
 
 
 def check_sobrino_targets(

@@ -182,7 +182,6 @@ class TileDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         if self.augment:
             for aug in self.physics:
                 x, y = aug(x, y, m, self.rng)
-        if self.augment:
             k = int(self.rng.integers(4))
             flip = bool(self.rng.integers(2))
             x, y, m = (np.rot90(a, k, axes=(1, 2)) for a in (x, y, m))
