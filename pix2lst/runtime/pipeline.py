@@ -180,7 +180,6 @@ def run_pipeline(
     ort_seconds = runner.seconds
     reader = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-read")
     infer = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-infer")
-    n_batches = 0
     writer = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-write")
     writes: list[Future[None]] = []
     try:
@@ -197,8 +196,7 @@ def run_pipeline(
             inflight: tuple[Future[F32], npt.NDArray[np.int64]] | None = None
             for k in range(0, cols.size, runner.batch_size):
                 col_starts = (cols[k : k + runner.batch_size] * stride).astype(np.int64)
-                batch = batches[n_batches % 2]
-                n_batches += 1
+                batch = batches[(k // runner.batch_size) % 2]  # the in-flight one is the other
                 kernels.fill_batch(buf.data, rmap, cmap, col_starts, scale, offset, batch)
                 if inflight is not None:
                     done = _blend(acc, wacc, inflight, weights, valid, done, progress, grid)

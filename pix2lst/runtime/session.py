@@ -5,9 +5,10 @@ among those :func:`onnxruntime.get_available_providers` lists. OpenVINO is there
 only with the ``openvino`` extra (``onnxruntime-openvino`` replaces ``onnxruntime``);
 on this project's 2-core CPU it ran the shipped model 1.98x faster than ORT's CPU
 provider in fp32, with a largest difference of 1.2e-6 K (``python -m
-benchmarks.openvino_check``, 2026-11-24), so it is the CPU default where installed. An explicit list (short names
-``tensorrt``, ``cuda``, ``openvino``, ``cpu`` or full provider names) is honoured
-or refused with :class:`~pix2lst.errors.ProviderError` naming what is available.
+benchmarks.openvino_check``, 2026-11-24), so it is the CPU default where installed.
+An explicit list (short names ``tensorrt``, ``cuda``, ``openvino``, ``cpu`` or full
+provider names) is honoured or refused with :class:`~pix2lst.errors.ProviderError`
+naming what is available.
 After creation the providers the session really uses are compared with what
 was asked, and a fallback is logged as a warning, never silently.
 """
