@@ -83,6 +83,7 @@ def test_calibrate_kernel_matches_twin(
     fill = np.array([data.draw(st.sampled_from([math.nan, -32768.0, 5000.0])) for _ in range(n)])
     out = calibrate_numba(dn, kind, a, b, k1, k2, fill)
     _same(out, calibrate_numpy(dn, kind, a, b, k1, k2, fill))
+    _same(calibrate_numba(dn, kind, a, b, k1, k2, fill, parallel=False), out)  # serial twin
     for i in range(n):
         assert np.isnan(out[i][(dn[i] == 0) | (dn[i] == fill[i])]).all()
 

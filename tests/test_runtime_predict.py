@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ from test_runtime_models import BANDS, make_model, sample_dn, write_composite
 
 from pix2lst.runtime import BLENDS, LSTPredictor
 from pix2lst.runtime.kernels_ref import reference_mosaic
+from pix2lst.runtime.pipeline import ArraySink, idle_priority_available, run_pipeline
+from pix2lst.runtime.sources import ArraySource
 
 TILES = (16, 32)
 
@@ -147,6 +150,68 @@ def test_streaming_equals_in_memory_reference(
     np.testing.assert_allclose(out, ref, rtol=2e-6, atol=1e-5)
 
 
+@pytest.mark.parametrize("batch_size", [1, 3, 8])
+@pytest.mark.parametrize(("h", "w"), [(150, 40), (150, 120)])
+def test_batches_that_span_strips_and_empty_strips(
+    models: dict[str, Path], batch_size: int, h: int, w: int
+) -> None:
+    # batches fill across strip borders (1-4 tiles a strip here, some strips without
+    # any valid pixel in the middle): the mosaic is still the in-memory reference's
+    arr = scene_like(h, w, 7, holes=True)
+    arr[:, 56:110] = np.nan  # strips 4 and 5 (rows 56-88, 72-104) have no valid pixel
+    p = LSTPredictor(models["conv"], providers="cpu", batch_size=batch_size, padding=8)
+    out = p.predict_array(arr)
+    ref = reference_mosaic(
+        arr,
+        lambda b: p.run_batch(b)[:, None],
+        tile=32,
+        padding=8,
+        blend="hann",
+        scale=np.ones(8, np.float32),
+        offset=np.zeros(8, np.float32),
+    )
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+    np.testing.assert_allclose(out, ref, rtol=2e-6, atol=1e-5)
+    assert np.isnan(out[56:110]).all()
+
+
+@pytest.mark.skipif(not idle_priority_available(), reason="SCHED_IDLE exists on Linux only")
+def test_reader_and_writer_yield_to_inference(models: dict[str, Path]) -> None:
+    # io_priority="idle": the reader reads the first strip at normal priority, then
+    # everything at SCHED_IDLE; the writer always; the caller's thread is untouched
+    p = predictor(models["conv"], 8, "hann")
+    arr = scene_like(200, 64, 1, holes=False)
+    seen: dict[str, list[int]] = {"read": [], "write": []}
+
+    class Source(ArraySource):
+        def read_rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+            seen["read"].append(os.sched_getscheduler(0))
+            return super().read_rows(start, stop, out=out)
+
+    class Sink(ArraySink):
+        def write_rows(self, start: int, rows: np.ndarray) -> None:
+            seen["write"].append(os.sched_getscheduler(0))
+            super().write_rows(start, rows)
+
+    outs = {}
+    for priority in ("idle", "normal"):
+        seen["read"].clear()
+        seen["write"].clear()
+        sink = Sink(200, 64)
+        run_pipeline(Source(arr, 8), sink, p.runner, p.grid(200, 64), io_priority=priority)
+        outs[priority] = sink.array
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER
+        if priority == "idle":
+            assert seen["read"][0] == os.SCHED_OTHER and len(seen["read"]) > 2
+            assert set(seen["read"][1:]) == {os.SCHED_IDLE}
+            assert set(seen["write"]) == {os.SCHED_IDLE}
+        else:
+            assert set(seen["read"] + seen["write"]) == {os.SCHED_OTHER}
+    np.testing.assert_array_equal(outs["idle"], outs["normal"])
+    with pytest.raises(ValueError, match="io_priority"):
+        LSTPredictor(models["conv"], providers="cpu", io_priority="low")
+
+
 def test_denormalisation_residual_and_celsius(tmp_path: Path) -> None:
     meta = dict(
         input_scale=(2.0,) * 8, input_offset=(-1.0,) * 8, output_scale=4.0, output_offset=-3.0
@@ -155,7 +220,7 @@ def test_denormalisation_residual_and_celsius(tmp_path: Path) -> None:
     resid = make_model(
         tmp_path / "r.onnx", "identity", band=2, target="lst_minus_bt", residual_band="B10", **meta
     )
-    arr = scene_like(50, 40, 0, holes=False)
+    arr = scene_like(150, 40, 0, holes=False)  # taller than the input ring: rows wrap
     y = (arr[2] * 2 - 1) * 4 - 3  # the network sees x*2-1; output de-normalised *4-3
     out = LSTPredictor(plain, padding=5).predict_array(arr)
     np.testing.assert_allclose(out, y, rtol=1e-5, atol=1e-4)

@@ -118,6 +118,7 @@ def calibrate_composite(
     nodata: Sequence[float | None] | None = None,
     engine: Engine = "numba",
     out: np.ndarray | None = None,
+    parallel: bool = True,
 ) -> np.ndarray:
     """Calibrate a ``(n, h, w)`` DN window (any int/float dtype) to float32 ``(n, h, w)``.
 
@@ -125,7 +126,8 @@ def calibrate_composite(
     and brightness temperature (K) for B10/B11; on a Level-2 scene surface
     reflectance and BT from ST_TRAD (see module docstring). ``units="dn"``: DN as
     float32. NaN where the DN is fill: 0, or ``nodata[i]`` (e.g. -32768 of an int16
-    band), or -9999 for ST_TRAD. Works on any window; the runtime calls it strip by strip.
+    band), or -9999 for ST_TRAD. Works on any window; the runtime calls it strip by
+    strip with ``parallel=False`` (its reader thread calibrates while others infer).
     """
     if dn.ndim != 3 or dn.shape[0] != len(band_names):
         raise SceneError(
@@ -133,5 +135,6 @@ def calibrate_composite(
             f"({', '.join(band_names)}), got shape {dn.shape}"
         )
     t = calibration_table(band_names, scene_or_mtl, units, nodata)
-    fn = calibrate_numba if engine == "numba" else calibrate_numpy
-    return fn(dn, t.kind, t.a, t.b, t.k1, t.k2, t.fill, out)
+    if engine == "numba":
+        return calibrate_numba(dn, t.kind, t.a, t.b, t.k1, t.k2, t.fill, out, parallel=parallel)
+    return calibrate_numpy(dn, t.kind, t.a, t.b, t.k1, t.k2, t.fill, out)

@@ -36,27 +36,42 @@ KIND_BT = 1  # L = a * DN + b; out = K2 / ln(K1 / L + 1)
 _NAN = math.nan
 
 
+@njit(nogil=True, inline="always", fastmath=False)
+def _calibrate_row(dn, kind, a, b, k1, k2, fill, out, idx):  # type: ignore[no-untyped-def]
+    """Calibrate row ``idx`` of the flattened ``(band, row)`` index of ``dn``."""
+    h, w = dn.shape[1], dn.shape[2]
+    i = idx // h
+    r = idx - i * h
+    ai = a[i]
+    bi = b[i]
+    fi = fill[i]
+    bt = kind[i] == KIND_BT
+    k1i = k1[i]
+    k2i = k2[i]
+    for col in range(w):
+        v = dn[i, r, col]
+        if v == 0 or v == fi:
+            out[i, r, col] = _NAN
+            continue
+        x = ai * np.float64(v) + bi
+        if bt:
+            x = k2i / math.log(k1i / x + 1.0) if x > 0.0 else _NAN
+        out[i, r, col] = x
+
+
 @njit(parallel=True, nogil=True, cache=True, fastmath=False)
 def _calibrate(dn, kind, a, b, k1, k2, fill, out):  # type: ignore[no-untyped-def]
-    n, h, w = dn.shape
-    for idx in prange(n * h):
-        i = idx // h
-        r = idx - i * h
-        ai = a[i]
-        bi = b[i]
-        fi = fill[i]
-        bt = kind[i] == KIND_BT
-        k1i = k1[i]
-        k2i = k2[i]
-        for col in range(w):
-            v = dn[i, r, col]
-            if v == 0 or v == fi:
-                out[i, r, col] = _NAN
-                continue
-            x = ai * np.float64(v) + bi
-            if bt:
-                x = k2i / math.log(k1i / x + 1.0) if x > 0.0 else _NAN
-            out[i, r, col] = x
+    for idx in prange(dn.shape[0] * dn.shape[1]):
+        _calibrate_row(dn, kind, a, b, k1, k2, fill, out, idx)
+    return out
+
+
+@njit(nogil=True, cache=True, fastmath=False)
+def _calibrate_serial(dn, kind, a, b, k1, k2, fill, out):  # type: ignore[no-untyped-def]
+    """:func:`_calibrate` on the calling thread alone: for callers that parallelise by
+    themselves, such as the runtime's reader thread."""
+    for idx in range(dn.shape[0] * dn.shape[1]):
+        _calibrate_row(dn, kind, a, b, k1, k2, fill, out, idx)
     return out
 
 
@@ -69,16 +84,20 @@ def calibrate_numba(
     k2: np.ndarray,
     fill: np.ndarray,
     out: np.ndarray | None = None,
+    *,
+    parallel: bool = True,
 ) -> np.ndarray:
     """Per-band calibration of a ``(n, h, w)`` DN stack to float32 (Numba).
 
     Band ``i``: DN 0, DN ``fill[i]`` -> NaN; ``kind[i] == 0``: ``a*DN + b``;
     ``kind[i] == 1``: brightness temperature ``K2 / ln(K1 / (a*DN + b) + 1)`` (NaN if L <= 0).
+    ``parallel=False`` runs on the calling thread only (no Numba worker threads).
     """
     if out is None:
         out = np.empty(dn.shape, dtype=np.float32)
     f64 = np.float64
-    return _calibrate(  # type: ignore[no-any-return]
+    kernel = _calibrate if parallel else _calibrate_serial
+    return kernel(  # type: ignore[no-any-return]
         dn, kind.astype(np.int64), a.astype(f64), b.astype(f64), k1.astype(f64),
         k2.astype(f64), fill.astype(f64), out,
     )  # fmt: skip

@@ -11,7 +11,7 @@ This subpackage never imports torch. Typical use::
 from pix2lst.runtime.blending import BLENDS, blend_weights
 from pix2lst.runtime.metadata import FORMAT_VERSION, TARGETS, ModelMetadata
 from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
-from pix2lst.runtime.pipeline import PipelineStats, run_pipeline
+from pix2lst.runtime.pipeline import IO_PRIORITIES, PipelineStats, run_pipeline
 from pix2lst.runtime.predictor import UNITS, LSTPredictor, PredictionSummary
 from pix2lst.runtime.session import (
     PROVIDER_ALIASES,
@@ -26,6 +26,7 @@ from pix2lst.runtime.tiling import TileGrid, default_padding, reflect_index
 __all__ = [
     "BLENDS",
     "FORMAT_VERSION",
+    "IO_PRIORITIES",
     "PROVIDER_ALIASES",
     "TARGETS",
     "UNITS",

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pix2lst.runtime.blending import BLENDS
+from pix2lst.runtime.pipeline import IO_PRIORITIES
 
 __all__ = ["predict"]
 
@@ -37,6 +38,14 @@ __all__ = ["predict"]
 )
 @click.option("--blend", type=click.Choice(BLENDS), default="hann", show_default=True)
 @click.option("--units", type=click.Choice(["K", "C"]), default="K", show_default=True)
+@click.option(
+    "--io-priority",
+    type=click.Choice(IO_PRIORITIES),
+    default="idle",
+    show_default=True,
+    help="idle: reading and writing use only CPU time inference leaves (Linux); "
+    "normal: as any thread, e.g. when other busy programs share the machine.",
+)
 @click.option("--cog", is_flag=True, help="Write a Cloud-Optimised GeoTIFF with overviews.")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 def predict(
@@ -48,6 +57,7 @@ def predict(
     padding: int | None,
     blend: str,
     units: str,
+    io_priority: str,
     cog: bool,
     overwrite: bool,
 ) -> None:
@@ -60,7 +70,12 @@ def predict(
     try:
         check_output(output, overwrite=overwrite)
         predictor = LSTPredictor(
-            model, providers=providers, batch_size=batch_size, padding=padding, blend=blend
+            model,
+            providers=providers,
+            batch_size=batch_size,
+            padding=padding,
+            blend=blend,
+            io_priority=io_priority,
         )
         with tqdm(total=0, unit="tile", desc="predict", leave=False) as bar:
 

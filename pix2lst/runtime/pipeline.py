@@ -1,29 +1,48 @@
-"""The streaming pipeline: strips of tiles, rolling buffers, overlapped reading and writing.
+"""The streaming pipeline: strips of tiles, a ring of input rows, overlapped threads.
 
 For each strip (one row of tiles) of the :class:`~pix2lst.runtime.tiling.TileGrid`:
 
-1. a reader thread has already filled the strip's *input buffer*: the raster rows
-   the strip needs (reflection at the border included), copied from the previous
-   buffer where they overlap, so only the new rows are read (two buffers used in
-   turn; each compressed block is decoded once);
+1. a reader thread has already read the raster rows the strip needs into a *ring*
+   of rows (row ``x`` at ``x % ring_rows``; reflection at the border is a matter
+   of indices): each row is read and calibrated once, into its place, and never
+   copied; each compressed block is decoded once. The reader runs ``AHEAD``
+   strips ahead of the oldest strip still being blended;
 2. the validity of each raster row (all bands finite) was computed once, when it
    was read; the strip's mask is gathered from it and tiles without a single valid
    pixel are not sent to the model;
 3. tiles are normalised into one of two reused batch buffers (the normalisation is
    fused with the copy, which is memory-bound anyway) while an inference thread runs
-   ONNX Runtime on the other, and the weighted predictions are added to a rolling
-   float64 accumulator of ``tile`` rows x padded width;
-4. the ``stride`` rows that no later strip touches are normalised, handed to a
-   writer thread, and the accumulator rolls up by ``stride`` rows.
+   ONNX Runtime on the other. Batches run across strip borders, so ORT always has
+   a full batch queued; the weighted predictions are added to a rolling float64
+   accumulator of ``tile`` rows x padded width;
+4. once a strip's last tile is added, the ``stride`` rows that no later strip
+   touches are normalised and handed to a writer thread, and the accumulator rolls
+   up by ``stride`` rows, before any tile of the next strip is added.
 
 Peak memory is a few ``tile x width`` arrays, whatever the scene height. The
-Numba kernels, rasterio and ONNX Runtime release the GIL, so the three threads overlap.
+Numba kernels, rasterio and ONNX Runtime release the GIL, so the threads overlap.
+
+On a CPU, inference and everything else share the same cores, and ONNX Runtime's
+threads wait at barriers between operators, so some CPU time is left over while it
+runs; but a thread that preempts one of ORT's stalls the whole operator. With
+``io_priority="idle"`` (the default) the reader thread (decoding, calibration)
+after the first strip and the writer thread (compression) run at Linux's
+``SCHED_IDLE`` policy: they get only CPU time that no other thread wants, so they
+fill ORT's gaps instead of preempting it (benchmarks/RESULTS.md has the figures).
+They then decode and compress themselves (GDAL ``NUM_THREADS=1``): GDAL's
+process-wide worker pool would otherwise run that work at normal priority, or
+inherit the idle one for later, unrelated GDAL work. The policy belongs to the
+two threads, which end with the run; the caller's threads are untouched. Elsewhere
+than on Linux the policy does not exist and the threads run as any other.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,9 +58,21 @@ from pix2lst.runtime.model import BatchRunner
 from pix2lst.runtime.sources import Source
 from pix2lst.runtime.tiling import TileGrid
 
-__all__ = ["ArraySink", "PipelineStats", "Progress", "Sink", "run_pipeline"]
+__all__ = [
+    "IO_PRIORITIES",
+    "ArraySink",
+    "PipelineStats",
+    "Progress",
+    "Sink",
+    "idle_priority_available",
+    "io_threads",
+    "run_pipeline",
+]
 
 log = logging.getLogger(__name__)
+
+IO_PRIORITIES = ("idle", "normal")
+"""``io_priority`` values: reader and writer threads at ``SCHED_IDLE``, or as any thread."""
 
 Progress = Callable[[int, int], None]
 """``progress(tiles_done, tiles_total)``, called after each batch and strip."""
@@ -80,63 +111,252 @@ class PipelineStats:
         return self.tiles - self.tiles_run
 
 
-class _RowBuffer:
-    """Raster rows ``[lo, hi)`` of every band and their validity, in one of two array pairs."""
-
-    def __init__(self, data: F32, valid: npt.NDArray[np.uint8], lo: int, hi: int) -> None:
-        self.data, self.valid, self.lo, self.hi = data, valid, lo, hi
+def idle_priority_available() -> bool:
+    """Whether threads can be moved to ``SCHED_IDLE`` here (Linux)."""
+    return sys.platform.startswith("linux") and hasattr(os, "SCHED_IDLE")
 
 
-def _load(
-    source: Source,
-    grid: TileGrid,
-    row: int,
-    prev: _RowBuffer | None,
-    store: tuple[F32, npt.NDArray[np.uint8]],
-) -> _RowBuffer:
-    """Fill ``store`` with the rows strip ``row`` needs: overlap copied, only new rows read."""
-    needed = grid.strip_rows(row)
-    lo, hi = int(needed.min()), int(needed.max()) + 1
-    data, valid = store[0][:, : hi - lo], store[1][: hi - lo]
+def io_threads(io_priority: str) -> str:
+    """GDAL's ``NUM_THREADS`` for the input and the streamed output at ``io_priority``."""
+    if io_priority not in IO_PRIORITIES:
+        raise ValueError(
+            f"io_priority must be one of {', '.join(IO_PRIORITIES)}, not {io_priority!r}"
+        )
+    return "1" if io_priority == "idle" and idle_priority_available() else "ALL_CPUS"
 
-    def read(a: int, b: int) -> None:
-        source.read_rows(a, b, out=data[:, a - lo : b - lo])
-        kernels.rows_valid(data[:, a - lo : b - lo], valid[a - lo : b - lo])
 
-    if prev is not None and prev.lo < hi and lo < prev.hi:  # reuse the overlap
-        a, b = max(lo, prev.lo), min(hi, prev.hi)
-        data[:, a - lo : b - lo] = prev.data[:, a - prev.lo : b - prev.lo]
-        valid[a - lo : b - lo] = prev.valid[a - prev.lo : b - prev.lo]
-        if lo < a:
-            read(lo, a)
-        if b < hi:
-            read(b, hi)
-    else:
-        read(lo, hi)
-    return _RowBuffer(data, valid, lo, hi)
+def _to_idle_priority() -> None:
+    """Move the calling thread (only it: Linux schedules threads) to ``SCHED_IDLE``."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except OSError as exc:  # e.g. a seccomp filter; the run goes on at normal priority
+        log.debug("could not move an I/O thread to SCHED_IDLE: %s", exc)
 
 
 def _infer(runner: BatchRunner, batch: F32, n: int) -> F32:
     return np.ascontiguousarray(runner.run(batch, n))
 
 
-def _blend(
-    acc: npt.NDArray[np.float64],
-    wacc: npt.NDArray[np.float64],
-    inflight: tuple[Future[F32], npt.NDArray[np.int64]],
-    weights: npt.NDArray[np.float64],
-    valid: npt.NDArray[np.uint8],
-    done: int,
-    progress: Progress | None,
-    grid: TileGrid,
-) -> int:
-    """Wait for a batch's predictions and add them into the accumulators; tiles done."""
-    fut, col_starts = inflight
-    kernels.accumulate(acc, wacc, fut.result(), col_starts, weights, valid)
-    done += col_starts.size
-    if progress is not None:
-        progress(done, grid.n_tiles)
-    return done
+@dataclass
+class _Strip:
+    """One strip on its way through: its rows, its tile mask, the tiles still to fill or blend."""
+
+    row: int
+    rmap: npt.NDArray[np.int64]  # ring row of each of the strip's tile rows
+    valid: npt.NDArray[np.uint8]
+    starts: npt.NDArray[np.int64]  # padded column of each tile to run
+    filled: int = 0
+    unblended: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.filled == self.starts.size and self.unblended == 0
+
+
+AHEAD = 3
+"""Strips read ahead of the oldest unfinished one. An idle-priority reader gets
+CPU time only in ORT's gaps, and every few strips a new row of compressed input
+blocks must be decoded: three strips of lead time absorb that without stalls."""
+
+
+_Segment = tuple[_Strip, npt.NDArray[np.int64], int]
+"""Tiles of one strip in a batch: the strip, their column starts, their first batch item."""
+
+
+class _Run:
+    """The state of one :func:`run_pipeline` call (see the module docstring).
+
+    Batches are filled across strip borders, so ORT always gets full batches and
+    always has the next one queued: batch ``k`` is filled and queued while ORT runs
+    batch ``k - 1``, which is then blended. A strip is finished (rows written,
+    accumulator rolled) as soon as its last tile is blended, before any tile of
+    the next strip is.
+
+    Input rows live in a ring of raster rows (row ``x`` at ``x % ring_rows``): each
+    row is read once, into its place, and never copied; a strip's tile rows are
+    indices into the ring. Strip ``r + AHEAD`` is read once strip ``r`` is finished,
+    and the ring is sized so that this never overwrites a row an unfinished strip needs.
+    """
+
+    def __init__(
+        self, source: Source, sink: Sink, runner: BatchRunner, grid: TileGrid,
+        blend: str, shift: float, progress: Progress | None, io_priority: str,
+    ) -> None:  # fmt: skip
+        self.source, self.sink, self.runner, self.grid = source, sink, runner, grid
+        self.shift, self.progress = shift, progress
+        meta: ModelMetadata = runner.model.metadata
+        self.meta = meta
+        tile = grid.tile
+        n_bands = len(meta.bands)
+        self.scale = np.asarray(meta.input_scale, dtype=np.float32)
+        self.offset = np.asarray(meta.input_offset, dtype=np.float32)
+        self.resid_index = (
+            meta.bands.index(meta.residual_band)
+            if meta.target == "lst_minus_bt" and meta.residual_band
+            else -1
+        )
+        self.weights = blend_weights(blend, tile, grid.padding)
+        self.cmap = grid.strip_cols()
+        self.acc = np.zeros((tile, grid.padded_width), dtype=np.float64)
+        self.wacc = np.zeros_like(self.acc)
+        self.valids = [np.zeros(self.acc.shape, dtype=np.uint8) for _ in range(AHEAD)]
+        self.batches = (runner.new_batch(), runner.new_batch())
+        n = grid.n_rows
+        self.lo = [int(grid.strip_rows(r).min()) for r in range(n)]
+        self.hi = [int(grid.strip_rows(r).max()) + 1 for r in range(n)]
+        ring_rows = max(self.hi[min(r + AHEAD - 1, n - 1)] - self.lo[r] for r in range(n))
+        self.ring_rows = min(ring_rows, grid.height)
+        self.ring = np.empty((n_bands, self.ring_rows, grid.width), dtype=np.float32)
+        self.ring_valid = np.empty((self.ring_rows, grid.width), dtype=np.uint8)
+        self.read_to = 0  # rows [0, read_to) have been read (reader thread only)
+        self.dummy = np.zeros((1, 1), dtype=np.float32)
+        self.loads: dict[int, Future[None]] = {}
+        self.active: deque[_Strip] = deque()  # opened, not yet finished, in order
+        self.segments: list[_Segment] = []  # of the batch being filled
+        self.filling = 0  # items in the batch being filled
+        self.n_batches = 0
+        self.inflight: tuple[Future[F32], list[_Segment]] | None = None
+        self.done = self.tiles_run = 0
+        self.writes: list[Future[None]] = []
+        self.idle = io_priority == "idle" and idle_priority_available()
+        self.reader = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-read")
+        self.infer = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-infer")
+        self.writer = ThreadPoolExecutor(
+            1,
+            thread_name_prefix="pix2lst-write",
+            initializer=_to_idle_priority if self.idle else None,
+        )
+
+    def close(self) -> None:
+        for pool in (self.reader, self.infer, self.writer):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _submit_load(self, row: int) -> None:
+        self.loads.pop(row - AHEAD, None)  # opened and finished by now
+        self.loads[row] = self.reader.submit(self._read, self.hi[row])
+
+    def _read(self, stop: int) -> None:
+        """Read raster rows ``[read_to, stop)`` into their places in the ring (reader thread)."""
+        start = self.read_to
+        while start < stop:
+            pos = start % self.ring_rows
+            end = min(stop, start + self.ring_rows - pos)
+            rows = self.ring[:, pos : pos + end - start]
+            self.source.read_rows(start, end, out=rows)
+            kernels.rows_valid(rows, self.ring_valid[pos : pos + end - start])
+            start = end
+        self.read_to = max(self.read_to, stop)
+
+    def run(self) -> None:
+        grid, size = self.grid, self.runner.batch_size
+        self._submit_load(0)
+        if self.idle:  # after the first strip, which nothing can overlap with
+            self.reader.submit(_to_idle_priority)
+        for row in range(1, min(AHEAD, grid.n_rows)):
+            self._submit_load(row)
+        for row in range(grid.n_rows):
+            if row not in self.loads:  # strip row - AHEAD still holds ring rows: flush
+                self._submit_batch()
+                self._drain()
+            strip = self._open(row)
+            while strip.filled < strip.starts.size:
+                take = min(size - self.filling, strip.starts.size - strip.filled)
+                starts = strip.starts[strip.filled : strip.filled + take]
+                batch = self.batches[self.n_batches % 2]
+                kernels.fill_batch(
+                    self.ring, strip.rmap, self.cmap, starts,
+                    self.scale, self.offset, batch[self.filling :],
+                )  # fmt: skip
+                self.segments.append((strip, starts, self.filling))
+                strip.filled += take
+                strip.unblended += take
+                self.filling += take
+                if self.filling == size:
+                    self._submit_batch()
+            self._settle()
+        self._submit_batch()
+        self._drain()
+        if self.active:  # pragma: no cover - a bookkeeping error, not an input error
+            raise RuntimeError(f"strips left unfinished: {[s.row for s in self.active]}")
+        for f in self.writes:
+            f.result()
+
+    def _open(self, row: int) -> _Strip:
+        """Wait for strip ``row``'s rows from the reader and find its tiles with data."""
+        grid = self.grid
+        self.loads[row].result()
+        rmap = np.ascontiguousarray(grid.strip_rows(row) % self.ring_rows)
+        valid = self.valids[row % AHEAD]
+        kernels.gather_valid(self.ring_valid, rmap, self.cmap, valid)
+        cols = np.flatnonzero(kernels.tiles_with_data(valid, grid.n_cols, grid.stride, grid.tile))
+        self.done += grid.n_cols - cols.size
+        strip = _Strip(row, rmap, valid, (cols * grid.stride).astype(np.int64))
+        self.active.append(strip)
+        return strip
+
+    def _submit_batch(self) -> None:
+        """Queue the batch being filled, then blend the one ORT was running."""
+        if self.filling == 0:
+            return
+        batch = self.batches[self.n_batches % 2]
+        fut = self.infer.submit(_infer, self.runner, batch, self.filling)
+        previous, self.inflight = self.inflight, (fut, self.segments)
+        self.tiles_run += self.filling
+        self.segments, self.filling = [], 0
+        self.n_batches += 1
+        if previous is not None:  # its batch buffer is free once this returns
+            self._blend(previous)
+
+    def _drain(self) -> None:
+        if self.inflight is not None:
+            inflight, self.inflight = self.inflight, None
+            self._blend(inflight)
+
+    def _blend(self, inflight: tuple[Future[F32], list[_Segment]]) -> None:
+        fut, segments = inflight
+        preds = fut.result()
+        for strip, starts, first in segments:
+            kernels.accumulate(
+                self.acc, self.wacc, preds[first : first + starts.size], starts,
+                self.weights, strip.valid,
+            )  # fmt: skip
+            strip.unblended -= starts.size
+            self.done += starts.size
+            self._settle()  # a strip is finished before the next one's tiles are added
+        if self.progress is not None:
+            self.progress(self.done, self.grid.n_tiles)
+
+    def _settle(self) -> None:
+        while self.active and self.active[0].complete:
+            self._finish(self.active.popleft())
+
+    def _finish(self, strip: _Strip) -> None:
+        """Write the strip's finished rows, roll the accumulator, read strip ``row + AHEAD``."""
+        grid, tile, stride = self.grid, self.grid.tile, self.grid.stride
+        start, stop = grid.finished_rows(strip.row)
+        if stop > start:
+            out = np.empty((stop - start, grid.width), dtype=np.float32)
+            resid = self.dummy
+            if self.resid_index >= 0:  # the rows' brightness temperature, from the ring
+                pos = np.arange(start, stop) % self.ring_rows
+                band = self.ring[self.resid_index]
+                contiguous = pos[-1] - pos[0] == stop - start - 1
+                resid = band[pos[0] : pos[-1] + 1] if contiguous else band[pos]
+            kernels.finalize_rows(
+                self.acc, self.wacc, start - grid.row_origin(strip.row), grid.padding,
+                self.meta.output_scale, self.meta.output_offset, self.shift,
+                resid, self.resid_index >= 0, out,
+            )  # fmt: skip
+            self.writes = [f for f in self.writes if not f.done() or f.result() is not None]
+            self.writes.append(self.writer.submit(self.sink.write_rows, start, out))
+        self.acc[: tile - stride] = self.acc[stride:]
+        self.acc[tile - stride :] = 0.0
+        self.wacc[: tile - stride] = self.wacc[stride:]
+        self.wacc[tile - stride :] = 0.0
+        if strip.row + AHEAD < grid.n_rows:  # no unfinished strip needs the rows it replaces
+            self._submit_load(strip.row + AHEAD)
+        if self.progress is not None:
+            self.progress(self.done, grid.n_tiles)
 
 
 def run_pipeline(
@@ -148,99 +368,24 @@ def run_pipeline(
     blend: str = "hann",
     shift: float = 0.0,
     progress: Progress | None = None,
+    io_priority: str = "idle",
 ) -> PipelineStats:
-    """Predict ``source`` tile by tile into ``sink``; ``shift`` is added last (e.g. -273.15)."""
-    meta: ModelMetadata = runner.model.metadata
+    """Predict ``source`` tile by tile into ``sink``; ``shift`` is added last (e.g. -273.15).
+
+    ``io_priority``: ``"idle"`` runs the reader and writer threads at ``SCHED_IDLE``
+    (see the module docstring; open the source and sink with
+    :func:`io_threads` GDAL threads), ``"normal"`` as any thread.
+    """
+    io_threads(io_priority)  # validates
     started = time.perf_counter()
-    tile, stride, pad = grid.tile, grid.stride, grid.padding
-    n_bands = len(meta.bands)
-    scale = np.asarray(meta.input_scale, dtype=np.float32)
-    offset = np.asarray(meta.input_offset, dtype=np.float32)
-    resid_index = (
-        meta.bands.index(meta.residual_band)
-        if meta.target == "lst_minus_bt" and meta.residual_band
-        else -1
-    )
-    weights = blend_weights(blend, tile, pad)
-    cmap = grid.strip_cols()
-    acc = np.zeros((tile, grid.padded_width), dtype=np.float64)
-    wacc = np.zeros_like(acc)
-    valid = np.zeros(acc.shape, dtype=np.uint8)
-    batches = (runner.new_batch(), runner.new_batch())  # filled in turn: one is being inferred
-    span = min(tile, grid.height)
-    stores = [
-        (
-            np.empty((n_bands, span, grid.width), dtype=np.float32),
-            np.empty((span, grid.width), dtype=np.uint8),
-        )
-        for _ in range(2)
-    ]
-    dummy = np.zeros((1, 1), dtype=np.float32)
-    done = tiles_run = 0
     ort_seconds = runner.seconds
-    reader = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-read")
-    infer = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-infer")
-    writer = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-write")
-    writes: list[Future[None]] = []
+    state = _Run(source, sink, runner, grid, blend, shift, progress, io_priority)
     try:
-        pending = reader.submit(_load, source, grid, 0, None, stores[0])
-        for row in range(grid.n_rows):
-            buf = pending.result()
-            if row + 1 < grid.n_rows:
-                pending = reader.submit(_load, source, grid, row + 1, buf, stores[(row + 1) % 2])
-            rmap = np.ascontiguousarray(grid.strip_rows(row) - buf.lo)
-            kernels.gather_valid(buf.valid, rmap, cmap, valid)
-            cols = np.flatnonzero(kernels.tiles_with_data(valid, grid.n_cols, stride, tile))
-            done += grid.n_cols - cols.size
-            # batch k is copied while ORT runs batch k - 1 (ORT rarely keeps both cores busy)
-            inflight: tuple[Future[F32], npt.NDArray[np.int64]] | None = None
-            for k in range(0, cols.size, runner.batch_size):
-                col_starts = (cols[k : k + runner.batch_size] * stride).astype(np.int64)
-                batch = batches[(k // runner.batch_size) % 2]  # the in-flight one is the other
-                kernels.fill_batch(buf.data, rmap, cmap, col_starts, scale, offset, batch)
-                if inflight is not None:
-                    done = _blend(acc, wacc, inflight, weights, valid, done, progress, grid)
-                fut = infer.submit(_infer, runner, batch, col_starts.size)
-                inflight = (fut, col_starts)
-                tiles_run += col_starts.size
-            if inflight is not None:
-                done = _blend(acc, wacc, inflight, weights, valid, done, progress, grid)
-            start, stop = grid.finished_rows(row)
-            if stop > start:
-                out = np.empty((stop - start, grid.width), dtype=np.float32)
-                resid = (
-                    buf.data[resid_index, start - buf.lo : stop - buf.lo]
-                    if resid_index >= 0
-                    else dummy
-                )
-                kernels.finalize_rows(
-                    acc,
-                    wacc,
-                    start - grid.row_origin(row),
-                    pad,
-                    meta.output_scale,
-                    meta.output_offset,
-                    shift,
-                    resid,
-                    resid_index >= 0,
-                    out,
-                )
-                writes = [f for f in writes if not f.done() or f.result() is not None]
-                writes.append(writer.submit(sink.write_rows, start, out))
-            acc[: tile - stride] = acc[stride:]
-            acc[tile - stride :] = 0.0
-            wacc[: tile - stride] = wacc[stride:]
-            wacc[tile - stride :] = 0.0
-            if progress is not None:
-                progress(done, grid.n_tiles)
-        for f in writes:
-            f.result()
+        state.run()
     finally:
-        reader.shutdown(wait=True, cancel_futures=True)
-        infer.shutdown(wait=True, cancel_futures=True)
-        writer.shutdown(wait=True, cancel_futures=True)
-    if tiles_run == 0:
+        state.close()
+    if state.tiles_run == 0:
         log.warning("every tile of the input is nodata; the output is all NaN")
     return PipelineStats(
-        grid.n_tiles, tiles_run, runner.seconds - ort_seconds, time.perf_counter() - started
+        grid.n_tiles, state.tiles_run, runner.seconds - ort_seconds, time.perf_counter() - started
     )

@@ -17,7 +17,13 @@ from pix2lst._io import check_output
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
-from pix2lst.runtime.pipeline import ArraySink, PipelineStats, Progress, run_pipeline
+from pix2lst.runtime.pipeline import (
+    ArraySink,
+    PipelineStats,
+    Progress,
+    io_threads,
+    run_pipeline,
+)
 from pix2lst.runtime.session import SessionConfig
 from pix2lst.runtime.sources import ArraySource, open_source
 from pix2lst.runtime.tiling import TileGrid, default_padding
@@ -71,7 +77,11 @@ class LSTPredictor:
     ``openvino``), a comma list or a list. ``padding`` (ArcGIS meaning; default
     ``tile // 4``) and ``blend`` (``hann``, ``linear``, ``crop``) set the tiling.
     One predictor runs one prediction at a time (its batch runner reuses device
-    buffers); use one predictor per thread.
+    buffers); use one predictor per thread. ``io_priority="idle"`` (default) lets
+    reading and writing use only CPU time inference leaves unused (Linux
+    ``SCHED_IDLE`` threads, see :mod:`pix2lst.runtime.pipeline`); ``"normal"``
+    gives them the same priority as inference, e.g. when other busy programs
+    share the machine.
     """
 
     def __init__(
@@ -83,9 +93,12 @@ class LSTPredictor:
         blend: str = "hann",
         *,
         session: SessionConfig | None = None,
+        io_priority: str = "idle",
     ) -> None:
         if blend not in BLENDS:
             raise ValueError(f"blend must be one of {', '.join(BLENDS)}, not {blend!r}")
+        self._io_threads = io_threads(io_priority)  # validates
+        self.io_priority = io_priority
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         config = replace(session or SessionConfig(), providers=providers)
@@ -97,7 +110,21 @@ class LSTPredictor:
         self.batch_size = batch_size
         self.runner = BatchRunner(self.model, batch_size)
         if config.warmup:
-            self.runner.warmup()
+            self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Run everything once so that the first real prediction runs at full speed.
+
+        One full batch of zeros through ORT (TensorRT engines, cuDNN tuning, caches),
+        then a small zero raster through the pipeline: the first call of each Numba
+        kernel in a process loads it from the cache (about 0.2 s in all). The raster
+        is two tiles high so that both array layouts the kernels see are loaded.
+        """
+        self.runner.warmup()
+        tile = self.tile_size
+        self.predict_array(np.zeros((len(self.metadata.bands), 2 * tile, tile + 1), np.float32))
+        self.runner.seconds = 0.0
+        self.runner.batches = 0
 
     # -- introspection ------------------------------------------------------
     @property
@@ -153,6 +180,7 @@ class LSTPredictor:
             blend=self.blend,
             shift=shift,
             progress=progress,
+            io_priority=self.io_priority,
         )
         return sink.array
 
@@ -175,7 +203,7 @@ class LSTPredictor:
         shift = self._shift(units)
         check_output(dst, overwrite=overwrite)
         meta = self.metadata
-        source = open_source(src, meta.bands, meta.input_units)
+        source = open_source(src, meta.bands, meta.input_units, threads=self._io_threads)
         try:
             grid = self.grid(source.height, source.width)
             tags = {
@@ -205,6 +233,7 @@ class LSTPredictor:
                     units=units,
                     cog=cog,
                     overwrite=overwrite,
+                    threads=self._io_threads,
                 ) as sink,
             ):
                 stats: PipelineStats = run_pipeline(
@@ -215,6 +244,7 @@ class LSTPredictor:
                     blend=self.blend,
                     shift=shift,
                     progress=progress,
+                    io_priority=self.io_priority,
                 )
         finally:
             source.close()

@@ -29,7 +29,11 @@ __all__ = ["ArraySource", "CompositeSource", "SceneSource", "Source", "open_sour
 log = logging.getLogger(__name__)
 
 READ_THREADS = "ALL_CPUS"
-"""GDAL decoding threads per input file (``NUM_THREADS`` open option)."""
+"""Default GDAL decoding threads per input file (``NUM_THREADS`` open option).
+
+The pipeline passes ``threads=1`` when its reader runs at idle priority: the
+reader thread then decodes every block itself, at that priority, and GDAL's
+process-wide worker pool is left alone."""
 
 F32 = npt.NDArray[np.float32]
 
@@ -70,11 +74,16 @@ class CompositeSource:
     """A multi-band GeoTIFF whose band descriptions name the bands."""
 
     def __init__(
-        self, path: str | os.PathLike[str], bands: tuple[str, ...], units: str | None = None
+        self,
+        path: str | os.PathLike[str],
+        bands: tuple[str, ...],
+        units: str | None = None,
+        *,
+        threads: str | int = READ_THREADS,
     ) -> None:
         self.path = Path(path)
         try:
-            self._ds = rasterio.open(self.path, NUM_THREADS=READ_THREADS)
+            self._ds = rasterio.open(self.path, NUM_THREADS=str(threads))
         except rasterio.errors.RasterioIOError as exc:
             raise SceneError(f"cannot read {self.path} as a raster: {exc}") from exc
         ds = self._ds
@@ -132,13 +141,20 @@ class CompositeSource:
 class SceneSource:
     """A Landsat scene folder or MTL file, calibrated on the fly with the physics chain."""
 
-    def __init__(self, path: str | os.PathLike[str], bands: tuple[str, ...], units: str) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        bands: tuple[str, ...],
+        units: str,
+        *,
+        threads: str | int = READ_THREADS,
+    ) -> None:
         from pix2lst.lst_physics import find_scene
 
         self.scene = find_scene(Path(path))
         self.bands = tuple(bands)
         self.units = units
-        self._ds = [rasterio.open(self.scene.band_path(b), NUM_THREADS=READ_THREADS) for b in bands]
+        self._ds = [rasterio.open(self.scene.band_path(b), NUM_THREADS=str(threads)) for b in bands]
         first = self._ds[0]
         for name, ds in zip(bands[1:], self._ds[1:], strict=True):
             if (
@@ -171,7 +187,7 @@ class SceneSource:
             ds.read(1, window=window, out=dn[i])
         units: Any = self.units
         res = calibrate_composite(
-            dn, list(self.bands), self.scene, units, nodata=self._nodata, out=out
+            dn, list(self.bands), self.scene, units, nodata=self._nodata, out=out, parallel=False
         )
         return np.asarray(res, dtype=np.float32)
 
@@ -214,11 +230,20 @@ def is_scene(path: Path) -> bool:
     )
 
 
-def open_source(path: str | os.PathLike[str], bands: tuple[str, ...], units: str) -> Source:
-    """Open a composite GeoTIFF, or a scene folder / MTL calibrated to ``units``."""
+def open_source(
+    path: str | os.PathLike[str],
+    bands: tuple[str, ...],
+    units: str,
+    *,
+    threads: str | int = READ_THREADS,
+) -> Source:
+    """Open a composite GeoTIFF, or a scene folder / MTL calibrated to ``units``.
+
+    ``threads``: GDAL's decoding threads per file (``NUM_THREADS``).
+    """
     p = Path(path)
     if not p.exists():
         raise SceneError(f"input {p} does not exist; give a composite GeoTIFF or a scene folder")
     if is_scene(p):
-        return SceneSource(p, bands, units)
-    return CompositeSource(p, bands, units)
+        return SceneSource(p, bands, units, threads=threads)
+    return CompositeSource(p, bands, units, threads=threads)

@@ -35,7 +35,6 @@ _CREATION = {
     "zstd_level": 1,
     "predictor": 3,
     "bigtiff": "IF_SAFER",
-    "num_threads": "ALL_CPUS",
 }
 
 
@@ -63,8 +62,13 @@ def geotiff_sink(
     units: str,
     cog: bool = False,
     overwrite: bool = False,
+    threads: str | int = "ALL_CPUS",
 ) -> Iterator[GeoTiffSink]:
-    """Open ``dst`` for streaming; the file appears at ``dst`` only if the block succeeds."""
+    """Open ``dst`` for streaming; the file appears at ``dst`` only if the block succeeds.
+
+    ``threads``: GDAL's compression threads for the streamed file (``NUM_THREADS``);
+    the COG conversion at the end always uses all CPUs.
+    """
     profile: dict[str, Any] = {
         "driver": "GTiff",
         "height": height,
@@ -75,6 +79,7 @@ def geotiff_sink(
         "crs": crs,
         "transform": transform,
         **_CREATION,
+        "num_threads": str(threads),
     }
     with atomic_output(dst, overwrite=overwrite, suffix=".tif") as tmp:
         stream_path = tmp.with_name(tmp.name + ".stream.tif") if cog else tmp
