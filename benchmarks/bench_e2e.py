@@ -58,6 +58,11 @@ def _contenders(
                              {"model": spec.onnx, "src": str(folder),
                               "dst": str(work / f"{tag}-numpy.tif"), "padding": padding,
                               "kernels": "numpy"}))  # fmt: skip
+    if with_composite and spec.key == "default":
+        out.append(Contender(f"ours-normal-io-{tag}", "tasks_predict:predict_e2e",
+                             {"model": spec.onnx, "src": str(folder),
+                              "dst": str(work / f"{tag}-normal.tif"), "padding": padding,
+                              "io_priority": "normal"}))  # fmt: skip
     if with_composite:
         out.append(Contender(f"ours-composite-{tag}", "tasks_predict:predict_e2e",
                              {"model": spec.onnx, "src": str(comp),
@@ -112,6 +117,11 @@ def _model_section(
             table.rows.append(
                 _row("ours, numpy twins for the Numba kernels", "scene folder",
                      runs[f"ours-numpy-kernels-{tag}"], ours)
+            )  # fmt: skip
+        if f"ours-normal-io-{tag}" in runs:
+            table.rows.append(
+                _row("ours, io_priority='normal' (reader and writer not at SCHED_IDLE)",
+                     "scene folder", runs[f"ours-normal-io-{tag}"], ours)
             )  # fmt: skip
         table.rows.append(_row("ORT ceiling", "tiles in RAM", ceiling, ours))
         table.rows.append(

@@ -139,6 +139,7 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
 def predict_e2e(
     model: str, src: str, dst: str, padding: int, blend: str = "hann", batch_size: int = 8,
     providers: str = "auto", keep: bool = False, kernels: str = "numba",
+    io_priority: str = "idle",
 ) -> dict[str, Any]:  # fmt: skip
     """``LSTPredictor(...).predict_file(src, dst)``: setup and run seconds, Mpx/s.
 
@@ -156,8 +157,9 @@ def predict_e2e(
 
     t0 = time.perf_counter()
     predictor = LSTPredictor(
-        model=model, providers=providers, batch_size=batch_size, padding=padding, blend=blend
-    )
+        model=model, providers=providers, batch_size=batch_size, padding=padding, blend=blend,
+        io_priority=io_priority,
+    )  # fmt: skip
     t1 = time.perf_counter()
     summary = predictor.predict_file(src, dst, overwrite=True)
     t2 = time.perf_counter()
