@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_runtime_models import BANDS, make_model, sample_dn, write_composite
 
+from pix2lst.errors import EmptySceneError
 from pix2lst.runtime import BLENDS, LSTPredictor
 from pix2lst.runtime.kernels_ref import reference_mosaic
 from pix2lst.runtime.pipeline import ArraySink, idle_priority_available, run_pipeline
@@ -252,6 +253,18 @@ def test_nodata_tiles_are_not_sent_to_the_model(tmp_path: Path, models: dict[str
     with rasterio.open(tmp_path / "o.tif") as ds:
         out = ds.read(1)
     assert np.isnan(out[:40]).all() and np.allclose(out[40:], arr[7, 40:], rtol=1e-6)
+
+
+def test_an_all_nodata_input_is_refused_and_writes_nothing(
+    tmp_path: Path, models: dict[str, Path]
+) -> None:
+    arr = np.full((8, 40, 50), np.nan, dtype=np.float32)
+    src = write_composite(tmp_path / "c.tif", arr)
+    p = predictor(models["identity16"], 4, "hann")
+    with pytest.raises(EmptySceneError, match=r"every pixel of .* is nodata"):
+        p.predict_file(src, tmp_path / "o.tif")
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["c.tif"]
+    assert np.isnan(p.predict_array(arr)).all()  # the array API answers NaN for NaN
 
 
 def test_predict_file_writes_a_georeferenced_tagged_geotiff(

@@ -14,6 +14,7 @@ import rasterio
 
 from pix2lst import __version__
 from pix2lst._io import check_output
+from pix2lst.errors import EmptySceneError
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
@@ -197,7 +198,9 @@ class LSTPredictor:
         """Predict a composite GeoTIFF or a scene folder / MTL into the GeoTIFF ``dst``.
 
         ``dst`` is checked before any work and written atomically: an interrupted
-        run leaves neither a partial file nor a temporary one.
+        run leaves neither a partial file nor a temporary one. An input without a
+        single valid pixel raises :class:`~pix2lst.errors.EmptySceneError` (and
+        writes nothing); :meth:`predict_array` returns all NaN for it instead.
         """
         started = time.perf_counter()
         shift = self._shift(units)
@@ -246,6 +249,12 @@ class LSTPredictor:
                     progress=progress,
                     io_priority=self.io_priority,
                 )
+                if stats.tiles_run == 0:  # raised inside the sink: nothing is written
+                    raise EmptySceneError(
+                        f"every pixel of {src} is nodata (0 of {stats.tiles} tiles has a valid "
+                        "pixel in all the model's bands); nothing written. Check the input "
+                        "and its nodata value"
+                    )
         finally:
             source.close()
         return PredictionSummary(
