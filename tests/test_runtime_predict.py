@@ -128,16 +128,10 @@ def test_constant_model_gives_an_exactly_constant_mosaic(
     assert np.isnan(out[~valid]).all()
 
 
-@pytest.mark.parametrize("blend", BLENDS)
-@pytest.mark.parametrize(
-    ("h", "w", "padding"),
-    [(200, 173, 8), (31, 300, 0), (1, 77, 15), (77, 1, 3), (10, 12, 8), (97, 64, 13)],
-)
-def test_streaming_equals_in_memory_reference(
-    models: dict[str, Path], blend: str, h: int, w: int, padding: int
-) -> None:
-    arr = scene_like(h, w, h + w, holes=True)
-    p = predictor(models["conv"], padding, blend)
+def _assert_reference_mosaic(
+    p: LSTPredictor, arr: np.ndarray, padding: int, blend: str
+) -> np.ndarray:
+    """The streamed mosaic of the 32 px ``conv`` model equals the in-memory reference's."""
     out = p.predict_array(arr)
     ref = reference_mosaic(
         arr,
@@ -150,6 +144,20 @@ def test_streaming_equals_in_memory_reference(
     )
     np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
     np.testing.assert_allclose(out, ref, rtol=2e-6, atol=1e-5)
+    return out
+
+
+@pytest.mark.parametrize("blend", BLENDS)
+@pytest.mark.parametrize(
+    ("h", "w", "padding"),
+    [(200, 173, 8), (31, 300, 0), (1, 77, 15), (77, 1, 3), (10, 12, 8), (97, 64, 13)],
+)
+def test_streaming_equals_in_memory_reference(
+    models: dict[str, Path], blend: str, h: int, w: int, padding: int
+) -> None:
+    arr = scene_like(h, w, h + w, holes=True)
+    p = predictor(models["conv"], padding, blend)
+    _assert_reference_mosaic(p, arr, padding, blend)
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 8])
@@ -162,18 +170,7 @@ def test_batches_that_span_strips_and_empty_strips(
     arr = scene_like(h, w, 7, holes=True)
     arr[:, 56:110] = np.nan  # strips 4 and 5 (rows 56-88, 72-104) have no valid pixel
     p = LSTPredictor(models["conv"], providers="cpu", batch_size=batch_size, padding=8)
-    out = p.predict_array(arr)
-    ref = reference_mosaic(
-        arr,
-        lambda b: p.run_batch(b)[:, None],
-        tile=32,
-        padding=8,
-        blend="hann",
-        scale=np.ones(8, np.float32),
-        offset=np.zeros(8, np.float32),
-    )
-    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
-    np.testing.assert_allclose(out, ref, rtol=2e-6, atol=1e-5)
+    out = _assert_reference_mosaic(p, arr, 8, "hann")
     assert np.isnan(out[56:110]).all()
 
 

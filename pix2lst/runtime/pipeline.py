@@ -116,13 +116,18 @@ def idle_priority_available() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "SCHED_IDLE")
 
 
-def io_threads(io_priority: str) -> str:
-    """GDAL's ``NUM_THREADS`` for the input and the streamed output at ``io_priority``."""
+def _runs_idle(io_priority: str) -> bool:
+    """Whether reader and writer go to ``SCHED_IDLE`` for ``io_priority`` (validated) here."""
     if io_priority not in IO_PRIORITIES:
         raise ValueError(
             f"io_priority must be one of {', '.join(IO_PRIORITIES)}, not {io_priority!r}"
         )
-    return "1" if io_priority == "idle" and idle_priority_available() else "ALL_CPUS"
+    return io_priority == "idle" and idle_priority_available()
+
+
+def io_threads(io_priority: str) -> str:
+    """GDAL's ``NUM_THREADS`` for the input and the streamed output at ``io_priority``."""
+    return "1" if _runs_idle(io_priority) else "ALL_CPUS"
 
 
 def _to_idle_priority() -> None:
@@ -202,9 +207,9 @@ class _Run:
         self.valids = [np.zeros(self.acc.shape, dtype=np.uint8) for _ in range(AHEAD)]
         self.batches = (runner.new_batch(), runner.new_batch())
         n = grid.n_rows
-        self.lo = [int(grid.strip_rows(r).min()) for r in range(n)]
+        lo = [int(grid.strip_rows(r).min()) for r in range(n)]
         self.hi = [int(grid.strip_rows(r).max()) + 1 for r in range(n)]
-        ring_rows = max(self.hi[min(r + AHEAD - 1, n - 1)] - self.lo[r] for r in range(n))
+        ring_rows = max(self.hi[min(r + AHEAD - 1, n - 1)] - lo[r] for r in range(n))
         self.ring_rows = min(ring_rows, grid.height)
         self.ring = np.empty((n_bands, self.ring_rows, grid.width), dtype=np.float32)
         self.ring_valid = np.empty((self.ring_rows, grid.width), dtype=np.uint8)
@@ -218,7 +223,7 @@ class _Run:
         self.inflight: tuple[Future[F32], list[_Segment]] | None = None
         self.done = self.tiles_run = 0
         self.writes: list[Future[None]] = []
-        self.idle = io_priority == "idle" and idle_priority_available()
+        self.idle = _runs_idle(io_priority)
         self.reader = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-read")
         self.infer = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-infer")
         self.writer = ThreadPoolExecutor(
@@ -338,10 +343,12 @@ class _Run:
             out = np.empty((stop - start, grid.width), dtype=np.float32)
             resid = self.dummy
             if self.resid_index >= 0:  # the rows' brightness temperature, from the ring
-                pos = np.arange(start, stop) % self.ring_rows
                 band = self.ring[self.resid_index]
-                contiguous = pos[-1] - pos[0] == stop - start - 1
-                resid = band[pos[0] : pos[-1] + 1] if contiguous else band[pos]
+                first = start % self.ring_rows
+                if first + stop - start <= self.ring_rows:
+                    resid = band[first : first + stop - start]
+                else:  # the rows wrap around the ring's end
+                    resid = band[np.arange(start, stop) % self.ring_rows]
             kernels.finalize_rows(
                 self.acc, self.wacc, start - grid.row_origin(strip.row), grid.padding,
                 self.meta.output_scale, self.meta.output_offset, self.shift,
@@ -376,7 +383,7 @@ def run_pipeline(
     (see the module docstring; open the source and sink with
     :func:`io_threads` GDAL threads), ``"normal"`` as any thread.
     """
-    io_threads(io_priority)  # validates
+    _runs_idle(io_priority)  # validates
     started = time.perf_counter()
     ort_seconds = runner.seconds
     state = _Run(source, sink, runner, grid, blend, shift, progress, io_priority)

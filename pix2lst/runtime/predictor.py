@@ -98,7 +98,7 @@ class LSTPredictor:
     ) -> None:
         if blend not in BLENDS:
             raise ValueError(f"blend must be one of {', '.join(BLENDS)}, not {blend!r}")
-        self._io_threads = io_threads(io_priority)  # validates
+        io_threads(io_priority)  # validates
         self.io_priority = io_priority
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
@@ -116,16 +116,14 @@ class LSTPredictor:
     def _warm_up(self) -> None:
         """Run everything once so that the first real prediction runs at full speed.
 
-        One full batch of zeros through ORT (TensorRT engines, cuDNN tuning, caches),
-        then a small zero raster through the pipeline: the first call of each Numba
-        kernel in a process loads it from the cache (about 0.2 s in all). The raster
-        is two tiles high so that both array layouts the kernels see are loaded.
+        A small zero raster through the pipeline (the first call of each Numba kernel
+        in a process loads it from the cache, about 0.2 s in all; the raster is two
+        tiles high so that both array layouts the kernels see are loaded), then one
+        full batch of zeros through ORT (TensorRT engines, cuDNN tuning, caches).
         """
-        self.runner.warmup()
         tile = self.tile_size
         self.predict_array(np.zeros((len(self.metadata.bands), 2 * tile, tile + 1), np.float32))
-        self.runner.seconds = 0.0
-        self.runner.batches = 0
+        self.runner.warmup()  # last: it also zeroes the runner's time and batch counts
 
     # -- introspection ------------------------------------------------------
     @property
@@ -206,7 +204,8 @@ class LSTPredictor:
         shift = self._shift(units)
         check_output(dst, overwrite=overwrite)
         meta = self.metadata
-        source = open_source(src, meta.bands, meta.input_units, threads=self._io_threads)
+        threads = io_threads(self.io_priority)
+        source = open_source(src, meta.bands, meta.input_units, threads=threads)
         try:
             grid = self.grid(source.height, source.width)
             tags = {
@@ -236,7 +235,7 @@ class LSTPredictor:
                     units=units,
                     cog=cog,
                     overwrite=overwrite,
-                    threads=self._io_threads,
+                    threads=threads,
                 ) as sink,
             ):
                 stats: PipelineStats = run_pipeline(
