@@ -6,11 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import shared_scene
 
 from pix2lst.errors import MetadataError
 from pix2lst.lst_physics import read_mtl
 from pix2lst.lst_physics.mtl import parse_mtl_text
+from tests.conftest import shared_scene
 
 L2_FULL = "LC08_L2SP_005009_20150710_fullscene_515m"
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import shared_scene
 from PIL import Image
 
 from pix2lst.errors import GridMismatchError
 from pix2lst.lst_physics import write_composite
 from pix2lst.lst_physics import write_lst as physics_lst
 from pix2lst.viz import compare, quicklook, read_lst, read_rgb, rgb_quicklook, write_viewer
+from tests.conftest import shared_scene
 
 
 def test_quicklook_of_physics_lst(tmp_path: Path, sample_scene: Path) -> None:

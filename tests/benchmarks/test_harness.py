@@ -16,7 +16,7 @@ import rasterio
 
 # ``benchmarks`` is a top-level folder of the repository, not an installed package:
 # ``python -m pytest`` (make test) has the repository on sys.path, bare ``pytest`` not.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.harness import Contender, compare, median_of, run_task
 from benchmarks.scenes import mirror_indices, scene_folder

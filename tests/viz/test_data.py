@@ -9,60 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
-from affine import Affine
 
 from pix2lst.errors import EmptySceneError, GridMismatchError
 from pix2lst.viz.raster import check_same_grid, decimated_shape, read_grid, read_lst
-
-BORDER = 6  # nodata ring, pixels
-ORIGIN = (400_000.0, 3_400_000.0)  # EPSG:32616, like the embedded sample
-
-
-def lst_values(height: int = 90, width: int = 120, warm: float = 0.0) -> np.ndarray:
-    """Known kelvin values: a 290-310 K west-east ramp, a hot block, NaN border."""
-    cols = np.linspace(290.0, 310.0, width)
-    values = np.tile(cols, (height, 1)) + 0.01 * np.arange(height)[:, None]
-    values[height // 3 : height // 2, width // 4 : width // 2] += 8.0 + warm
-    values[:BORDER] = values[-BORDER:] = np.nan
-    values[:, :BORDER] = values[:, -BORDER:] = np.nan
-    return values.astype(np.float32)
-
-
-def write_lst(
-    path: Path,
-    values: np.ndarray,
-    *,
-    units: str | None = "K",
-    date: str | None = "2015-01-22",
-    res: float = 30.0,
-    origin: tuple[float, float] = ORIGIN,
-    crs: str = "EPSG:32616",
-    extra_tags: dict[str, str] | None = None,
-) -> Path:
-    """Write ``values`` as a float32 LST GeoTIFF with NaN nodata and pix2lst-style tags."""
-    tags = {"scene": "TESTSCENE", "method": "planck", "emissivity": "sobrino"}
-    if units is not None:
-        tags["units"] = units
-    if date is not None:
-        tags["date"] = date
-    tags.update(extra_tags or {})
-    h, w = values.shape
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=w,
-        height=h,
-        count=1,
-        dtype="float32",
-        crs=crs,
-        transform=Affine(res, 0.0, origin[0], 0.0, -res, origin[1]),
-        nodata=float("nan"),
-    ) as dst:
-        dst.write(values, 1)
-        dst.update_tags(**tags)
-    return path
+from tests.conftest import lst_values, write_lst
 
 
 def test_read_lst_kelvin_nan_and_tags(tmp_path: Path) -> None:

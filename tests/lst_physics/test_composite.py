@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import shared_scene
 from rasterio.windows import Window
 
 from pix2lst.errors import BandNotFoundError, OutputExistsError
@@ -19,6 +18,7 @@ from pix2lst.lst_physics import (
     find_scene,
     write_composite,
 )
+from tests.conftest import shared_scene
 
 
 def test_sample_composite(sample_scene: Path, tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import shared_scene
 
 from pix2lst.lst_physics import find_scene, write_lst
 from pix2lst.lst_physics.validate import compare_to_usgs_st
+from tests.conftest import shared_scene
 
 L2_FULL = "LC08_L2SP_005009_20150710_fullscene_515m"
 

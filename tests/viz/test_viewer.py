@@ -13,13 +13,13 @@ import pytest
 import rasterio
 from click.testing import CliRunner
 from PIL import Image
-from test_viz_data import ORIGIN, lst_values, write_lst
 
 from pix2lst.cli import main
 from pix2lst.errors import GridMismatchError, OutputExistsError
 from pix2lst.viz import write_viewer
 from pix2lst.viz.raster import decimated_shape
 from pix2lst.viz.viewer import leaflet_assets
+from tests.conftest import ORIGIN, lst_values, write_lst
 
 # The only URL-like strings allowed: XML namespace names, which browsers never fetch.
 _NAMESPACE = re.compile(r"http://www\.w3\.org/[0-9]{4}/[a-z]+")
@@ -49,7 +49,7 @@ def test_leaflet_assets_are_vendored_and_offline() -> None:
     assert "Leaflet 1.9.4" in js and len(js) > 100_000
     assert ".leaflet-container" in css
     assert_offline(js + css)
-    static = Path(__file__).resolve().parents[1] / "pix2lst" / "viz" / "static"
+    static = Path(__file__).resolve().parents[2] / "pix2lst" / "viz" / "static"
     assert "BSD 2-Clause" in (static / "LEAFLET_LICENSE.txt").read_text()
 
 

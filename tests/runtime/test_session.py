@@ -7,13 +7,13 @@ from pathlib import Path
 
 import onnxruntime as ort
 import pytest
-from test_runtime_models import make_model
 
 from pix2lst.data import default_model_path
 from pix2lst.errors import ModelError, ProviderError
 from pix2lst.runtime import LSTPredictor, SessionConfig, load_model, resolve_providers
 from pix2lst.runtime import session as session_mod
 from pix2lst.runtime.session import provider_options
+from tests.conftest import make_model
 
 TRT, CUDA, CPU = (
     "TensorrtExecutionProvider",

@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_DATA
 
 from pix2lst.errors import BandNotFoundError, SceneError
 from pix2lst.lst_physics import COMPOSITE_BANDS, find_scene
+from tests.conftest import SHARED_DATA
 
 # folder -> (level, bands that must be found)
 EXPECTED = {

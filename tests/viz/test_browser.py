@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio
-from test_viz_data import lst_values, write_lst
 
 from pix2lst.viz import write_viewer
+from tests.conftest import lst_values, write_lst
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = next(
     (p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None
 )

@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 from matplotlib.colors import Normalize
 from PIL import Image
-from test_viz_data import lst_values, write_lst
 
 from pix2lst.cli import main
 from pix2lst.errors import GridMismatchError, OutputExistsError
@@ -18,6 +17,7 @@ from pix2lst.viz import compare, quicklook
 from pix2lst.viz.quicklook import lst_figure
 from pix2lst.viz.raster import read_lst
 from pix2lst.viz.style import lst_cmap, percent_clip
+from tests.conftest import lst_values, write_lst
 
 
 def _rgba(path_or_buf: Path | io.BytesIO) -> np.ndarray:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import rasterio
 from click.testing import CliRunner
-from test_runtime_models import BANDS, make_model, sample_dn, write_composite
 
 from pix2lst.cli import main
 from pix2lst.errors import (
@@ -21,6 +20,7 @@ from pix2lst.errors import (
 )
 from pix2lst.runtime import LSTPredictor
 from pix2lst.runtime import pipeline as pipeline_mod
+from tests.conftest import BANDS, make_model, sample_dn, write_composite
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,13 @@ import pytest
 import rasterio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_runtime_models import BANDS, make_model, sample_dn, write_composite
 
 from pix2lst.errors import EmptySceneError
 from pix2lst.runtime import BLENDS, LSTPredictor
 from pix2lst.runtime.kernels_ref import reference_mosaic
 from pix2lst.runtime.pipeline import ArraySink, idle_priority_available, run_pipeline
 from pix2lst.runtime.sources import ArraySource
+from tests.conftest import BANDS, make_model, sample_dn, write_composite
 
 TILES = (16, 32)
 
