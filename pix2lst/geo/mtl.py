@@ -85,6 +85,8 @@ class MtlMetadata:
     st_mult: float | None = None
     st_add: float | None = None
     file_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    scene_center_time: str | None = None
+    """``SCENE_CENTER_TIME`` as written (``HH:MM:SS.fffffffZ``, UTC), when the MTL has it."""
 
     def __post_init__(self) -> None:
         if not -90.0 <= self.sun_elevation <= 90.0:
@@ -296,6 +298,7 @@ def _build(groups: Groups, path: Path) -> MtlMetadata:
         st_mult=st_mult,
         st_add=st_add,
         file_names=MappingProxyType(file_names),
+        scene_center_time=(q.text("SCENE_CENTER_TIME") or "").strip('"') or None,
     )
 
 
