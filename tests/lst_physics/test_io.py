@@ -151,7 +151,9 @@ def test_grid_mismatch(sample_scene: Path, tmp_path: Path) -> None:
         return (a[:-1], p) if b == "B10" else (a, p)
 
     sc = make_scene(sample_scene, tmp_path / "s", edit=edit, bands=("B4", "B5", "B10"))
-    with pytest.raises(GridMismatchError, match=r"band B4 vs band B10: size 64x64 vs 64x63 \(w x h\)"):
+    with pytest.raises(
+        GridMismatchError, match=r"band B4 vs band B10: size 64x64 vs 64x63 \(w x h\)"
+    ):
         write_lst(sc, tmp_path / "o.tif")
 
     def shift(b: str, a: np.ndarray, p: dict) -> tuple[np.ndarray, dict]:
