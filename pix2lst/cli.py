@@ -7,7 +7,12 @@ never import torch, and start fast.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import click
@@ -58,6 +63,49 @@ def _missing_dependency(command: str, exc: ModuleNotFoundError) -> str:
     return f"'pix2lst {command}' needs {missing}, which is not installed; {hint}"
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP, raised in the main thread so that every ``finally``
+    and context manager (temporary outputs above all) unwinds as for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def _signals_unwind() -> Iterator[list[int]]:
+    """Turn SIGINT/SIGTERM/SIGHUP into :class:`Interrupted` while a command runs.
+
+    Yields the list of signals received. A second signal while the first one unwinds
+    takes the default action (the process ends at once). Only in the main thread
+    (elsewhere, e.g. a test runner's worker thread, nothing changes).
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if received:  # a second signal: stop now
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+            return
+        received.append(signum)
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in _SIGNALS}
+    try:
+        yield received
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use.
 
@@ -88,13 +136,29 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ModuleNotFoundError as exc:  # an optional dependency imported lazily
-            name = ctx.invoked_subcommand or "this command"
-            raise click.ClickException(_missing_dependency(name, exc)) from exc
-        except Pix2LstError as exc:  # bad input, said once for every command: no traceback
-            raise click.ClickException(str(exc)) from exc
+        with _signals_unwind() as received:
+            try:
+                return super().invoke(ctx)
+            except ModuleNotFoundError as exc:  # an optional dependency imported lazily
+                name = ctx.invoked_subcommand or "this command"
+                raise click.ClickException(_missing_dependency(name, exc)) from exc
+            except Pix2LstError as exc:  # bad input, said once for every command: no traceback
+                raise click.ClickException(str(exc)) from exc
+            except (KeyboardInterrupt, Exception) as exc:
+                # Ctrl-C, SIGTERM, SIGHUP: one line and 128 + signal, never a traceback, also
+                # when a library (Numba, GDAL) turned the interrupt into an error of its own
+                signum = getattr(exc, "signum", None) or (received[0] if received else None)
+                if signum is None and isinstance(exc, KeyboardInterrupt):
+                    signum = signal.SIGINT
+                if signum is None:
+                    raise
+                name = signal.Signals(signum).name
+                click.echo(
+                    f"pix2lst {ctx.invoked_subcommand or ''}: interrupted ({name}); "
+                    "no partial output was left",
+                    err=True,
+                )
+                ctx.exit(128 + int(signum))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _HELP.get(name, "")) for name in self.list_commands(ctx)]
@@ -111,3 +175,7 @@ def main(verbose: int) -> None:
 
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+if __name__ == "__main__":  # python -m pix2lst.cli
+    main()

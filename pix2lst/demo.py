@@ -18,7 +18,8 @@ import numpy as np
 import rasterio
 
 from pix2lst.data import sample_scene_path
-from pix2lst.errors import GridMismatchError
+from pix2lst.errors import GridMismatchError, OutputNotWritableError
+from pix2lst.geo.atomic import check_output
 
 __all__ = ["DemoResult", "agreement", "demo", "run_demo"]
 
@@ -58,7 +59,13 @@ def run_demo(out_dir: Path, *, overwrite: bool = False) -> DemoResult:
     from pix2lst.viz import compare, quicklook, rgb_quicklook, write_viewer
 
     started = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputNotWritableError(
+            f"cannot create the output folder {out_dir} ({exc.strerror}); choose a folder you "
+            "can write to with -o"
+        ) from exc
     scene = sample_scene_path()
     paths = {
         "physics LST": out_dir / "lst_physics.tif",
@@ -69,6 +76,8 @@ def run_demo(out_dir: Path, *, overwrite: bool = False) -> DemoResult:
         "comparison": out_dir / "compare_physics_vs_model.png",
         "viewer": out_dir / "viewer.html",
     }
+    for path in paths.values():  # every output checked before the first is written
+        check_output(path, overwrite=overwrite, inputs=[scene])
     write_lst(scene, paths["physics LST"], overwrite=overwrite)
     predictor = LSTPredictor(None)  # the shipped default model
     predictor.predict_file(scene, paths["model LST"], overwrite=overwrite)

@@ -12,6 +12,7 @@ __all__ = [
     "DatasetError",
     "EmptySceneError",
     "GridMismatchError",
+    "ImplausibleDataError",
     "MetadataError",
     "ModelError",
     "OutputExistsError",
@@ -59,6 +60,10 @@ class OutputNotWritableError(Pix2LstError, PermissionError):
 
 class OutputWriteError(Pix2LstError, OSError):
     """Writing an output failed (a full disk, an I/O error); the previous output is kept."""
+
+
+class ImplausibleDataError(Pix2LstError, ValueError):
+    """Values that cannot be what they claim: LST outside 150-400 K, swapped inputs, bad bands."""
 
 
 class ModelError(Pix2LstError, ValueError):

@@ -18,14 +18,22 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 from rasterio.windows import transform as window_transform
 
-from pix2lst.errors import DatasetError, OutputExistsError, SceneError
+from pix2lst.errors import (
+    DatasetError,
+    OutputExistsError,
+    OutputWriteError,
+    SceneError,
+)
 from pix2lst.export.grid import TileWindow, tile_windows
 from pix2lst.geo.atomic import atomic_output
-from pix2lst.geo.grid import check_grid, read_grid
+from pix2lst.geo.grid import Grid, check_grid, read_grid
+from pix2lst.geo.plausible import check_composite_raster, check_temperature_raster
+from pix2lst.geo.writer import verify_raster
 
 __all__ = [
     "MANIFEST_FIELDS",
@@ -137,11 +145,23 @@ def _scene_name(composite: Path) -> str:
 def _write_tile(
     path: Path, data: np.ndarray, profile: dict, descriptions: tuple, overwrite: bool
 ) -> None:
-    with atomic_output(path, overwrite=overwrite) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(data)
-        for i, desc in enumerate(descriptions, start=1):
-            if desc:
-                dst.set_band_description(i, desc)
+    grid = Grid(profile["crs"], profile["transform"], profile["width"], profile["height"])
+
+    def verify(tmp: Path) -> None:  # a full disk surfaces here, before the rename
+        verify_raster(tmp, grid, profile["count"])
+
+    with atomic_output(path, overwrite=overwrite, verify=verify) as tmp:
+        try:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(data)
+                for i, desc in enumerate(descriptions, start=1):
+                    if desc:
+                        dst.set_band_description(i, desc)
+        except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
+            raise OutputWriteError(
+                f"writing the tile {path} failed ({exc}); check the free space, then run "
+                "again with --overwrite"
+            ) from exc
 
 
 def export_tiles(
@@ -172,6 +192,10 @@ def export_tiles(
         if not p.is_file():
             raise SceneError(f"{p} not found")
     check_same_grid(composite, lst)
+    check_temperature_raster(lst, "LST target")
+    check_composite_raster(composite)
+    grid = read_grid(composite)
+    windows = tile_windows(grid.height, grid.width, tile, stride)  # bad sizes fail here
     name = scene or _scene_name(composite)
     if any(ch in name for ch in "/\\, "):
         raise DatasetError(f"scene name {name!r} must not contain '/', '\\', ',' or spaces")
@@ -192,7 +216,6 @@ def export_tiles(
 
     written = skipped = 0
     with rasterio.open(composite) as src, rasterio.open(lst) as tgt:
-        windows = tile_windows(src.height, src.width, tile, stride)
         descriptions = tuple(d or f"band{i + 1}" for i, d in enumerate(src.descriptions))
         crs = src.crs.to_string() if src.crs else ""
         base = {"driver": "GTiff", "height": tile, "width": tile, "dtype": "float32",

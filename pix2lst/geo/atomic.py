@@ -1,37 +1,104 @@
-"""Output safety shared by every writer: no partial files, no silent overwrite.
+"""Output safety shared by every writer: no partial files, no silent overwrite, inputs safe.
 
 Every file pix2lst writes goes through :func:`atomic_output`: the data are
 written to a temporary file beside the target and renamed over it only when
-the writer finished without error, so an interrupted run leaves nothing behind.
+the writer finished without error (and, given ``verify``, the file reads back),
+so an interrupted run leaves nothing behind and a failed one keeps the previous
+output. The temporary file is ``.<name>.<pid>-<random><suffix>``: a run that was
+killed outright (SIGKILL, power loss) cannot remove it, so the next run on the
+same target removes those whose writer process is gone (:func:`remove_stale_temps`).
+
+:func:`check_output` is the one place that decides whether a path may be written:
+not an existing file without ``overwrite``, not a folder, not in a missing or
+read-only folder, never one of the run's own inputs (also through links), and
+never a name that would be taken for a band or the metadata of an input scene.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
-import tempfile
-from collections.abc import Iterator
+import re
+import secrets
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
-from pix2lst.errors import OutputExistsError, OutputNotWritableError
+from pix2lst.errors import (
+    OutputExistsError,
+    OutputNotWritableError,
+    OutputWriteError,
+    Pix2LstError,
+)
 
-__all__ = ["atomic_output", "check_output"]
+__all__ = ["atomic_output", "check_output", "remove_stale_temps", "temp_name"]
+
+log = logging.getLogger(__name__)
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EROFS, errno.EDQUOT}
 
 
-def check_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _scene_claims(scene: Any, out: Path) -> str | None:
+    """Why ``out`` would be taken for a file of ``scene`` (a Scene or its folder/MTL), or None."""
+    from pix2lst.geo.scene import claims_as_scene_file
+
+    return claims_as_scene_file(scene, out)
+
+
+def _check_inputs(out: Path, inputs: Iterable[Any]) -> None:
+    for item in inputs:
+        if item is None:
+            continue
+        reason = _scene_claims(item, out)
+        if reason is None and not hasattr(item, "root"):
+            p = Path(item)
+            if p.is_file() and _same_file(p, out):
+                reason = f"it is the input {p}"
+        if reason is not None:
+            raise OutputNotWritableError(
+                f"refusing to write {out}: {reason}; writing there would destroy or shadow "
+                "an input. Choose an output path outside the input scene"
+            )
+
+
+def check_output(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[Any] = (),
+) -> Path:
     """Validate an output path before any work is done; return it as a ``Path``.
 
+    ``inputs``: the run's input files, scene folders, MTL paths or
+    :class:`~pix2lst.geo.scene.Scene` objects; an output that is one of them (or
+    resolves to one through links), or that sits in a scene's folder under a name
+    that would be taken for one of its bands or its MTL, is refused
+    (:class:`OutputNotWritableError`), with or without ``overwrite``.
+
     Raises :class:`OutputExistsError` when it exists and ``overwrite`` is false, and
-    :class:`OutputNotWritableError` when its folder is missing or read-only.
+    :class:`OutputNotWritableError` when it is a folder or its folder is missing or
+    read-only.
     """
     out = Path(path)
+    if out.is_dir():
+        raise OutputNotWritableError(
+            f"{out} is a folder; give a file path for the output (e.g. {out / 'lst.tif'})"
+        )
+    _check_inputs(out, inputs)
     if out.exists() and not overwrite:
         raise OutputExistsError(
             f"{out} already exists; pass --overwrite (overwrite=True) to replace it, "
             "or choose another output path"
         )
-    if out.is_dir():
-        raise OutputNotWritableError(f"{out} is a folder; give a file path for the output")
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise OutputNotWritableError(
@@ -44,32 +111,111 @@ def check_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> Pa
     return out
 
 
+def temp_name(out: Path, suffix: str) -> Path:
+    """``.<name>.<pid>-<random><suffix>`` beside ``out``: the writer's pid is in the name."""
+    return out.with_name(f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temps(out: str | os.PathLike[str]) -> list[Path]:
+    """Remove temporary files a killed run left beside ``out``; return what was removed.
+
+    Only files of our naming (``.<name>.<pid>-<hex>...``) whose writer process no
+    longer exists are removed; one whose writer still runs (a concurrent run) is left.
+    """
+    target = Path(out)
+    folder = target.parent if str(target.parent) else Path(".")
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)-[0-9a-f]{{8}}")
+    removed: list[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = pattern.match(entry.name)
+        if not m or _pid_alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(FileNotFoundError, PermissionError, IsADirectoryError):
+            entry.unlink()
+            removed.append(entry)
+    if removed:
+        log.warning(
+            "removed %d temporary file(s) an interrupted run left beside %s: %s",
+            len(removed), target, ", ".join(p.name for p in removed),
+        )  # fmt: skip
+    return removed
+
+
+def _write_error(out: Path, exc: OSError) -> OutputWriteError:
+    why = exc.strerror or str(exc)
+    return OutputWriteError(
+        f"writing {out} failed ({why}); free some space or choose another folder, then run "
+        "again (the previous output, if any, is untouched)"
+    )
+
+
 @contextlib.contextmanager
 def atomic_output(
-    path: str | os.PathLike[str], *, overwrite: bool = False, suffix: str | None = None
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    suffix: str | None = None,
+    inputs: Iterable[Any] = (),
+    verify: Callable[[Path], None] | None = None,
 ) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` on success.
 
-    On any exception (including ``KeyboardInterrupt``) the temporary file is
-    removed and the exception propagates; an existing ``path`` is untouched.
+    ``verify(tmp)`` (optional) re-reads the finished temporary file and raises if it
+    is unusable; the rename happens only after it passed. A full disk or another
+    I/O error while writing becomes :class:`OutputWriteError`; a target that cannot
+    be replaced (an immutable file) :class:`OutputNotWritableError`. On any
+    exception (including ``KeyboardInterrupt``) the temporary file is removed and the
+    exception propagates; an existing ``path`` is untouched. ``inputs``: see
+    :func:`check_output`.
     """
-    out = check_output(path, overwrite=overwrite)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{out.name}.",
-        suffix=suffix if suffix is not None else (out.suffix or ".tmp"),
-        dir=out.parent if str(out.parent) else ".",
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+    out = check_output(path, overwrite=overwrite, inputs=inputs)
+    remove_stale_temps(out)
+    tmp = temp_name(out, suffix if suffix is not None else (out.suffix or ".tmp"))
     try:
-        yield tmp
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise _write_error(out, exc) from exc
+    os.close(fd)
+    try:
+        try:
+            yield tmp
+            if verify is not None:
+                verify(tmp)
+        except Pix2LstError:
+            raise
+        except OSError as exc:
+            if exc.errno in _DISK_ERRORS:
+                raise _write_error(out, exc) from exc
+            raise
         if out.exists() and not overwrite:  # appeared while we were working
             raise OutputExistsError(f"{out} appeared while writing; pass --overwrite to replace it")
-        if tmp.is_file():  # mkstemp makes 0600 files; give the output the usual mode
+        if tmp.is_file():  # the temporary file is 0600; give the output the usual mode
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, out)
+        try:
+            os.replace(tmp, out)
+        except PermissionError as exc:
+            raise OutputNotWritableError(
+                f"cannot replace {out} ({exc.strerror}); is it immutable (lsattr) or owned by "
+                "someone else? Choose another output path (nothing was changed)"
+            ) from exc
+        except OSError as exc:
+            raise _write_error(out, exc) from exc
     finally:
         for leftover in (tmp, Path(str(tmp) + ".aux.xml"), Path(str(tmp) + ".ovr")):
             with contextlib.suppress(FileNotFoundError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -26,7 +27,7 @@ from typing import Any, Literal
 
 from pix2lst.errors import MetadataError
 
-__all__ = ["MtlMetadata", "parse_mtl_text", "read_mtl"]
+__all__ = ["SUPPORTED_SPACECRAFT", "MtlMetadata", "parse_mtl_text", "read_mtl"]
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,18 @@ class MtlMetadata:
         )
 
     def toa_reflectance(self, band: str) -> tuple[float, float]:
-        """``(M_rho, A_rho)`` of a reflective band (TOA, before the sun-elevation correction)."""
+        """``(M_rho, A_rho)`` of a reflective band (TOA, before the sun-elevation correction).
+
+        Raises :class:`MetadataError` when the sun is at or below the horizon
+        (``SUN_ELEVATION <= 0``): a night scene has no reflectance to calibrate.
+        """
+        if self.sun_elevation <= 0.0:
+            raise MetadataError(
+                f"SUN_ELEVATION = {self.sun_elevation} in {self.path}: the sun is at or below "
+                f"the horizon, so TOA reflectance ({band}) and NDVI cannot be computed; pix2lst "
+                "needs a daytime scene (sun elevation > 0) for reflectance, NDVI emissivity "
+                "and the composite"
+            )
         return (
             self._need(self.reflectance_mult, band, "REFLECTANCE_MULT"),
             self._need(self.reflectance_add, band, "REFLECTANCE_ADD"),
@@ -154,7 +166,14 @@ def parse_mtl_text(text: str, source: str = "<text>") -> Groups:
                 raise MetadataError(f"{source}:{lineno}: END_GROUP = {value} closes no open group")
             stack.pop()
         elif stack:
-            groups[stack[-1]][key] = value.strip('"')
+            group, text = groups[stack[-1]], value.strip('"')
+            if key in group and group[key] != text:
+                raise MetadataError(
+                    f"{source}:{lineno}: {key} is given twice in group {stack[-1]} with "
+                    f"different values ({group[key]!r}, then {text!r}); which one is right "
+                    "cannot be told: use the scene's original USGS MTL file"
+                )
+            group[key] = text
         else:
             raise MetadataError(f"{source}:{lineno}: {key} outside any GROUP")
     if stack:
@@ -173,8 +192,19 @@ def _walk(node: Mapping[str, Any], name: str, groups: Groups) -> None:
 
 
 def _parse_json(text: str, source: str) -> Groups:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out and out[key] != value:
+                raise MetadataError(
+                    f"{source}: {key} is given twice with different values ({out[key]!r}, then "
+                    f"{value!r}); use the scene's original USGS MTL file"
+                )
+            out[key] = value
+        return out
+
     try:
-        tree = json.loads(text)
+        tree = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise MetadataError(f"{source} is not valid JSON: {exc}") from exc
     if not isinstance(tree, Mapping):
@@ -197,7 +227,13 @@ def _parse_xml(text: str, source: str) -> Groups:
             if len(child):
                 walk(child)
             else:
-                leaf[child.tag] = (child.text or "").strip()
+                text = (child.text or "").strip()
+                if leaf.get(child.tag, text) != text:
+                    raise MetadataError(
+                        f"{source}: {child.tag} is given twice with different values "
+                        f"({leaf[child.tag]!r}, then {text!r}); use the original USGS MTL file"
+                    )
+                leaf[child.tag] = text
 
     walk(root)
     return groups
@@ -231,9 +267,15 @@ class _Lookup:
         if value is None:
             return None
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             raise MetadataError(f"{key} = {value!r} in {self.path} is not a number") from None
+        if not math.isfinite(number):
+            raise MetadataError(
+                f"{key} = {value!r} in {self.path} is not a finite number; use the scene's "
+                "original USGS MTL file"
+            )
+        return number
 
     def per_band(self, prefix: str, where: tuple[str, ...]) -> dict[str, float]:
         out = {}
@@ -253,8 +295,38 @@ def _date(text: str, path: Path) -> dt.date:
         ) from None
 
 
+SUPPORTED_SPACECRAFT = ("LANDSAT_8", "LANDSAT_9")
+"""Missions pix2lst calibrates (OLI/TIRS band numbering and constants)."""
+
+_POSITIVE = ("RADIANCE_MULT", "REFLECTANCE_MULT", "K1_CONSTANT", "K2_CONSTANT")
+#: Plausible K1 (W/(m2 sr um)) and K2 (K) of any thermal band (TIRS: K1 480-800, K2 1200-1330).
+_THERMAL_RANGE = {"K1_CONSTANT": (100.0, 5000.0), "K2_CONSTANT": (500.0, 5000.0)}
+
+
+def _check_constants(tables: Mapping[str, Mapping[str, float]], path: Path) -> None:
+    """Every multiplicative constant and K1/K2 positive, K1/K2 in a physical range."""
+    for prefix in _POSITIVE:
+        for band, value in tables[prefix].items():
+            key = f"{prefix}_BAND_{band[1:]}"
+            lo, hi = _THERMAL_RANGE.get(prefix, (0.0, math.inf))
+            if value <= 0.0 or not lo <= value <= hi:
+                need = "positive" if hi == math.inf else f"between {lo:g} and {hi:g}"
+                raise MetadataError(
+                    f"{key} = {value!r} in {path} cannot be right (it must be {need}); "
+                    "the calibration would give meaningless values. Use the scene's original "
+                    "USGS MTL file"
+                )
+
+
 def _build(groups: Groups, path: Path) -> MtlMetadata:
     q = _Lookup(groups, path)
+    spacecraft = q.need("SPACECRAFT_ID").strip().upper()
+    if spacecraft not in SUPPORTED_SPACECRAFT:
+        raise MetadataError(
+            f"{path} is a {spacecraft} scene; pix2lst supports Landsat 8 and Landsat 9 "
+            f"(SPACECRAFT_ID {' or '.join(SUPPORTED_SPACECRAFT)}) only: other missions have "
+            "other bands and constants"
+        )
     sun = q.number("SUN_ELEVATION")
     if sun is None:
         q.need("SUN_ELEVATION")
@@ -276,9 +348,19 @@ def _build(groups: Groups, path: Path) -> MtlMetadata:
     st_mult = q.number("TEMPERATURE_MULT_BAND_ST_B10", _ST)
     st_add = q.number("TEMPERATURE_ADD_BAND_ST_B10", _ST)
     esd = q.number("EARTH_SUN_DISTANCE")
+    tables = {
+        prefix: q.per_band(prefix, _L1_RESCALING if prefix.endswith("MULT") else _THERMAL)
+        for prefix in _POSITIVE
+    }
+    _check_constants(tables, path)
+    if st_mult is not None and st_mult <= 0.0:
+        raise MetadataError(
+            f"TEMPERATURE_MULT_BAND_ST_B10 = {st_mult!r} in {path} must be positive; use the "
+            "scene's original USGS MTL file"
+        )
     return MtlMetadata(
         path=path,
-        spacecraft=q.need("SPACECRAFT_ID"),
+        spacecraft=spacecraft,
         sensor=q.text("SENSOR_ID") or "",
         scene_id=q.text("LANDSAT_PRODUCT_ID") or q.need("LANDSAT_SCENE_ID"),
         date=_date(q.need("DATE_ACQUIRED"), path),
@@ -287,12 +369,12 @@ def _build(groups: Groups, path: Path) -> MtlMetadata:
         level=level,
         processing_level=processing,
         earth_sun_distance=esd,
-        radiance_mult=_frozen(q.per_band("RADIANCE_MULT", _L1_RESCALING)),
+        radiance_mult=_frozen(tables["RADIANCE_MULT"]),
         radiance_add=_frozen(q.per_band("RADIANCE_ADD", _L1_RESCALING)),
-        reflectance_mult=_frozen(q.per_band("REFLECTANCE_MULT", _L1_RESCALING)),
+        reflectance_mult=_frozen(tables["REFLECTANCE_MULT"]),
         reflectance_add=_frozen(q.per_band("REFLECTANCE_ADD", _L1_RESCALING)),
-        k1=_frozen(q.per_band("K1_CONSTANT", _THERMAL)),
-        k2=_frozen(q.per_band("K2_CONSTANT", _THERMAL)),
+        k1=_frozen(tables["K1_CONSTANT"]),
+        k2=_frozen(tables["K2_CONSTANT"]),
         sr_mult=_frozen(q.per_band("REFLECTANCE_MULT", _SR)),
         sr_add=_frozen(q.per_band("REFLECTANCE_ADD", _SR)),
         st_mult=st_mult,

@@ -24,13 +24,14 @@ from typing import Literal
 from pix2lst.errors import BandNotFoundError, SceneError
 from pix2lst.geo.mtl import MtlMetadata, read_mtl
 
-__all__ = ["Scene", "find_scene"]
+__all__ = ["Scene", "claims_as_scene_file", "find_scene"]
 
 _TOKEN = re.compile(
     r"(?:^|(?<=_))(?P<token>SR_B\d{1,2}|SR_QA_AEROSOL|ST_[A-Z0-9]+|QA_[A-Z]+|BQA|B\d{1,2})"
     r"\.tiff?$",
     re.IGNORECASE,
 )
+_VCID = re.compile(r"_B6_VCID_[12]\.tiff?$", re.IGNORECASE)
 _MTL = re.compile(r"MTL\.(txt|json|xml)$", re.IGNORECASE)
 _MTL_PREFERENCE = {"txt": 0, "json": 1, "xml": 2}
 _L2_ALIASES = {**{f"B{i}": f"SR_B{i}" for i in range(1, 8)}, "B10": "ST_TRAD"}
@@ -124,6 +125,12 @@ def find_scene(path: str | os.PathLike[str]) -> Scene:
         raise SceneError(f"{p} is neither a scene folder nor an MTL file (*_MTL.txt/.json/.xml)")
     root = mtl_path.parent
     prefix = _mtl_prefix(mtl_path)
+    vcid = sorted(f.name for f in root.iterdir() if _VCID.search(f.name))
+    if vcid:
+        raise SceneError(
+            f"{root} is a Landsat 7 ETM+ scene ({vcid[0]}: thermal band 6 in two gains); "
+            "pix2lst supports Landsat 8 and Landsat 9 (OLI/TIRS) only"
+        )
     mtl = read_mtl(mtl_path)
     bands: dict[str, Path] = {}
     for f in sorted(root.iterdir()):
@@ -145,3 +152,51 @@ def find_scene(path: str | os.PathLike[str]) -> Scene:
             if token in bands:
                 bands[alias] = bands[token]
     return Scene(root=root, mtl=mtl, bands=MappingProxyType(bands), level=level)
+
+
+def _scene_files(item: Scene | str | os.PathLike[str]) -> tuple[Path, str] | None:
+    """``(folder, prefix)`` of a scene given as a :class:`Scene`, a folder or an MTL path."""
+    if isinstance(item, Scene):
+        return item.root, _mtl_prefix(item.mtl.path)
+    p = Path(item)
+    try:
+        if p.is_dir():
+            mtl = _choose_mtl(p)
+        elif p.is_file() and _MTL.search(p.name):
+            mtl = p
+        else:
+            return None
+    except (SceneError, OSError):
+        return None
+    return mtl.parent, _mtl_prefix(mtl)
+
+
+def claims_as_scene_file(item: Scene | str | os.PathLike[str], out: Path) -> str | None:
+    """Why writing ``out`` would hit a file of the scene ``item``, or None if it would not.
+
+    ``out`` (or the file it resolves to through links) is refused when it is in the
+    scene's folder and named ``<prefix><band token>.TIF`` or ``<prefix>MTL.txt``, i.e.
+    it is, or would later be taken for, one of the scene's bands or its metadata.
+    """
+    found = _scene_files(item)
+    if found is None:
+        return None
+    root, prefix = found
+    try:
+        root_r = root.resolve()
+    except OSError:
+        return None
+    for cand in {out, out.resolve()}:
+        try:
+            same_folder = cand.parent.resolve() == root_r
+        except OSError:
+            continue
+        name = cand.name
+        if not same_folder or not name.upper().startswith(prefix.upper()):
+            continue
+        m = _TOKEN.search(name)
+        if m and m.start() == len(prefix):
+            return f"it is band {m.group('token').upper()} of the input scene {root}"
+        if _MTL.search(name) and len(name) - len(_MTL.search(name).group(0)) == len(prefix):  # type: ignore[union-attr]
+            return f"it is the metadata (MTL) file of the input scene {root}"
+    return None

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 import rasterio
+from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 
 from pix2lst.errors import SceneError
@@ -87,8 +88,16 @@ class Source(Protocol):
 def _open(path: str | os.PathLike[str], what: str, threads: str | int) -> Any:
     try:
         return rasterio.open(path, NUM_THREADS=str(threads))
-    except rasterio.errors.RasterioIOError as exc:
+    except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
         raise SceneError(f"cannot read {what} {path} as a raster: {exc}") from exc
+
+
+def _read_failed(path: Any, start: int, stop: int, exc: BaseException) -> SceneError:
+    why = exc.__cause__ or exc.__context__ or exc  # GDAL's own message, when rasterio kept it
+    return SceneError(
+        f"cannot read rows {start}-{stop} of {path} ({why}); the file is damaged or cut "
+        "short: download it again"
+    )
 
 
 class _Grid:
@@ -158,7 +167,10 @@ class CompositeSource(_Grid):
 
     def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
         window = Window(0, start, self.width, stop - start)  # type: ignore[no-untyped-call]
-        return self.read(window, out=out)
+        try:
+            return self.read(window, out=out)
+        except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
+            raise _read_failed(self.path, start, stop, exc) from exc
 
     def read(
         self, window: Window | None = None, *, boundless: bool = False, out: F32 | None = None
@@ -229,7 +241,10 @@ class SceneSource(_Grid):
             self._dn = np.empty((len(self._ds), n, self.width), dtype=self._dtype)
         dn = self._dn[:, :n]
         for i, ds in enumerate(self._ds):
-            ds.read(1, window=window, out=dn[i])
+            try:
+                ds.read(1, window=window, out=dn[i])
+            except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
+                raise _read_failed(ds.name, start, stop, exc) from exc
         return np.asarray(self.calibrate(dn, self.nodata, out), dtype=np.float32)
 
     def read(

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio._err import CPLE_BaseError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from pix2lst.errors import EmptySceneError, ParameterError, SceneError
-from pix2lst.geo.atomic import check_output
 from pix2lst.geo.grid import check_grid, grid_of
-from pix2lst.geo.writer import BLOCK, raster_writer
+from pix2lst.geo.writer import BLOCK, check_raster_output, raster_writer
 
 __all__ = ["Progress", "gdal_env", "open_bands", "stream_to_geotiff", "strip_windows"]
 
@@ -59,7 +59,7 @@ def open_bands(
         for name, path in paths.items():
             try:
                 datasets.append(stack.enter_context(rasterio.open(path)))
-            except rasterio.errors.RasterioIOError as exc:
+            except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
                 raise SceneError(f"cannot read band {name} from {path}: {exc}") from exc
             if datasets[-1].count < 1:
                 raise SceneError(f"band {name} ({path}) has no raster band")
@@ -68,6 +68,17 @@ def open_bands(
             hint="all bands must share one 30 m grid (resample or crop them to the same grid first)",
         )
         yield datasets, [ds.nodata for ds in datasets]
+
+
+def _read(ds: DatasetReader, window: Window) -> np.ndarray:
+    try:
+        return ds.read(1, window=window)
+    except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
+        why = exc.__cause__ or exc.__context__ or exc  # GDAL's own message, when kept
+        raise SceneError(
+            f"cannot read rows {window.row_off}-{window.row_off + window.height} of {ds.name} "
+            f"({why}); the file is damaged or cut short: download it again"
+        ) from exc
 
 
 def stream_to_geotiff(
@@ -86,15 +97,19 @@ def stream_to_geotiff(
     valid_any_band: bool = False,
     cog: bool = False,
     creation_options: Sequence[str] | Mapping[str, str] | None = None,
+    protect: Sequence[object] = (),
 ) -> Path:
     """Stream ``inputs`` through ``compute(arrays, nodata, window) -> (count, h, w) | (h, w)``.
 
     Written by :func:`pix2lst.geo.writer.raster_writer` (atomic, verified, overviews;
     ``cog`` and ``creation_options`` as there).
 
-    Raises :class:`EmptySceneError` (and writes nothing) when every output pixel is NaN.
+    ``out`` must not be one of ``inputs`` nor a file of the scenes in ``protect``
+    (:func:`pix2lst.geo.atomic.check_output`). Raises :class:`EmptySceneError` (and
+    writes nothing) when every output pixel is NaN.
     """
-    target = check_output(out, overwrite=overwrite)
+    guarded = [*inputs.values(), *protect]
+    target = check_raster_output(out, overwrite=overwrite, inputs=guarded)
     names = list(inputs)
     with gdal_env(), open_bands(inputs) as (datasets, nodata):
         ref = datasets[0]
@@ -105,12 +120,12 @@ def stream_to_geotiff(
             raster_writer(
                 target, grid_of(ref), count=count, descriptions=descriptions, units=band_units,
                 tags=tags, band_tags=band_tags, cog=cog, overwrite=overwrite,
-                creation_options=creation_options,
+                creation_options=creation_options, inputs=guarded,
             ) as dst,
         ):  # fmt: skip
 
             def submit(w: Window) -> list[Future[np.ndarray]]:
-                return [pool.submit(ds.read, 1, window=w) for ds in datasets]
+                return [pool.submit(_read, ds, w) for ds in datasets]
 
             pending = submit(windows[0])
             for k, window in enumerate(windows):

@@ -3,9 +3,11 @@
 :func:`raster_writer` yields a :class:`RasterWriter` that writes into a temporary
 file beside the target (:func:`pix2lst.geo.atomic.atomic_output`). When the block
 ends without error the descriptions, band units and tags are set, overviews are
-built (so that QGIS draws a whole scene fast), the file is closed, re-opened and
-read back completely (:func:`verify_raster`: a full disk or any GDAL write error
-fails the run here), and only then renamed onto the target. An existing target is
+built (so that QGIS draws a whole scene fast) on the closed file once it has been
+checked, and the result re-opened and read back completely (:func:`verify_raster`:
+every block present and inside the file, every block readable; a full disk or any
+GDAL write error fails the run here), and only then renamed onto the target. An
+LST raster is also checked for plausible values (streamed counts, no second pass). An existing target is
 kept until that rename; a failure leaves neither a partial file nor a temporary one.
 
 The streamed file is tiled (256 px blocks), ZSTD level 1 with the floating-point
@@ -29,16 +31,20 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 import rasterio.shutil
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from pix2lst.errors import OutputWriteError, ParameterError
-from pix2lst.geo.atomic import atomic_output
+from pix2lst.geo.atomic import atomic_output, check_output
 from pix2lst.geo.grid import Grid
+from pix2lst.geo.plausible import RangeCount, lst_range_count
 
 __all__ = [
     "BLOCK",
+    "RASTER_SUFFIXES",
     "RasterWriter",
+    "check_raster_output",
     "creation_profile",
     "overview_factors",
     "parse_creation_options",
@@ -50,6 +56,9 @@ log = logging.getLogger(__name__)
 
 BLOCK = 256
 """Block size of the streamed GeoTIFF (128 for rasters smaller than one block)."""
+
+RASTER_SUFFIXES = (".tif", ".tiff")
+"""File name extensions of the GeoTIFFs pix2lst writes."""
 
 _COG = {
     "driver": "COG",
@@ -124,50 +133,129 @@ def overview_factors(height: int, width: int, block: int = BLOCK) -> list[int]:
     return factors
 
 
-class RasterWriter:
-    """Writes arrays into an open rasterio dataset (all bands, or rows of band 1)."""
+def check_raster_output(
+    path: str | os.PathLike[str], *, overwrite: bool = False, inputs: Sequence[Any] = ()
+) -> Path:
+    """:func:`~pix2lst.geo.atomic.check_output`, and a ``.tif``/``.tiff`` name: a GeoTIFF is
+    never written under a name that says PNG or anything else."""
+    out = check_output(path, overwrite=overwrite, inputs=inputs)
+    if out.suffix.lower() not in RASTER_SUFFIXES:
+        raise ParameterError(
+            f"{out} does not end in .tif or .tiff, but the output is a GeoTIFF; name it "
+            f"{out.with_suffix('.tif').name} (for a PNG picture use `pix2lst quicklook`)"
+        )
+    return out
 
-    def __init__(self, dataset: Any) -> None:
+
+class RasterWriter:
+    """Writes arrays into an open rasterio dataset (all bands, or rows of band 1).
+
+    A GDAL write error (a full disk) becomes :class:`OutputWriteError`; with a
+    ``check`` (an LST raster) the written values are counted for the plausibility
+    check the writer makes before the file is renamed onto its target.
+    """
+
+    def __init__(
+        self, dataset: Any, check: RangeCount | None = None, target: Path | None = None
+    ) -> None:
         self._ds = dataset
+        self._target = target or Path(dataset.name)
         self.width: int = dataset.width
         self.height: int = dataset.height
+        self.check = check
+
+    def _write(self, array: npt.NDArray[Any], indexes: int | None, window: Window) -> None:
+        if self.check is not None:
+            self.check.update(array)
+        try:
+            if indexes is None:
+                self._ds.write(array, window=window)
+            else:
+                self._ds.write(array, indexes, window=window)
+        except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
+            raise _write_failed(self._target, exc) from exc
 
     def write(self, array: npt.NDArray[Any], window: Window) -> None:
         """``(count, h, w)`` or ``(h, w)`` (band 1) at ``window``."""
-        if array.ndim == 2:
-            self._ds.write(array, 1, window=window)
-        else:
-            self._ds.write(array, window=window)
+        self._write(array, 1 if array.ndim == 2 else None, window)
 
     def write_rows(self, start: int, rows: npt.NDArray[np.float32]) -> None:
         """Full-width rows ``(h, w)`` of band 1 starting at row ``start``."""
         window = Window(0, start, self.width, rows.shape[0])  # type: ignore[no-untyped-call]
-        self._ds.write(rows, 1, window=window)
+        self._write(rows, 1, window)
 
 
-def verify_raster(path: Path, grid: Grid, count: int) -> None:
-    """Re-open ``path`` and read every block back; :class:`OutputWriteError` if anything fails.
+def _write_failed(path: Path, exc: BaseException) -> OutputWriteError:
+    return OutputWriteError(
+        f"writing {path} failed ({exc}); check the free space and the folder, "
+        "then run again (the previous output, if any, is untouched)"
+    )
+
+
+def _check_blocks(ds: Any, path: Path, size: int) -> None:  # path: the target, for messages
+    """Every block of a GeoTIFF is present and lies inside the file (a full disk cuts it)."""
+    if ds.driver != "GTiff":
+        return
+    bh, bw = ds.block_shapes[0]
+    nby, nbx = -(-ds.height // bh), -(-ds.width // bw)
+    bands = [1] if ds.interleaving and ds.interleaving.name == "PIXEL" else range(1, ds.count + 1)
+    for b in bands:
+        for y in range(nby):
+            for x in range(nbx):
+                off = ds.get_tag_item(f"BLOCK_OFFSET_{x}_{y}", "TIFF", bidx=b)
+                n = ds.get_tag_item(f"BLOCK_SIZE_{x}_{y}", "TIFF", bidx=b)
+                if not off or not n or int(off) + int(n) > size:
+                    raise OutputWriteError(
+                        f"{path} was written incomplete (block {x},{y} of band {b} is missing or "
+                        "cut short); the disk may be full. Nothing was replaced"
+                    )
+
+
+def verify_raster(
+    path: Path, grid: Grid, count: int, *, read: bool = True, target: Path | None = None
+) -> None:
+    """Re-open ``path``, check its blocks, read it back; :class:`OutputWriteError` if anything fails.
 
     A write that failed silently (a full disk, a truncated file) surfaces here, before
-    the file is renamed onto its target.
+    the file is renamed onto its target. Overviews are read back too (decimated reads).
+    ``read=False`` checks the size and the blocks' places only (no decoding). ``target``:
+    the final path, named in the messages (default ``path``).
     """
+    name = target or path
     try:
+        size = path.stat().st_size
         with rasterio.open(path) as ds:
             if (ds.width, ds.height, ds.count) != (grid.width, grid.height, count):
                 raise OutputWriteError(
-                    f"{path} reads back as {ds.width} x {ds.height} x {ds.count}, not "
+                    f"{name} reads back as {ds.width} x {ds.height} x {ds.count}, not "
                     f"{grid.width} x {grid.height} x {count}; the disk may be full"
                 )
+            _check_blocks(ds, name, size)
+            if not read:
+                return
             rows = max(ds.block_shapes[0][0], 1) * 4
             buf = np.empty((count, min(rows, ds.height), ds.width), dtype=ds.dtypes[0])
             for start in range(0, ds.height, rows):
                 n = min(rows, ds.height - start)
                 ds.read(window=Window(0, start, ds.width, n), out=buf[:, :n])  # type: ignore[no-untyped-call]
-    except rasterio.errors.RasterioIOError as exc:
-        raise OutputWriteError(
-            f"writing {path.name} failed ({exc}); check the free space and the folder, "
-            "then run again (the previous output, if any, is untouched)"
-        ) from exc
+            for f in ds.overviews(1):
+                ds.read(out_shape=(count, -(-ds.height // f), -(-ds.width // f)))
+    except (rasterio.errors.RasterioIOError, CPLE_BaseError, OSError) as exc:
+        if isinstance(exc, OutputWriteError):
+            raise
+        raise _write_failed(name, exc) from exc
+
+
+def _build_overviews(path: Path, factors: list[int], target: Path) -> None:
+    try:
+        with (
+            rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"),
+            rasterio.open(path, "r+") as ds,
+        ):
+            ds.build_overviews(factors, Resampling.average)
+            ds.update_tags(ns="rio_overview", resampling="average")
+    except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
+        raise _write_failed(target, exc) from exc
 
 
 @contextlib.contextmanager
@@ -187,41 +275,60 @@ def raster_writer(
     overwrite: bool = False,
     threads: str | int = "ALL_CPUS",
     creation_options: Sequence[str] | Mapping[str, str] | None = None,
+    inputs: Sequence[Any] = (),
+    check_range: bool = True,
 ) -> Iterator[RasterWriter]:
     """Open ``dst`` for writing; the file appears at ``dst`` only if the block succeeds.
 
     ``threads``: GDAL's compression threads for the streamed file (``NUM_THREADS``);
-    overviews and the COG conversion at the end use all CPUs.
+    overviews and the COG conversion at the end use all CPUs. ``inputs``: the run's
+    inputs, which ``dst`` must not be (:func:`pix2lst.geo.atomic.check_output`).
+    An LST raster (one band described ``LST`` with unit ``K``/``degC``) is refused,
+    and nothing written, when more than 1 % of its valid pixels lie outside
+    150-400 K (:class:`~pix2lst.geo.plausible.RangeCount`); ``check_range=False``
+    turns that off (test models that are not LST models).
     """
     extra = parse_creation_options(creation_options)
     profile = creation_profile(grid, count, dtype=dtype, nodata=nodata, threads=threads)
     if not cog:
         profile.update(extra)
-    with atomic_output(dst, overwrite=overwrite, suffix=".tif") as tmp:
+    target = check_raster_output(dst, overwrite=overwrite, inputs=inputs)
+    check = None
+    if check_range and count == 1 and tuple(descriptions)[:1] == ("LST",) and units:
+        check = lst_range_count(units[0])
+    with atomic_output(dst, overwrite=overwrite, suffix=".tif", inputs=inputs) as tmp:
         stream_path = tmp.with_name(tmp.name + ".stream.tif") if cog else tmp
         try:
             try:
                 ds = rasterio.open(stream_path, "w", **profile)
             except (rasterio.errors.RasterioIOError, rasterio.errors.CRSError, TypeError) as exc:
                 raise OutputWriteError(f"cannot create {dst}: {exc}") from exc
-            with ds:
-                yield RasterWriter(ds)
-                for i, desc in enumerate(descriptions, 1):
-                    ds.set_band_description(i, desc)
-                for i, unit in enumerate(units or (), 1):
-                    if unit:
-                        ds.set_band_unit(i, unit)
-                ds.update_tags(**dict(tags or {}))
-                for i, bt in enumerate(band_tags or (), 1):
-                    ds.update_tags(i, **dict(bt))
-                factors = overview_factors(grid.height, grid.width) if overviews and not cog else []
-                if factors:
-                    with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
-                        ds.build_overviews(factors, Resampling.average)
-                    ds.update_tags(ns="rio_overview", resampling="average")
+            try:
+                with ds:
+                    yield RasterWriter(ds, check, target)
+                    if check is not None:
+                        check.check(f"the LST written to {dst}")
+                    for i, desc in enumerate(descriptions, 1):
+                        ds.set_band_description(i, desc)
+                    for i, unit in enumerate(units or (), 1):
+                        if unit:
+                            ds.set_band_unit(i, unit)
+                    ds.update_tags(**dict(tags or {}))
+                    for i, bt in enumerate(band_tags or (), 1):
+                        ds.update_tags(i, **dict(bt))
+            except CPLE_BaseError as exc:  # raised by GDAL while flushing / closing
+                raise _write_failed(target, exc) from exc
+            factors = overview_factors(grid.height, grid.width) if overviews and not cog else []
+            if factors:  # only on a file that was written completely (never after an error)
+                verify_raster(stream_path, grid, count, read=False, target=target)
+                _build_overviews(stream_path, factors, target)
             if cog:
-                rasterio.shutil.copy(stream_path, tmp, **{**_COG, **extra})
-            verify_raster(tmp, grid, count)
+                verify_raster(stream_path, grid, count, read=False, target=target)
+                try:
+                    rasterio.shutil.copy(stream_path, tmp, **{**_COG, **extra})
+                except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
+                    raise _write_failed(target, exc) from exc
+            verify_raster(tmp, grid, count, target=target)
         finally:
             if cog:
                 for leftover in (stream_path, Path(str(stream_path) + ".aux.xml")):

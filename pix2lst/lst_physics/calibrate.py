@@ -76,7 +76,6 @@ def calibration_table(
     k1, k2 = np.ones(n), np.ones(n)
     fill = np.full(n, math.nan)
     unit_names = []
-    inv_sin = 1.0 / math.sin(math.radians(mtl.sun_elevation))
     for i, raw in enumerate(band_names):
         name = raw.upper()
         nd = None if nodata is None else nodata[i]
@@ -103,7 +102,8 @@ def calibration_table(
             a[i], b[i] = mtl.surface_reflectance(name)
             unit_names.append("surface reflectance")
         else:
-            m, add = mtl.toa_reflectance(name)
+            m, add = mtl.toa_reflectance(name)  # refuses a sun at or below the horizon
+            inv_sin = 1.0 / math.sin(math.radians(mtl.sun_elevation))
             a[i], b[i] = m * inv_sin, add * inv_sin
             unit_names.append("TOA reflectance")
     return CalibrationTable(kind, a, b, k1, k2, fill, tuple(unit_names))

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from pix2lst.geo.atomic import check_output
 from pix2lst.geo.scene import Scene, find_scene
 from pix2lst.geo.sources import Calibrate, SceneSource
 from pix2lst.geo.stream import Progress, stream_to_geotiff
 from pix2lst.geo.tags import product_tags, scene_tags
+from pix2lst.geo.writer import check_raster_output
 from pix2lst.lst_physics.calibrate import Units, calibrate_composite, calibration_table
 from pix2lst.lst_physics.constants import COMPOSITE_BANDS
 
@@ -64,7 +64,7 @@ def write_composite(
     :class:`GridMismatchError` if the bands' grids differ, :class:`EmptySceneError`
     if every pixel is fill.
     """
-    check_output(out, overwrite=overwrite)
+    check_raster_output(out, overwrite=overwrite, inputs=[scene_path])
     sc = as_scene(scene_path)
     inputs = {b: sc.band_path(b) for b in COMPOSITE_BANDS}
     table = calibration_table(COMPOSITE_BANDS, sc, units)
@@ -76,7 +76,7 @@ def write_composite(
         inputs, out, compute, count=len(COMPOSITE_BANDS), descriptions=COMPOSITE_BANDS,
         tags=_tags(sc, units, table.units), band_units=table.units, overwrite=overwrite,
         strip_rows=strip_rows, progress=progress, valid_any_band=True, cog=cog,
-        creation_options=creation_options,
+        creation_options=creation_options, protect=[sc],
     )  # fmt: skip
 
 

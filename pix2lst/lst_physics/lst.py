@@ -19,7 +19,6 @@ import numpy as np
 from rasterio.windows import Window
 
 from pix2lst.errors import EmptySceneError, ParameterError
-from pix2lst.geo.atomic import check_output
 from pix2lst.geo.scene import Scene
 from pix2lst.geo.stream import (
     Progress,
@@ -30,6 +29,7 @@ from pix2lst.geo.stream import (
 )
 from pix2lst.geo.tags import product_tags, scene_tags
 from pix2lst.geo.units import parse_temperature_units
+from pix2lst.geo.writer import check_raster_output
 from pix2lst.lst_physics.chain import (
     AVDAN_WARNING,
     Emissivity,
@@ -95,7 +95,7 @@ def write_lst(
     checked before any work. Raises :class:`BandNotFoundError`, :class:`GridMismatchError`,
     :class:`EmptySceneError`, :class:`OutputExistsError`, :class:`OutputNotWritableError`.
     """
-    check_output(out, overwrite=overwrite)
+    check_raster_output(out, overwrite=overwrite, inputs=[scene])
     unit_name = parse_temperature_units(units)
     if method not in ("planck", "rte"):
         raise ParameterError(f"method must be 'planck' or 'rte', got {method!r}")
@@ -161,5 +161,5 @@ def write_lst(
     return stream_to_geotiff(
         inputs, out, compute, count=1, descriptions=("LST",), tags=tags,
         band_units=(unit_name,), overwrite=overwrite, strip_rows=strip_rows, progress=progress,
-        cog=cog, creation_options=creation_options,
+        cog=cog, creation_options=creation_options, protect=[sc],
     )  # fmt: skip

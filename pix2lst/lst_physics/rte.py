@@ -53,7 +53,13 @@ def rte_paths(scene: Scene) -> dict[str, Path]:
     if missing:
         raise BandNotFoundError(
             f"method 'rte' needs the Collection-2 Level-2 bands {', '.join(RTE_BANDS)}; "
-            f"scene {scene.root} lacks {', '.join(missing)}. Use --method planck for L1 scenes."
+            f"scene {scene.root} lacks {', '.join(missing)}. "
+            + (
+                "This Level-2 bundle is incomplete: download its ST_* bands (the full L2SP "
+                "product), or use --method planck (it needs SR_B4, SR_B5 and ST_TRAD)."
+                if scene.level == "L2"
+                else "This is a Level-1 scene: use --method planck."
+            )
         )
     return {b: scene.band_path(b) for b in RTE_BANDS}
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from pix2lst.errors import Pix2LstError
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.pipeline import IO_PRIORITIES
 
@@ -64,11 +65,21 @@ def predict(
     """Predict LST for INPUT (a composite GeoTIFF, a scene folder or an MTL file)."""
     from tqdm import tqdm
 
-    from pix2lst.geo.atomic import check_output
+    from pix2lst.errors import ParameterError
+    from pix2lst.geo.writer import check_raster_output
     from pix2lst.runtime.predictor import LSTPredictor
 
+    bar: tqdm | None = None  # type: ignore[type-arg]
+
+    def progress(done: int, total: int) -> None:  # the bar starts once the inputs are checked
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="tile", desc="predict", leave=False)
+        bar.total = total
+        bar.update(done - bar.n)
+
     try:
-        check_output(output, overwrite=overwrite)
+        check_raster_output(output, overwrite=overwrite, inputs=[input_path, model])
         predictor = LSTPredictor(
             model,
             providers=providers,
@@ -77,15 +88,23 @@ def predict(
             blend=blend,
             io_priority=io_priority,
         )
-        with tqdm(total=0, unit="tile", desc="predict", leave=False) as bar:
-
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
+        tile = predictor.tile_size
+        if padding is not None and tile - 2 * padding < max(tile // 8, 1):
+            raise ParameterError(
+                f"--padding {padding} leaves a stride of {tile - 2 * padding} px between "
+                f"{tile} px tiles: every pixel would be predicted about "
+                f"{(tile // max(tile - 2 * padding, 1)) ** 2} times. Use --padding "
+                f"{(tile - max(tile // 8, 1)) // 2} or less (default {tile // 4})"
+            )
+        try:
             summary = predictor.predict_file(
                 input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress
             )
+        finally:
+            if bar is not None:
+                bar.close()
     except ValueError as exc:  # a bad option value; Pix2LstError is said by the CLI group
+        if isinstance(exc, Pix2LstError):
+            raise
         raise click.ClickException(str(exc)) from exc
     click.echo(summary.line())

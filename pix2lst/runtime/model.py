@@ -156,6 +156,22 @@ def load_model(
     return LoadedModel(model_path, digest, meta, session, in_name, out_name)
 
 
+def _check_batch_memory(shape: tuple[int, int, int, int]) -> None:
+    """Refuse a batch whose two host buffers alone would take over 1/8 of the machine's memory."""
+    per_tile = 2 * 4 * shape[1] * shape[2] * shape[3]  # two float32 buffers
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return
+    most = max(1, ram // 8 // per_tile)
+    if shape[0] > most:
+        raise ParameterError(
+            f"batch size {shape[0]} needs {shape[0] * per_tile / 2**30:.1f} GiB for its input "
+            f"buffers alone (the model's activations come on top); at most {most} fits this "
+            f"machine's {ram / 2**30:.0f} GiB. Use --batch-size {min(most, 64)} or less"
+        )
+
+
 class BatchRunner:
     """Run ``(n, bands, tile, tile)`` float32 batches (``n <= batch_size``) through a model.
 
@@ -171,6 +187,7 @@ class BatchRunner:
         self.batch_size = batch_size
         meta = model.metadata
         self.input_shape = (batch_size, len(meta.bands), meta.tile_size, meta.tile_size)
+        _check_batch_memory(self.input_shape)
         self.seconds = 0.0
         self.batches = 0
         self._binding: ort.IOBinding | None = None

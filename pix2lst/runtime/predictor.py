@@ -14,12 +14,11 @@ import numpy.typing as npt
 import rasterio
 
 from pix2lst.errors import EmptySceneError, ParameterError
-from pix2lst.geo.atomic import check_output
 from pix2lst.geo.grid import Grid
 from pix2lst.geo.sources import ArraySource, open_source
 from pix2lst.geo.tags import product_tags
 from pix2lst.geo.units import KELVIN_OFFSET, kelvin_shift, parse_temperature_units
-from pix2lst.geo.writer import raster_writer
+from pix2lst.geo.writer import check_raster_output, raster_writer
 from pix2lst.lst_physics.composite import scene_calibrator
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.metadata import ModelMetadata
@@ -126,7 +125,21 @@ class LSTPredictor:
         full batch of zeros through ORT (TensorRT engines, cuDNN tuning, caches).
         """
         tile = self.tile_size
-        self.predict_array(np.zeros((len(self.metadata.bands), 2 * tile, tile + 1), np.float32))
+        zeros = ArraySource(
+            np.zeros((len(self.metadata.bands), 2 * tile, tile + 1), np.float32),
+            len(self.metadata.bands),
+        )
+        grid = TileGrid(
+            zeros.height, zeros.width, tile, default_padding(tile)
+        )  # a few tiles, whatever the padding
+        run_pipeline(
+            zeros,
+            ArraySink(zeros.height, zeros.width),
+            self.runner,
+            grid,
+            blend=self.blend,
+            io_priority=self.io_priority,
+        )
         self.runner.warmup()  # last: it also zeroes the runner's time and batch counts
 
     # -- introspection ------------------------------------------------------
@@ -195,6 +208,7 @@ class LSTPredictor:
         overwrite: bool = False,
         progress: Progress | None = None,
         creation_options: Sequence[str] | Mapping[str, str] | None = None,
+        check_range: bool = True,
     ) -> PredictionSummary:
         """Predict a composite GeoTIFF or a scene folder / MTL into the GeoTIFF ``dst``.
 
@@ -204,11 +218,14 @@ class LSTPredictor:
         temporary one. The output carries the input's scene tags (scene id,
         spacecraft, acquisition date), the model and its hash, ``MODEL_TARGET``. An input without a
         single valid pixel raises :class:`~pix2lst.errors.EmptySceneError` (and
-        writes nothing); :meth:`predict_array` returns all NaN for it instead.
+        writes nothing); :meth:`predict_array` returns all NaN for it instead. ``dst``
+        must not be the input or the model, nor a band of the input scene; LST outside
+        150-400 K on more than 1 % of the valid pixels is refused
+        (:class:`~pix2lst.errors.ImplausibleDataError`) unless ``check_range=False``.
         """
         started = time.perf_counter()
         shift = self._shift(units)
-        check_output(dst, overwrite=overwrite)
+        check_raster_output(dst, overwrite=overwrite, inputs=[src, self.model.path])
         meta = self.metadata
         threads = io_threads(self.io_priority)
         source = open_source(
@@ -238,6 +255,8 @@ class LSTPredictor:
                     overwrite=overwrite,
                     threads=threads,
                     creation_options=creation_options,
+                    inputs=[src, self.model.path],
+                    check_range=check_range,
                 ) as sink,
             ):
                 stats: PipelineStats = run_pipeline(

@@ -140,10 +140,17 @@ def resolve_providers(
         full = PROVIDER_ALIASES.get(name.lower(), name)
         if full not in avail:
             short = [k for k, v in PROVIDER_ALIASES.items() if v in avail]
+            if full in (CUDA, TRT):
+                hint = "for CUDA/TensorRT install pix2lst[gpu] (onnxruntime-gpu) instead of pix2lst[cpu]"
+            elif full == OPENVINO:
+                hint = "for OpenVINO install onnxruntime-openvino instead of onnxruntime"
+            elif not full.endswith("ExecutionProvider"):
+                hint = f"{name!r} is not a provider name; use auto, {', '.join(PROVIDER_ALIASES)} or a full ONNX Runtime provider name"
+            else:
+                hint = "install an onnxruntime build that has it"
             raise ProviderError(
                 f"execution provider {name!r} is not available in this onnxruntime build; "
-                f"available: {', '.join(avail)} (short names: {', '.join(short)}). "
-                "For CUDA/TensorRT install pix2lst[gpu] (onnxruntime-gpu) instead of pix2lst[cpu]"
+                f"available: {', '.join(avail)} (short names: {', '.join(short)}); {hint}"
             )
         if full not in resolved:
             resolved.append(full)

@@ -50,7 +50,7 @@ def compare(
     ``rgb`` is a scene folder or a composite GeoTIFF; panels are labelled with
     the dates found in the tags or file names. Returns ``out``.
     """
-    check_output(out, overwrite=overwrite)
+    check_output(out, overwrite=overwrite, inputs=[a, b, rgb])
     lst_cmap(cmap)
     grid_a = read_grid(a)
     onto = None

@@ -71,7 +71,7 @@ def quicklook(
     the percent-clip stretch, ``max_pixels`` the cap on pixels read (the raster
     is decimated above it), ``title`` overrides the one made from the tags.
     """
-    check_output(out, overwrite=overwrite)
+    check_output(out, overwrite=overwrite, inputs=[src])
     lst_cmap(cmap)  # fail on a bad name before reading
     layer = read_lst(src, max_pixels=max_pixels)
     fig = lst_figure(layer, cmap=cmap, clip=clip, title=title)
@@ -105,7 +105,7 @@ def rgb_quicklook(
     title: str | None = None,
 ) -> Path:
     """Write a true-colour (B4, B3, B2) PNG of a scene folder or composite GeoTIFF."""
-    check_output(out, overwrite=overwrite)
+    check_output(out, overwrite=overwrite, inputs=[src])
     layer = read_rgb(src, max_pixels=max_pixels, low=clip[0], high=clip[1])
     h, w = layer.image.shape[:2]
     fig = new_figure(_FIG_WIDTH * 0.85, _FIG_WIDTH * 0.85 * h / w + 0.4, dpi=_DPI)

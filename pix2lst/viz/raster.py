@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 
-from pix2lst.errors import EmptySceneError, SceneError
+from pix2lst.errors import EmptySceneError, ImplausibleDataError, SceneError
 from pix2lst.geo.grid import Grid, check_grid, decimated_shape, read_grid
 from pix2lst.geo.units import KELVIN_OFFSET, parse_temperature_units
 
@@ -77,7 +78,7 @@ def _open(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
         raise SceneError(f"{p} does not exist; give the path of a GeoTIFF")
     try:
         return rasterio.open(p)
-    except rasterio.errors.RasterioIOError as exc:
+    except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
         raise SceneError(f"{p} is not a raster rasterio can read ({exc})") from exc
 
 
@@ -169,7 +170,7 @@ def read_lst(
     *,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     onto: Grid | None = None,
-    band: int = 1,
+    band: int | None = None,
 ) -> LstLayer:
     """Read band ``band`` of an LST GeoTIFF for display, decimated to ``max_pixels``.
 
@@ -177,37 +178,57 @@ def read_lst(
     float32, NaN where the file has nodata or non-finite values; band scale/offset
     tags are applied. With ``onto`` (a full-resolution grid) the raster is first
     warped onto that grid (bilinear), as ``compare --resample`` does.
-    Raises :class:`EmptySceneError` when no pixel is valid.
+    Raises :class:`EmptySceneError` when no pixel is valid, :class:`ImplausibleDataError`
+    when ``band`` is not given and the raster has several bands (a composite is not an
+    LST map), :class:`SceneError` when the file cannot be read (damaged, cut short).
     """
     p = Path(path)
     with rasterio.Env(GDAL_CACHEMAX=DISPLAY_CACHE_MB), _open(p) as src:
+        if band is None:
+            if src.count != 1:
+                names = ", ".join(d or f"band {i}" for i, d in enumerate(src.descriptions, 1))
+                raise ImplausibleDataError(
+                    f"{p} has {src.count} bands ({names}), not one band of temperatures: it is "
+                    "not an LST map; give an LST GeoTIFF (pix2lst physics / predict), or the "
+                    "composite with --rgb for true colour"
+                )
+            band = 1
         if not 1 <= band <= src.count:
             raise SceneError(f"{p} has {src.count} band(s); band {band} does not exist")
-        tags = {**src.tags(), **src.tags(band)}
-        source_grid = Grid(src.crs, src.transform, src.width, src.height)
-        target = onto if onto is not None else source_grid
-        display = target.display(max_pixels)
-        shape = (display.height, display.width)
-        if onto is not None and source_grid.differences(onto):
-            with WarpedVRT(
-                src,
-                crs=onto.crs,
-                transform=onto.transform,
-                width=onto.width,
-                height=onto.height,
-                resampling=Resampling.bilinear,
-                src_nodata=src.nodata,
-                nodata=np.nan,
-                dtype="float32",
-            ) as vrt:
-                data = vrt.read(band, out_shape=shape, masked=True, resampling=Resampling.nearest)
-        else:
-            data = src.read(band, out_shape=shape, masked=True, resampling=Resampling.nearest)
-        values = np.ma.filled(data.astype(np.float64), np.nan)
-        scale, offset = src.scales[band - 1], src.offsets[band - 1]
-        if (scale, offset) != (1.0, 0.0):
-            values = values * scale + offset
-        units = _units(src, tags, values)
+        try:
+            return _read_layer(p, src, band, max_pixels, onto)
+        except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
+            raise SceneError(f"cannot read {p} ({exc}); the file is damaged or cut short") from exc
+
+
+def _read_layer(
+    p: Path, src: rasterio.DatasetReader, band: int, max_pixels: int | None, onto: Grid | None
+) -> LstLayer:
+    tags = {**src.tags(), **src.tags(band)}
+    source_grid = Grid(src.crs, src.transform, src.width, src.height)
+    target = onto if onto is not None else source_grid
+    display = target.display(max_pixels)
+    shape = (display.height, display.width)
+    if onto is not None and source_grid.differences(onto):
+        with WarpedVRT(
+            src,
+            crs=onto.crs,
+            transform=onto.transform,
+            width=onto.width,
+            height=onto.height,
+            resampling=Resampling.bilinear,
+            src_nodata=src.nodata,
+            nodata=np.nan,
+            dtype="float32",
+        ) as vrt:
+            data = vrt.read(band, out_shape=shape, masked=True, resampling=Resampling.nearest)
+    else:
+        data = src.read(band, out_shape=shape, masked=True, resampling=Resampling.nearest)
+    values = np.ma.filled(data.astype(np.float64), np.nan)
+    scale, offset = src.scales[band - 1], src.offsets[band - 1]
+    if (scale, offset) != (1.0, 0.0):
+        values = values * scale + offset
+    units = _units(src, tags, values)
     values[~np.isfinite(values)] = np.nan
     if units == "C":
         values = values + KELVIN_OFFSET

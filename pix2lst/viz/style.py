@@ -20,7 +20,12 @@ from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
-from pix2lst.errors import EmptySceneError, ParameterError, UnknownColormapError
+from pix2lst.errors import (
+    EmptySceneError,
+    OutputWriteError,
+    ParameterError,
+    UnknownColormapError,
+)
 from pix2lst.geo.atomic import atomic_output
 from pix2lst.geo.units import KELVIN_OFFSET
 
@@ -163,6 +168,19 @@ def add_celsius_colorbar(
     return cbar
 
 
+def _verify_png(path: Path) -> None:
+    """The PNG reads back completely (a full disk cuts it short)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+    except (OSError, UnidentifiedImageError, SyntaxError) as exc:
+        raise OutputWriteError(
+            f"the PNG written for {path.name} does not read back ({exc}); is the disk full?"
+        ) from exc
+
+
 def save_figure(
     fig: Figure,
     out: str | os.PathLike[str],
@@ -176,7 +194,7 @@ def save_figure(
     The one PNG writer of every pix2lst figure (quicklooks here, show_batch,
     show_results and lr_find in export). ``dpi=None`` keeps the figure's own dpi.
     """
-    with atomic_output(out, overwrite=overwrite, suffix=".png") as tmp:
+    with atomic_output(out, overwrite=overwrite, suffix=".png", verify=_verify_png) as tmp:
         fig.savefig(
             tmp, format="png", dpi="figure" if dpi is None else dpi, transparent=transparent
         )

@@ -34,7 +34,7 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from pix2lst import __version__
-from pix2lst.errors import ParameterError
+from pix2lst.errors import OutputWriteError, ParameterError
 from pix2lst.geo.atomic import atomic_output, check_output
 from pix2lst.viz.raster import LstLayer, check_same_grid, read_grid, read_lst
 from pix2lst.viz.rgb import read_rgb, rgb_grid
@@ -116,7 +116,7 @@ def write_viewer(
     """
     if not layers:
         raise ParameterError("give at least one LST GeoTIFF to view")
-    check_output(out, overwrite=overwrite)
+    check_output(out, overwrite=overwrite, inputs=[*layers, rgb])
     lst_cmap(cmap)
     grid = read_grid(layers[0])
     if not resample:
@@ -185,8 +185,16 @@ def write_viewer(
     page = re.sub(
         r"@([A-Z_]+)@", lambda m: fill.get(m.group(1), m.group(0)), _static("viewer.html")
     )
-    with atomic_output(out, overwrite=overwrite, suffix=".html") as tmp:
-        tmp.write_text(page, encoding="utf-8")
+    data = page.encode("utf-8")
+
+    def verify(tmp: Path) -> None:  # the whole page is on disk (a full disk cuts it short)
+        if tmp.stat().st_size != len(data):
+            raise OutputWriteError(f"{out} was cut short while writing; is the disk full?")
+
+    with atomic_output(
+        out, overwrite=overwrite, suffix=".html", inputs=[*layers, rgb], verify=verify
+    ) as tmp:
+        tmp.write_bytes(data)
     logger.info(
         "viewer %s: %d layer(s), %dx%d px", out, len(entries), display.width, display.height
     )

@@ -27,6 +27,7 @@ from tests.conftest import BANDS, make_model, sample_dn, write_composite
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("cli")
     arr = np.ascontiguousarray(sample_dn((90, 70)) / np.float32(30000))
+    arr[7] = arr[7] * np.float32(100) + np.float32(270)  # B10 as a brightness temperature (K)
     return {
         "model": make_model(d / "m.onnx", "identity", tile=32, band=7),
         "composite": write_composite(d / "comp.tif", arr),
