@@ -219,3 +219,49 @@ def write_lst(
         dst.write(values, 1)
         dst.update_tags(**tags)
     return path
+
+
+# -- damaged scenes and small disks (reliability tests) ----------------------------
+
+
+def crop_scene(dst: Path, size: int = 96, src: Path | None = None) -> Path:
+    """Copy the embedded sample (or ``src``) into ``dst``, every band cut to ``size`` px square."""
+    src = src or sample_scene_path()
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in src.iterdir():
+        if f.suffix.lower() == ".tif":
+            with rasterio.open(f) as ds:
+                profile = ds.profile
+                data = ds.read(window=rasterio.windows.Window(0, 0, size, size))
+            profile.update(width=size, height=size, transform=ds.window_transform(
+                rasterio.windows.Window(0, 0, size, size)))  # fmt: skip
+            profile.pop("blockxsize", None)
+            profile.pop("blockysize", None)
+            profile["tiled"] = False
+            with rasterio.open(dst / f.name, "w", **profile) as out:
+                out.write(data)
+        elif f.name.endswith("MTL.txt"):
+            (dst / f.name).write_text(f.read_text())
+    return dst
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 64 KiB tmpfs mounted under ``tmp_path`` (root only), unmounted afterwards."""
+    import shutil
+    import subprocess
+
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root; the RLIMIT_FSIZE test covers this case")
+    res = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()})")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

@@ -35,15 +35,22 @@ def tiles(composite: Path, lst: Path, out_dir: Path, tile: int, stride: int, max
 
     from pix2lst.export.tiles import export_tiles
 
-    with tqdm(unit="tile", desc="tiles") as bar:
+    bar: tqdm | None = None  # type: ignore[type-arg]
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+    def progress(done: int, total: int) -> None:  # the bar starts once the inputs are checked
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="tile", desc="tiles")
+        bar.total = total
+        bar.update(done - bar.n)
 
+    try:
         r = export_tiles(composite, lst, out_dir, tile=tile, stride=stride,
                          max_nodata=max_nodata, scene=scene, overwrite=overwrite,
                          progress=progress)  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
     click.echo(f"{r.scene}: {r.written} of {r.total} tiles written to {r.out_dir}, "
                f"{r.skipped_nodata} skipped (nodata > {max_nodata:.0%})")  # fmt: skip
 

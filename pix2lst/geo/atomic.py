@@ -47,26 +47,21 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _scene_claims(scene: Any, out: Path) -> str | None:
-    """Why ``out`` would be taken for a file of ``scene`` (a Scene or its folder/MTL), or None."""
-    from pix2lst.geo.scene import claims_as_scene_file
-
-    return claims_as_scene_file(scene, out)
-
-
 def _check_inputs(out: Path, inputs: Iterable[Any]) -> None:
+    from pix2lst.geo.scene import Scene, claims_as_scene_file  # scene -> mtl: loaded on use
+
     for item in inputs:
         if item is None:
             continue
-        reason = _scene_claims(item, out)
-        if reason is None and not hasattr(item, "root"):
+        reason = claims_as_scene_file(item, out)
+        if reason is None and not isinstance(item, Scene):
             p = Path(item)
             if p.is_file() and _same_file(p, out):
                 reason = f"it is the input {p}"
         if reason is not None:
             raise OutputNotWritableError(
                 f"refusing to write {out}: {reason}; writing there would destroy or shadow "
-                "an input. Choose an output path outside the input scene"
+                "an input. Choose another output path (outside the input scene)"
             )
 
 

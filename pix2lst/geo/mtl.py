@@ -125,7 +125,7 @@ class MtlMetadata:
         if self.sun_elevation <= 0.0:
             raise MetadataError(
                 f"SUN_ELEVATION = {self.sun_elevation} in {self.path}: the sun is at or below "
-                f"the horizon, so TOA reflectance ({band}) and NDVI cannot be computed; pix2lst "
+                "the horizon, so TOA reflectance and NDVI cannot be computed; pix2lst "
                 "needs a daytime scene (sun elevation > 0) for reflectance, NDVI emissivity "
                 "and the composite"
             )

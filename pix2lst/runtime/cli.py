@@ -66,6 +66,8 @@ def predict(
     from tqdm import tqdm
 
     from pix2lst.errors import ParameterError
+    from pix2lst.geo.scene import find_scene
+    from pix2lst.geo.sources import is_scene
     from pix2lst.geo.writer import check_raster_output
     from pix2lst.runtime.predictor import LSTPredictor
 
@@ -80,6 +82,8 @@ def predict(
 
     try:
         check_raster_output(output, overwrite=overwrite, inputs=[input_path, model])
+        if is_scene(input_path):  # its metadata is checked before the model loads
+            find_scene(input_path)
         predictor = LSTPredictor(
             model,
             providers=providers,

@@ -1,0 +1,204 @@
+"""Nothing lost: a full disk, an output onto an input, an immutable target, stale temporaries."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from pix2lst.cli import main
+from pix2lst.errors import OutputNotWritableError, OutputWriteError, ParameterError
+from pix2lst.geo.atomic import atomic_output, check_output, remove_stale_temps, temp_name
+from tests.conftest import (
+    REPO,
+    crop_scene,
+    lst_values,
+    make_model,
+    write_composite,
+    write_lst,
+)
+
+
+def run(*args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(main, list(args))
+    return res.exit_code, res.output
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return crop_scene(tmp_path_factory.mktemp("scene") / "s", 200)
+
+
+def hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+# -- a full disk ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["physics"], ["composite"], ["predict"], ["predict", "--cog"]])
+def test_full_disk_fails_keeps_the_old_output_and_says_so(
+    small_disk: Path, scene: Path, command: list[str]
+) -> None:
+    out = small_disk / "out.tif"
+    out.write_bytes(b"the good old output")
+    code, text = run(command[0], str(scene), "-o", str(out), "--overwrite", *command[1:])
+    assert code == 1, text
+    assert "wrote" not in text and "Traceback" not in text
+    assert ("writing" in text and "failed" in text) or "incomplete" in text, text
+    assert out.read_bytes() == b"the good old output"
+    assert hidden(small_disk) == []
+
+
+def test_full_disk_under_cog_through_the_api(small_disk: Path, scene: Path) -> None:
+    from pix2lst.lst_physics import write_composite as physics_composite
+    from pix2lst.lst_physics import write_lst as physics_lst
+
+    out = small_disk / "out.tif"
+    out.write_bytes(b"old")
+    for write in (physics_lst, physics_composite):
+        with pytest.raises(OutputWriteError, match=r"failed|incomplete"):
+            write(scene, out, overwrite=True, cog=True)
+        assert out.read_bytes() == b"old" and hidden(small_disk) == []
+
+
+def test_full_disk_under_quicklook_view_and_tiles(small_disk: Path, tmp_path: Path) -> None:
+    noise = np.random.default_rng(1).uniform(-5, 5, (300, 300)).astype(np.float32)
+    lst = write_lst(tmp_path / "lst.tif", lst_values(300, 300) + noise, origin=(500e3, 3400e3))
+    comp = tmp_path / "comp.tif"
+    code, text = run("quicklook", str(lst), "-o", str(small_disk / "q.png"))
+    assert code == 1 and "failed" in text and "Traceback" not in text, text
+    big = write_lst(tmp_path / "big.tif", lst_values(400, 400) + np.float32(0.001))
+    code, text = run("view", str(big), "-o", str(small_disk / "v.html"), "--max-pixels", "160000")
+    assert code == 1 and "failed" in text and "Traceback" not in text, text
+    rng = np.random.default_rng(0)
+    arr = rng.uniform(0.05, 0.4, (8, 300, 300)).astype(np.float32)
+    arr[7] = 290.0
+    write_composite(comp, arr)
+    code, text = run(
+        "tiles", str(comp), str(lst), "-o", str(small_disk / "ds"), "--tile", "64", "--stride", "64"
+    )
+    assert code == 1 and "failed" in text and "Traceback" not in text, text
+    assert hidden(small_disk) == [] and hidden(small_disk / "ds" / "images") == []
+
+
+def _limit_file_size() -> None:  # runs in the child: writes past 256 KiB fail with EFBIG
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 << 10, 256 << 10))
+
+
+def test_file_size_limit_in_a_real_process(tmp_path: Path) -> None:
+    """The same failure without root: the kernel refuses writes past RLIMIT_FSIZE."""
+    out = tmp_path / "lst.tif"
+    out.write_bytes(b"old")
+    res = subprocess.run(
+        [sys.executable, "-m", "pix2lst.cli", "physics", str(REPO / "pix2lst/data/sample"),
+         "-o", str(out), "--overwrite"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, preexec_fn=_limit_file_size,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    assert "failed" in res.stderr and "Traceback" not in res.stderr
+    assert "wrote" not in res.stdout
+    assert out.read_bytes() == b"old" and hidden(tmp_path) == []
+
+
+# -- outputs that are inputs --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "target"),
+    [("physics", "test_B10.tif"), ("predict", "test_B4.tif"), ("composite", "test_MTL.txt"),
+     ("physics", "test_B12.tif")],
+)  # fmt: skip
+def test_overwrite_onto_the_scene_is_refused(
+    tmp_path: Path, scene: Path, command: str, target: str
+) -> None:
+    work = shutil.copytree(scene, tmp_path / "s")
+    victim = work / target
+    before = victim.read_bytes() if victim.exists() else None
+    code, text = run(command, str(work), "-o", str(victim), "--overwrite")
+    assert code == 1 and "refusing to write" in text and "input scene" in text, text
+    assert (victim.read_bytes() if victim.exists() else None) == before
+
+
+def test_links_to_an_input_and_the_model_are_refused(tmp_path: Path, scene: Path) -> None:
+    link = tmp_path / "link.tif"
+    link.symlink_to(scene / "test_B5.tif")
+    code, text = run("physics", str(scene), "-o", str(link), "--overwrite")
+    assert code == 1 and "band B5" in text, text
+    model = make_model(tmp_path / "m.tif", "constant", tile=32)
+    code, text = run("predict", str(scene), "-o", str(model), "--model", str(model), "--overwrite")
+    assert code == 1 and "it is the input" in text, text
+    lst = write_lst(tmp_path / "lst.tif", lst_values())
+    with pytest.raises(OutputNotWritableError, match="it is the input"):
+        check_output(tmp_path / "." / "lst.tif", overwrite=True, inputs=[lst])
+
+
+def test_geotiff_outputs_need_a_tif_name_and_folders_are_named_first(
+    tmp_path: Path, scene: Path
+) -> None:
+    code, text = run("physics", str(scene), "-o", str(tmp_path / "x.png"))
+    assert code == 1 and "does not end in .tif" in text and not (tmp_path / "x.png").exists()
+    with pytest.raises(OutputNotWritableError, match="is a folder") as err:
+        check_output(tmp_path)
+    assert "--overwrite" not in str(err.value)
+    with pytest.raises(ParameterError, match=r"x\.tif"):
+        from pix2lst.geo.writer import check_raster_output
+
+        check_raster_output(tmp_path / "x.png")
+
+
+def test_an_immutable_target_is_one_line(tmp_path: Path, scene: Path) -> None:
+    out = tmp_path / "lst.tif"
+    out.write_bytes(b"keep")
+    if subprocess.run(["chattr", "+i", str(out)], capture_output=True, check=False).returncode:
+        pytest.skip("chattr +i needs root and a file system that supports it")
+    try:
+        code, text = run("physics", str(scene), "-o", str(out), "--overwrite")
+    finally:
+        subprocess.run(["chattr", "-i", str(out)], check=False)
+    assert code == 1 and "cannot replace" in text and "immutable" in text, text
+    assert out.read_bytes() == b"keep" and hidden(tmp_path) == []
+
+
+# -- temporary files left by a killed run -------------------------------------------
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temporaries_of_dead_writers_are_removed(tmp_path: Path) -> None:
+    out = tmp_path / "lst.tif"
+    stale = tmp_path / f".lst.tif.{dead_pid()}-0123abcd.tif"
+    stale_cog = tmp_path / f".lst.tif.{dead_pid()}-4567abcd.tif.stream.tif"
+    live = tmp_path / f".lst.tif.{os.getpid()}-89abcdef.tif"  # a concurrent writer: kept
+    other = tmp_path / ".other.tif.1-0123abcd.tif"  # another target's: not ours to judge
+    for p in (stale, stale_cog, live, other):
+        p.write_bytes(b"x")
+    assert sorted(remove_stale_temps(out)) == sorted([stale, stale_cog])
+    assert live.exists() and other.exists()
+    live.unlink()
+    with atomic_output(out) as tmp:  # the writers call it for every target
+        assert tmp.name.startswith(f".lst.tif.{os.getpid()}-") and tmp.suffix == ".tif"
+        tmp.write_bytes(b"new")
+    assert out.read_bytes() == b"new" and temp_name(out, ".png").name.endswith(".png")
+
+
+def test_write_errors_inside_atomic_output_are_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "x.bin"
+    out.write_bytes(b"old")
+    with pytest.raises(OutputWriteError, match="No space left"), atomic_output(out, overwrite=True):
+        raise OSError(28, "No space left on device")
+    assert out.read_bytes() == b"old" and hidden(tmp_path) == []
