@@ -32,7 +32,7 @@ from rasterio.windows import Window
 from pix2lst.errors import SceneError
 from pix2lst.geo.bands import band_indexes
 from pix2lst.geo.grid import Grid, check_grid, grid_of
-from pix2lst.geo.scene import Scene, find_scene
+from pix2lst.geo.scene import Scene, find_scene, is_scene
 from pix2lst.geo.tags import SCENE_TAGS, scene_tags
 
 __all__ = [
@@ -41,7 +41,6 @@ __all__ = [
     "CompositeSource",
     "SceneSource",
     "Source",
-    "is_scene",
     "open_source",
 ]
 
@@ -280,12 +279,6 @@ class ArraySource:
 
     def close(self) -> None:
         pass
-
-
-def is_scene(path: str | os.PathLike[str]) -> bool:
-    """A folder, or an MTL metadata file, is a scene; anything else a composite raster."""
-    p = Path(path)
-    return p.is_dir() or ("MTL" in p.name.upper() and p.suffix.lower() in (".txt", ".json", ".xml"))
 
 
 def open_source(
