@@ -17,6 +17,7 @@ float16 with float32 inputs and outputs (Cast nodes at both ends).
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import warnings
@@ -33,10 +34,19 @@ from torch import nn
 from pix2lst import __version__
 from pix2lst._io import atomic_output, check_output
 from pix2lst.errors import ModelError
+from pix2lst.export.model_io import PARITY_NAME, load_model
 from pix2lst.export.norm import Normalisation
 from pix2lst.runtime.metadata import ModelMetadata
 
-__all__ = ["OPSET", "ExportReport", "export_model", "export_onnx", "fit_tiles", "onnx_parity"]
+__all__ = [
+    "OPSET",
+    "ExportReport",
+    "export_model",
+    "export_onnx",
+    "fit_tiles",
+    "metadata_for",
+    "onnx_parity",
+]
 
 OPSET = 17
 TOLERANCE_K = 0.01
@@ -145,8 +155,6 @@ def export_onnx(
     size, diff = build(net, path, tolerance_k)
     report = ExportReport(path, tile, size, diff, len(x))
     if fp16:
-        import copy
-
         half = _Half(copy.deepcopy(net).half()).eval()
         hpath = path.with_name(path.stem + "_fp16.onnx")
         with torch.no_grad():
@@ -174,8 +182,6 @@ def export_model(
     convolutional; it must be a multiple of ``2**depth``). Parity runs on the
     folder's saved validation tiles, reflect-padded or cropped to that size.
     """
-    from pix2lst.export.model_io import PARITY_NAME, load_model
-
     check_output(out, overwrite=overwrite)
     gen, definition, norm = load_model(folder)
     depth = int(definition["architecture"]["depth"])

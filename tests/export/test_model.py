@@ -15,6 +15,7 @@ from pix2lst.cli import main
 from pix2lst.errors import DatasetError, ModelError
 from pix2lst.export.dataset import TileData, prepare_data
 from pix2lst.export.learner import HISTORY_COLUMNS, Pix2Pix, TrainConfig, format_history
+from pix2lst.export.metrics import Metrics
 from pix2lst.export.model_io import load_model
 from pix2lst.export.networks import (
     GeneratorConfig,
@@ -205,7 +206,17 @@ def test_runtime_predicts_with_exported_model(
 
 
 # -- CLI -----------------------------------------------------------------------------------
-def test_cli_train_and_export(tiles_dir: Path, tmp_path: Path) -> None:
+def test_cli_train_and_export(
+    tiles_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    computed = []
+    real = Pix2Pix.compute_metrics
+
+    def counted(self: Pix2Pix) -> Metrics:
+        computed.append(real(self))
+        return computed[-1]
+
+    monkeypatch.setattr(Pix2Pix, "compute_metrics", counted)
     out = tmp_path / "cli_model"
     res = CliRunner().invoke(main, ["train", str(tiles_dir / "tiles"), "-o", str(out), "--epochs", "1",
                                     "--depth", "3", "--width", "4", "--disc-width", "8",
@@ -215,6 +226,10 @@ def test_cli_train_and_export(tiles_dir: Path, tmp_path: Path) -> None:
     assert "train_loss" in res.output and (out / "model.onnx").is_file()
     arch = json.loads((out / "model.json").read_text())["architecture"]
     assert arch["head"] == 4 and len(arch["ndvi"]) == 6  # the default model's recipe, tiny
+    # metrics computed once; the saved and the printed ones are those
+    assert len(computed) == 1
+    assert json.loads((out / "model.json").read_text())["metrics"] == computed[0].to_dict()
+    assert f"metrics: {computed[0]}" in res.output
     res = CliRunner().invoke(main, ["export", str(out), "-o", str(tmp_path / "x.onnx")])
     assert res.exit_code == 0, res.output
     assert "max |ORT - torch|" in res.output
