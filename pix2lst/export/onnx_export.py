@@ -3,8 +3,8 @@
 The graph is the generator in eval mode: ``y = G(x)`` with ``x`` the normalised
 input ``(batch, C, T, T)`` float32 (dynamic batch, fixed tile ``T``) and ``y``
 the normalised output ``(batch, 1, T, T)``. Everything else the runtime needs
-(band order, normalisation, de-normalisation to kelvin, tile size, target
-representation) is in ``metadata_props`` as written by
+(band order, normalisation, de-normalisation to kelvin and the output unit
+``K``, tile size, target representation) is in ``metadata_props`` as written by
 :meth:`pix2lst.runtime.metadata.ModelMetadata.to_props`.
 
 Parity: ONNX Runtime (CPU) and torch run the same real tiles; the largest
@@ -36,7 +36,7 @@ from pix2lst._io import atomic_output, check_output
 from pix2lst.errors import ModelError
 from pix2lst.export.model_io import PARITY_NAME, load_model
 from pix2lst.export.norm import Normalisation
-from pix2lst.runtime.metadata import ModelMetadata
+from pix2lst.runtime.metadata import KELVIN, ModelMetadata
 
 __all__ = [
     "OPSET",
@@ -207,7 +207,7 @@ def metadata_for(definition: dict[str, Any], norm: Normalisation, tile: int) -> 
     return ModelMetadata(
         bands=norm.bands, input_units=definition.get("input_units", "toa"),
         input_scale=norm.input_scale, input_offset=norm.input_offset,
-        output_scale=norm.output_scale, output_offset=norm.output_offset,
+        output_scale=norm.output_scale, output_offset=norm.output_offset, output_units=KELVIN,
         tile_size=tile, target=norm.target, residual_band=norm.residual_band,
         depth=int(arch["depth"]), physics_method=definition.get("physics_method", ""),
         training_scenes=tuple(definition.get("training_scenes", ())),

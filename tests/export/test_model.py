@@ -25,7 +25,7 @@ from pix2lst.export.networks import (
 )
 from pix2lst.export.onnx_export import OPSET, export_model, export_onnx, metadata_for
 from pix2lst.export.tiles import export_tiles
-from pix2lst.runtime.metadata import ModelMetadata
+from pix2lst.runtime.metadata import FORMAT_VERSION, ModelMetadata
 
 TINY = {"depth": 3, "width": 4}
 
@@ -163,7 +163,10 @@ def test_onnx_metadata_parity_dynamic_batch(trained: tuple[Pix2Pix, Path], tmp_p
     assert rep.max_abs_diff_k < 0.01 and rep.n_parity_tiles >= 1
     proto = onnx.load(str(rep.path))
     assert max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")) >= OPSET
-    meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props})
+    props = {p.key: p.value for p in proto.metadata_props}
+    meta = ModelMetadata.from_props(props)
+    assert json.loads(props["pix2lst.output_units"]) == "K" == meta.output_units
+    assert meta.format_version == FORMAT_VERSION
     assert meta.tile_size == 64 and meta.target == "lst_minus_bt" and meta.residual_band == "B10"
     assert meta.bands == ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10") and meta.depth == 3
     sess = ort.InferenceSession(str(rep.path), providers=["CPUExecutionProvider"])
