@@ -1,8 +1,10 @@
-"""The metadata contract: output units (format 2), old files read as kelvin."""
+"""The metadata contract: output units (format 2), old files read as kelvin, a light import."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import onnx
@@ -93,3 +95,32 @@ def test_runtime_refuses_a_model_in_celsius(tmp_path: Path) -> None:
     _rewrite(path, props)
     with pytest.raises(ModelError, match="no output_units"):
         load_model(path)
+
+
+def test_metadata_imports_without_onnxruntime_and_torch() -> None:
+    code = (
+        "import sys; sys.modules['onnxruntime'] = None; sys.modules['torch'] = None\n"
+        "import pix2lst.runtime.metadata as md\n"
+        "m = md.ModelMetadata(('B10',), 'toa', (1.0,), (0.0,), 1.0, 0.0, 32)\n"
+        "assert md.ModelMetadata.from_props(m.to_props()) == m\n"
+        "loaded = {k for k, v in sys.modules.items() if v is not None}\n"
+        "assert not loaded & {'onnxruntime', 'torch', 'numba', 'rasterio'}, loaded\n"
+        "assert 'pix2lst.runtime.model' not in loaded\n"
+        "print('ok')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok"
+
+
+def test_runtime_names_resolve_lazily() -> None:
+    import pix2lst.runtime as rt
+    from pix2lst.runtime import LSTPredictor
+    from pix2lst.runtime.predictor import LSTPredictor as Direct
+
+    assert LSTPredictor is Direct
+    assert sorted(rt.__all__) == dir(rt)
+    for name in rt.__all__:
+        assert getattr(rt, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        rt.nope  # noqa: B018
