@@ -29,11 +29,11 @@ import torch
 from torch import nn
 
 from pix2lst import __version__
-from pix2lst._io import atomic_output
 from pix2lst.errors import ModelError, OutputExistsError
 from pix2lst.export.dataset import TileData
 from pix2lst.export.networks import GeneratorConfig, UNetGenerator, count_parameters
 from pix2lst.export.norm import Normalisation
+from pix2lst.geo.atomic import atomic_output
 
 __all__ = [
     "DEFINITION_NAME",

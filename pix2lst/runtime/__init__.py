@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the real types for type checkers; at run time see __getattr__
+    from pix2lst.geo.sources import open_source
     from pix2lst.runtime.blending import BLENDS, blend_weights
     from pix2lst.runtime.metadata import FORMAT_VERSION, TARGETS, ModelMetadata
     from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
@@ -28,7 +29,6 @@ if TYPE_CHECKING:  # the real types for type checkers; at run time see __getattr
         create_session,
         resolve_providers,
     )
-    from pix2lst.runtime.sources import open_source
     from pix2lst.runtime.tiling import TileGrid, default_padding, reflect_index
 
 __all__ = [
@@ -65,7 +65,7 @@ _WHERE = {
     "UNITS": "predictor", "LSTPredictor": "predictor", "PredictionSummary": "predictor",
     "PROVIDER_ALIASES": "session", "SessionConfig": "session",
     "available_providers": "session", "create_session": "session",
-    "resolve_providers": "session", "open_source": "sources",
+    "resolve_providers": "session", "open_source": "pix2lst.geo.sources",
     "TileGrid": "tiling", "default_padding": "tiling", "reflect_index": "tiling",
 }  # fmt: skip
 
@@ -74,7 +74,8 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'pix2lst.runtime' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"pix2lst.runtime.{module}"), name)
+    full = module if "." in module else f"pix2lst.runtime.{module}"
+    return getattr(importlib.import_module(full), name)
 
 
 def __dir__() -> list[str]:
