@@ -57,6 +57,7 @@ def _frozen(d: Mapping[str, float]) -> Mapping[str, float]:
 L2_SR_MULT = 2.75e-5
 L2_SR_ADD = -0.2
 
+
 @dataclass(frozen=True, eq=False)
 class MtlMetadata:
     """What the physics chain needs from an MTL; band keys are ``"B1"`` .. ``"B11"``.
