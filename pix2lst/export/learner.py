@@ -31,7 +31,12 @@ from pix2lst.errors import DatasetError, ModelError
 from pix2lst.export.dataset import TileData
 from pix2lst.export.figures import lr_figure, results_figure, save_figure
 from pix2lst.export.metrics import Metrics, evaluate_lst
-from pix2lst.export.model_io import model_definition, save_model, write_definition
+from pix2lst.export.model_io import (
+    check_model_folder,
+    model_definition,
+    save_model,
+    write_definition,
+)
 from pix2lst.export.networks import (
     GeneratorConfig,
     PatchDiscriminator,
@@ -370,6 +375,7 @@ class Pix2Pix:
         (:func:`~pix2lst.export.model_io.save_model`), the figures, and the
         parity-checked ONNX export, whose report is added to model.json.
         """
+        check_model_folder(folder, overwrite=overwrite)  # before any work
         if metrics is None:
             metrics = self.compute_metrics()
         definition = model_definition(

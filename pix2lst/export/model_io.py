@@ -94,6 +94,14 @@ def write_definition(
     return path
 
 
+def check_model_folder(folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """``folder`` as a Path; :class:`OutputExistsError` when it holds files and not ``overwrite``."""
+    out = Path(folder)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise OutputExistsError(f"{out} exists and is not empty; pass overwrite=True to replace it")
+    return out
+
+
 def save_model(
     folder: str | os.PathLike[str],
     generator: nn.Module,
@@ -107,9 +115,7 @@ def save_model(
     ``parity_tiles`` are normalised real tiles (N, C, T, T); NaN is stored as 0.
     Raises :class:`OutputExistsError` when ``folder`` holds files and not ``overwrite``.
     """
-    out = Path(folder)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise OutputExistsError(f"{out} exists and is not empty; pass overwrite=True to replace it")
+    out = check_model_folder(folder, overwrite=overwrite)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(out / WEIGHTS_NAME, overwrite=True) as tmp:
         torch.save(generator.state_dict(), tmp)
