@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import onnx
@@ -14,7 +12,7 @@ from pix2lst.data import default_model_path
 from pix2lst.errors import ModelError
 from pix2lst.runtime.metadata import FORMAT_VERSION, KELVIN, ModelMetadata
 from pix2lst.runtime.model import load_model
-from tests.conftest import make_model, metadata
+from tests.conftest import make_model, metadata, run_python
 
 
 def _props(path: Path) -> dict[str, str]:
@@ -108,9 +106,7 @@ def test_metadata_imports_without_onnxruntime_and_torch() -> None:
         "assert 'pix2lst.runtime.model' not in loaded\n"
         "print('ok')\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "ok"
+    run_python(code, timeout=60)
 
 
 def test_runtime_names_resolve_lazily() -> None:
