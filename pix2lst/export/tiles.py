@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 from rasterio.windows import transform as window_transform
@@ -26,14 +25,13 @@ from rasterio.windows import transform as window_transform
 from pix2lst.errors import (
     DatasetError,
     OutputExistsError,
-    OutputWriteError,
     SceneError,
 )
 from pix2lst.export.grid import TileWindow, tile_windows
 from pix2lst.geo.atomic import atomic_output
 from pix2lst.geo.grid import Grid, check_grid, read_grid
 from pix2lst.geo.plausible import check_composite_raster, check_temperature_raster
-from pix2lst.geo.writer import verify_raster
+from pix2lst.geo.writer import raster_writer
 
 __all__ = [
     "MANIFEST_FIELDS",
@@ -143,25 +141,18 @@ def _scene_name(composite: Path) -> str:
 
 
 def _write_tile(
-    path: Path, data: np.ndarray, profile: dict, descriptions: tuple, overwrite: bool
+    path: Path,
+    data: np.ndarray,
+    grid: Grid,
+    descriptions: tuple,
+    units: tuple[str | None, ...],
+    overwrite: bool,
 ) -> None:
-    grid = Grid(profile["crs"], profile["transform"], profile["width"], profile["height"])
-
-    def verify(tmp: Path) -> None:  # a full disk surfaces here, before the rename
-        verify_raster(tmp, grid, profile["count"])
-
-    with atomic_output(path, overwrite=overwrite, verify=verify) as tmp:
-        try:
-            with rasterio.open(tmp, "w", **profile) as dst:
-                dst.write(data)
-                for i, desc in enumerate(descriptions, start=1):
-                    if desc:
-                        dst.set_band_description(i, desc)
-        except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
-            raise OutputWriteError(
-                f"writing the tile {path} failed ({exc}); check the free space, then run "
-                "again with --overwrite"
-            ) from exc
+    with raster_writer(
+        path, grid, count=data.shape[0], descriptions=descriptions, units=units,
+        overwrite=overwrite, check_range=False,  # the whole LST was checked once, up front
+    ) as dst:  # fmt: skip
+        dst.write(data, Window(0, 0, grid.width, grid.height))
 
 
 def export_tiles(
@@ -194,8 +185,8 @@ def export_tiles(
     check_same_grid(composite, lst)
     check_temperature_raster(lst, "LST target")
     check_composite_raster(composite)
-    grid = read_grid(composite)
-    windows = tile_windows(grid.height, grid.width, tile, stride)  # bad sizes fail here
+    extent = read_grid(composite)
+    windows = tile_windows(extent.height, extent.width, tile, stride)  # bad sizes fail here
     name = scene or _scene_name(composite)
     if any(ch in name for ch in "/\\, "):
         raise DatasetError(f"scene name {name!r} must not contain '/', '\\', ',' or spaces")
@@ -218,8 +209,7 @@ def export_tiles(
     with rasterio.open(composite) as src, rasterio.open(lst) as tgt:
         descriptions = tuple(d or f"band{i + 1}" for i, d in enumerate(src.descriptions))
         crs = src.crs.to_string() if src.crs else ""
-        base = {"driver": "GTiff", "height": tile, "width": tile, "dtype": "float32",
-                "crs": src.crs, "nodata": float("nan")}  # fmt: skip
+        x_units, y_units = tuple(src.units), (tgt.units[0] or None,)
         for i, w in enumerate(windows):
             win = Window(w.col_off, w.row_off, w.size, w.size)
             x = src.read(window=win, out_dtype="float32", masked=True).filled(np.nan)
@@ -230,11 +220,9 @@ def export_tiles(
                 skipped += 1
             else:
                 tname = f"{name}_r{w.row_off:05d}_c{w.col_off:05d}.tif"
-                profile = {**base, "transform": window_transform(win, src.transform)}
-                _write_tile(out / "images" / tname, x, {**profile, "count": x.shape[0]},
-                            descriptions, overwrite)  # fmt: skip
-                _write_tile(out / "images2" / tname, y[None], {**profile, "count": 1},
-                            ("LST",), overwrite)  # fmt: skip
+                grid = Grid(src.crs, window_transform(win, src.transform), w.size, w.size)
+                _write_tile(out / "images" / tname, x, grid, descriptions, x_units, overwrite)
+                _write_tile(out / "images2" / tname, y[None], grid, ("LST",), y_units, overwrite)
                 left, bottom, right, top = window_bounds(win, src.transform)
                 records.append(
                     TileRecord(

@@ -27,7 +27,14 @@ from typing import Any, Literal
 
 from pix2lst.errors import MetadataError
 
-__all__ = ["SUPPORTED_SPACECRAFT", "MtlMetadata", "parse_mtl_text", "read_mtl"]
+__all__ = [
+    "L2_SR_ADD",
+    "L2_SR_MULT",
+    "SUPPORTED_SPACECRAFT",
+    "MtlMetadata",
+    "parse_mtl_text",
+    "read_mtl",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +58,12 @@ _EMPTY: Mapping[str, float] = MappingProxyType({})
 
 def _frozen(d: Mapping[str, float]) -> Mapping[str, float]:
     return MappingProxyType(dict(d))
+
+
+#: Collection-2 Level-2 surface reflectance rescaling (used when the MTL lacks it):
+#: rho_SR = DN * 2.75e-5 - 0.2 (Landsat 8-9 C2 L2 Science Product Guide, LSDS-1619).
+L2_SR_MULT = 2.75e-5
+L2_SR_ADD = -0.2
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,8 +149,6 @@ class MtlMetadata:
 
     def surface_reflectance(self, band: str) -> tuple[float, float]:
         """``(M, A)`` of a Level-2 SR band; the C2 defaults 2.75e-5 / -0.2 if the MTL lacks them."""
-        from pix2lst.lst_physics.constants import L2_SR_ADD, L2_SR_MULT
-
         return self.sr_mult.get(band, L2_SR_MULT), self.sr_add.get(band, L2_SR_ADD)
 
 

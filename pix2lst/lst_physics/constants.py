@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from pix2lst.geo.mtl import L2_SR_ADD, L2_SR_MULT  # C2 L2 product defaults, re-exported
 from pix2lst.geo.units import KELVIN_OFFSET  # one definition (0 degC in kelvin), re-exported
 
 __all__ = [
@@ -57,10 +58,6 @@ CAVITY_DEPS = 0.005
 AVDAN_EPS_SLOPE = 0.004
 AVDAN_EPS_BASE = 0.986
 
-#: Collection-2 Level-2 surface reflectance rescaling (used when the MTL lacks it):
-#: rho_SR = DN * 2.75e-5 - 0.2 (Landsat 8-9 C2 L2 Science Product Guide, LSDS-1619).
-L2_SR_MULT = 2.75e-5
-L2_SR_ADD = -0.2
 #: Scale factors of the C2 L2 surface-temperature intermediate bands (LSDS-1619,
 #: table 6-1); the MTL does not carry them. Physical = DN * scale; fill = -9999.
 L2_AUX_SCALE = MappingProxyType(

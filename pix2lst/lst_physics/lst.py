@@ -20,10 +20,10 @@ from rasterio.windows import Window
 
 from pix2lst.errors import EmptySceneError, ParameterError
 from pix2lst.geo.scene import Scene
+from pix2lst.geo.sources import open_bands
 from pix2lst.geo.stream import (
     Progress,
     gdal_env,
-    open_bands,
     stream_to_geotiff,
     strip_windows,
 )

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from pix2lst.errors import Pix2LstError
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.pipeline import IO_PRIORITIES
 
@@ -66,8 +65,7 @@ def predict(
     from tqdm import tqdm
 
     from pix2lst.errors import ParameterError
-    from pix2lst.geo.scene import find_scene
-    from pix2lst.geo.sources import is_scene
+    from pix2lst.geo.scene import find_scene, is_scene
     from pix2lst.geo.writer import check_raster_output
     from pix2lst.runtime.predictor import LSTPredictor
 
@@ -80,35 +78,30 @@ def predict(
         bar.total = total
         bar.update(done - bar.n)
 
-    try:
-        check_raster_output(output, overwrite=overwrite, inputs=[input_path, model])
-        if is_scene(input_path):  # its metadata is checked before the model loads
-            find_scene(input_path)
-        predictor = LSTPredictor(
-            model,
-            providers=providers,
-            batch_size=batch_size,
-            padding=padding,
-            blend=blend,
-            io_priority=io_priority,
+    check_raster_output(output, overwrite=overwrite, inputs=[input_path, model])
+    if is_scene(input_path):  # its metadata is checked before the model loads
+        find_scene(input_path)
+    predictor = LSTPredictor(
+        model,
+        providers=providers,
+        batch_size=batch_size,
+        padding=padding,
+        blend=blend,
+        io_priority=io_priority,
+    )
+    tile = predictor.tile_size
+    if padding is not None and tile - 2 * padding < max(tile // 8, 1):
+        raise ParameterError(
+            f"--padding {padding} leaves a stride of {tile - 2 * padding} px between "
+            f"{tile} px tiles: every pixel would be predicted about "
+            f"{(tile // max(tile - 2 * padding, 1)) ** 2} times. Use --padding "
+            f"{(tile - max(tile // 8, 1)) // 2} or less (default {tile // 4})"
         )
-        tile = predictor.tile_size
-        if padding is not None and tile - 2 * padding < max(tile // 8, 1):
-            raise ParameterError(
-                f"--padding {padding} leaves a stride of {tile - 2 * padding} px between "
-                f"{tile} px tiles: every pixel would be predicted about "
-                f"{(tile // max(tile - 2 * padding, 1)) ** 2} times. Use --padding "
-                f"{(tile - max(tile // 8, 1)) // 2} or less (default {tile // 4})"
-            )
-        try:
-            summary = predictor.predict_file(
-                input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress
-            )
-        finally:
-            if bar is not None:
-                bar.close()
-    except ValueError as exc:  # a bad option value; Pix2LstError is said by the CLI group
-        if isinstance(exc, Pix2LstError):
-            raise
-        raise click.ClickException(str(exc)) from exc
+    try:
+        summary = predictor.predict_file(
+            input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     click.echo(summary.line())
