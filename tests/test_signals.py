@@ -91,3 +91,21 @@ def test_the_next_run_removes_what_a_killed_run_left(
     assert res.exit_code == 0, res.output
     assert hidden(tmp_path) == [] and out.is_file()
     assert "removed 1 temporary file(s)" in caplog.text or "temporary file" in caplog.text
+
+
+def test_an_ignored_hangup_stays_ignored(tmp_path: Path, scene: Path) -> None:
+    """Under nohup (SIGHUP ignored) a hangup does not stop the run."""
+    out = tmp_path / "lst.tif"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_CHILD.replace("time.sleep(60)", "time.sleep(0.5)"),
+         "physics", str(scene), "-o", str(out)],
+        cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 120)
+    assert ready and proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGHUP)
+    stdout, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.is_file() and "wrote" in stdout

@@ -33,7 +33,7 @@ from pix2lst.errors import (
     Pix2LstError,
 )
 
-__all__ = ["atomic_output", "check_output", "remove_stale_temps", "temp_name"]
+__all__ = ["atomic_output", "check_output", "remove_stale_temps", "target_of", "temp_name"]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,15 @@ def temp_name(out: Path, suffix: str) -> Path:
     return out.with_name(f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
 
 
+_TEMP = re.compile(r"^\.(?P<name>.+)\.\d+-[0-9a-f]{8}")
+
+
+def target_of(path: Path) -> Path:
+    """The output a temporary file of :func:`temp_name` stands for (``path`` if not one)."""
+    m = _TEMP.match(path.name)
+    return path.with_name(m.group("name")) if m else path
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -169,8 +178,8 @@ def atomic_output(
 ) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` on success.
 
-    ``verify(tmp)`` (optional) re-reads the finished temporary file and raises if it
-    is unusable; the rename happens only after it passed. A full disk or another
+    An empty temporary file is refused; ``verify(tmp)`` (optional) re-reads the finished
+    temporary file and raises if it is unusable; the rename happens only after it passed. A full disk or another
     I/O error while writing becomes :class:`OutputWriteError`; a target that cannot
     be replaced (an immutable file) :class:`OutputNotWritableError`. On any
     exception (including ``KeyboardInterrupt``) the temporary file is removed and the
@@ -188,6 +197,11 @@ def atomic_output(
     try:
         try:
             yield tmp
+            if tmp.is_file() and tmp.stat().st_size == 0:  # e.g. a writer that hit a full disk
+                raise OutputWriteError(
+                    f"writing {out} produced an empty file; is the disk full? (the previous "
+                    "output, if any, is untouched)"
+                )
             if verify is not None:
                 verify(tmp)
         except Pix2LstError:

@@ -36,7 +36,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from pix2lst.errors import OutputWriteError, ParameterError
-from pix2lst.geo.atomic import atomic_output, check_output
+from pix2lst.geo.atomic import atomic_output, check_output, target_of
 from pix2lst.geo.grid import Grid
 from pix2lst.geo.plausible import RangeCount, lst_range_count
 
@@ -44,6 +44,7 @@ __all__ = [
     "BLOCK",
     "RASTER_SUFFIXES",
     "RasterWriter",
+    "check_complete",
     "check_raster_output",
     "creation_profile",
     "overview_factors",
@@ -211,28 +212,41 @@ def _check_blocks(ds: Any, path: Path, size: int) -> None:  # path: the target, 
                     )
 
 
-def verify_raster(
-    path: Path, grid: Grid, count: int, *, read: bool = True, target: Path | None = None
-) -> None:
+def _check_complete(ds: Any, path: Path, grid: Grid, count: int) -> None:
+    name = target_of(path)
+    if (ds.width, ds.height, ds.count) != (grid.width, grid.height, count):
+        raise OutputWriteError(
+            f"{name} reads back as {ds.width} x {ds.height} x {ds.count}, not "
+            f"{grid.width} x {grid.height} x {count}; the disk may be full"
+        )
+    _check_blocks(ds, name, path.stat().st_size)
+
+
+def _gdal_failed(path: Path, exc: BaseException) -> OutputWriteError:
+    if isinstance(exc, OutputWriteError):
+        return exc
+    return _write_failed(target_of(path), exc)
+
+
+def check_complete(path: Path, grid: Grid, count: int) -> None:
+    """Open ``path`` and check its size and that every block lies inside it (no decoding)."""
+    try:
+        with rasterio.open(path) as ds:
+            _check_complete(ds, path, grid, count)
+    except (rasterio.errors.RasterioIOError, CPLE_BaseError, OSError) as exc:
+        raise _gdal_failed(path, exc) from exc
+
+
+def verify_raster(path: Path, grid: Grid, count: int) -> None:
     """Re-open ``path``, check its blocks, read it back; :class:`OutputWriteError` if anything fails.
 
     A write that failed silently (a full disk, a truncated file) surfaces here, before
     the file is renamed onto its target. Overviews are read back too (decimated reads).
-    ``read=False`` checks the size and the blocks' places only (no decoding). ``target``:
-    the final path, named in the messages (default ``path``).
+    Messages name the target the temporary ``path`` stands for.
     """
-    name = target or path
     try:
-        size = path.stat().st_size
         with rasterio.open(path) as ds:
-            if (ds.width, ds.height, ds.count) != (grid.width, grid.height, count):
-                raise OutputWriteError(
-                    f"{name} reads back as {ds.width} x {ds.height} x {ds.count}, not "
-                    f"{grid.width} x {grid.height} x {count}; the disk may be full"
-                )
-            _check_blocks(ds, name, size)
-            if not read:
-                return
+            _check_complete(ds, path, grid, count)
             rows = max(ds.block_shapes[0][0], 1) * 4
             buf = np.empty((count, min(rows, ds.height), ds.width), dtype=ds.dtypes[0])
             for start in range(0, ds.height, rows):
@@ -241,9 +255,7 @@ def verify_raster(
             for f in ds.overviews(1):
                 ds.read(out_shape=(count, -(-ds.height // f), -(-ds.width // f)))
     except (rasterio.errors.RasterioIOError, CPLE_BaseError, OSError) as exc:
-        if isinstance(exc, OutputWriteError):
-            raise
-        raise _write_failed(name, exc) from exc
+        raise _gdal_failed(path, exc) from exc
 
 
 def _build_overviews(path: Path, factors: list[int], target: Path) -> None:
@@ -320,15 +332,15 @@ def raster_writer(
                 raise _write_failed(target, exc) from exc
             factors = overview_factors(grid.height, grid.width) if overviews and not cog else []
             if factors:  # only on a file that was written completely (never after an error)
-                verify_raster(stream_path, grid, count, read=False, target=target)
+                check_complete(stream_path, grid, count)
                 _build_overviews(stream_path, factors, target)
             if cog:
-                verify_raster(stream_path, grid, count, read=False, target=target)
+                check_complete(stream_path, grid, count)
                 try:
                     rasterio.shutil.copy(stream_path, tmp, **{**_COG, **extra})
                 except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
                     raise _write_failed(target, exc) from exc
-            verify_raster(tmp, grid, count, target=target)
+            verify_raster(tmp, grid, count)
         finally:
             if cog:
                 for leftover in (stream_path, Path(str(stream_path) + ".aux.xml")):

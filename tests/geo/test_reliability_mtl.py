@@ -14,7 +14,7 @@ from pix2lst.cli import main
 from pix2lst.errors import MetadataError, SceneError
 from pix2lst.geo.mtl import read_mtl
 from pix2lst.geo.scene import find_scene
-from tests.conftest import crop_scene
+from tests.conftest import crop_scene, make_model
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +32,12 @@ def edited(scene: Path, tmp_path: Path, pattern: str, repl: str) -> Path:
 
 
 def run_all(folder: Path, tmp_path: Path) -> list[tuple[int, str]]:
+    model = make_model(tmp_path / "m.onnx", "constant", tile=32)  # tiny: loads in no time
     out = []
     for command in ("physics", "composite", "predict"):
-        res = CliRunner().invoke(
-            main, [command, str(folder), "-o", str(tmp_path / f"{command}.tif")]
-        )
+        extra = ["--model", str(model)] if command == "predict" else []
+        args = [command, str(folder), "-o", str(tmp_path / f"{command}.tif"), *extra]
+        res = CliRunner().invoke(main, args)
         out.append((res.exit_code, res.output))
     return out
 
@@ -66,7 +67,7 @@ def test_every_command_refuses_impossible_metadata_alike(
     for code, text in results:
         assert code == 1 and message in text and "Traceback" not in text, text
     assert len({text for _, text in results}) == 1  # one check, one message, for every command
-    assert not list(tmp_path.glob("*.tif"))
+    assert not list(tmp_path.glob("*.tif"))  # (the model is m.onnx)
 
 
 def test_a_repeated_key_with_the_same_value_is_fine(scene: Path, tmp_path: Path) -> None:

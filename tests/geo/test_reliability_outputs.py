@@ -202,3 +202,11 @@ def test_write_errors_inside_atomic_output_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(OutputWriteError, match="No space left"), atomic_output(out, overwrite=True):
         raise OSError(28, "No space left on device")
     assert out.read_bytes() == b"old" and hidden(tmp_path) == []
+
+
+def test_an_empty_result_never_replaces_an_output(tmp_path: Path) -> None:
+    out = tmp_path / "manifest.csv"
+    out.write_text("name\n")
+    with pytest.raises(OutputWriteError, match="empty file"), atomic_output(out, overwrite=True):
+        pass  # the writer wrote nothing (as a composite on a full disk did: 0 bytes)
+    assert out.read_text() == "name\n" and hidden(tmp_path) == []

@@ -48,7 +48,7 @@ def test_cog_and_creation_options(tmp_path: Path) -> None:
     from rio_cogeo.cogeo import cog_validate
 
     with raster_writer(tmp_path / "c.tif", GRID, units=("degC",), cog=True) as w:
-        w.write(_values(), Window(0, 0, GRID.width, GRID.height))
+        w.write(_values() - np.float32(273.15), Window(0, 0, GRID.width, GRID.height))
     assert cog_validate(str(tmp_path / "c.tif"))[0]
     with raster_writer(tmp_path / "d.tif", GRID, creation_options=["COMPRESS=DEFLATE"]) as w:
         w.write(_values(), Window(0, 0, GRID.width, GRID.height))
