@@ -82,8 +82,8 @@ def _signals_unwind() -> Iterator[list[int]]:
     """Turn SIGINT/SIGTERM/SIGHUP into :class:`Interrupted` while a command runs.
 
     Yields the list of signals received. A second signal while the first one unwinds
-    takes the default action (the process ends at once). Signals the caller ignores
-    (``nohup``) stay ignored. Only in the main thread
+    takes the default action (the process ends at once). A SIGHUP or SIGINT the caller
+    ignores (``nohup``) stays ignored. Only in the main thread
     (elsewhere, e.g. a test runner's worker thread, nothing changes).
     """
     received: list[int] = []
@@ -99,9 +99,11 @@ def _signals_unwind() -> Iterator[list[int]]:
         received.append(signum)
         raise Interrupted(signum)
 
-    # a signal the caller ignores (nohup: SIGHUP; `cmd &` in a script: SIGINT) stays ignored
+    # a hangup or Ctrl-C the caller ignores (nohup; `cmd &` in a script) stays ignored
     previous = {
-        s: signal.signal(s, handler) for s in _SIGNALS if signal.getsignal(s) != signal.SIG_IGN
+        s: signal.signal(s, handler)
+        for s in _SIGNALS
+        if s == signal.SIGTERM or signal.getsignal(s) != signal.SIG_IGN
     }
     try:
         yield received
