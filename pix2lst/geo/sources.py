@@ -32,6 +32,7 @@ from rasterio.windows import Window
 from pix2lst.errors import SceneError
 from pix2lst.geo.bands import band_indexes
 from pix2lst.geo.grid import Grid, check_grid, grid_of
+from pix2lst.geo.remote import gdal_path, is_remote, raster_error
 from pix2lst.geo.scene import Scene, find_scene, is_scene
 from pix2lst.geo.tags import SCENE_TAGS, scene_tags
 
@@ -87,6 +88,9 @@ def _open(path: str | os.PathLike[str], what: str, threads: str | int) -> Any:
     try:
         return rasterio.open(path, NUM_THREADS=str(threads))
     except rasterio.errors.RasterioIOError as exc:
+        remote = raster_error(path, exc, what.removesuffix(" of"))
+        if remote is not None:
+            raise remote from exc
         raise SceneError(f"cannot read {what} {path} as a raster: {exc}") from exc
 
 
@@ -130,7 +134,7 @@ class CompositeSource(_Grid):
         *,
         threads: str | int = READ_THREADS,
     ) -> None:
-        self.path = Path(path)
+        self.path: Path | str = gdal_path(str(path)) if is_remote(path) else Path(path)
         self._ds = ds = _open(self.path, "composite", threads)
         try:
             self.indexes = band_indexes(
@@ -301,6 +305,8 @@ def open_source(
             raise SceneError(f"{path} is a scene; reading it needs a calibration (calibrate=)")
         scene = path if isinstance(path, Scene) else find_scene(path)
         return SceneSource(scene, bands, calibrate(scene, tuple(bands)), threads=threads)
+    if is_remote(path):  # a composite COG by URL
+        return CompositeSource(path, tuple(bands), units, threads=threads)
     p = Path(path)
     if not p.exists():
         raise SceneError(f"input {p} does not exist; give a composite GeoTIFF or a scene folder")

@@ -25,6 +25,8 @@ from rasterio.windows import Window
 from pix2lst.errors import EmptySceneError, ParameterError, SceneError
 from pix2lst.geo.atomic import check_output
 from pix2lst.geo.grid import check_grid, grid_of
+from pix2lst.geo.remote import raster_error
+from pix2lst.geo.scene import Location
 from pix2lst.geo.writer import BLOCK, raster_writer
 
 __all__ = ["Progress", "gdal_env", "open_bands", "stream_to_geotiff", "strip_windows"]
@@ -51,7 +53,7 @@ def strip_windows(height: int, width: int, strip_rows: int = 2 * BLOCK) -> Itera
 
 @contextlib.contextmanager
 def open_bands(
-    paths: Mapping[str, Path],
+    paths: Mapping[str, Location],
 ) -> Iterator[tuple[list[DatasetReader], list[float | None]]]:
     """Open band files (checking that they share one grid); yield datasets and nodata values."""
     with contextlib.ExitStack() as stack:
@@ -60,6 +62,9 @@ def open_bands(
             try:
                 datasets.append(stack.enter_context(rasterio.open(path)))
             except rasterio.errors.RasterioIOError as exc:
+                remote = raster_error(path, exc, f"band {name}")
+                if remote is not None:
+                    raise remote from exc
                 raise SceneError(f"cannot read band {name} from {path}: {exc}") from exc
             if datasets[-1].count < 1:
                 raise SceneError(f"band {name} ({path}) has no raster band")
@@ -71,7 +76,7 @@ def open_bands(
 
 
 def stream_to_geotiff(
-    inputs: Mapping[str, Path],
+    inputs: Mapping[str, Location],
     out: str | os.PathLike[str],
     compute: Compute,
     *,
