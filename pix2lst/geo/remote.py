@@ -27,9 +27,11 @@ from pix2lst.geo.mtl import parse_mtl
 from pix2lst.geo.scene import Scene, scene_from_files
 
 __all__ = [
+    "check_ranges",
     "gdal_path",
     "is_remote",
     "raster_error",
+    "read_error",
     "read_text",
     "remote_scene",
     "url_join",
@@ -141,6 +143,40 @@ def raster_error(location: Any, exc: Exception, what: str = "raster") -> RemoteE
     return RemoteError(f"cannot read {what} {url}: {text}; check the URL and the network")
 
 
+def check_ranges(location: str, *, timeout: float = HTTP_TIMEOUT) -> None:
+    """Raise :class:`RemoteError` if the HTTP server of ``location`` ignores range requests.
+
+    One GET of byte 0 (a server that answers 200 instead of 206 would send whole
+    files to every window read; GDAL then fails mid-read with a decoding error).
+    Non-HTTP locations and a missing file (reported when the band is opened) pass.
+    """
+    url = _plain_url(location)
+    if not url.startswith(("http://", "https://")):
+        return
+    request = urllib.request.Request(url, headers={"Range": "bytes=0-0"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError:
+        return
+    except (urllib.error.URLError, OSError) as exc:
+        raise RemoteError(f"cannot reach {url} ({getattr(exc, 'reason', exc)}); retry") from exc
+    if status != 206:
+        raise raster_error(url, OSError("Range downloading not supported"))  # type: ignore[misc]
+
+
+def read_error(locations: Any, exc: Exception) -> Exception:
+    """The error for a read that failed midway: a (transient) :class:`RemoteError` when any
+    of ``locations`` is remote (the connection may have dropped), else ``exc`` itself."""
+    remote = [str(loc) for loc in locations if is_remote(str(loc))]
+    if not remote:
+        return exc
+    return RemoteError(
+        f"reading {', '.join(_plain_url(r) for r in remote)} failed midway ({exc}); the "
+        "connection may have dropped: retry"
+    )
+
+
 def remote_scene(url: str) -> Scene:
     """The scene whose MTL (``.txt``, ``.json`` or ``.xml``) is at ``url``.
 
@@ -153,5 +189,6 @@ def remote_scene(url: str) -> Scene:
     name = plain.rsplit("/", 1)[-1]
     prefix = re.sub(r"MTL\.(txt|json|xml)$", "", name, flags=re.IGNORECASE)
     scene = scene_from_files(plain.rsplit("/", 1)[0], mtl, files, prefix)
+    check_ranges(str(next(iter(scene.bands.values()))))
     log.debug("remote scene %s: %d band files", mtl.scene_id, len(scene.bands))
     return scene

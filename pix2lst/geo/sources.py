@@ -32,7 +32,7 @@ from rasterio.windows import Window
 from pix2lst.errors import SceneError
 from pix2lst.geo.bands import band_indexes
 from pix2lst.geo.grid import Grid, check_grid, grid_of
-from pix2lst.geo.remote import gdal_path, is_remote, raster_error
+from pix2lst.geo.remote import gdal_path, is_remote, raster_error, read_error
 from pix2lst.geo.scene import Scene, find_scene, is_scene
 from pix2lst.geo.tags import SCENE_TAGS, scene_tags
 
@@ -231,8 +231,11 @@ class SceneSource(_Grid):
         if self._dn is None or self._dn.shape[1] < n:  # one DN buffer, reused strip after strip
             self._dn = np.empty((len(self._ds), n, self.width), dtype=self._dtype)
         dn = self._dn[:, :n]
-        for i, ds in enumerate(self._ds):
-            ds.read(1, window=window, out=dn[i])
+        try:
+            for i, ds in enumerate(self._ds):
+                ds.read(1, window=window, out=dn[i])
+        except rasterio.errors.RasterioIOError as exc:
+            raise read_error([ds.name for ds in self._ds], exc) from exc
         return np.asarray(self.calibrate(dn, self.nodata, out), dtype=np.float32)
 
     def read(

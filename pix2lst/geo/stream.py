@@ -25,7 +25,7 @@ from rasterio.windows import Window
 from pix2lst.errors import EmptySceneError, ParameterError, SceneError
 from pix2lst.geo.atomic import check_output
 from pix2lst.geo.grid import check_grid, grid_of
-from pix2lst.geo.remote import raster_error
+from pix2lst.geo.remote import raster_error, read_error
 from pix2lst.geo.scene import Location
 from pix2lst.geo.writer import BLOCK, raster_writer
 
@@ -119,7 +119,10 @@ def stream_to_geotiff(
 
             pending = submit(windows[0])
             for k, window in enumerate(windows):
-                arrays = [f.result() for f in pending]
+                try:
+                    arrays = [f.result() for f in pending]
+                except rasterio.errors.RasterioIOError as exc:
+                    raise read_error(inputs.values(), exc) from exc
                 if k + 1 < len(windows):
                     pending = submit(windows[k + 1])
                 result = compute(arrays, nodata, window)

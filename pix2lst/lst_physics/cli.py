@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
+from pix2lst.cli import SCENE_INPUT
+
 if TYPE_CHECKING:
     from pix2lst.lst_physics.calibrate import Units
 
@@ -34,7 +36,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
         bar.close()
 
 
-_SCENE = click.argument("scene", type=click.Path(exists=True, path_type=Path))
+_SCENE = click.argument("scene", type=SCENE_INPUT)
 _OUT = click.option(
     "-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
     help="Output GeoTIFF path.",
@@ -59,10 +61,10 @@ _OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace the output 
 )
 @_OVERWRITE
 def physics(
-    scene: Path, output: Path, emissivity: str, method: str, units: str, mask_clouds: bool,
+    scene: Path | str, output: Path, emissivity: str, method: str, units: str, mask_clouds: bool,
     overwrite: bool,
 ) -> None:  # fmt: skip
-    """Compute LST of SCENE (a Landsat folder or MTL file) and write a float32 GeoTIFF."""
+    """LST of SCENE (a folder or MTL file, an MTL URL, a STAC item) as a float32 GeoTIFF."""
     from pix2lst.lst_physics.lst import write_lst
 
     with _progress("LST") as progress:
@@ -81,7 +83,7 @@ def physics(
     help="toa: TOA reflectance B1-B7 + brightness temperature (K) B10; dn: raw DN.",
 )  # fmt: skip
 @_OVERWRITE
-def composite(scene: Path, output: Path, units: str, overwrite: bool) -> None:
+def composite(scene: Path | str, output: Path, units: str, overwrite: bool) -> None:
     """Write the 8-band B1-B7 + B10 composite of SCENE that the model consumes."""
     from pix2lst.lst_physics.composite import write_composite
 

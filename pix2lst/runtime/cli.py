@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.pipeline import IO_PRIORITIES
 
@@ -13,7 +14,7 @@ __all__ = ["predict"]
 
 
 @click.command(name="predict")
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@click.argument("input_path", metavar="INPUT", type=SCENE_INPUT)
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LST GeoTIFF."
 )
@@ -49,7 +50,7 @@ __all__ = ["predict"]
 @click.option("--cog", is_flag=True, help="Write a Cloud-Optimised GeoTIFF with overviews.")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 def predict(
-    input_path: Path,
+    input_path: Path | str,
     output: Path,
     model: Path | None,
     providers: str,
@@ -61,7 +62,7 @@ def predict(
     cog: bool,
     overwrite: bool,
 ) -> None:
-    """Predict LST for INPUT (a composite GeoTIFF, a scene folder or an MTL file)."""
+    """Predict LST for INPUT (a composite GeoTIFF, a scene folder or MTL, an MTL URL or a STAC item)."""
     from tqdm import tqdm
 
     from pix2lst.geo.atomic import check_output
