@@ -87,11 +87,10 @@ def lst_info(path: str | os.PathLike[str]) -> LstInfo:
                 raise SceneError(f"{p} has {ds.count} bands; a cube stacks single-band LST rasters")
     except rasterio.errors.RasterioIOError as exc:
         raise SceneError(f"cannot read {p} as a raster: {exc}") from exc
-    units = parse_temperature_units(band_units or tags.get("UNITS") or "K", strict=False)
+    written = band_units or tags.get("UNITS") or tags.get("units") or "K"
+    units = parse_temperature_units(written, strict=False)
     if units is None:
-        raise SceneError(
-            f"{p} holds {band_units or tags.get('UNITS')!r}, not a temperature in K/degC"
-        )
+        raise SceneError(f"{p} holds {written!r}, not a temperature in K or degC")
     return LstInfo(p, grid, _time(tags, p), tags.get("SCENE_ID") or p.stem, units)
 
 
