@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from pix2lst.batch.cli import LST_INPUT
+
 __all__ = ["compare", "quicklook", "view"]
 
 
@@ -44,7 +46,7 @@ _rgb = click.option(
     default=None,
     help="Scene folder or composite GeoTIFF to show in true colour (B4, B3, B2).",
 )
-_input = click.Path(exists=True, path_type=Path)
+_input = LST_INPUT  # an LST GeoTIFF, or one time of a cube: CUBE.zarr@DATE
 
 
 @click.command()
