@@ -92,9 +92,8 @@ def _read_all(location: str | Path) -> float:
 
 
 def _http(mtl: Path, providers: str, reps: int) -> dict[str, float]:
-    from tests.conftest import _serve  # the tests' range-request server
-
     from pix2lst.runtime import LSTPredictor
+    from tests.conftest import _serve  # the tests' range-request server
 
     root = mtl.parent.parent
     port_file = root / "_port"

@@ -7,10 +7,10 @@ from click.testing import CliRunner
 
 pytest.importorskip("xarray", reason="the batch extra is not installed")
 
-from pix2lst.batch.cube import write_cube  # noqa: E402
-from pix2lst.cli import main  # noqa: E402
-from pix2lst.lst_physics.lst import write_lst  # noqa: E402
-from tests.conftest import make_scene  # noqa: E402
+from pix2lst.batch.cube import write_cube
+from pix2lst.cli import main
+from pix2lst.lst_physics.lst import write_lst
+from tests.conftest import make_scene
 
 
 @pytest.fixture()
