@@ -73,7 +73,8 @@ def _from_json(location: str) -> list[BatchInput]:
                 # relative hrefs resolve against the collection's own location
                 base = location if is_remote(location) else str(Path(location).resolve())
                 item["links"] = [*item.get("links", []), {"rel": "self", "href": base}]
-            out.append(BatchInput(location, _safe_id(str(item.get("id", ""))), item))
+            item_id = str(item.get("id", ""))
+            out.append(BatchInput(f"{location}#{item_id}", _safe_id(item_id), item))
         return out
     if isinstance(d, Mapping) and d.get("type") == "Feature":
         return [BatchInput(location, _safe_id(str(d.get("id", Path(location).stem))))]
