@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
+from pix2lst._cli_options import output_option, overwrite_option, progress_bar
+
 if TYPE_CHECKING:
     from pix2lst.lst_physics.calibrate import Units
 
@@ -17,9 +19,7 @@ __all__ = ["composite", "physics"]
 
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    from tqdm import tqdm
-
-    bar = tqdm(total=None, desc=label, unit="row", leave=False, disable=None)
+    bar = progress_bar(total=None, desc=label, unit="row")
     done = 0
 
     def update(rows: int, total: int) -> None:
@@ -35,11 +35,8 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
 
 
 _SCENE = click.argument("scene", type=click.Path(exists=True, path_type=Path))
-_OUT = click.option(
-    "-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-    help="Output GeoTIFF path.",
-)  # fmt: skip
-_OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
+_OUT = output_option("GeoTIFF to write.", dir_okay=False)
+_OVERWRITE = overwrite_option()
 
 
 @click.command(name="physics")

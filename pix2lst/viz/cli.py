@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from pix2lst._cli_options import output_option, overwrite_option
+
 __all__ = ["compare", "quicklook", "view"]
 
 
@@ -29,9 +31,13 @@ _clip = click.option(
     help="Percent-clip stretch of the colour scale.",
 )
 _cmap = click.option(
-    "--cmap", default=None, metavar="NAME", help="Any matplotlib colour map [default: RdYlGn_r]."
+    "--cmap",
+    default=None,
+    metavar="NAME",
+    help="Colour map of the LST panes: any matplotlib name, e.g. viridis, inferno, "
+    "RdYlGn_r (the arcgis.learn notebook's) [default: RdYlBu_r, colour-blind safe].",
 )
-_overwrite = click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
+_overwrite = overwrite_option()
 _resample = click.option(
     "--resample",
     is_flag=True,
@@ -49,9 +55,7 @@ _input = click.Path(exists=True, path_type=Path)
 
 @click.command()
 @click.argument("src", type=_input)
-@click.option(
-    "-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="PNG to write."
-)
+@output_option("PNG to write (a world file .pgw and .aux.xml go beside it).", dir_okay=False)
 @click.option(
     "--rgb",
     "as_rgb",
@@ -62,25 +66,23 @@ _input = click.Path(exists=True, path_type=Path)
 @_clip
 @_overwrite
 def quicklook(
-    src: Path, out: Path, as_rgb: bool, cmap: str | None, clip: tuple[float, float], overwrite: bool
+    src: Path, output: Path, as_rgb: bool, cmap: str | None, clip: tuple[float, float], overwrite: bool
 ) -> None:
     """Colour-mapped PNG of the LST GeoTIFF SRC (colour bar in °C, nodata transparent)."""
     from pix2lst.viz.quicklook import quicklook as _quicklook
     from pix2lst.viz.quicklook import rgb_quicklook
 
     if as_rgb:
-        rgb_quicklook(src, out, clip=clip, overwrite=overwrite)
+        rgb_quicklook(src, output, clip=clip, overwrite=overwrite)
     else:
-        _quicklook(src, out, cmap=cmap, clip=clip, overwrite=overwrite)
-    click.echo(str(out))
+        _quicklook(src, output, cmap=cmap, clip=clip, overwrite=overwrite)
+    click.echo(str(output))
 
 
 @click.command()
 @click.argument("a", type=_input)
 @click.argument("b", type=_input)
-@click.option(
-    "-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="PNG to write."
-)
+@output_option("PNG to write (a world file .pgw and .aux.xml go beside it).", dir_okay=False)
 @_rgb
 @_resample
 @_cmap
@@ -89,7 +91,7 @@ def quicklook(
 def compare(
     a: Path,
     b: Path,
-    out: Path,
+    output: Path,
     rgb: Path | None,
     resample: bool,
     cmap: str | None,
@@ -99,15 +101,13 @@ def compare(
     """A and B on one colour scale, B - A centred on zero, and true colour (--rgb)."""
     from pix2lst.viz.compare import compare as _compare
 
-    _compare(a, b, out, rgb=rgb, resample=resample, cmap=cmap, clip=clip, overwrite=overwrite)
-    click.echo(str(out))
+    _compare(a, b, output, rgb=rgb, resample=resample, cmap=cmap, clip=clip, overwrite=overwrite)
+    click.echo(str(output))
 
 
 @click.command()
 @click.argument("layers", nargs=-1, required=True, type=_input)
-@click.option(
-    "-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="HTML to write."
-)
+@output_option("HTML file to write.", dir_okay=False)
 @_rgb
 @_resample
 @_cmap
@@ -123,7 +123,7 @@ def compare(
 @_overwrite
 def view(
     layers: tuple[Path, ...],
-    out: Path,
+    output: Path,
     rgb: Path | None,
     resample: bool,
     cmap: str | None,
@@ -137,7 +137,7 @@ def view(
 
     write_viewer(
         layers,
-        out,
+        output,
         rgb=rgb,
         resample=resample,
         cmap=cmap,
@@ -146,4 +146,4 @@ def view(
         max_pixels=max_pixels,
         title=title,
     )
-    click.echo(str(out))
+    click.echo(str(output))

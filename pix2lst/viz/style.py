@@ -1,8 +1,10 @@
 """One place for the colour maps and stretches every pix2lst figure uses.
 
-The LST maps use a diverging green-yellow-red map (``RdYlGn_r``: cool is green,
-hot is red), as in the arcgis.learn notebook the project follows; any matplotlib
-colour map can be asked for by name. Stretches are percent clips computed over
+The LST maps use a diverging blue-yellow-red map (``RdYlBu_r``: cool is blue,
+hot is red), which ColorBrewer rates safe for colour-blind readers; the
+arcgis.learn notebook the project follows used red-yellow-green (``RdYlGn_r``),
+which red-green colour-blind readers cannot read. Any matplotlib colour map can
+be asked for by name (``--cmap``); nodata is transparent in every map. Stretches are percent clips computed over
 valid (non-NaN) pixels only. Nothing here touches pyplot's global state: figures
 are built from :class:`matplotlib.figure.Figure` directly, so library users'
 backends and open figures are never disturbed.
@@ -39,8 +41,8 @@ __all__ = [
     "true_colour",
 ]
 
-#: Default LST colour map: diverging green (cool) - yellow - red (hot).
-LST_CMAP_NAME = "RdYlGn_r"
+#: Default LST colour map: diverging blue (cool) - yellow - red (hot), colour-blind safe.
+LST_CMAP_NAME = "RdYlBu_r"
 #: Default colour map for differences (B - A), centred on zero: blue cooler, red warmer.
 DIFF_CMAP_NAME = "RdBu_r"
 #: 0 degrees Celsius in kelvin.
