@@ -66,7 +66,9 @@ def output_option(
         def wrapper(*args: Any, output: Path | None, legacy_out: Path | None, **kw: Any) -> Any:
             if legacy_out is not None:
                 if output is not None:
-                    raise click.UsageError("give the output once, as -o/--output (--out is its old name)")
+                    raise click.UsageError(
+                        "give the output once, as -o/--output (--out is its old name)"
+                    )
                 click.echo("warning: --out is deprecated; use -o/--output", err=True)
                 output = legacy_out
             if output is None:
@@ -76,9 +78,9 @@ def output_option(
             return f(*args, output=output, **kw)
 
         wrapped = click.option("--out", "legacy_out", type=path_type, hidden=True)(wrapper)
-        wrapped = click.option(
-            "-o", "--output", "output", type=path_type, default=None, help=text
-        )(wrapped)
+        wrapped = click.option("-o", "--output", "output", type=path_type, default=None, help=text)(
+            wrapped
+        )
         return wrapped  # type: ignore[return-value]
 
     return decorator

@@ -146,7 +146,9 @@ def train(tiles_dir: Path, output: Path, **kw: Any) -> None:
     "--fp16", is_flag=True, help="Also write OUTPUT_fp16.onnx (float16 inside, float32 I/O)."
 )
 @overwrite_option("Replace the ONNX file(s) if they exist.")
-def export(model_dir: Path, output: Path, tile_size: int | None, fp16: bool, overwrite: bool) -> None:
+def export(
+    model_dir: Path, output: Path, tile_size: int | None, fp16: bool, overwrite: bool
+) -> None:
     from pix2lst.export.onnx_export import export_model
 
     r = export_model(model_dir, output, tile_size=tile_size, fp16=fp16, overwrite=overwrite)

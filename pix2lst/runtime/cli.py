@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from pix2lst._cli_options import cog_option, output_option, overwrite_option, progress_bar
-
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.pipeline import IO_PRIORITIES
 

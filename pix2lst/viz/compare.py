@@ -12,13 +12,20 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pix2lst._io import check_output
 from pix2lst.viz.mapaxes import draw_map
 from pix2lst.viz.quicklook import draw_lst, save_figure
-from pix2lst.viz.raster import DEFAULT_MAX_PIXELS, check_same_grid, read_grid, read_lst
+from pix2lst.viz.raster import (
+    DEFAULT_MAX_PIXELS,
+    check_same_grid,
+    mask_layer,
+    read_grid,
+    read_lst,
+)
 from pix2lst.viz.rgb import read_rgb, rgb_grid
 from pix2lst.viz.style import (
     DIFF_CMAP_NAME,
@@ -47,13 +54,16 @@ def compare(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     rgb_title: str | None = None,
     note: str | None = None,
+    mask: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write a PNG with A and B on a shared colour scale, B - A, and true colour of ``rgb``.
 
     ``rgb`` is a scene folder or a composite GeoTIFF; panels are labelled with
     the dates found in the tags or file names (``rgb_title`` overrides the
     true-colour panel's), the figure is titled with scene, date and method or
-    model of A and B, and ``note`` is printed under the panels. Every panel is a
+    model of A and B, and ``note`` is printed under the panels. ``mask`` is a
+    raster on A's grid whose nodata pixels are hidden in every LST panel (e.g.
+    the cloud-masked physics LST). Every panel is a
     map in A's CRS (coordinates, scale bar, north arrow). Returns ``out``.
     """
     check_output(out, overwrite=overwrite)
@@ -68,6 +78,11 @@ def compare(
         onto = grid_a
     layer_a = read_lst(a, max_pixels=max_pixels)
     layer_b = read_lst(b, max_pixels=max_pixels, onto=onto)
+    if mask is not None:
+        if not resample:
+            check_same_grid(grid_a, read_grid(mask), (str(a), str(mask)))
+        hidden = np.isnan(read_lst(mask, max_pixels=max_pixels, onto=onto).values)
+        layer_a, layer_b = mask_layer(layer_a, hidden), mask_layer(layer_b, hidden)
     both = np.concatenate([layer_a.values.ravel(), layer_b.values.ravel()])
     vmin, vmax = percent_clip(both, *clip)
     diff = layer_b.values - layer_a.values
@@ -75,12 +90,18 @@ def compare(
 
     h, w = layer_a.values.shape
     panel = 4.4
-    fig = new_figure(2 * panel + 1.6, 2 * panel * h / w + 2.0)
+    fig = new_figure(2 * panel + 1.6, 2 * panel * h / w + 1.4)
     axes = fig.subplots(2, 2)
     label_a, label_b = layer_a.label, layer_b.label
     if label_a == label_b:
         label_a, label_b = f"A: {Path(a).name}", f"B: {Path(b).name}"
-    kw = {"vmin": vmin, "vmax": vmax, "cmap": cmap, "colorbar": False, "fontsize": 7.0}
+    kw: dict[str, Any] = {
+        "vmin": vmin,
+        "vmax": vmax,
+        "cmap": cmap,
+        "colorbar": False,
+        "fontsize": 7.0,
+    }
     im = draw_lst(fig, axes[0, 0], layer_a, title=label_a, **kw)
     draw_lst(fig, axes[0, 1], layer_b, title=label_b, **kw)
     add_celsius_colorbar(fig, im, ax=list(axes[0]), shrink=0.85)

@@ -15,12 +15,21 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from pix2lst._io import check_output
 from pix2lst.viz import style
 from pix2lst.viz.mapaxes import draw_map, georeferenced, png_transform, write_world_file
-from pix2lst.viz.raster import DEFAULT_MAX_PIXELS, Grid, LstLayer, read_lst
+from pix2lst.viz.raster import (
+    DEFAULT_MAX_PIXELS,
+    Grid,
+    LstLayer,
+    check_same_grid,
+    mask_layer,
+    read_grid,
+    read_lst,
+)
 from pix2lst.viz.rgb import read_rgb
 from pix2lst.viz.style import add_celsius_colorbar, lst_cmap, new_figure, percent_clip
 
@@ -74,17 +83,27 @@ def quicklook(
     overwrite: bool = False,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     title: str | None = None,
+    mask: str | os.PathLike[str] | None = None,
+    note: str | None = None,
 ) -> Path:
     """Write a colour-mapped PNG of the LST GeoTIFF ``src`` to ``out``; return ``out``.
 
     ``cmap`` is any matplotlib colour map name (default ``RdYlBu_r``, colour-blind safe), ``clip``
     the percent-clip stretch, ``max_pixels`` the cap on pixels read (the raster
     is decimated above it), ``title`` overrides the one made from the tags.
+    ``mask`` is a raster on the same grid whose nodata pixels are hidden here
+    too (e.g. the cloud-masked physics LST); ``note`` is printed under the map.
+    A world file (``.pgw``) and ``.png.aux.xml`` (CRS) are written beside the PNG.
     """
     check_output(out, overwrite=overwrite)
     lst_cmap(cmap)  # fail on a bad name before reading
     layer = read_lst(src, max_pixels=max_pixels)
+    if mask is not None:
+        check_same_grid(layer.source_grid, read_grid(mask), (str(src), str(mask)))
+        layer = mask_layer(layer, np.isnan(read_lst(mask, max_pixels=max_pixels).values))
     fig = lst_figure(layer, cmap=cmap, clip=clip, title=title)
+    if note:
+        fig.supxlabel(note, fontsize=7, color="#444")
     return _save_map(fig, out, layer.grid, overwrite=overwrite)
 
 

@@ -63,11 +63,11 @@ _CELSIUS = {
 _KELVIN = {"k", "kelvin", "degk", "kelvins"}
 _DATE_KEYS = ("date", "date_acquired", "acquisition_date", "datetime", "scene_date")
 _SCENE_KEYS = (
-    "scene",
     "scene_id",
     "landsat_product_id",
     "product_id",
     "landsat_scene_id",
+    "scene",
     "source",
 )
 _MODEL_KEYS = ("model", "model_name")

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.colors import Normalize, to_hex
+from matplotlib.colors import to_hex
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
@@ -121,7 +121,9 @@ def encode_values(values: np.ndarray) -> dict[str, Any]:
     q = np.zeros(values.shape, dtype=np.uint16)
     q[ok] = np.clip(np.round((values[ok] - offset) / scale), 1, 65_535).astype(np.uint16)
     d = q.copy()
-    d[:, 1:] = q[:, 1:] - q[:, :-1]  # uint16 arithmetic wraps: the browser's cumulative sum undoes it
+    d[:, 1:] = (
+        q[:, 1:] - q[:, :-1]
+    )  # uint16 arithmetic wraps: the browser's cumulative sum undoes it
     planes = np.stack([(d >> 8).astype(np.uint8), (d & 0xFF).astype(np.uint8)])
     data = base64.b64encode(zlib.compress(planes.tobytes(), 9)).decode("ascii")
     return {"data": data, "scale": scale, "offset": offset}
@@ -283,9 +285,7 @@ def write_viewer(
         "source_height": src_h,
         "transform": list(t)[:6],
         "crs": _crs_name(display.crs),
-        "pixel_size_m": (
-            abs(t.a) * metres_per_unit(display) if georeferenced(display) else None
-        ),
+        "pixel_size_m": (abs(t.a) * metres_per_unit(display) if georeferenced(display) else None),
         "lonlat": _lonlat_nodes(display),
         "vmin": vmin,
         "vmax": vmax,

@@ -155,7 +155,7 @@
   // Synchronise centre and zoom: whichever pane moves, the others follow.
   var syncing = false;
   panes.forEach(function (p) {
-    p.map.on("move zoom", function () {
+    p.map.on("move zoom moveend zoomend", function () {
       if (syncing) return;
       syncing = true;
       var c = p.map.getCenter(), z = p.map.getZoom();
