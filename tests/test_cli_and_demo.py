@@ -42,7 +42,11 @@ def test_every_command_loads_and_has_help() -> None:
 
 def test_old_out_spelling_still_works(tmp_path: Path) -> None:
     comp = write_composite(tmp_path / "c.tif", np.full((8, 64, 64), 0.2, dtype=np.float32))
-    lst = write_lst(tmp_path / "l.tif", np.full((64, 64), 300.0, dtype=np.float32))
+    lst = write_lst(
+        tmp_path / "l.tif",
+        np.full((64, 64), 300.0, dtype=np.float32),
+        origin=(500_000.0, 3_400_000.0),
+    )
     runner = CliRunner()
     old = runner.invoke(main, ["tiles", str(comp), str(lst), "--out", str(tmp_path / "ds"),
                                "--tile", "32", "--stride", "32"])  # fmt: skip

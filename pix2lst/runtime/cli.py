@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from pix2lst._cli_options import cog_option, output_option, overwrite_option, progress_bar
+from pix2lst._cli_options import (
+    co_option,
+    cog_option,
+    output_option,
+    overwrite_option,
+    progress_bar,
+)
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.pipeline import IO_PRIORITIES
 
@@ -46,6 +52,7 @@ __all__ = ["predict"]
     "normal: as any thread, e.g. when other busy programs share the machine.",
 )
 @cog_option
+@co_option
 @overwrite_option()
 def predict(
     input_path: Path,
@@ -58,10 +65,11 @@ def predict(
     units: str,
     io_priority: str,
     cog: bool,
+    creation_options: dict[str, str],
     overwrite: bool,
 ) -> None:
     """Predict LST for INPUT (a composite GeoTIFF, a scene folder or an MTL file)."""
-    from pix2lst._io import check_output
+    from pix2lst.geo.atomic import check_output
     from pix2lst.runtime.predictor import LSTPredictor
 
     try:
@@ -81,8 +89,9 @@ def predict(
                 bar.update(done - bar.n)
 
             summary = predictor.predict_file(
-                input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress
-            )
+                input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress,
+                creation_options=creation_options,
+            )  # fmt: skip
     except ValueError as exc:  # a bad option value; Pix2LstError is said by the CLI group
         raise click.ClickException(str(exc)) from exc
     click.echo(summary.line())

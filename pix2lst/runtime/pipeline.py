@@ -51,11 +51,12 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from pix2lst.errors import ParameterError
+from pix2lst.geo.sources import Source
 from pix2lst.runtime import kernels
 from pix2lst.runtime.blending import blend_weights
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.model import BatchRunner
-from pix2lst.runtime.sources import Source
 from pix2lst.runtime.tiling import TileGrid
 
 __all__ = [
@@ -119,7 +120,7 @@ def idle_priority_available() -> bool:
 def _runs_idle(io_priority: str) -> bool:
     """Whether reader and writer go to ``SCHED_IDLE`` for ``io_priority`` (validated) here."""
     if io_priority not in IO_PRIORITIES:
-        raise ValueError(
+        raise ParameterError(
             f"io_priority must be one of {', '.join(IO_PRIORITIES)}, not {io_priority!r}"
         )
     return io_priority == "idle" and idle_priority_available()

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from pix2lst._io import check_output
+from pix2lst.geo.atomic import check_output
 from pix2lst.viz.mapaxes import draw_map
 from pix2lst.viz.quicklook import draw_lst, save_figure
 from pix2lst.viz.raster import (

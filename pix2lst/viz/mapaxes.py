@@ -29,7 +29,8 @@ from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
-from pix2lst._io import atomic_output
+from pix2lst.errors import ParameterError
+from pix2lst.geo.atomic import atomic_output
 from pix2lst.viz.raster import Grid
 
 __all__ = [
@@ -97,7 +98,7 @@ def _centre_lonlat(grid: Grid) -> tuple[float, float]:
 def nice_length(max_metres: float) -> float:
     """The largest 1, 2 or 5 x 10^k metres not over ``max_metres`` (> 0)."""
     if not max_metres > 0:
-        raise ValueError(f"need a positive length, got {max_metres}")
+        raise ParameterError(f"need a positive length, got {max_metres}")
     exp = math.floor(math.log10(max_metres))
     for m in (5.0, 2.0, 1.0):
         if m * 10.0**exp <= max_metres:

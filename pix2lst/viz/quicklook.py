@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from pix2lst._io import check_output
+from pix2lst.geo.atomic import check_output
 from pix2lst.viz import style
 from pix2lst.viz.mapaxes import draw_map, georeferenced, png_transform, write_world_file
 from pix2lst.viz.raster import (

@@ -62,7 +62,7 @@ def test_cli_predicts_and_prints_a_summary(tmp_path: Path, files: dict[str, Path
     assert "tiles" in text and "Mpx/s" in text and "CPUExecutionProvider" in text
     with rasterio.open(out) as ds, rasterio.open(files["composite"]) as src:
         np.testing.assert_allclose(ds.read(1), src.read(8) - np.float32(273.15), rtol=1e-6)
-        assert ds.tags()["blend"] == "linear" and ds.tags()["padding"] == "4"
+        assert ds.tags()["BLEND"] == "linear" and ds.tags()["PADDING"] == "4"
 
 
 def test_cli_cog(tmp_path: Path, files: dict[str, Path]) -> None:

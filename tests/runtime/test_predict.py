@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pix2lst.errors import EmptySceneError
+from pix2lst.geo.sources import ArraySource
 from pix2lst.runtime import BLENDS, LSTPredictor
 from pix2lst.runtime.kernels_ref import reference_mosaic
 from pix2lst.runtime.pipeline import ArraySink, idle_priority_available, run_pipeline
-from pix2lst.runtime.sources import ArraySource
 from tests.conftest import BANDS, make_model, sample_dn, write_composite
 
 TILES = (16, 32)
@@ -305,8 +305,10 @@ def test_predict_file_writes_a_georeferenced_tagged_geotiff(
         assert ds.crs == inp.crs and ds.transform == inp.transform
         assert ds.profile["tiled"] and ds.profile["compress"] == "zstd"
         tags = ds.tags()
-        assert tags["units"] == "C" and tags["blend"] == "hann" and tags["padding"] == "8"
-        assert tags["model"] == "conv_dn.onnx" and tags["provider"] == "CPUExecutionProvider"
+        assert tags["UNITS"] == "degC" and tags["BLEND"] == "hann" and tags["PADDING"] == "8"
+        assert tags["MODEL"] == "conv_dn.onnx" and tags["PROVIDER"] == "CPUExecutionProvider"
+        assert tags["METHOD"] == "model" and tags["MODEL_TARGET"] and "TARGET" not in tags
+        assert ds.units == ("degC",) and ds.descriptions == ("LST",)
         out = ds.read(1)
     expected = p.predict_array(arr, units="C")
     np.testing.assert_array_equal(out, expected)
@@ -322,7 +324,7 @@ def test_cog_output_is_valid(tmp_path: Path, models: dict[str, Path]) -> None:
     valid, errors, _ = cog_validate(str(tmp_path / "cog.tif"))
     assert valid, errors
     with rasterio.open(tmp_path / "cog.tif") as ds:
-        assert ds.overviews(1) and ds.tags()["blend"] == "hann"
+        assert ds.overviews(1) and ds.tags()["BLEND"] == "hann"
         np.testing.assert_array_equal(ds.read(1), p.predict_array(scene_like(600, 600, 0, True)))
     assert sorted(x.name for x in tmp_path.iterdir()) == ["cog.tif", "in.tif"]
 
