@@ -34,6 +34,7 @@ from pix2lst.viz.style import (
     new_figure,
     percent_clip,
     symmetric_limits,
+    wrap_text,
 )
 
 __all__ = ["compare"]
@@ -110,18 +111,20 @@ def compare(
     dim = draw_map(
         ax, diff, layer_a.grid, cmap=lst_cmap(DIFF_CMAP_NAME), vmin=dlo, vmax=dhi, fontsize=7.0
     )
-    ax.set_title(f"{label_b} − {label_a}", fontsize=9)
+    panel_in = fig.get_figwidth() * ax.get_position().width
+    ax.set_title(wrap_text(f"{label_b} − {label_a}", panel_in, 9), fontsize=9)
     add_celsius_colorbar(fig, dim, ax=ax, label="ΔLST (K = °C)", kelvin=False, shrink=0.85)
 
     ax = axes[1, 1]
     if rgb is not None:
         layer_rgb = read_rgb(rgb, max_pixels=max_pixels, onto=onto)
         draw_map(ax, layer_rgb.image, layer_rgb.grid, fontsize=7.0)
-        ax.set_title(rgb_title or layer_rgb.label, fontsize=9)
+        ax.set_title(wrap_text(rgb_title or layer_rgb.label, panel_in, 9), fontsize=9)
     else:
         ax.set_axis_off()
-    fig.suptitle(f"A: {layer_a.title}\nB: {layer_b.title}", fontsize=9)
+    width = fig.get_figwidth() * 0.95
+    fig.suptitle(wrap_text(f"A: {layer_a.title}\nB: {layer_b.title}", width, 9), fontsize=9)
     if note:
-        fig.supxlabel(note, fontsize=7, color="#444")
+        fig.supxlabel(wrap_text(note, width, 7), fontsize=7, color="#444")
     logger.info("compare %s %s: shared scale %.2f-%.2f K, diff +-%.2f K", a, b, vmin, vmax, dhi)
     return save_figure(fig, out, overwrite=overwrite)

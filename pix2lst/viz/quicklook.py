@@ -31,7 +31,13 @@ from pix2lst.viz.raster import (
     read_lst,
 )
 from pix2lst.viz.rgb import read_rgb
-from pix2lst.viz.style import add_celsius_colorbar, lst_cmap, new_figure, percent_clip
+from pix2lst.viz.style import (
+    add_celsius_colorbar,
+    lst_cmap,
+    new_figure,
+    percent_clip,
+    wrap_text,
+)
 
 __all__ = ["draw_lst", "lst_figure", "quicklook", "rgb_quicklook", "save_figure"]
 
@@ -63,7 +69,9 @@ def draw_lst(
         ax, layer.values, layer.grid, cmap=lst_cmap(cmap), vmin=vmin, vmax=vmax,
         fontsize=fontsize, decorations=decorations,
     )  # fmt: skip
-    ax.set_title(layer.title if title is None else title, fontsize=fontsize + 2)
+    text = layer.title if title is None else title
+    width = fig.get_figwidth() * ax.get_position().width
+    ax.set_title(wrap_text(text, width, fontsize + 2), fontsize=fontsize + 2)
     if colorbar:
         add_celsius_colorbar(fig, im, ax=ax, shrink=0.85)
     return im
@@ -103,7 +111,7 @@ def quicklook(
         layer = mask_layer(layer, np.isnan(read_lst(mask, max_pixels=max_pixels).values))
     fig = lst_figure(layer, cmap=cmap, clip=clip, title=title)
     if note:
-        fig.supxlabel(note, fontsize=7, color="#444")
+        fig.supxlabel(wrap_text(note, fig.get_figwidth() * 0.95, 7), fontsize=7, color="#444")
     return _save_map(fig, out, layer.grid, overwrite=overwrite)
 
 
@@ -152,7 +160,8 @@ def rgb_quicklook(
     fig = new_figure(_FIG_WIDTH * 0.85, _FIG_WIDTH * 0.85 * h / w + 1.0, dpi=_DPI)
     ax = fig.add_subplot()
     draw_map(ax, layer.image, layer.grid)
-    ax.set_title(title or f"{Path(src).name} · {layer.label}", fontsize=10)
+    text = title or f"{Path(src).name} · {layer.label}"
+    ax.set_title(wrap_text(text, fig.get_figwidth() * ax.get_position().width, 10), fontsize=10)
     if note:
-        fig.supxlabel(note, fontsize=7, color="#444")
+        fig.supxlabel(wrap_text(note, fig.get_figwidth() * 0.95, 7), fontsize=7, color="#444")
     return _save_map(fig, out, layer.grid, overwrite=overwrite)

@@ -13,6 +13,7 @@ backends and open figures are never disturbed.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ __all__ = [
     "save_figure",
     "symmetric_limits",
     "true_colour",
+    "wrap_text",
 ]
 
 #: Default LST colour map: diverging blue (cool) - yellow - red (hot), colour-blind safe.
@@ -163,6 +165,18 @@ def add_celsius_colorbar(
         cbar.formatter = FuncFormatter(lambda v, _pos: f"{kelvin_to_celsius(v):g}")
         cbar.update_ticks()
     return cbar
+
+
+def wrap_text(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` broken into lines that fit ``width_in`` inches at ``fontsize`` points.
+
+    Matplotlib does not wrap titles and captions under constrained layout; a long
+    scene id + date + model title would run off the figure. Existing line breaks stay.
+    """
+    chars = max(20, int(width_in * 72.0 / (0.58 * fontsize)))
+    return "\n".join(
+        textwrap.fill(line, chars, break_on_hyphens=False) or line for line in text.split("\n")
+    )
 
 
 def save_figure(

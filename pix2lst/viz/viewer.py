@@ -199,7 +199,7 @@ def write_viewer(
     """Write one self-contained HTML viewer for the LST GeoTIFFs ``layers`` (+ true colour).
 
     ``rgb`` is a scene folder or composite shown as a last, true-colour pane
-    (``rgb_title`` overrides its title). With two or more layers and
+    (``rgb_title`` overrides its label). With two or more layers and
     ``difference`` a pane shows the second minus the first. ``mask`` is a
     raster on the same grid whose nodata pixels are hidden in every LST pane
     (e.g. the cloud-masked physics LST). ``note`` is shown under the panes.
@@ -261,8 +261,8 @@ def write_viewer(
         entries.append(
             {
                 "kind": "rgb",
-                "label": true.label,
-                "title": rgb_title or Path(rgb).name,
+                "label": rgb_title or true.label,
+                "title": Path(rgb).name,
                 "image": _webp_data_uri(rgba),
             }
         )
