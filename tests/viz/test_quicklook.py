@@ -91,6 +91,25 @@ def test_quicklook_is_a_map_with_world_file(tmp_path: Path) -> None:
     assert len(lats) >= 2 and all(re.fullmatch(r"30\.7\d°N", t) for t in lats), lats
 
 
+def test_mask_hides_another_rasters_nodata(tmp_path: Path) -> None:
+    values = lst_values()
+    src = write_lst(tmp_path / "lst.tif", values)
+    clouds = values.copy()
+    clouds[30:60, 70:100] = np.nan  # a "cloud" in the mask raster only
+    mask = write_lst(tmp_path / "clear.tif", clouds)
+    out = quicklook(src, tmp_path / "q.png", mask=mask, note="clouds masked")
+    with rasterio.open(out) as png, rasterio.open(src) as tif:
+        alpha = png.read(4)
+        for (row, col), visible in [((45, 85), False), ((45, 20), True)]:
+            r, c = png.index(*tif.xy(row, col))
+            assert bool(alpha[r, c] == 255) is visible, (row, col)
+    other = write_lst(tmp_path / "other.tif", lst_values(45, 60), res=60.0)
+    with pytest.raises(GridMismatchError):
+        quicklook(src, tmp_path / "x.png", mask=other)
+    b = write_lst(tmp_path / "b.tif", lst_values(warm=-5.0), date="2015-08-04")
+    assert compare(src, b, tmp_path / "c.png", mask=mask, note="n").stat().st_size > 10_000
+
+
 def test_map_helpers() -> None:
     assert [nice_length(v) for v in (7.0, 1999.0, 2000.0, 0.3, 6e4)] == [
         5.0,
