@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from pix2lst._cli_options import output_option, overwrite_option, progress_bar
+
 __all__ = ["LST_INPUT", "LstInput", "batch", "cube"]
 
 
@@ -48,10 +50,9 @@ class LstInput(click.ParamType):
 LST_INPUT = LstInput()
 
 _INPUTS = click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
-_OUTDIR = click.option(
-    "-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder: <scene id>.tif per scene and manifest.csv.",
-)  # fmt: skip
+_OUTDIR = output_option(
+    "Output folder: <scene id>.tif per scene and manifest.csv.", file_okay=False
+)
 
 
 def _common(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -99,21 +100,19 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _run(task: str, options: Any, kw: dict[str, Any]) -> None:
-    from tqdm import tqdm
-
     from pix2lst.batch.manifest import MANIFEST_NAME
     from pix2lst.batch.runner import run
 
     if kw["workers"] is not None and kw["scheduler"] is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
-    with tqdm(total=0, unit="scene", desc=f"batch {task}", leave=False, disable=None) as bar:
+    with progress_bar(total=0, unit="scene", desc=f"batch {task}") as bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
         rows = run(
-            kw["inputs"], kw["out_dir"], task,  # type: ignore[arg-type]
+            kw["inputs"], kw["output"], task,  # type: ignore[arg-type]
             workers=kw["workers"], scheduler=kw["scheduler"], retries=kw["retries"],
             resume=kw["resume"], cube=kw["cube"], options=options, progress=progress,
         )  # fmt: skip
@@ -123,7 +122,7 @@ def _run(task: str, options: Any, kw: dict[str, Any]) -> None:
             click.echo(f"failed: {r.input}: {r.error}", err=True)
     click.echo(
         f"{len(rows)} scene(s): {counts['ok']} ok, {counts['skipped']} skipped, "
-        f"{counts['failed']} failed; manifest {kw['out_dir'] / MANIFEST_NAME}"
+        f"{counts['failed']} failed; manifest {kw['output'] / MANIFEST_NAME}"
         + (f"; cube {kw['cube']}" if kw["cube"] else "")
     )
     if counts["failed"]:
@@ -187,14 +186,8 @@ def predict(
 
 @click.command(name="cube")
 @click.argument("outputs", metavar="OUTPUT...", nargs=-1, required=True)
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="The Zarr cube (a folder).",
-)
-@click.option("--overwrite", is_flag=True, help="Replace the cube if it exists.")
+@output_option("The Zarr cube to write (a folder).")
+@overwrite_option("Replace the cube if it exists.")
 def cube(outputs: tuple[str, ...], output: Path, overwrite: bool) -> None:
     """Stack LST GeoTIFFs of one path/row into a Zarr time-series cube (time, y, x).
 

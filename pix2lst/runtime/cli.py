@@ -6,6 +6,13 @@ from pathlib import Path
 
 import click
 
+from pix2lst._cli_options import (
+    co_option,
+    cog_option,
+    output_option,
+    overwrite_option,
+    progress_bar,
+)
 from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.pipeline import IO_PRIORITIES
@@ -15,9 +22,7 @@ __all__ = ["predict"]
 
 @click.command(name="predict")
 @click.argument("input_path", metavar="INPUT", type=SCENE_INPUT)
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LST GeoTIFF."
-)
+@output_option("LST GeoTIFF to write.", dir_okay=False)
 @click.option(
     "--model",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -47,8 +52,9 @@ __all__ = ["predict"]
     help="idle: reading and writing use only CPU time inference leaves (Linux); "
     "normal: as any thread, e.g. when other busy programs share the machine.",
 )
-@click.option("--cog", is_flag=True, help="Write a Cloud-Optimised GeoTIFF with overviews.")
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@cog_option
+@co_option
+@overwrite_option()
 def predict(
     input_path: Path | str,
     output: Path,
@@ -60,11 +66,10 @@ def predict(
     units: str,
     io_priority: str,
     cog: bool,
+    creation_options: dict[str, str],
     overwrite: bool,
 ) -> None:
     """Predict LST for INPUT (a composite GeoTIFF, a scene folder or MTL, an MTL URL or a STAC item)."""
-    from tqdm import tqdm
-
     from pix2lst.geo.atomic import check_output
     from pix2lst.runtime.predictor import LSTPredictor
 
@@ -77,13 +82,14 @@ def predict(
         blend=blend,
         io_priority=io_priority,
     )
-    with tqdm(total=0, unit="tile", desc="predict", leave=False) as bar:
+    with progress_bar(total=0, unit="tile", desc="predict") as bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
         summary = predictor.predict_file(
-            input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress
-        )
+            input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress,
+            creation_options=creation_options,
+        )  # fmt: skip
     click.echo(summary.line())
