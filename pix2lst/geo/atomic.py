@@ -53,6 +53,8 @@ def _check_inputs(out: Path, inputs: Iterable[Any]) -> None:
     for item in inputs:
         if item is None:
             continue
+        if not isinstance(item, (str, os.PathLike, Scene)):  # e.g. a STAC item object
+            continue
         reason = claims_as_scene_file(item, out)
         if reason is None and not isinstance(item, Scene):
             p = Path(item)

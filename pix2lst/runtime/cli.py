@@ -6,6 +6,14 @@ from pathlib import Path
 
 import click
 
+from pix2lst._cli_options import (
+    co_option,
+    cog_option,
+    output_option,
+    overwrite_option,
+    progress_bar,
+)
+from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.pipeline import IO_PRIORITIES
 
@@ -13,10 +21,8 @@ __all__ = ["predict"]
 
 
 @click.command(name="predict")
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LST GeoTIFF."
-)
+@click.argument("input_path", metavar="INPUT", type=SCENE_INPUT)
+@output_option("LST GeoTIFF to write.", dir_okay=False)
 @click.option(
     "--model",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -46,10 +52,11 @@ __all__ = ["predict"]
     help="idle: reading and writing use only CPU time inference leaves (Linux); "
     "normal: as any thread, e.g. when other busy programs share the machine.",
 )
-@click.option("--cog", is_flag=True, help="Write a Cloud-Optimised GeoTIFF with overviews.")
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@cog_option
+@co_option
+@overwrite_option()
 def predict(
-    input_path: Path,
+    input_path: Path | str,
     output: Path,
     model: Path | None,
     providers: str,
@@ -59,27 +66,26 @@ def predict(
     units: str,
     io_priority: str,
     cog: bool,
+    creation_options: dict[str, str],
     overwrite: bool,
 ) -> None:
-    """Predict LST for INPUT (a composite GeoTIFF, a scene folder or an MTL file)."""
-    from tqdm import tqdm
-
+    """Predict LST for INPUT (a composite GeoTIFF, a scene folder or MTL, an MTL URL or a STAC item)."""
     from pix2lst.errors import ParameterError
     from pix2lst.geo.scene import find_scene, is_scene
     from pix2lst.geo.writer import check_raster_output
     from pix2lst.runtime.predictor import LSTPredictor
 
-    bar: tqdm | None = None  # type: ignore[type-arg]
+    bar = None
 
     def progress(done: int, total: int) -> None:  # the bar starts once the inputs are checked
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, unit="tile", desc="predict", leave=False)
+            bar = progress_bar(total=total, unit="tile", desc="predict")
         bar.total = total
         bar.update(done - bar.n)
 
     check_raster_output(output, overwrite=overwrite, inputs=[input_path, model])
-    if is_scene(input_path):  # its metadata is checked before the model loads
+    if isinstance(input_path, Path) and is_scene(input_path):  # checked before the model loads
         find_scene(input_path)
     predictor = LSTPredictor(
         model,
@@ -99,8 +105,9 @@ def predict(
         )
     try:
         summary = predictor.predict_file(
-            input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress
-        )
+            input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress,
+            creation_options=creation_options,
+        )  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
