@@ -469,3 +469,12 @@ def small_disk(tmp_path: Path) -> Any:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+LST_LIKE: dict[str, Any] = {
+    "input_scale": (1.0,) * 7 + (0.01,),
+    "input_offset": (0.0,) * 7 + (-3.0,),
+    "output_offset": 290.0,
+}
+"""``make_model(..., "conv", **LST_LIKE)``: a random conv model whose output on a real
+scene is a plausible LST (B10 normalised, output around 290 K), as the writer demands."""

@@ -41,7 +41,9 @@ def test_every_command_loads_and_has_help() -> None:
 
 
 def test_old_out_spelling_still_works(tmp_path: Path) -> None:
-    comp = write_composite(tmp_path / "c.tif", np.full((8, 64, 64), 0.2, dtype=np.float32))
+    arr = np.full((8, 64, 64), 0.2, dtype=np.float32)
+    arr[7] = 290.0  # B10: a brightness temperature (tiles checks the composite's bands)
+    comp = write_composite(tmp_path / "c.tif", arr)
     lst = write_lst(
         tmp_path / "l.tif",
         np.full((64, 64), 300.0, dtype=np.float32),

@@ -113,7 +113,7 @@ def temp_name(out: Path, suffix: str) -> Path:
     return out.with_name(f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
 
 
-_TEMP = re.compile(r"^\.(?P<name>.+)\.\d+-[0-9a-f]{8}")
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}")
 
 
 def target_of(path: Path) -> Path:
@@ -132,23 +132,38 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(out: str | os.PathLike[str]) -> list[Path]:
+_TEMPS_SEEN: dict[Path, dict[str, list[Path]]] = {}
+"""Per folder, the temporary files of our naming found at this process's first visit,
+by target name: a folder of thousands of tiles is listed once, not once per tile."""
+
+
+def _temps_in(folder: Path, fresh: bool) -> dict[str, list[Path]]:
+    key = folder.absolute()
+    if fresh or key not in _TEMPS_SEEN:
+        found: dict[str, list[Path]] = {}
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                m = _TEMP.match(entry.name) if entry.name.startswith(".") else None
+                if m:
+                    found.setdefault(m.group("name"), []).append(folder / entry.name)
+        _TEMPS_SEEN[key] = found
+    return _TEMPS_SEEN[key]
+
+
+def remove_stale_temps(out: str | os.PathLike[str], *, fresh: bool = True) -> list[Path]:
     """Remove temporary files a killed run left beside ``out``; return what was removed.
 
     Only files of our naming (``.<name>.<pid>-<hex>...``) whose writer process no
     longer exists are removed; one whose writer still runs (a concurrent run) is left.
+    ``fresh=False`` (the writers) lists each folder once per process.
     """
     target = Path(out)
     folder = target.parent if str(target.parent) else Path(".")
-    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)-[0-9a-f]{{8}}")
     removed: list[Path] = []
-    try:
-        entries = list(folder.iterdir())
-    except OSError:
-        return removed
-    for entry in entries:
-        m = pattern.match(entry.name)
-        if not m or _pid_alive(int(m.group(1))):
+    candidates = _temps_in(folder, fresh).pop(target.name, [])
+    for entry in candidates:
+        m = _TEMP.match(entry.name)
+        if m is None or _pid_alive(int(m.group("pid"))):
             continue
         with contextlib.suppress(FileNotFoundError, PermissionError, IsADirectoryError):
             entry.unlink()
@@ -189,7 +204,7 @@ def atomic_output(
     :func:`check_output`.
     """
     out = check_output(path, overwrite=overwrite, inputs=inputs)
-    remove_stale_temps(out)
+    remove_stale_temps(out, fresh=False)
     tmp = temp_name(out, suffix if suffix is not None else (out.suffix or ".tmp"))
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

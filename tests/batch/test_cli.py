@@ -9,7 +9,7 @@ pytest.importorskip("distributed", reason="the batch extra is not installed")
 
 from pix2lst.batch.manifest import folder_lock, read_manifest
 from pix2lst.cli import main
-from tests.conftest import make_model, make_scene
+from tests.conftest import LST_LIKE, make_model, make_scene
 
 
 def _invoke(*args: str):
@@ -35,7 +35,7 @@ def test_batch_physics_and_a_failure_exit_code(tmp_path, dask_client):
 
 def test_batch_predict(tmp_path, dask_client):
     scene = make_scene(tmp_path / "a", "LC08_CLI_P")
-    model = make_model(tmp_path / "m.onnx", "conv", tile=32)
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE)
     result = _invoke("batch", "predict", str(scene), "-o", str(tmp_path / "out"), "--model",
                      str(model), "--providers", "cpu", "--scheduler", dask_client.scheduler.address)  # fmt: skip
     assert result.exit_code == 0, result.output

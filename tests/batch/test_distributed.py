@@ -21,7 +21,7 @@ pytest.importorskip("distributed", reason="the batch extra is not installed")
 
 from pix2lst.batch import PredictOptions, run
 from pix2lst.errors import SchedulerError
-from tests.conftest import REPO, make_model, make_scene
+from tests.conftest import LST_LIKE, REPO, make_model, make_scene
 
 DASK = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
 WORKER = [sys.executable, "-m", "distributed.cli.dask_worker"]
@@ -88,7 +88,7 @@ def test_a_scheduler_and_two_workers_survive_a_sigkill(tmp_path, cluster):
     mtls = [
         make_scene(tmp_path / f"s{i}", f"LC08_DIST_{i}", window=(0, 0, 384, 512)) for i in range(4)
     ]
-    model = make_model(tmp_path / "m.onnx", "conv", tile=32)
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE)
     with Client(cluster, timeout=30, set_as_default=False) as c:
         c.wait_for_workers(2, timeout=60)
     killed: list[int] = []

@@ -11,7 +11,7 @@ pytest.importorskip("distributed", reason="the batch extra is not installed")
 from pix2lst.batch import PredictOptions, read_manifest, run
 from pix2lst.batch.manifest import folder_lock
 from pix2lst.errors import OutputLockedError, ParameterError
-from tests.conftest import make_model, make_scene
+from tests.conftest import LST_LIKE, make_model, make_scene
 
 
 def _scenes(root, n=3):
@@ -51,7 +51,7 @@ def test_predict_batch_equals_predict_file(tmp_path, dask_client):
     from pix2lst.runtime import LSTPredictor
 
     mtls = _scenes(tmp_path, 2)
-    model = make_model(tmp_path / "m.onnx", "conv", tile=32)
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE)
     options = PredictOptions(model=str(model), providers="cpu")
     rows = run([str(m.parent) for m in mtls], tmp_path / "out", "predict", client=dask_client,
                options=options)  # fmt: skip

@@ -17,7 +17,7 @@ from pix2lst.geo.scene import find_scene, is_scene
 from pix2lst.geo.sources import SceneSource
 from pix2lst.lst_physics.composite import scene_calibrator
 from pix2lst.lst_physics.lst import write_lst
-from tests.conftest import make_model, make_scene
+from tests.conftest import LST_LIKE, make_model, make_scene
 
 
 def _served_scene(http_server, name: str, **kw) -> tuple[Path, str]:
@@ -68,7 +68,7 @@ def test_predict_reads_a_remote_scene(http_server, tmp_path):
     from pix2lst.runtime import LSTPredictor
 
     mtl, url = _served_scene(http_server, "predict")
-    model = make_model(tmp_path / "m.onnx", "conv", tile=32)
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE)
     predictor = LSTPredictor(model, providers="cpu")
     predictor.predict_file(mtl, tmp_path / "local.tif")
     predictor.predict_file(url, tmp_path / "remote.tif")
