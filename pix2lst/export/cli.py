@@ -13,9 +13,7 @@ import click
 
 from pix2lst._cli_options import output_option, overwrite_option, progress_bar
 
-__all__ = ["COMMANDS", "export", "tiles", "train"]
-
-COMMANDS = ("tiles", "train", "export")
+__all__ = ["export", "tiles", "train"]
 
 
 @click.command(
@@ -131,8 +129,9 @@ def train(tiles_dir: Path, output: Path, **kw: Any) -> None:
         model.fit(kw["epochs"], lr, checkpoint_dir=out_dir / "checkpoints",
                   resume=kw["resume"], callback=cb)  # fmt: skip
     click.echo(format_history(model.history))
-    model.save(out_dir, onnx=kw["onnx"], overwrite=True)
-    click.echo(f"model written to {out_dir}; metrics: {model.compute_metrics()}")
+    metrics = model.compute_metrics()
+    model.save(out_dir, metrics=metrics, onnx=kw["onnx"], overwrite=True)
+    click.echo(f"model written to {out_dir}; metrics: {metrics}")
 
 
 @click.command(
