@@ -8,6 +8,7 @@ never import torch, and start fast.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,7 +17,7 @@ from pix2lst import __version__
 from pix2lst._cli_options import configure_logging, verbosity_options
 from pix2lst.errors import Pix2LstError
 
-__all__ = ["main"]
+__all__ = ["SCENE_INPUT", "SceneInput", "main"]
 
 # command name -> "module:attribute", in the order a user meets them (``--help`` keeps it)
 COMMANDS: dict[str, str] = {
@@ -30,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "tiles": "pix2lst.export.cli:tiles",
     "train": "pix2lst.export.cli:train",
     "export": "pix2lst.export.cli:export",
+    "batch": "pix2lst.batch.cli:batch",
+    "cube": "pix2lst.batch.cli:cube",
 }
 
 # help sections of ``pix2lst --help``: title -> commands
@@ -43,6 +46,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "train",
         "export",
     ),
+    "Many scenes, time series (the batch extra)": ("batch", "cube"),
 }
 
 _HELP = {
@@ -56,10 +60,15 @@ _HELP = {
     "tiles": "Cut a composite and its LST into training tiles.",
     "train": "Train a Pix2Pix model on exported tiles.",
     "export": "Export a trained generator to a self-describing ONNX file.",
+    "batch": "Run physics or predict on many scenes with Dask (needs the batch extra).",
+    "cube": "Stack LST rasters of one path/row into a Zarr time-series cube.",
 }
 
 
-_EXTRA_OF = {"torch": "train", "onnx": "train", "skimage": "train", "onnxruntime": "cpu"}
+_EXTRA_OF = {
+    "torch": "train", "onnx": "train", "skimage": "train", "onnxruntime": "cpu",
+    **dict.fromkeys(("dask", "distributed", "xarray", "rioxarray", "zarr", "pystac"), "batch"),
+}  # fmt: skip
 
 
 def _missing_dependency(command: str, exc: ModuleNotFoundError) -> str:
@@ -70,6 +79,33 @@ def _missing_dependency(command: str, exc: ModuleNotFoundError) -> str:
     if extra == "train":
         hint = "pip install torch==2.13.0 'pix2lst[cpu,train]' (torch first, CPU build)"
     return f"'pix2lst {command}' needs {missing}, which is not installed; {hint}"
+
+
+class SceneInput(click.ParamType):
+    """A scene argument: a local path that exists, or a URL / GDAL path kept as a string.
+
+    URLs (``https://``, ``s3://``, ``/vsicurl/`` ...) are never turned into ``Path``
+    (it would collapse ``https://`` to ``https:/``); local paths are checked here.
+    """
+
+    name = "input"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value)
+        if text.startswith(("http://", "https://", "s3://", "gs://", "/vsi")):
+            return text
+        path = Path(text)
+        if not path.exists():
+            self.fail(
+                f"{text} does not exist; give a scene folder, MTL file, composite GeoTIFF, "
+                "STAC item (.json) or a URL",
+                param,
+                ctx,
+            )
+        return path
+
+
+SCENE_INPUT = SceneInput()
 
 
 class LazyGroup(click.Group):

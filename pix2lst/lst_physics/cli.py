@@ -16,6 +16,7 @@ from pix2lst._cli_options import (
     overwrite_option,
     progress_bar,
 )
+from pix2lst.cli import SCENE_INPUT
 
 if TYPE_CHECKING:
     from pix2lst.lst_physics.calibrate import Units
@@ -40,7 +41,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
         bar.close()
 
 
-_SCENE = click.argument("scene", type=click.Path(exists=True, path_type=Path))
+_SCENE = click.argument("scene", type=SCENE_INPUT)
 _OUT = output_option("GeoTIFF to write.", dir_okay=False)
 _OVERWRITE = overwrite_option()
 
@@ -64,10 +65,10 @@ _OVERWRITE = overwrite_option()
 @co_option
 @_OVERWRITE
 def physics(
-    scene: Path, output: Path, emissivity: str, method: str, units: str, mask_clouds: bool,
+    scene: Path | str, output: Path, emissivity: str, method: str, units: str, mask_clouds: bool,
     cog: bool, creation_options: dict[str, str], overwrite: bool,
 ) -> None:  # fmt: skip
-    """Compute LST of SCENE (a Landsat folder or MTL file) and write a float32 GeoTIFF."""
+    """LST of SCENE (a folder or MTL file, an MTL URL, a STAC item) as a float32 GeoTIFF."""
     from pix2lst.lst_physics.lst import write_lst
 
     with _progress("LST") as progress:
@@ -90,7 +91,7 @@ def physics(
 @co_option
 @_OVERWRITE
 def composite(
-    scene: Path, output: Path, units: str, cog: bool, creation_options: dict[str, str],
+    scene: Path | str, output: Path, units: str, cog: bool, creation_options: dict[str, str],
     overwrite: bool,
 ) -> None:  # fmt: skip
     """Write the 8-band B1-B7 + B10 composite of SCENE that the model consumes."""

@@ -13,6 +13,7 @@ from pix2lst._cli_options import (
     overwrite_option,
     progress_bar,
 )
+from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.pipeline import IO_PRIORITIES
 
@@ -20,7 +21,7 @@ __all__ = ["predict"]
 
 
 @click.command(name="predict")
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@click.argument("input_path", metavar="INPUT", type=SCENE_INPUT)
 @output_option("LST GeoTIFF to write.", dir_okay=False)
 @click.option(
     "--model",
@@ -55,7 +56,7 @@ __all__ = ["predict"]
 @co_option
 @overwrite_option()
 def predict(
-    input_path: Path,
+    input_path: Path | str,
     output: Path,
     model: Path | None,
     providers: str,
@@ -68,7 +69,7 @@ def predict(
     creation_options: dict[str, str],
     overwrite: bool,
 ) -> None:
-    """Predict LST for INPUT (a composite GeoTIFF, a scene folder or an MTL file)."""
+    """Predict LST for INPUT (a composite GeoTIFF, a scene folder or MTL, an MTL URL or a STAC item)."""
     from pix2lst.geo.atomic import check_output
     from pix2lst.runtime.predictor import LSTPredictor
 

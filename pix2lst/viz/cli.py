@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pix2lst._cli_options import output_option, overwrite_option
+from pix2lst.batch.cli import LST_INPUT
 
 __all__ = ["compare", "quicklook", "view"]
 
@@ -57,7 +58,7 @@ _mask = click.option(
     help="Raster on the same grid whose nodata pixels are hidden in the LST maps too "
     "(e.g. an LST written by 'pix2lst physics --mask-clouds').",
 )
-_input = click.Path(exists=True, path_type=Path)
+_input = LST_INPUT  # an LST GeoTIFF, or one time of a cube: CUBE.zarr@DATE
 
 
 @click.command()
