@@ -23,6 +23,7 @@ import contextlib
 import logging
 import math
 import os
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -258,6 +259,39 @@ def verify_raster(path: Path, grid: Grid, count: int) -> None:
         raise _gdal_failed(path, exc) from exc
 
 
+def _plenty_of_room(path: Path) -> bool:
+    """Free space for whatever GDAL still caches (its whole block cache) and the overviews,
+    and no file-size limit.
+
+    Then overviews are built on the open file, from its cached blocks; otherwise (a disk
+    nearly full) the file is closed and checked first, and they are built after (slower:
+    every block is decoded again), because GDAL may crash building overviews on a file
+    whose writes failed.
+    """
+    cache = rasterio.env.get_gdal_config("GDAL_CACHEMAX")
+    try:
+        cache_bytes = int(cache) if cache is not None else 0
+    except (TypeError, ValueError):
+        cache_bytes = 0
+    if cache_bytes <= 0:  # GDAL's default: 5 % of the memory
+        cache_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 20
+    elif cache_bytes < 100_000:  # a value in MB
+        cache_bytes <<= 20
+    try:
+        import resource  # POSIX: a file-size limit fails writes like a full disk
+
+        if resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY:
+            return False
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        pass
+    try:
+        free = shutil.disk_usage(path.parent).free
+        written = path.stat().st_size
+    except OSError:
+        return False
+    return free > 2 * cache_bytes + written + (64 << 20)
+
+
 def _build_overviews(path: Path, factors: list[int], target: Path) -> None:
     try:
         with (
@@ -315,6 +349,7 @@ def raster_writer(
                 ds = rasterio.open(stream_path, "w", **profile)
             except (rasterio.errors.RasterioIOError, rasterio.errors.CRSError, TypeError) as exc:
                 raise OutputWriteError(f"cannot create {dst}: {exc}") from exc
+            factors = overview_factors(grid.height, grid.width) if overviews and not cog else []
             try:
                 with ds:
                     yield RasterWriter(ds, check, target)
@@ -328,11 +363,15 @@ def raster_writer(
                     ds.update_tags(**dict(tags or {}))
                     for i, bt in enumerate(band_tags or (), 1):
                         ds.update_tags(i, **dict(bt))
+                    if factors and _plenty_of_room(stream_path):  # the fast way: blocks cached
+                        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
+                            ds.build_overviews(factors, Resampling.average)
+                        ds.update_tags(ns="rio_overview", resampling="average")
+                        factors = []
             except CPLE_BaseError as exc:  # raised by GDAL while flushing / closing
                 raise _write_failed(target, exc) from exc
-            factors = overview_factors(grid.height, grid.width) if overviews and not cog else []
-            if factors:  # only on a file that was written completely (never after an error)
-                check_complete(stream_path, grid, count)
+            if factors:  # near a full disk: only on a file checked complete (GDAL can crash
+                check_complete(stream_path, grid, count)  # building them after a failed write)
                 _build_overviews(stream_path, factors, target)
             if cog:
                 check_complete(stream_path, grid, count)
