@@ -24,7 +24,7 @@ kw = {}
 if "check_range" in inspect.signature(raster_writer).parameters and len(sys.argv) > 1:
     kw["check_range"] = sys.argv[1] == "on"
 reps = []
-for rep in range(3):
+for _ in range(3):
     d = tempfile.mkdtemp(dir="/tmp")
     t0 = time.perf_counter()
     with raster_writer(Path(d) / "lst.tif", grid, units=("K",), **kw) as w:
@@ -33,4 +33,4 @@ for rep in range(3):
             strip = 290 + 10 * np.sin((rows[:n] + r) / 300) * np.cos(cols / 200)
             w.write_rows(r, strip.astype(np.float32))
     reps.append(time.perf_counter() - t0)
-print(sys.argv[1:] or ["main"], "best of 3: %.2f s" % min(reps), ["%.2f" % x for x in reps])
+print(sys.argv[1:] or ["default"], f"best of 3: {min(reps):.2f} s", [f"{x:.2f}" for x in reps])
