@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from pix2lst._cli_options import (
-    co_option,
-    cog_option,
-    output_option,
-    overwrite_option,
-    progress_bar,
-)
+from pix2lst._cli_options import output_option, overwrite_option, progress_bar
 
 __all__ = ["LST_INPUT", "LstInput", "batch", "cube"]
 
@@ -54,11 +49,65 @@ class LstInput(click.ParamType):
 
 LST_INPUT = LstInput()
 
+_INPUTS = click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
+_OUTDIR = output_option(
+    "Output folder: <scene id>.tif per scene and manifest.csv.", file_okay=False
+)
+
+
+def _common(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            _INPUTS,
+            _OUTDIR,
+            click.option(
+                "--workers",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Local worker processes [default: sized to this machine].",
+            ),
+            click.option(
+                "--scheduler",
+                metavar="ADDRESS",
+                default=None,
+                help="A running Dask scheduler (e.g. tcp://host:8786) instead of a local cluster.",
+            ),
+            click.option(
+                "--retries",
+                type=click.IntRange(min=0),
+                default=2,
+                show_default=True,
+                help="Extra tries of a scene after a network or I/O fault.",
+            ),
+            click.option(
+                "--resume/--no-resume",
+                default=True,
+                show_default=True,
+                help="Skip scenes whose output is complete (else recompute them).",
+            ),
+            click.option(
+                "--cube",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Also stack the outputs into a Zarr time-series cube at this path.",
+            ),
+            overwrite_option(
+                "Replace existing outputs that --resume does not skip, and the --cube."
+            ),
+            click.option("--cog", is_flag=True, help="Write Cloud-Optimised GeoTIFFs."),
+            click.option("--units", type=click.Choice(["K", "C"]), default="K", show_default=True),
+        ]
+    ):
+        f = option(f)
+    return f
+
 
 def _run(task: str, options: Any, kw: dict[str, Any]) -> None:
     from pix2lst.batch.manifest import MANIFEST_NAME
     from pix2lst.batch.runner import run
 
+    if kw["workers"] is not None and kw["scheduler"] is not None:
+        raise click.UsageError("give --workers or --scheduler, not both")
     with progress_bar(total=0, unit="scene", desc=f"batch {task}") as bar:
 
         def progress(done: int, total: int) -> None:
@@ -68,7 +117,8 @@ def _run(task: str, options: Any, kw: dict[str, Any]) -> None:
         rows = run(
             kw["inputs"], kw["output"], task,  # type: ignore[arg-type]
             workers=kw["workers"], scheduler=kw["scheduler"], retries=kw["retries"],
-            resume=kw["resume"] and not kw["overwrite"], cube=kw["cube"], options=options, progress=progress,
+            resume=kw["resume"], cube=kw["cube"], options=options, progress=progress,
+            overwrite=kw["overwrite"],
         )  # fmt: skip
     counts = {s: sum(r.status == s for r in rows) for s in ("ok", "skipped", "failed")}
     for r in rows:
@@ -83,133 +133,59 @@ def _run(task: str, options: Any, kw: dict[str, Any]) -> None:
         raise click.exceptions.Exit(1)
 
 
-_DEFAULTS = {
-    "method": "planck", "emissivity": "sobrino", "mask_clouds": False,
-    "model": None, "providers": "auto", "batch_size": 8, "padding": None, "blend": "hann",
-}  # fmt: skip
-_PHYSICS_ONLY = ("method", "emissivity", "mask_clouds")
-_PREDICT_ONLY = ("model", "providers", "batch_size", "padding", "blend")
-
-
-@click.command(name="batch")
-@click.argument("task", metavar="TASK", type=click.Choice(["physics", "predict"]))
-@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
-@output_option("Output folder: <scene id>.tif per scene and manifest.csv.", file_okay=False)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Local worker processes [default: sized to this machine].",
-)
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    default=None,
-    help="A running Dask scheduler (e.g. tcp://host:8786) instead of a local cluster.",
-)
-@click.option(
-    "--retries",
-    type=click.IntRange(min=0),
-    default=2,
-    show_default=True,
-    help="Extra tries of a scene after a network or I/O fault.",
-)
-@click.option(
-    "--resume/--no-resume",
-    default=True,
-    show_default=True,
-    help="Skip scenes whose output is complete (else recompute them).",
-)
-@overwrite_option("Recompute and replace outputs that exist (the same as --no-resume).")
-@click.option(
-    "--cube",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Also stack the outputs into a Zarr time-series cube at this path.",
-)
-@click.option("--units", type=click.Choice(["K", "C"]), default="K", show_default=True)
-@cog_option
-@co_option
-@click.option(
-    "--method",
-    type=click.Choice(["planck", "rte"]),
-    default="planck",
-    show_default=True,
-    help="physics: planck (B10 BT + emissivity) or rte (USGS inversion of L2 ST_* bands).",
-)
-@click.option(
-    "--emissivity",
-    type=click.Choice(["sobrino", "avdan"]),
-    default="sobrino",
-    show_default=True,
-    help="physics: NDVI emissivity method.",
-)
-@click.option("--mask-clouds", is_flag=True, help="physics: set cloud, shadow, cirrus to nodata.")
-@click.option(
-    "--model",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="predict: ONNX model with pix2lst metadata, at this path on every worker "
-    "[default: the shipped model].",
-)
-@click.option(
-    "--providers", default="auto", show_default=True, help="predict: auto | cpu | cuda | ..."
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="predict: tiles per ONNX Runtime run.",
-)
-@click.option(
-    "--padding",
-    type=click.IntRange(min=0),
-    default=None,
-    help="predict: tile border blended with neighbours [default: tile/4].",
-)
-@click.option(
-    "--blend",
-    type=click.Choice(["hann", "linear", "crop"]),
-    default="hann",
-    show_default=True,
-    help="predict: tile blending window.",
-)
-def batch(task: str, **kw: Any) -> None:
-    """Run TASK (physics or predict) on every INPUT with Dask, into OUTPUT/<scene id>.tif.
+@click.group(name="batch")
+def batch() -> None:
+    """Run physics or predict on many scenes with Dask (local cluster or a scheduler).
 
     INPUT: scene folders or MTL files, MTL URLs (https://, s3://, /vsicurl/), STAC
     items or ItemCollections (.json file or URL), globs, or @list.txt (one a line).
-    Runs on a local cluster sized to this machine, or on the Dask cluster at
-    --scheduler. OUTPUT/manifest.csv records each scene (ok, failed, skipped); the
-    exit code is 1 when any scene failed.
+    Exit code 1 when any scene failed (see OUTDIR/manifest.csv).
     """
-    from pix2lst.batch.tasks import PhysicsOptions, PredictOptions
 
-    if kw["workers"] is not None and kw["scheduler"] is not None:
-        raise click.UsageError("give --workers or --scheduler, not both")
-    other = _PREDICT_ONLY if task == "physics" else _PHYSICS_ONLY
-    for name in other:
-        if kw[name] != _DEFAULTS[name]:
-            flag = "--" + name.replace("_", "-")
-            raise click.UsageError(
-                f"{flag} applies to `pix2lst batch {'predict' if task == 'physics' else 'physics'}`, not to {task}"
-            )
-    co = tuple(sorted(kw["creation_options"].items()))
-    options: PhysicsOptions | PredictOptions
-    if task == "physics":
-        options = PhysicsOptions(
-            kw["method"], kw["emissivity"], kw["units"], kw["mask_clouds"], kw["cog"], co
-        )
-    else:
-        model = kw["model"]
-        if model is not None and not Path(model).is_file():
-            raise click.BadParameter(f"{model} does not exist", param_hint="--model")
-        options = PredictOptions(
-            str(Path(model).resolve()) if model else None, kw["providers"], kw["batch_size"],
-            kw["padding"], kw["blend"], kw["units"], kw["cog"], 0, co,
-        )  # fmt: skip
-    _run(task, options, kw)
+
+@batch.command(name="physics")
+@_common
+@click.option(
+    "--method", type=click.Choice(["planck", "rte"]), default="planck", show_default=True,
+    help="planck: single-channel from B10 BT + emissivity; rte: USGS inversion of L2 ST_* bands.",
+)  # fmt: skip
+@click.option(
+    "--emissivity", type=click.Choice(["sobrino", "avdan"]), default="sobrino", show_default=True
+)
+@click.option("--mask-clouds", is_flag=True, help="Set cloud, shadow and cirrus to nodata.")
+def physics(method: str, emissivity: str, mask_clouds: bool, **kw: Any) -> None:
+    """LST of every INPUT with the physics chain, into OUTDIR/<scene id>.tif."""
+    from pix2lst.batch.tasks import PhysicsOptions
+
+    options = PhysicsOptions(method, emissivity, kw.pop("units"), mask_clouds, kw.pop("cog"))
+    _run("physics", options, kw)
+
+
+@batch.command(name="predict")
+@_common
+@click.option(
+    "--model", type=click.Path(dir_okay=False), default=None,
+    help="ONNX model with pix2lst metadata (at this path on every worker) [default: shipped].",
+)  # fmt: skip
+@click.option("--providers", default="auto", show_default=True, help="auto | cpu | cuda | ...")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--padding", type=click.IntRange(min=0), default=None, help="[default: tile/4]")
+@click.option(
+    "--blend", type=click.Choice(["hann", "linear", "crop"]), default="hann", show_default=True
+)
+def predict(
+    model: str | None, providers: str, batch_size: int, padding: int | None, blend: str, **kw: Any
+) -> None:
+    """LST of every INPUT predicted by an ONNX model, into OUTDIR/<scene id>.tif."""
+    from pix2lst.batch.tasks import PredictOptions
+
+    if model is not None and not Path(model).is_file():
+        raise click.BadParameter(f"{model} does not exist", param_hint="--model")
+    options = PredictOptions(
+        str(Path(model).resolve()) if model else None, providers, batch_size, padding, blend,
+        kw.pop("units"), kw.pop("cog"),
+    )  # fmt: skip
+    _run("predict", options, kw)
 
 
 @click.command(name="cube")
