@@ -46,6 +46,13 @@ __all__ = ["predict"]
     help="idle: reading and writing use only CPU time inference leaves (Linux); "
     "normal: as any thread, e.g. when other busy programs share the machine.",
 )
+@click.option(
+    "--sessions",
+    default="auto",
+    show_default=True,
+    help="N | auto: ONNX Runtime sessions running batches in parallel, each with cores/N "
+    "threads (auto: one per 4 cores on a CPU, one per GPU).",
+)
 @click.option("--cog", is_flag=True, help="Write a Cloud-Optimised GeoTIFF with overviews.")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 def predict(
@@ -58,6 +65,7 @@ def predict(
     blend: str,
     units: str,
     io_priority: str,
+    sessions: str,
     cog: bool,
     overwrite: bool,
 ) -> None:
@@ -76,6 +84,7 @@ def predict(
             padding=padding,
             blend=blend,
             io_priority=io_priority,
+            sessions=sessions,
         )
         with tqdm(total=0, unit="tile", desc="predict", leave=False) as bar:
 

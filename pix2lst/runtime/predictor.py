@@ -25,7 +25,7 @@ from pix2lst.runtime.pipeline import (
     io_threads,
     run_pipeline,
 )
-from pix2lst.runtime.session import SessionConfig
+from pix2lst.runtime.session import SessionConfig, resolve_providers, resolve_sessions, usable_cores
 from pix2lst.runtime.sources import ArraySource, open_source
 from pix2lst.runtime.tiling import TileGrid, default_padding
 from pix2lst.runtime.writer import geotiff_sink
@@ -83,7 +83,18 @@ class LSTPredictor:
     ``SCHED_IDLE`` threads, see :mod:`pix2lst.runtime.pipeline`); ``"normal"``
     gives them the same priority as inference, e.g. when other busy programs
     share the machine.
+
+    ``sessions`` (``"auto"`` or a count): ONNX Runtime sessions that run batches in
+    parallel, each with ``cores / sessions`` intra-op threads unless
+    ``session.intra_op_threads`` says otherwise. ``"auto"`` takes one per 4 usable
+    cores on a CPU (one on 2 cores) and one per GPU
+    (:func:`~pix2lst.runtime.session.auto_sessions`). The mosaic is the same for any
+    number of sessions. Scene and composite files are read by one thread per usable
+    core (at most 8), each decoding its own range of columns.
     """
+
+    MAX_READERS = 8
+    """Parallel readers of an input file at most (one per usable core below that)."""
 
     def __init__(
         self,
@@ -95,6 +106,7 @@ class LSTPredictor:
         *,
         session: SessionConfig | None = None,
         io_priority: str = "idle",
+        sessions: int | str = "auto",
     ) -> None:
         if blend not in BLENDS:
             raise ValueError(f"blend must be one of {', '.join(BLENDS)}, not {blend!r}")
@@ -103,13 +115,28 @@ class LSTPredictor:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         config = replace(session or SessionConfig(), providers=providers)
-        self.model: LoadedModel = load_model(model, config, batch_size=batch_size)
+        cores = usable_cores()
+        n_sessions = resolve_sessions(sessions, resolve_providers(config.providers)[0], cores)
+        if n_sessions > 1 and config.intra_op_threads == 0:
+            config = replace(config, intra_op_threads=max(1, cores // n_sessions))
+        self.models: list[LoadedModel] = [
+            load_model(model, config, batch_size=batch_size) for _ in range(n_sessions)
+        ]
+        self.model: LoadedModel = self.models[0]
+        self.readers = max(1, min(cores, self.MAX_READERS))
         tile = self.model.metadata.tile_size
         self.padding = default_padding(tile) if padding is None else int(padding)
         TileGrid(tile, tile, tile, self.padding)  # validate padding now, not mid-run
         self.blend = blend
         self.batch_size = batch_size
-        self.runner = BatchRunner(self.model, batch_size)
+        self.runners = [BatchRunner(m, batch_size) for m in self.models]
+        self.runner = self.runners[0]
+        if n_sessions > 1:
+            log.info(
+                "%d ONNX Runtime sessions of %s intra-op threads run batches in parallel",
+                n_sessions,
+                config.intra_op_threads,
+            )
         if config.warmup:
             self._warm_up()
 
@@ -123,12 +150,18 @@ class LSTPredictor:
         """
         tile = self.tile_size
         self.predict_array(np.zeros((len(self.metadata.bands), 2 * tile, tile + 1), np.float32))
-        self.runner.warmup()  # last: it also zeroes the runner's time and batch counts
+        for runner in self.runners:  # last: it also zeroes the runners' time and batch counts
+            runner.warmup()
 
     # -- introspection ------------------------------------------------------
     @property
     def metadata(self) -> ModelMetadata:
         return self.model.metadata
+
+    @property
+    def sessions(self) -> int:
+        """ONNX Runtime sessions running batches in parallel."""
+        return len(self.runners)
 
     @property
     def provider(self) -> str:
@@ -174,7 +207,7 @@ class LSTPredictor:
         run_pipeline(
             source,
             sink,
-            self.runner,
+            self.runners,
             self.grid(source.height, source.width),
             blend=self.blend,
             shift=shift,
@@ -206,7 +239,13 @@ class LSTPredictor:
         meta = self.metadata
         threads = io_threads(self.io_priority)
         source = open_source(src, meta.bands, meta.input_units, threads=threads)
+        sources = [source]
         try:
+            if hasattr(source, "read"):  # more handles: columns decoded in parallel
+                sources += [
+                    open_source(src, meta.bands, meta.input_units, threads=threads)
+                    for _ in range(self.readers - 1)
+                ]
             grid = self.grid(source.height, source.width)
             tags = {
                 "model": self.model.path.name,
@@ -239,9 +278,9 @@ class LSTPredictor:
                 ) as sink,
             ):
                 stats: PipelineStats = run_pipeline(
-                    source,
+                    sources,
                     sink,
-                    self.runner,
+                    self.runners,
                     grid,
                     blend=self.blend,
                     shift=shift,
@@ -255,7 +294,8 @@ class LSTPredictor:
                         "and its nodata value"
                     )
         finally:
-            source.close()
+            for each in sources:
+                each.close()
         return PredictionSummary(
             Path(dst),
             source.height,
