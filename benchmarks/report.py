@@ -12,7 +12,7 @@ from typing import Any
 
 from benchmarks.harness import Run
 from benchmarks.machine import command_line, machine_info
-from pix2lst._io import atomic_output
+from pix2lst.geo.atomic import atomic_output
 
 __all__ = ["Report", "Table", "fmt", "runs_json"]
 

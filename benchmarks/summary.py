@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import Table, fmt
-from pix2lst._io import atomic_output
+from pix2lst.geo.atomic import atomic_output
 
 __all__ = ["goals_table", "write_summary"]
 

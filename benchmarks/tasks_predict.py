@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from pix2lst.geo.sources import open_source
+from pix2lst.lst_physics import scene_calibrator
 from pix2lst.runtime.model import BatchRunner, load_model
 from pix2lst.runtime.session import SessionConfig
-from pix2lst.runtime.sources import open_source
 from pix2lst.runtime.tiling import TileGrid
 
 __all__ = ["ort_ceiling", "predict_e2e", "provider_probe", "tile_pool"]
@@ -33,7 +34,9 @@ __all__ = ["ort_ceiling", "predict_e2e", "provider_probe", "tile_pool"]
 def tile_pool(src: str, meta: Any, n: int) -> np.ndarray:
     """``n`` real tiles (normalised model input) from the top rows of ``src``."""
     tile = meta.tile_size
-    source = open_source(src, tuple(meta.bands), meta.input_units)
+    source = open_source(
+        src, tuple(meta.bands), meta.input_units, calibrate=scene_calibrator(meta.input_units)
+    )
     try:
         rows = source.read_rows(0, min(tile, source.height))
     finally:

@@ -18,7 +18,7 @@ import numpy as np
 import rasterio
 
 from pix2lst.data import sample_scene_path
-from pix2lst.errors import Pix2LstError
+from pix2lst.errors import GridMismatchError
 
 __all__ = ["DemoResult", "agreement", "demo", "run_demo"]
 
@@ -40,7 +40,7 @@ def agreement(reference: Path, predicted: Path) -> tuple[float, float, int]:
         ref = a.read(1, masked=False).astype(np.float64)
         pred = b.read(1, masked=False).astype(np.float64)
     if ref.shape != pred.shape:
-        raise Pix2LstError(
+        raise GridMismatchError(
             f"{reference} and {predicted} differ in size: {ref.shape} vs {pred.shape}"
         )
     ok = np.isfinite(ref) & np.isfinite(pred)

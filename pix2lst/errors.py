@@ -16,9 +16,12 @@ __all__ = [
     "ModelError",
     "OutputExistsError",
     "OutputNotWritableError",
+    "OutputWriteError",
+    "ParameterError",
     "Pix2LstError",
     "ProviderError",
     "SceneError",
+    "UnknownColormapError",
 ]
 
 
@@ -54,6 +57,10 @@ class OutputNotWritableError(Pix2LstError, PermissionError):
     """The output folder does not exist or cannot be written."""
 
 
+class OutputWriteError(Pix2LstError, OSError):
+    """Writing an output failed (a full disk, an I/O error); the previous output is kept."""
+
+
 class ModelError(Pix2LstError, ValueError):
     """A model file is not ONNX, or lacks the pix2lst metadata, or does not fit the input."""
 
@@ -64,3 +71,11 @@ class ProviderError(Pix2LstError, RuntimeError):
 
 class DatasetError(Pix2LstError, ValueError):
     """A training-tile dataset is missing, empty or inconsistent."""
+
+
+class ParameterError(Pix2LstError, ValueError):
+    """A parameter of a library call or a command is out of its range or not one of its choices."""
+
+
+class UnknownColormapError(ParameterError):
+    """A colour map name that matplotlib does not know."""

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import rasterio
 
-from pix2lst.errors import BandNotFoundError
 from pix2lst.export.metrics import Metrics, evaluate_lst
 from pix2lst.export.tiles import check_same_grid
+from pix2lst.geo.bands import band_indexes
 
 __all__ = ["SceneEvaluation", "evaluate_scene", "read_composite"]
 
@@ -36,11 +36,7 @@ class SceneEvaluation:
 def read_composite(path: str | os.PathLike[str], bands: tuple[str, ...]) -> np.ndarray:
     """Bands of a composite GeoTIFF in the order ``bands`` (by band description), float32."""
     with rasterio.open(path) as src:
-        names = [d or "" for d in src.descriptions]
-        missing = [b for b in bands if b not in names]
-        if missing:
-            raise BandNotFoundError(f"{path} lacks bands {missing} (it has {names})")
-        idx = [names.index(b) + 1 for b in bands]
+        idx = band_indexes(src.descriptions, bands, source=str(path), allow_unnamed=False)
         return src.read(idx, out_dtype="float32", masked=True).filled(np.nan)
 
 

@@ -27,7 +27,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from pix2lst._io import atomic_output
 from pix2lst.errors import DatasetError, ModelError
 from pix2lst.export.dataset import TileData
 from pix2lst.export.metrics import Metrics, evaluate_lst
@@ -37,6 +36,7 @@ from pix2lst.export.networks import (
     UNetGenerator,
     init_weights,
 )
+from pix2lst.geo.atomic import atomic_output
 
 __all__ = ["EpochStats", "LRFindResult", "Pix2Pix", "TrainConfig", "TrainEvent", "format_history"]
 

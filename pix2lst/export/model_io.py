@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from pix2lst import __version__
-from pix2lst._io import atomic_output
 from pix2lst.errors import ModelError, OutputExistsError
 from pix2lst.export.networks import GeneratorConfig, UNetGenerator, count_parameters
 from pix2lst.export.norm import Normalisation
+from pix2lst.geo.atomic import atomic_output
 
 if TYPE_CHECKING:
     from pix2lst.export.learner import Pix2Pix

@@ -31,9 +31,9 @@ import torch
 from torch import nn
 
 from pix2lst import __version__
-from pix2lst._io import atomic_output, check_output
 from pix2lst.errors import ModelError
 from pix2lst.export.norm import Normalisation
+from pix2lst.geo.atomic import atomic_output, check_output
 from pix2lst.runtime.metadata import ModelMetadata
 
 __all__ = ["OPSET", "ExportReport", "export_model", "export_onnx", "fit_tiles", "onnx_parity"]

@@ -22,9 +22,10 @@ from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 from rasterio.windows import transform as window_transform
 
-from pix2lst._io import atomic_output
-from pix2lst.errors import DatasetError, GridMismatchError, OutputExistsError, SceneError
+from pix2lst.errors import DatasetError, OutputExistsError, SceneError
 from pix2lst.export.grid import TileWindow, tile_windows
+from pix2lst.geo.atomic import atomic_output
+from pix2lst.geo.grid import check_grid, read_grid
 
 __all__ = [
     "MANIFEST_FIELDS",
@@ -80,20 +81,10 @@ class TileReport:
 
 def check_same_grid(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> None:
     """Raise :class:`GridMismatchError` naming every difference of CRS, transform, size."""
-    with rasterio.open(a) as ra, rasterio.open(b) as rb:
-        problems = []
-        if ra.crs != rb.crs:
-            problems.append(f"CRS {ra.crs} vs {rb.crs}")
-        if (ra.height, ra.width) != (rb.height, rb.width):
-            problems.append(f"size {ra.height}x{ra.width} vs {rb.height}x{rb.width} (rows x cols)")
-        if not ra.transform.almost_equals(rb.transform):
-            problems.append(f"transform {tuple(ra.transform)[:6]} vs {tuple(rb.transform)[:6]}")
-    if problems:
-        raise GridMismatchError(
-            f"{a} and {b} are not on the same grid: "
-            + "; ".join(problems)
-            + ". Write both from the same scene (pix2lst composite / pix2lst physics)."
-        )
+    check_grid(
+        [(str(a), read_grid(a)), (str(b), read_grid(b))],
+        hint="write both from the same scene (pix2lst composite / pix2lst physics)",
+    )
 
 
 def read_manifest(out_dir: str | os.PathLike[str]) -> list[TileRecord]:

@@ -1,10 +1,13 @@
-"""Physics chain: MTL parsing, scene discovery, calibration, emissivity, LST (numpy + Numba).
+"""Physics chain: calibration, emissivity, LST (numpy + Numba), on scenes the geo room reads.
+
+MTL parsing and scene discovery live in :mod:`pix2lst.geo` (``read_mtl``,
+``find_scene``, ``Scene``, ``MtlMetadata`` are re-exported here for convenience).
 
 Public API::
 
     from pix2lst.lst_physics import (
         COMPOSITE_BANDS, MtlMetadata, read_mtl, Scene, find_scene,
-        calibrate_composite, CompositeReader, write_composite,
+        calibrate_composite, open_composite, write_composite,
         compute_lst, compute_rte, write_lst,
     )
 
@@ -14,23 +17,22 @@ taking the parameter vectors of :class:`LstParams`/:class:`RteParams`
 (:func:`lst_params`/:func:`rte_params` build them from a scene).
 """
 
+from pix2lst.geo.mtl import MtlMetadata, read_mtl
+from pix2lst.geo.scene import Scene, find_scene
 from pix2lst.lst_physics.calibrate import calibrate_composite, calibration_table
 from pix2lst.lst_physics.chain import compute_lst, lst_params, ndvi_window
-from pix2lst.lst_physics.composite import CompositeReader, write_composite
+from pix2lst.lst_physics.composite import open_composite, scene_calibrator, write_composite
 from pix2lst.lst_physics.constants import COMPOSITE_BANDS
 from pix2lst.lst_physics.kernels import calibrate_numba, lst_numba, rte_numba
 from pix2lst.lst_physics.lst import scene_ndvi_range, write_lst
-from pix2lst.lst_physics.mtl import MtlMetadata, read_mtl
 from pix2lst.lst_physics.params import LstParams, RteParams
 from pix2lst.lst_physics.qa import cloud_mask
 from pix2lst.lst_physics.reference import calibrate_numpy, lst_numpy, rte_numpy
 from pix2lst.lst_physics.rte import compute_rte, rte_params
-from pix2lst.lst_physics.scene import Scene, find_scene
 from pix2lst.lst_physics.validate import StValidation, compare_to_usgs_st
 
 __all__ = [
     "COMPOSITE_BANDS",
-    "CompositeReader",
     "LstParams",
     "MtlMetadata",
     "RteParams",
@@ -49,10 +51,12 @@ __all__ = [
     "lst_numpy",
     "lst_params",
     "ndvi_window",
+    "open_composite",
     "read_mtl",
     "rte_numba",
     "rte_numpy",
     "rte_params",
+    "scene_calibrator",
     "scene_ndvi_range",
     "write_composite",
     "write_lst",

@@ -22,12 +22,12 @@ from typing import Literal
 
 import numpy as np
 
-from pix2lst.errors import SceneError
+from pix2lst.errors import ParameterError, SceneError
+from pix2lst.geo.mtl import MtlMetadata
+from pix2lst.geo.scene import Scene
 from pix2lst.lst_physics.constants import L2_AUX_FILL, L2_AUX_SCALE
 from pix2lst.lst_physics.kernels import KIND_BT, calibrate_numba
-from pix2lst.lst_physics.mtl import MtlMetadata
 from pix2lst.lst_physics.reference import calibrate_numpy
-from pix2lst.lst_physics.scene import Scene
 
 __all__ = ["CalibrationTable", "Engine", "calibrate_composite", "calibration_table", "resolve_mtl"]
 
@@ -42,7 +42,7 @@ def resolve_mtl(scene_or_mtl: Scene | MtlMetadata) -> tuple[MtlMetadata, Literal
         return scene_or_mtl.mtl, scene_or_mtl.level
     if isinstance(scene_or_mtl, MtlMetadata):
         return scene_or_mtl, scene_or_mtl.level
-    raise TypeError(f"expected a Scene or MtlMetadata, got {type(scene_or_mtl).__name__}")
+    raise ParameterError(f"expected a Scene or MtlMetadata, got {type(scene_or_mtl).__name__}")
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,14 +17,15 @@ from typing import Literal
 
 import numpy as np
 
-from pix2lst.errors import Pix2LstError
+from pix2lst.errors import ParameterError
+from pix2lst.geo.mtl import MtlMetadata
+from pix2lst.geo.scene import Scene
+from pix2lst.geo.units import kelvin_shift
 from pix2lst.lst_physics.calibrate import Engine, resolve_mtl
-from pix2lst.lst_physics.constants import KELVIN_OFFSET, L2_AUX_FILL, L2_AUX_SCALE
+from pix2lst.lst_physics.constants import L2_AUX_FILL, L2_AUX_SCALE
 from pix2lst.lst_physics.kernels import lst_numba
-from pix2lst.lst_physics.mtl import MtlMetadata
 from pix2lst.lst_physics.params import EMISSIVITY_METHODS, LstParams
 from pix2lst.lst_physics.reference import lst_numpy
-from pix2lst.lst_physics.scene import Scene
 
 __all__ = [
     "AVDAN_WARNING",
@@ -33,7 +34,6 @@ __all__ = [
     "compute_lst",
     "lst_params",
     "ndvi_window",
-    "temperature_offset",
 ]
 
 Emissivity = Literal["sobrino", "avdan"]
@@ -42,15 +42,6 @@ AVDAN_WARNING = (
     "emissivity 'avdan' scales vegetation fraction by the NDVI min/max of the extent it "
     "sees, so results change with the window/tiling; use 'sobrino' for tile-stable LST"
 )
-
-
-def temperature_offset(units: str) -> float:
-    """0 for kelvin (``"K"``), -273.15 for Celsius (``"C"``)."""
-    if units == "K":
-        return 0.0
-    if units == "C":
-        return -KELVIN_OFFSET
-    raise Pix2LstError(f"units must be 'K' or 'C', got {units!r}")
 
 
 def _fill(v: float | None) -> float:
@@ -70,7 +61,7 @@ def lst_params(
     ``ndvi_range`` is the scene NDVI (min, max) that ``avdan`` needs.
     """
     if emissivity not in EMISSIVITY_METHODS:
-        raise Pix2LstError(f"emissivity must be one of {EMISSIVITY_METHODS}, got {emissivity!r}")
+        raise ParameterError(f"emissivity must be one of {EMISSIVITY_METHODS}, got {emissivity!r}")
     mtl, level = resolve_mtl(scene_or_mtl)
     ml, al, k1, k2 = mtl.thermal("B10")
     red_fill, nir_fill, tir_fill = (_fill(v) for v in nodata)
@@ -84,7 +75,7 @@ def lst_params(
     extra: dict[str, float] = {}
     if emissivity == "avdan":
         if ndvi_range is None:
-            raise Pix2LstError(
+            raise ParameterError(
                 "emissivity 'avdan' needs the scene NDVI range (ndvi_range=(min, max))"
             )
         extra = {"ndvi_lo": float(ndvi_range[0]), "ndvi_hi": float(ndvi_range[1])}
@@ -92,7 +83,7 @@ def lst_params(
         red_m=rm, red_a=ra, nir_m=nm, nir_a=na, tir_m=tm, tir_a=ta, k1=k1, k2=k2,
         red_fill=red_fill, nir_fill=nir_fill, tir_fill=tir_fill,
         emissivity=EMISSIVITY_METHODS.index(emissivity),
-        offset=temperature_offset(units), **extra,
+        offset=kelvin_shift(units), **extra,
     )  # fmt: skip
 
 
@@ -133,7 +124,7 @@ def compute_lst(
     not tile-stable).
     """
     if not red.shape == nir.shape == tir.shape:
-        raise Pix2LstError(
+        raise ParameterError(
             f"B4, B5, B10 windows differ in shape: {red.shape}, {nir.shape}, {tir.shape}"
         )
     if emissivity == "avdan":

@@ -7,23 +7,22 @@ surface reflectance B1-B7 + BT from ST_TRAD on Level-2 bundles; ``dn`` = raw DN.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
-from pix2lst import __version__
-from pix2lst._io import check_output
+from pix2lst.geo.atomic import check_output
+from pix2lst.geo.scene import Scene, find_scene
+from pix2lst.geo.sources import Calibrate, SceneSource
+from pix2lst.geo.stream import Progress, stream_to_geotiff
+from pix2lst.geo.tags import product_tags, scene_tags
 from pix2lst.lst_physics.calibrate import Units, calibrate_composite, calibration_table
 from pix2lst.lst_physics.constants import COMPOSITE_BANDS
-from pix2lst.lst_physics.raster import Progress, open_bands, stream_to_geotiff
-from pix2lst.lst_physics.scene import Scene, find_scene
 
-__all__ = ["CompositeReader", "as_scene", "write_composite"]
+__all__ = ["as_scene", "open_composite", "scene_calibrator", "write_composite"]
 
 
 def as_scene(scene: Scene | str | os.PathLike[str]) -> Scene:
@@ -39,19 +38,10 @@ def _tags(sc: Scene, units: Units, band_units: Sequence[str]) -> dict[str, str]:
         calib = "surface reflectance B1-B7 (SR, not TOA); B10 brightness temperature K from ST_TRAD"
     else:
         calib = "TOA reflectance B1-B7 (sun-elevation corrected); B10 brightness temperature K"
-    return {
-        "PIX2LST_PRODUCT": "composite",
-        "PIX2LST_VERSION": __version__,
-        "BANDS": ",".join(COMPOSITE_BANDS),
-        "UNITS": units,
-        "CALIBRATION": calib,
-        "BAND_UNITS": ";".join(band_units),
-        "SCENE_ID": mtl.scene_id,
-        "SPACECRAFT": mtl.spacecraft,
-        "DATE_ACQUIRED": mtl.date.isoformat(),
-        "LEVEL": sc.level,
-        "SUN_ELEVATION": repr(mtl.sun_elevation),
-    }
+    return product_tags(
+        "composite", scene_tags(mtl, sc.level), bands=",".join(COMPOSITE_BANDS), units=units,
+        calibration=calib, band_units=";".join(band_units), sun_elevation=repr(mtl.sun_elevation),
+    )  # fmt: skip
 
 
 def write_composite(
@@ -62,10 +52,14 @@ def write_composite(
     *,
     progress: Progress | None = None,
     strip_rows: int = 256,
+    cog: bool = False,
+    creation_options: Sequence[str] | Mapping[str, str] | None = None,
 ) -> Path:
     """Write the 8-band float32 composite (band descriptions ``B1``..``B7``, ``B10``) of a scene.
 
-    Streams strip by strip; atomic (no partial file); NaN nodata; the output is
+    Streams strip by strip; atomic and verified (no partial file); NaN nodata;
+    overviews, or a Cloud-Optimised GeoTIFF with ``cog=True``; ``creation_options``
+    override the GeoTIFF profile (``{"COMPRESS": "DEFLATE"}``). The output is
     checked before any work. Raises :class:`BandNotFoundError` if a band is missing,
     :class:`GridMismatchError` if the bands' grids differ, :class:`EmptySceneError`
     if every pixel is fill.
@@ -81,47 +75,47 @@ def write_composite(
     return stream_to_geotiff(
         inputs, out, compute, count=len(COMPOSITE_BANDS), descriptions=COMPOSITE_BANDS,
         tags=_tags(sc, units, table.units), band_units=table.units, overwrite=overwrite,
-        strip_rows=strip_rows, progress=progress, valid_any_band=True,
+        strip_rows=strip_rows, progress=progress, valid_any_band=True, cog=cog,
+        creation_options=creation_options,
     )  # fmt: skip
 
 
-class CompositeReader(contextlib.AbstractContextManager["CompositeReader"]):
-    """Read calibrated composite windows straight from a scene folder (no composite file).
+def scene_calibrator(units: Units = "toa") -> Callable[[Scene, Sequence[str]], Calibrate]:
+    """The calibration hook of :func:`pix2lst.geo.sources.open_source` for ``units``.
 
-    ``with CompositeReader(scene) as r: x = r.read(Window(...))`` gives float32
-    ``(8, h, w)`` in :data:`COMPOSITE_BANDS` order. Band files stay open; not
-    thread-safe (use one reader per thread). ``width``, ``height``, ``crs``,
-    ``transform`` describe the grid.
+    ``scene_calibrator("toa")(scene, bands)`` calibrates a DN window of ``bands``
+    with :func:`calibrate_composite` (serial Numba kernel: readers calibrate on their
+    own thread while other threads infer).
     """
 
-    def __init__(self, scene: Scene | str | os.PathLike[str], units: Units = "toa") -> None:
-        self.scene = as_scene(scene)
-        self.units: Units = units
-        self.bands = COMPOSITE_BANDS
-        self._stack = contextlib.ExitStack()
-        paths = {b: self.scene.band_path(b) for b in self.bands}
-        datasets, nodata = self._stack.enter_context(open_bands(paths))
-        self._datasets: list[DatasetReader] = datasets
-        self.nodata = nodata
-        ref = datasets[0]
-        self.width, self.height = ref.width, ref.height
-        self.crs, self.transform = ref.crs, ref.transform
+    def for_scene(scene: Scene, bands: Sequence[str]) -> Calibrate:
+        names = tuple(bands)
+        calibration_table(names, scene, units)  # a band it cannot calibrate fails here
 
-    def read(self, window: Window | None = None, boundless: bool = False) -> np.ndarray:
-        """Calibrated ``(8, h, w)`` float32 of ``window`` (whole scene if None); NaN at fill."""
-        fill = None
-        if boundless:
-            fill = [0 if nd is None else nd for nd in self.nodata]
-        dn = np.stack(
-            [
-                ds.read(1, window=window, boundless=boundless, fill_value=fill[i] if fill else None)
-                for i, ds in enumerate(self._datasets)
-            ]
-        )
-        return calibrate_composite(dn, self.bands, self.scene, self.units, nodata=self.nodata)
+        def calibrate(
+            dn: np.ndarray, nodata: Sequence[float | None], out: np.ndarray | None
+        ) -> np.ndarray:
+            return calibrate_composite(
+                dn, names, scene, units, nodata=nodata, out=out, parallel=False
+            )
 
-    def close(self) -> None:
-        self._stack.close()
+        return calibrate
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    return for_scene
+
+
+def open_composite(
+    scene: Scene | str | os.PathLike[str],
+    units: Units = "toa",
+    bands: Sequence[str] = COMPOSITE_BANDS,
+) -> SceneSource:
+    """A reader of calibrated composite windows straight from a scene (no composite file).
+
+    ``with open_composite(scene) as r: x = r.read(Window(...))`` gives float32
+    ``(len(bands), h, w)`` in ``bands`` order (default :data:`COMPOSITE_BANDS`), NaN
+    at fill; ``read(window, boundless=True)`` pads outside the scene with fill.
+    Band files stay open; not thread-safe (one reader per thread). ``width``,
+    ``height``, ``crs``, ``transform``, ``grid`` and ``tags`` describe it.
+    """
+    sc = as_scene(scene)
+    return SceneSource(sc, bands, scene_calibrator(units)(sc, bands))

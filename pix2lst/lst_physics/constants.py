@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from pix2lst.geo.mtl import L2_SR_ADD, L2_SR_MULT  # C2 L2 product defaults, re-exported
+from pix2lst.geo.units import KELVIN_OFFSET  # one definition (0 degC in kelvin), re-exported
+
 __all__ = [
     "AVDAN_EPS_BASE",
     "AVDAN_EPS_SLOPE",
@@ -37,8 +40,6 @@ COMPOSITE_BANDS: tuple[str, ...] = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B
 LAMBDA_B10_UM = 10.895
 #: rho = h c / k_B = 6.626e-34 J s * 2.998e8 m/s / 1.38e-23 J/K = 1.438e-2 m K = 14388 um K.
 RHO_UM_K = 14388.0
-#: 0 degC in kelvin.
-KELVIN_OFFSET = 273.15
 
 #: NDVI thresholds of the NDVI threshold method (Sobrino et al. 2004, RSE 90:434-440):
 #: below NDVI_SOIL bare soil, above NDVI_VEG full vegetation, below NDVI_WATER water.
@@ -57,10 +58,6 @@ CAVITY_DEPS = 0.005
 AVDAN_EPS_SLOPE = 0.004
 AVDAN_EPS_BASE = 0.986
 
-#: Collection-2 Level-2 surface reflectance rescaling (used when the MTL lacks it):
-#: rho_SR = DN * 2.75e-5 - 0.2 (Landsat 8-9 C2 L2 Science Product Guide, LSDS-1619).
-L2_SR_MULT = 2.75e-5
-L2_SR_ADD = -0.2
 #: Scale factors of the C2 L2 surface-temperature intermediate bands (LSDS-1619,
 #: table 6-1); the MTL does not carry them. Physical = DN * scale; fill = -9999.
 L2_AUX_SCALE = MappingProxyType(

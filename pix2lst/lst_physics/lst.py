@@ -11,35 +11,36 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from rasterio.windows import Window
 
-from pix2lst import __version__
-from pix2lst._io import check_output
-from pix2lst.errors import EmptySceneError, Pix2LstError
-from pix2lst.lst_physics.chain import (
-    AVDAN_WARNING,
-    Emissivity,
-    TempUnits,
-    lst_params,
-    ndvi_window,
-    temperature_offset,
-)
-from pix2lst.lst_physics.composite import as_scene
-from pix2lst.lst_physics.kernels import lst_numba, rte_numba
-from pix2lst.lst_physics.qa import cloud_mask
-from pix2lst.lst_physics.raster import (
+from pix2lst.errors import EmptySceneError, ParameterError
+from pix2lst.geo.atomic import check_output
+from pix2lst.geo.scene import Scene
+from pix2lst.geo.stream import (
     Progress,
     gdal_env,
     open_bands,
     stream_to_geotiff,
     strip_windows,
 )
+from pix2lst.geo.tags import product_tags, scene_tags
+from pix2lst.geo.units import parse_temperature_units
+from pix2lst.lst_physics.chain import (
+    AVDAN_WARNING,
+    Emissivity,
+    TempUnits,
+    lst_params,
+    ndvi_window,
+)
+from pix2lst.lst_physics.composite import as_scene
+from pix2lst.lst_physics.kernels import lst_numba, rte_numba
+from pix2lst.lst_physics.qa import cloud_mask
 from pix2lst.lst_physics.rte import rte_params, rte_paths
-from pix2lst.lst_physics.scene import Scene
 
 __all__ = ["Method", "lst_input_names", "scene_ndvi_range", "write_lst"]
 
@@ -78,8 +79,14 @@ def write_lst(
     overwrite: bool = False,
     progress: Progress | None = None,
     strip_rows: int = 512,
+    cog: bool = False,
+    creation_options: Sequence[str] | Mapping[str, str] | None = None,
 ) -> Path:
     """Compute LST of a scene and write it as a float32 GeoTIFF (K, or degC with ``units="C"``).
+
+    Written by :func:`pix2lst.geo.writer.raster_writer`: band description ``LST``, band
+    unit ``K``/``degC``, overviews (or a COG with ``cog=True``), ``creation_options``
+    over the default profile, verified before it replaces any existing output.
 
     Tiled 256 x 256, ZSTD + floating-point predictor, nodata NaN, CRS/transform of
     the inputs, tags recording method, emissivity method, constants, units and scene
@@ -89,22 +96,15 @@ def write_lst(
     :class:`EmptySceneError`, :class:`OutputExistsError`, :class:`OutputNotWritableError`.
     """
     check_output(out, overwrite=overwrite)
-    temperature_offset(units)  # validates units
+    unit_name = parse_temperature_units(units)
     if method not in ("planck", "rte"):
-        raise Pix2LstError(f"method must be 'planck' or 'rte', got {method!r}")
+        raise ParameterError(f"method must be 'planck' or 'rte', got {method!r}")
     sc = as_scene(scene)
     mtl = sc.mtl
-    tags: dict[str, str] = {
-        "PIX2LST_PRODUCT": "lst",
-        "PIX2LST_VERSION": __version__,
-        "METHOD": method,
-        "UNITS": "K" if units == "K" else "degC",
-        "SCENE_ID": mtl.scene_id,
-        "SPACECRAFT": mtl.spacecraft,
-        "DATE_ACQUIRED": mtl.date.isoformat(),
-        "LEVEL": sc.level,
-        "CLOUD_MASK": str(mask_clouds),
-    }
+    tags = product_tags(
+        "lst", scene_tags(mtl, sc.level), method=method, units=unit_name,
+        cloud_mask=str(mask_clouds),
+    )  # fmt: skip
     inputs = {}
     n_in: int
     if method == "rte":
@@ -160,5 +160,6 @@ def write_lst(
 
     return stream_to_geotiff(
         inputs, out, compute, count=1, descriptions=("LST",), tags=tags,
-        band_units=(tags["UNITS"],), overwrite=overwrite, strip_rows=strip_rows, progress=progress,
+        band_units=(unit_name,), overwrite=overwrite, strip_rows=strip_rows, progress=progress,
+        cog=cog, creation_options=creation_options,
     )  # fmt: skip

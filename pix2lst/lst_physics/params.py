@@ -12,7 +12,7 @@ from dataclasses import astuple, dataclass
 
 import numpy as np
 
-from pix2lst.errors import Pix2LstError
+from pix2lst.errors import ParameterError
 from pix2lst.lst_physics import constants as c
 
 __all__ = [
@@ -77,15 +77,15 @@ class LstParams:
 
     def __post_init__(self) -> None:
         if self.emissivity not in (0, 1):
-            raise Pix2LstError(
+            raise ParameterError(
                 f"emissivity code must be 0 (sobrino) or 1 (avdan), got {self.emissivity}"
             )
         if not self.ndvi_hi > self.ndvi_lo:
-            raise Pix2LstError(
+            raise ParameterError(
                 f"NDVI range must be increasing, got ndvi_lo={self.ndvi_lo}, ndvi_hi={self.ndvi_hi}"
             )
         if self.k1 <= 0 or self.k2 <= 0 or self.tir_m <= 0:
-            raise Pix2LstError(
+            raise ParameterError(
                 f"thermal constants must be positive (K1={self.k1}, K2={self.k2}, ML={self.tir_m})"
             )
 

@@ -19,15 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from pix2lst.errors import BandNotFoundError
+from pix2lst.errors import BandNotFoundError, ParameterError
+from pix2lst.geo.mtl import MtlMetadata
+from pix2lst.geo.scene import Scene
+from pix2lst.geo.units import kelvin_shift
 from pix2lst.lst_physics.calibrate import Engine, resolve_mtl
-from pix2lst.lst_physics.chain import TempUnits, temperature_offset
+from pix2lst.lst_physics.chain import TempUnits
 from pix2lst.lst_physics.constants import L2_AUX_FILL, L2_AUX_SCALE
 from pix2lst.lst_physics.kernels import rte_numba
-from pix2lst.lst_physics.mtl import MtlMetadata
 from pix2lst.lst_physics.params import RteParams
 from pix2lst.lst_physics.reference import rte_numpy
-from pix2lst.lst_physics.scene import Scene
 
 __all__ = ["RTE_BANDS", "compute_rte", "rte_params", "rte_paths"]
 
@@ -42,7 +43,7 @@ def rte_params(scene_or_mtl: Scene | MtlMetadata, units: TempUnits = "K") -> Rte
     return RteParams(
         k1=k1, k2=k2, trad_s=s["ST_TRAD"], urad_s=s["ST_URAD"], drad_s=s["ST_DRAD"],
         atran_s=s["ST_ATRAN"], emis_s=s["ST_EMIS"], fill=float(L2_AUX_FILL),
-        offset=temperature_offset(units),
+        offset=kelvin_shift(units),
     )  # fmt: skip
 
 
@@ -66,7 +67,7 @@ def compute_rte(
 ) -> np.ndarray:
     """Surface temperature (float32, K or degC) of one window from (TRAD, URAD, DRAD, ATRAN, EMIS) DN."""
     if len(bands) != len(RTE_BANDS):
-        raise ValueError(
+        raise ParameterError(
             f"expected {len(RTE_BANDS)} arrays ({', '.join(RTE_BANDS)}), got {len(bands)}"
         )
     fn = rte_numba if engine == "numba" else rte_numpy

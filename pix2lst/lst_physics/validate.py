@@ -19,13 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from pix2lst.errors import BandNotFoundError, EmptySceneError, MetadataError
+from pix2lst.geo.scene import Scene
+from pix2lst.geo.stream import gdal_env, open_bands, strip_windows
 from pix2lst.lst_physics.chain import Emissivity, compute_lst
 from pix2lst.lst_physics.composite import as_scene
 from pix2lst.lst_physics.lst import Method, lst_input_names, scene_ndvi_range
 from pix2lst.lst_physics.qa import cloud_mask
-from pix2lst.lst_physics.raster import gdal_env, open_bands, strip_windows
 from pix2lst.lst_physics.rte import RTE_BANDS, compute_rte
-from pix2lst.lst_physics.scene import Scene
 
 __all__ = ["StValidation", "compare_to_usgs_st"]
 

@@ -8,6 +8,7 @@ This subpackage never imports torch. Typical use::
     summary = predictor.predict_file("scene_folder_or_composite.tif", "lst.tif", cog=True)
 """
 
+from pix2lst.geo.sources import open_source
 from pix2lst.runtime.blending import BLENDS, blend_weights
 from pix2lst.runtime.metadata import FORMAT_VERSION, TARGETS, ModelMetadata
 from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
@@ -20,7 +21,6 @@ from pix2lst.runtime.session import (
     create_session,
     resolve_providers,
 )
-from pix2lst.runtime.sources import open_source
 from pix2lst.runtime.tiling import TileGrid, default_padding, reflect_index
 
 __all__ = [

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from pix2lst.errors import ParameterError
+
 __all__ = ["BLENDS", "blend_weights"]
 
 BLENDS = ("hann", "linear", "crop")
@@ -29,7 +31,7 @@ def _window_1d(kind: str, tile: int, padding: int) -> npt.NDArray[np.float64]:
         w = np.zeros(tile, dtype=np.float64)
         w[padding : tile - padding] = 1.0
         return w
-    raise ValueError(f"blend must be one of {', '.join(BLENDS)}, not {kind!r}")
+    raise ParameterError(f"blend must be one of {', '.join(BLENDS)}, not {kind!r}")
 
 
 def blend_weights(kind: str, tile: int, padding: int) -> npt.NDArray[np.float64]:

@@ -72,7 +72,7 @@ def predict(
     """Predict LST for INPUT (a composite GeoTIFF, a scene folder or an MTL file)."""
     from tqdm import tqdm
 
-    from pix2lst._io import check_output
+    from pix2lst.geo.atomic import check_output
     from pix2lst.runtime.predictor import LSTPredictor
 
     try:

@@ -21,7 +21,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
-from pix2lst.errors import ModelError
+from pix2lst.errors import ModelError, ParameterError
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.session import CUDA, TRT, SessionConfig, create_session, resolve_providers
 
@@ -172,7 +172,7 @@ class BatchRunner:
 
     def __init__(self, model: LoadedModel, batch_size: int) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+            raise ParameterError(f"batch_size must be at least 1, not {batch_size}")
         self.model = model
         self.batch_size = batch_size
         meta = model.metadata
@@ -208,7 +208,7 @@ class BatchRunner:
         start = time.perf_counter()
         if self._binding is not None:
             if batch.shape != self.input_shape:
-                raise ValueError(f"IO binding needs a batch of shape {self.input_shape}")
+                raise ParameterError(f"IO binding needs a batch of shape {self.input_shape}")
             self._in.update_inplace(batch)
             self.model.session.run_with_iobinding(self._binding)
             out = self._out.numpy()[:n, 0]

@@ -52,11 +52,12 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from pix2lst.errors import ParameterError
+from pix2lst.geo.sources import Source
 from pix2lst.runtime import kernels
 from pix2lst.runtime.blending import blend_weights
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.model import BatchRunner
-from pix2lst.runtime.sources import Source
 from pix2lst.runtime.tiling import TileGrid
 
 __all__ = [
@@ -121,7 +122,7 @@ def idle_priority_available() -> bool:
 def _runs_idle(io_priority: str) -> bool:
     """Whether reader and writer go to ``SCHED_IDLE`` for ``io_priority`` (validated) here."""
     if io_priority not in IO_PRIORITIES:
-        raise ValueError(
+        raise ParameterError(
             f"io_priority must be one of {', '.join(IO_PRIORITIES)}, not {io_priority!r}"
         )
     return io_priority == "idle" and idle_priority_available()
@@ -152,7 +153,7 @@ source's ``block_width``): each reader then decodes only its own compressed bloc
 def column_splits(width: int, parts: int, align: int = COLUMN_ALIGN) -> list[tuple[int, int]]:
     """Split ``[0, width)`` into at most ``parts`` column ranges on multiples of ``align``."""
     if parts < 1:
-        raise ValueError(f"parts must be at least 1, not {parts}")
+        raise ParameterError(f"parts must be at least 1, not {parts}")
     align = max(1, align)
     blocks = -(-width // align)
     parts = min(parts, blocks)
@@ -457,9 +458,9 @@ def run_pipeline(
     sources = [source] if not isinstance(source, Sequence) else list(source)
     runners = [runner] if isinstance(runner, BatchRunner) else list(runner)
     if not sources or not runners:
-        raise ValueError("run_pipeline needs at least one source and one batch runner")
+        raise ParameterError("run_pipeline needs at least one source and one batch runner")
     if len({r.batch_size for r in runners}) != 1:
-        raise ValueError("all batch runners of one pipeline must share one batch size")
+        raise ParameterError("all batch runners of one pipeline must share one batch size")
     started = time.perf_counter()
     ort_seconds = sum(r.seconds for r in runners)
     state = _Run(sources, sink, runners, grid, blend, shift, progress, io_priority)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -12,9 +13,14 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 
-from pix2lst import __version__
-from pix2lst._io import check_output
-from pix2lst.errors import EmptySceneError
+from pix2lst.errors import EmptySceneError, ParameterError
+from pix2lst.geo.atomic import check_output
+from pix2lst.geo.grid import Grid
+from pix2lst.geo.sources import ArraySource, Source, open_source
+from pix2lst.geo.tags import product_tags
+from pix2lst.geo.units import KELVIN_OFFSET, kelvin_shift, parse_temperature_units
+from pix2lst.geo.writer import raster_writer
+from pix2lst.lst_physics.composite import scene_calibrator
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
@@ -26,16 +32,14 @@ from pix2lst.runtime.pipeline import (
     run_pipeline,
 )
 from pix2lst.runtime.session import SessionConfig, resolve_providers, resolve_sessions, usable_cores
-from pix2lst.runtime.sources import ArraySource, open_source
 from pix2lst.runtime.tiling import TileGrid, default_padding
-from pix2lst.runtime.writer import geotiff_sink
 
 __all__ = ["UNITS", "LSTPredictor", "PredictionSummary"]
 
 log = logging.getLogger(__name__)
 
-UNITS = {"K": 0.0, "C": -273.15}
-"""Output units and the shift from kelvin."""
+UNITS = {"K": 0.0, "C": -KELVIN_OFFSET}
+"""Output units and the shift from kelvin (``"degC"`` is accepted for ``"C"``)."""
 
 
 @dataclass(frozen=True)
@@ -109,11 +113,11 @@ class LSTPredictor:
         sessions: int | str = "auto",
     ) -> None:
         if blend not in BLENDS:
-            raise ValueError(f"blend must be one of {', '.join(BLENDS)}, not {blend!r}")
+            raise ParameterError(f"blend must be one of {', '.join(BLENDS)}, not {blend!r}")
         io_threads(io_priority)  # validates
         self.io_priority = io_priority
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+            raise ParameterError(f"batch_size must be at least 1, not {batch_size}")
         config = replace(session or SessionConfig(), providers=providers)
         cores = usable_cores()
         n_sessions = resolve_sessions(sessions, resolve_providers(config.providers)[0], cores)
@@ -180,7 +184,7 @@ class LSTPredictor:
         """Run ONNX Runtime alone on a normalised ``(n, bands, tile, tile)`` batch."""
         n = batch.shape[0]
         if n > self.batch_size:
-            raise ValueError(f"batch of {n} tiles is larger than batch_size {self.batch_size}")
+            raise ParameterError(f"batch of {n} tiles is larger than batch_size {self.batch_size}")
         full = batch
         if self.runner._binding is not None and n < self.batch_size:
             full = self.runner.new_batch()
@@ -189,9 +193,7 @@ class LSTPredictor:
 
     # -- prediction ---------------------------------------------------------
     def _shift(self, units: str) -> float:
-        if units not in UNITS:
-            raise ValueError(f"units must be 'K' or 'C', not {units!r}")
-        return UNITS[units]
+        return kelvin_shift(units)
 
     def predict_array(
         self, array: npt.ArrayLike, *, units: str = "K", progress: Progress | None = None
@@ -225,11 +227,15 @@ class LSTPredictor:
         cog: bool = False,
         overwrite: bool = False,
         progress: Progress | None = None,
+        creation_options: Sequence[str] | Mapping[str, str] | None = None,
     ) -> PredictionSummary:
         """Predict a composite GeoTIFF or a scene folder / MTL into the GeoTIFF ``dst``.
 
-        ``dst`` is checked before any work and written atomically: an interrupted
-        run leaves neither a partial file nor a temporary one. An input without a
+        ``dst`` is checked before any work and written atomically (verified, with
+        overviews, or a COG with ``cog=True``; ``creation_options`` over the default
+        GeoTIFF profile): an interrupted run leaves neither a partial file nor a
+        temporary one. The output carries the input's scene tags (scene id,
+        spacecraft, acquisition date), the model and its hash, ``MODEL_TARGET``. An input without a
         single valid pixel raises :class:`~pix2lst.errors.EmptySceneError` (and
         writes nothing); :meth:`predict_array` returns all NaN for it instead.
         """
@@ -238,43 +244,40 @@ class LSTPredictor:
         check_output(dst, overwrite=overwrite)
         meta = self.metadata
         threads = io_threads(self.io_priority)
-        source = open_source(src, meta.bands, meta.input_units, threads=threads)
+
+        def reopen() -> Source:
+            return open_source(
+                src, meta.bands, meta.input_units,
+                calibrate=scene_calibrator(meta.input_units), threads=threads,  # type: ignore[arg-type]
+            )  # fmt: skip
+
+        source = reopen()
         sources = [source]
         try:
             if hasattr(source, "read"):  # more handles: columns decoded in parallel
-                sources += [
-                    open_source(src, meta.bands, meta.input_units, threads=threads)
-                    for _ in range(self.readers - 1)
-                ]
+                sources += [reopen() for _ in range(self.readers - 1)]
             grid = self.grid(source.height, source.width)
-            tags = {
-                "model": self.model.path.name,
-                "model_sha256": self.model.sha256,
-                "provider": self.provider,
-                "tile_size": str(self.tile_size),
-                "padding": str(self.padding),
-                "blend": self.blend,
-                "units": units,
-                "target": meta.target,
-                "pix2lst_version": __version__,
-                "source": Path(src).name,
-            }
+            unit_name = parse_temperature_units(units)
+            tags = product_tags(
+                "lst", source.tags, method="model", units=unit_name, model=self.model.path.name,
+                model_sha256=self.model.sha256, model_target=meta.target, provider=self.provider,
+                tile_size=self.tile_size, padding=self.padding, blend=self.blend,
+                source=Path(src).name,
+            )  # fmt: skip
             # bound GDAL's block cache (default: 5 % of RAM) to what streaming needs:
             # a row of input blocks twice over (each block decoded once) and the output's
             cache = 2 * source.block_row_bytes + 2 * 256 * source.width * 4 + (32 << 20)
             with (
                 rasterio.Env(GDAL_CACHEMAX=cache),
-                geotiff_sink(
+                raster_writer(
                     dst,
-                    height=source.height,
-                    width=source.width,
-                    crs=source.crs,
-                    transform=source.transform,
+                    Grid(source.crs, source.transform, source.width, source.height),
+                    units=(unit_name,),
                     tags=tags,
-                    units=units,
                     cog=cog,
                     overwrite=overwrite,
                     threads=threads,
+                    creation_options=creation_options,
                 ) as sink,
             ):
                 stats: PipelineStats = run_pipeline(

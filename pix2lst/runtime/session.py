@@ -41,7 +41,7 @@ from typing import Any
 
 import onnxruntime as ort
 
-from pix2lst.errors import ProviderError
+from pix2lst.errors import ParameterError, ProviderError
 
 __all__ = [
     "CORES_PER_SESSION",
@@ -117,17 +117,17 @@ class SessionConfig:
 
     def __post_init__(self) -> None:
         if self.graph_optimization not in _OPT_LEVELS:
-            raise ValueError(
+            raise ParameterError(
                 f"graph_optimization must be one of {sorted(_OPT_LEVELS)}, "
                 f"not {self.graph_optimization!r}"
             )
         if self.cudnn_conv_algo_search not in ("EXHAUSTIVE", "HEURISTIC", "DEFAULT"):
-            raise ValueError(
+            raise ParameterError(
                 "cudnn_conv_algo_search must be EXHAUSTIVE, HEURISTIC or DEFAULT, "
                 f"not {self.cudnn_conv_algo_search!r}"
             )
         if self.intra_op_threads < 0:
-            raise ValueError(
+            raise ParameterError(
                 f"intra_op_threads must be >= 0 (0: ORT's default), not {self.intra_op_threads}"
             )
 
@@ -265,10 +265,10 @@ def resolve_sessions(sessions: int | str, provider: str, cores: int | None = Non
         if text == "auto":
             return auto_sessions(provider, cores)
         if not text.isdigit():
-            raise ValueError(f"sessions must be 'auto' or a positive integer, not {sessions!r}")
+            raise ParameterError(f"sessions must be 'auto' or a positive integer, not {sessions!r}")
         sessions = int(text)
     if isinstance(sessions, bool) or not isinstance(sessions, int) or sessions < 1:
-        raise ValueError(f"sessions must be 'auto' or a positive integer, not {sessions!r}")
+        raise ParameterError(f"sessions must be 'auto' or a positive integer, not {sessions!r}")
     return sessions
 
 

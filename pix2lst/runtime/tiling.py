@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from pix2lst.errors import ModelError
+from pix2lst.errors import ModelError, ParameterError
 
 __all__ = ["TileGrid", "default_padding", "reflect_index"]
 
@@ -37,7 +37,7 @@ def reflect_index(index: npt.ArrayLike, size: int) -> npt.NDArray[np.int64]:
     ``2 * (size - 1)``). A size of 1 maps everything to 0.
     """
     if size < 1:
-        raise ValueError(f"size must be positive, not {size}")
+        raise ParameterError(f"size must be positive, not {size}")
     idx = np.asarray(index, dtype=np.int64)
     if size == 1:
         return np.zeros_like(idx)
@@ -57,11 +57,13 @@ class TileGrid:
 
     def __post_init__(self) -> None:
         if self.height < 1 or self.width < 1:
-            raise ValueError(f"raster must be at least 1 x 1 px, not {self.height} x {self.width}")
+            raise ParameterError(
+                f"raster must be at least 1 x 1 px, not {self.height} x {self.width}"
+            )
         if self.tile < 1:
             raise ModelError(f"tile size must be positive, not {self.tile}")
         if not 0 <= 2 * self.padding < self.tile:
-            raise ValueError(
+            raise ParameterError(
                 f"padding {self.padding} does not fit {self.tile} px tiles: it must be at "
                 f"least 0 and less than half the tile (at most {(self.tile - 1) // 2}); the "
                 f"default is {default_padding(self.tile)}"

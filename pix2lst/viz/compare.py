@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pix2lst._io import check_output
+from pix2lst.geo.atomic import check_output
 from pix2lst.viz.quicklook import draw_lst, save_figure
 from pix2lst.viz.raster import DEFAULT_MAX_PIXELS, check_same_grid, read_grid, read_lst
 from pix2lst.viz.rgb import read_rgb, rgb_grid

@@ -15,7 +15,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from pix2lst._io import check_output
+from pix2lst.geo.atomic import check_output
 from pix2lst.viz import style
 from pix2lst.viz.raster import DEFAULT_MAX_PIXELS, LstLayer, read_lst
 from pix2lst.viz.rgb import read_rgb

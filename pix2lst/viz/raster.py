@@ -12,7 +12,6 @@ unchanged: values are never averaged, so a readout is a real pixel value.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -20,13 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from affine import Affine
-from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 
-from pix2lst.errors import EmptySceneError, GridMismatchError, SceneError
-from pix2lst.viz.style import KELVIN_OFFSET
+from pix2lst.errors import EmptySceneError, SceneError
+from pix2lst.geo.grid import Grid, check_grid, decimated_shape, read_grid
+from pix2lst.geo.units import KELVIN_OFFSET, parse_temperature_units
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -49,17 +47,6 @@ DEFAULT_MAX_PIXELS = 2_000_000
 #: block once, so a big cache only costs memory.
 DISPLAY_CACHE_MB = 64
 
-_CELSIUS = {
-    "c",
-    "°c",
-    "degc",
-    "deg_c",
-    "celsius",
-    "degrees celsius",
-    "degree celsius",
-    "degree_celsius",
-}
-_KELVIN = {"k", "kelvin", "degk", "kelvins"}
 _DATE_KEYS = ("date", "date_acquired", "acquisition_date", "datetime", "scene_date")
 _SCENE_KEYS = (
     "scene",
@@ -75,71 +62,13 @@ _LANDSAT_ID = re.compile(r"L[COTE]0\d_[A-Z0-9]{4}_\d{6}_(\d{4})(\d{2})(\d{2})_")
 _ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])(?!\d)")
 
 
-def decimated_shape(height: int, width: int, max_pixels: int | None) -> tuple[int, int]:
-    """Display shape for a ``height x width`` raster under ``max_pixels`` (None: no cap)."""
-    if max_pixels is None or height * width <= max_pixels:
-        return height, width
-    if max_pixels < 1:
-        raise ValueError(f"max_pixels must be positive, got {max_pixels}")
-    f = math.ceil(math.sqrt(height * width / max_pixels))
-    return math.ceil(height / f), math.ceil(width / f)
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A raster grid: CRS, affine transform (pixel corner -> map) and size in pixels."""
-
-    crs: CRS | None
-    transform: Affine
-    width: int
-    height: int
-
-    def __post_init__(self) -> None:
-        if self.width < 1 or self.height < 1:
-            raise ValueError(f"grid size must be positive, got {self.width} x {self.height}")
-
-    def differences(self, other: Grid) -> list[str]:
-        """Human-readable list of what differs from ``other`` (empty when the grids match)."""
-        out = []
-        if (self.crs is None) != (other.crs is None) or (
-            self.crs is not None and other.crs is not None and self.crs != other.crs
-        ):
-            out.append(f"CRS {_crs_name(self.crs)} vs {_crs_name(other.crs)}")
-        if (self.width, self.height) != (other.width, other.height):
-            out.append(f"size {self.width}x{self.height} vs {other.width}x{other.height} (w x h)")
-        if not self.transform.almost_equals(other.transform, precision=1e-6):
-            out.append(f"transform {tuple(self.transform)[:6]} vs {tuple(other.transform)[:6]}")
-        return out
-
-    def display(self, max_pixels: int | None) -> Grid:
-        """The decimated grid used for display (same extent, coarser pixels)."""
-        h, w = decimated_shape(self.height, self.width, max_pixels)
-        scale = Affine.scale(self.width / w, self.height / h)
-        return Grid(self.crs, self.transform @ scale, w, h)
-
-
-def _crs_name(crs: CRS | None) -> str:
-    if crs is None:
-        return "none"
-    epsg = crs.to_epsg()
-    return f"EPSG:{epsg}" if epsg else crs.to_string()
-
-
-def read_grid(path: str | os.PathLike[str]) -> Grid:
-    """The grid of the raster at ``path`` (its first band)."""
-    with _open(path) as src:
-        return Grid(src.crs, src.transform, src.width, src.height)
-
-
 def check_same_grid(a: Grid, b: Grid, names: tuple[str, str] = ("A", "B")) -> None:
     """Raise :class:`GridMismatchError` saying exactly what differs between ``a`` and ``b``."""
-    diffs = a.differences(b)
-    if diffs:
-        raise GridMismatchError(
-            f"{names[0]} and {names[1]} are on different grids: {'; '.join(diffs)}. "
-            "Resample the second onto the first (--resample / resample=True) "
-            "or compare rasters from the same scene grid"
-        )
+    check_grid(
+        [(names[0], a), (names[1], b)],
+        hint="resample the second onto the first (--resample / resample=True) "
+        "or compare rasters from the same scene grid",
+    )
 
 
 def _open(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
@@ -224,11 +153,9 @@ def _units(src: rasterio.DatasetReader, tags: dict[str, str], values: np.ndarray
     for raw in candidates:
         if not raw:
             continue
-        key = raw.strip().lower()
-        if key in _CELSIUS:
-            return "C"
-        if key in _KELVIN:
-            return "K"
+        parsed = parse_temperature_units(raw, strict=False)
+        if parsed is not None:
+            return "K" if parsed == "K" else "C"
         logger.warning("%s: unknown units %r; assuming kelvin", src.name, raw)
     finite = values[np.isfinite(values)]
     if finite.size and float(np.median(finite)) < 150.0:

@@ -20,7 +20,8 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 
-from pix2lst.errors import BandNotFoundError, SceneError
+from pix2lst.errors import SceneError
+from pix2lst.geo.bands import band_indexes
 from pix2lst.viz.raster import DEFAULT_MAX_PIXELS, DISPLAY_CACHE_MB, Grid, find_date, read_grid
 from pix2lst.viz.style import true_colour
 
@@ -59,19 +60,11 @@ def _band_sources(path: Path) -> tuple[list[tuple[Path, int]], Scene | None, str
     if not path.exists():
         raise SceneError(f"{path} does not exist; give a scene folder or a composite GeoTIFF")
     with rasterio.open(path) as src:
-        names = [(d or "").strip().upper() for d in src.descriptions]
-        index: dict[str, int] = {}
-        for i, name in enumerate(names, start=1):
-            index.setdefault(name, i)
-            index.setdefault(name.removeprefix("SR_"), i)
-        if all(b in index for b in RGB_BANDS):
-            return [(path, index[b]) for b in RGB_BANDS], None, path.name
-        if src.count == 3 and not any(names):
-            return [(path, 1), (path, 2), (path, 3)], None, path.name
-    raise BandNotFoundError(
-        f"{path} has no bands described B4, B3, B2 (descriptions: {names}); give a scene "
-        "folder, or a composite written by 'pix2lst composite'"
-    )
+        indexes = band_indexes(
+            src.descriptions, RGB_BANDS, source=str(path),
+            hint="give a scene folder, or a composite written by 'pix2lst composite'",
+        )  # fmt: skip
+    return [(path, i) for i in indexes], None, path.name
 
 
 def rgb_grid(src: str | os.PathLike[str]) -> Grid:

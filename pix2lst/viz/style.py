@@ -20,8 +20,9 @@ from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
-from pix2lst._io import atomic_output
-from pix2lst.errors import EmptySceneError, Pix2LstError
+from pix2lst.errors import EmptySceneError, ParameterError, UnknownColormapError
+from pix2lst.geo.atomic import atomic_output
+from pix2lst.geo.units import KELVIN_OFFSET
 
 __all__ = [
     "DIFF_CMAP_NAME",
@@ -44,11 +45,6 @@ LST_CMAP_NAME = "RdYlGn_r"
 #: Default colour map for differences (B - A), centred on zero: blue cooler, red warmer.
 DIFF_CMAP_NAME = "RdBu_r"
 #: 0 degrees Celsius in kelvin.
-KELVIN_OFFSET = 273.15
-
-
-class UnknownColormapError(Pix2LstError, ValueError):
-    """A colour map name that matplotlib does not know."""
 
 
 def lst_cmap(name: str | None = None) -> Colormap:
@@ -78,7 +74,7 @@ def percent_clip(values: np.ndarray, low: float = 2.0, high: float = 98.0) -> tu
     0.5 on each side so that a colour scale can still be drawn.
     """
     if not 0.0 <= low < high <= 100.0:
-        raise ValueError(f"percent clip needs 0 <= low < high <= 100, got {low}, {high}")
+        raise ParameterError(f"percent clip needs 0 <= low < high <= 100, got {low}, {high}")
     arr = np.asarray(values, dtype=np.float64)
     finite = arr[np.isfinite(arr)]
     if finite.size == 0:
@@ -112,7 +108,9 @@ def true_colour(rgb: np.ndarray, low: float = 2.0, high: float = 98.0) -> np.nda
     """
     arr = np.asarray(rgb, dtype=np.float64)
     if arr.ndim != 3 or arr.shape[0] != 3:
-        raise ValueError(f"true_colour needs a (3, h, w) array (B4, B3, B2), got shape {arr.shape}")
+        raise ParameterError(
+            f"true_colour needs a (3, h, w) array (B4, B3, B2), got shape {arr.shape}"
+        )
     valid = np.all(np.isfinite(arr), axis=0)
     if not valid.any():
         raise EmptySceneError("every pixel of the true-colour bands is nodata; nothing to show")
@@ -173,7 +171,7 @@ def save_figure(
     dpi: float | None = None,
     transparent: bool = False,
 ) -> Path:
-    """Write ``fig`` as a PNG through :func:`~pix2lst._io.atomic_output`; return ``out``.
+    """Write ``fig`` as a PNG through :func:`~pix2lst.geo.atomic.atomic_output`; return ``out``.
 
     The one PNG writer of every pix2lst figure (quicklooks here, show_batch,
     show_results and lr_find in export). ``dpi=None`` keeps the figure's own dpi.

@@ -34,7 +34,8 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from pix2lst import __version__
-from pix2lst._io import atomic_output, check_output
+from pix2lst.errors import ParameterError
+from pix2lst.geo.atomic import atomic_output, check_output
 from pix2lst.viz.raster import LstLayer, check_same_grid, read_grid, read_lst
 from pix2lst.viz.rgb import read_rgb, rgb_grid
 from pix2lst.viz.style import kelvin_to_celsius, lst_cmap, percent_clip
@@ -114,7 +115,7 @@ def write_viewer(
     Returns ``out``. Works offline: open it from disk in any browser.
     """
     if not layers:
-        raise ValueError("give at least one LST GeoTIFF to view")
+        raise ParameterError("give at least one LST GeoTIFF to view")
     check_output(out, overwrite=overwrite)
     lst_cmap(cmap)
     grid = read_grid(layers[0])

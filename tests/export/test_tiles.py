@@ -139,7 +139,7 @@ def test_grid_mismatch_says_what_differs(sample_pair: tuple[Path, Path], tmp_pat
     small = tmp_path / "small.tif"
     with rasterio.open(small, "w", **{**prof, "width": 600, "crs": "EPSG:4326"}) as dst:
         dst.write(y[:, :, :600])
-    with pytest.raises(GridMismatchError, match=r"CRS .*size 603x627 vs 603x600"):
+    with pytest.raises(GridMismatchError, match=r"CRS .*size 627x603 vs 600x603 \(w x h\)"):
         export_tiles(comp, small, tmp_path / "ds", tile=128, stride=64)
 
 

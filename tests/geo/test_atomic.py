@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pix2lst._io import atomic_output, check_output
 from pix2lst.errors import OutputExistsError, OutputNotWritableError, Pix2LstError
+from pix2lst.geo.atomic import atomic_output, check_output
 
 
 def test_atomic_output_renames_on_success(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pix2lst.errors import MetadataError
+from pix2lst.geo.mtl import parse_mtl_text
 from pix2lst.lst_physics import read_mtl
-from pix2lst.lst_physics.mtl import parse_mtl_text
 from tests.conftest import shared_scene
 
 L2_FULL = "LC08_L2SP_005009_20150710_fullscene_515m"

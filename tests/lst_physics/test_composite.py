@@ -13,9 +13,9 @@ from rasterio.windows import Window
 from pix2lst.errors import BandNotFoundError, OutputExistsError
 from pix2lst.lst_physics import (
     COMPOSITE_BANDS,
-    CompositeReader,
     calibrate_composite,
     find_scene,
+    open_composite,
     write_composite,
 )
 from tests.conftest import shared_scene
@@ -48,7 +48,7 @@ def test_sample_composite_dn(sample_scene: Path, tmp_path: Path) -> None:
 def test_reader_matches_file(sample_scene: Path, tmp_path: Path) -> None:
     out = write_composite(sample_scene, tmp_path / "c.tif")
     w = Window(100, 50, 64, 33)
-    with CompositeReader(sample_scene) as r, rasterio.open(out) as ds:
+    with open_composite(sample_scene) as r, rasterio.open(out) as ds:
         assert (r.width, r.height) == (ds.width, ds.height) and r.crs == ds.crs
         np.testing.assert_array_equal(r.read(w), ds.read(window=w))
         edge = r.read(Window(-8, -8, 16, 16), boundless=True)

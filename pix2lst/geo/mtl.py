@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pix2lst.errors import MetadataError
 
-__all__ = ["MtlMetadata", "parse_mtl_text", "read_mtl"]
+__all__ = ["L2_SR_ADD", "L2_SR_MULT", "MtlMetadata", "parse_mtl_text", "read_mtl"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,12 @@ _EMPTY: Mapping[str, float] = MappingProxyType({})
 
 def _frozen(d: Mapping[str, float]) -> Mapping[str, float]:
     return MappingProxyType(dict(d))
+
+
+#: Collection-2 Level-2 surface reflectance rescaling (used when the MTL lacks it):
+#: rho_SR = DN * 2.75e-5 - 0.2 (Landsat 8-9 C2 L2 Science Product Guide, LSDS-1619).
+L2_SR_MULT = 2.75e-5
+L2_SR_ADD = -0.2
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +91,8 @@ class MtlMetadata:
     st_mult: float | None = None
     st_add: float | None = None
     file_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    scene_center_time: str | None = None
+    """``SCENE_CENTER_TIME`` as written (``HH:MM:SS.fffffffZ``, UTC), when the MTL has it."""
 
     def __post_init__(self) -> None:
         if not -90.0 <= self.sun_elevation <= 90.0:
@@ -122,8 +130,6 @@ class MtlMetadata:
 
     def surface_reflectance(self, band: str) -> tuple[float, float]:
         """``(M, A)`` of a Level-2 SR band; the C2 defaults 2.75e-5 / -0.2 if the MTL lacks them."""
-        from pix2lst.lst_physics.constants import L2_SR_ADD, L2_SR_MULT
-
         return self.sr_mult.get(band, L2_SR_MULT), self.sr_add.get(band, L2_SR_ADD)
 
 
@@ -296,6 +302,7 @@ def _build(groups: Groups, path: Path) -> MtlMetadata:
         st_mult=st_mult,
         st_add=st_add,
         file_names=MappingProxyType(file_names),
+        scene_center_time=(q.text("SCENE_CENTER_TIME") or "").strip('"') or None,
     )
 
 

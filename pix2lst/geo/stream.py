@@ -4,7 +4,7 @@ Input bands are read strip by strip (block-aligned, ``strip_rows`` rows of full
 width) by a small thread pool that prefetches the next strip while the current
 one is computed (rasterio and the ``nogil`` kernels release the GIL); the result
 is written to a tiled (256 x 256), ZSTD-compressed float32 GeoTIFF with the
-floating-point predictor, through :func:`pix2lst._io.atomic_output`, so a
+floating-point predictor, through :func:`pix2lst.geo.atomic.atomic_output`, so a
 failure leaves no partial file. Memory is O(width x strip_rows), not O(scene).
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,18 +22,18 @@ import rasterio
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
-from pix2lst._io import atomic_output, check_output
-from pix2lst.errors import EmptySceneError, GridMismatchError, SceneError
+from pix2lst.errors import EmptySceneError, ParameterError, SceneError
+from pix2lst.geo.atomic import check_output
+from pix2lst.geo.grid import check_grid, grid_of
+from pix2lst.geo.writer import BLOCK, raster_writer
 
-__all__ = ["Progress", "gdal_env", "output_profile", "stream_to_geotiff", "strip_windows"]
+__all__ = ["Progress", "gdal_env", "open_bands", "stream_to_geotiff", "strip_windows"]
 
 log = logging.getLogger(__name__)
 
 #: progress(done_rows, total_rows)
 Progress = Callable[[int, int], None]
 Compute = Callable[[list[np.ndarray], list[float | None], Window], np.ndarray]
-
-BLOCK = 256
 
 
 def gdal_env() -> rasterio.Env:
@@ -45,52 +44,9 @@ def gdal_env() -> rasterio.Env:
 def strip_windows(height: int, width: int, strip_rows: int = 2 * BLOCK) -> Iterator[Window]:
     """Full-width windows of ``strip_rows`` rows (a multiple of the 256 output block)."""
     if strip_rows <= 0:
-        raise ValueError(f"strip_rows must be positive, got {strip_rows}")
+        raise ParameterError(f"strip_rows must be positive, got {strip_rows}")
     for row in range(0, height, strip_rows):
         yield Window(0, row, width, min(strip_rows, height - row))
-
-
-def output_profile(ref: DatasetReader, count: int) -> dict[str, object]:
-    """Float32, NaN nodata, 256-px tiles, ZSTD + floating-point predictor, CRS/transform of ``ref``."""
-    small = ref.width < BLOCK or ref.height < BLOCK
-    return {
-        "driver": "GTiff",
-        "dtype": "float32",
-        "nodata": math.nan,
-        "width": ref.width,
-        "height": ref.height,
-        "count": count,
-        "crs": ref.crs,
-        "transform": ref.transform,
-        "tiled": True,
-        "blockxsize": 128 if small else BLOCK,
-        "blockysize": 128 if small else BLOCK,
-        "compress": "zstd",
-        "zstd_level": 1,
-        "predictor": 3,
-        "interleave": "band",
-        "bigtiff": "IF_SAFER",
-        "num_threads": "ALL_CPUS",
-    }
-
-
-def _check_grid(names: Sequence[str], datasets: Sequence[DatasetReader]) -> None:
-    ref_name, ref = names[0], datasets[0]
-    for name, ds in zip(names, datasets, strict=True):
-        if ds.count < 1:
-            raise SceneError(f"band {name} ({ds.name}) has no raster band")
-        if (ds.width, ds.height) != (ref.width, ref.height):
-            raise GridMismatchError(
-                f"band {name} is {ds.width}x{ds.height} px but {ref_name} is "
-                f"{ref.width}x{ref.height}; all bands must share one 30 m grid "
-                "(resample or crop them to the same grid first)"
-            )
-        if ds.crs != ref.crs or not ds.transform.almost_equals(ref.transform):
-            raise GridMismatchError(
-                f"band {name} ({ds.crs}, {tuple(ds.transform)[:6]}) is not on the grid of "
-                f"{ref_name} ({ref.crs}, {tuple(ref.transform)[:6]}); all bands must share "
-                "CRS and transform"
-            )
 
 
 @contextlib.contextmanager
@@ -105,7 +61,12 @@ def open_bands(
                 datasets.append(stack.enter_context(rasterio.open(path)))
             except rasterio.errors.RasterioIOError as exc:
                 raise SceneError(f"cannot read band {name} from {path}: {exc}") from exc
-        _check_grid(list(paths), datasets)
+            if datasets[-1].count < 1:
+                raise SceneError(f"band {name} ({path}) has no raster band")
+        check_grid(
+            [(f"band {name}", grid_of(ds)) for name, ds in zip(paths, datasets, strict=True)],
+            hint="all bands must share one 30 m grid (resample or crop them to the same grid first)",
+        )
         yield datasets, [ds.nodata for ds in datasets]
 
 
@@ -118,13 +79,18 @@ def stream_to_geotiff(
     descriptions: Sequence[str],
     tags: Mapping[str, str],
     band_tags: Sequence[Mapping[str, str]] | None = None,
-    band_units: Sequence[str] | None = None,
+    band_units: Sequence[str | None] | None = None,
     overwrite: bool = False,
     strip_rows: int = 2 * BLOCK,
     progress: Progress | None = None,
     valid_any_band: bool = False,
+    cog: bool = False,
+    creation_options: Sequence[str] | Mapping[str, str] | None = None,
 ) -> Path:
     """Stream ``inputs`` through ``compute(arrays, nodata, window) -> (count, h, w) | (h, w)``.
+
+    Written by :func:`pix2lst.geo.writer.raster_writer` (atomic, verified, overviews;
+    ``cog`` and ``creation_options`` as there).
 
     Raises :class:`EmptySceneError` (and writes nothing) when every output pixel is NaN.
     """
@@ -132,14 +98,16 @@ def stream_to_geotiff(
     names = list(inputs)
     with gdal_env(), open_bands(inputs) as (datasets, nodata):
         ref = datasets[0]
-        profile = output_profile(ref, count)
         windows = list(strip_windows(ref.height, ref.width, strip_rows))
         valid = 0
         with (
             ThreadPoolExecutor(max_workers=min(len(datasets), 4)) as pool,
-            atomic_output(target, overwrite=overwrite, suffix=".tif") as tmp,
-            rasterio.open(tmp, "w", **profile) as dst,
-        ):
+            raster_writer(
+                target, grid_of(ref), count=count, descriptions=descriptions, units=band_units,
+                tags=tags, band_tags=band_tags, cog=cog, overwrite=overwrite,
+                creation_options=creation_options,
+            ) as dst,
+        ):  # fmt: skip
 
             def submit(w: Window) -> list[Future[np.ndarray]]:
                 return [pool.submit(ds.read, 1, window=w) for ds in datasets]
@@ -156,7 +124,7 @@ def stream_to_geotiff(
                     np.isfinite(result).any(axis=0) if valid_any_band else np.isfinite(result[-1])
                 )
                 valid += int(np.count_nonzero(finite))
-                dst.write(result, window=window)
+                dst.write(result, window)
                 if progress is not None:
                     progress(window.row_off + window.height, ref.height)
             if valid == 0:
@@ -164,12 +132,5 @@ def stream_to_geotiff(
                     f"every pixel of the output is nodata (inputs {', '.join(names)} are all "
                     "fill or masked); nothing was written"
                 )
-            for i, desc in enumerate(descriptions, 1):
-                dst.set_band_description(i, desc)
-            dst.update_tags(**dict(tags))
-            for i, bt in enumerate(band_tags or (), 1):
-                dst.update_tags(i, **dict(bt))
-            for i, unit in enumerate(band_units or (), 1):
-                dst.set_band_unit(i, unit)
     log.info("wrote %s (%d valid px)", target, valid)
     return target

@@ -16,8 +16,8 @@ import numpy as np
 import rasterio
 from rasterio.transform import from_origin
 
+from pix2lst.geo.scene import find_scene
 from pix2lst.lst_physics.constants import COMPOSITE_BANDS
-from pix2lst.lst_physics.scene import find_scene
 
 __all__ = ["tile_scene"]
 

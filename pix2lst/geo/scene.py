@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from pix2lst.errors import BandNotFoundError, SceneError
-from pix2lst.lst_physics.mtl import MtlMetadata, read_mtl
+from pix2lst.geo.mtl import MtlMetadata, read_mtl
 
 __all__ = ["Scene", "find_scene"]
 

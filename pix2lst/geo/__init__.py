@@ -1,0 +1,51 @@
+"""The ground-floor raster room every other room uses (numpy + rasterio, nothing above it).
+
+One place for each raster concern:
+
+* :mod:`.grid`: the grid value object and the one grid check (every difference named);
+* :mod:`.bands`: the one band-lookup rule (band descriptions, case-insensitive);
+* :mod:`.mtl`, :mod:`.scene`: Landsat MTL parsing and scene discovery;
+* :mod:`.sources`: the one reader interface (scene, composite, array; windowed; a
+  scene is calibrated on the fly by a hook the physics room supplies);
+* :mod:`.stream`: strip-by-strip streaming of band files into one output;
+* :mod:`.writer`: the one GeoTIFF/COG writer (profile, overviews, band unit, tags,
+  verified), :mod:`.tags`: the tag names, :mod:`.units`: K / degC;
+* :mod:`.atomic`: no partial output, no silent overwrite.
+
+Submodules are imported on use; ``from pix2lst.geo import Grid`` also works.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "Grid",
+    "Scene",
+    "atomic_output",
+    "check_grid",
+    "check_output",
+    "find_scene",
+    "open_source",
+    "raster_writer",
+    "read_mtl",
+]
+
+_WHERE = {
+    "Grid": "grid",
+    "Scene": "scene",
+    "atomic_output": "atomic",
+    "check_grid": "grid",
+    "check_output": "atomic",
+    "find_scene": "scene",
+    "open_source": "sources",
+    "raster_writer": "writer",
+    "read_mtl": "mtl",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"pix2lst.geo.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'pix2lst.geo' has no attribute {name!r}")

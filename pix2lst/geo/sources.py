@@ -1,0 +1,314 @@
+"""The one reader interface: scenes and composites read window by window, bands BY NAME.
+
+* :class:`CompositeSource`: a composite GeoTIFF (float32, band descriptions
+  ``"B1"`` ... ``"B10"``, NaN nodata) as written by ``pix2lst composite``;
+* :class:`SceneSource`: a Landsat scene (folder or MTL); the bands are read as DN
+  and turned into calibrated values on the fly by a ``calibrate`` hook that the
+  caller supplies (the physics room's :func:`pix2lst.lst_physics.scene_calibrator`),
+  so this room stays below physics; nothing is written;
+* :class:`ArraySource`: an in-memory ``(n_bands, h, w)`` array.
+
+Every source has a grid (``height``, ``width``, ``crs``, ``transform``), the scene
+tags of its input (``tags``: scene id, spacecraft, acquisition date, ...), reads
+whole-width row ranges for streaming (``read_rows``; each compressed block decoded
+once, with GDAL's decoding threads) and arbitrary windows (``read``). New kinds of
+input (remote COG URLs, STAC items) plug in by resolving to a :class:`Scene` whose
+band locations GDAL opens, or by implementing :class:`Source`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import rasterio
+from rasterio.windows import Window
+
+from pix2lst.errors import SceneError
+from pix2lst.geo.bands import band_indexes
+from pix2lst.geo.grid import Grid, check_grid, grid_of
+from pix2lst.geo.scene import Scene, find_scene
+from pix2lst.geo.tags import SCENE_TAGS, scene_tags
+
+__all__ = [
+    "ArraySource",
+    "Calibrate",
+    "CompositeSource",
+    "SceneSource",
+    "Source",
+    "is_scene",
+    "open_source",
+]
+
+log = logging.getLogger(__name__)
+
+READ_THREADS = "ALL_CPUS"
+"""Default GDAL decoding threads per input file (``NUM_THREADS`` open option).
+
+The pipeline passes ``threads=1`` when its reader runs at idle priority: the
+reader thread then decodes every block itself, at that priority, and GDAL's
+process-wide worker pool is left alone."""
+
+F32 = npt.NDArray[np.float32]
+
+Calibrate = Callable[[npt.NDArray[Any], Sequence[float | None], "F32 | None"], F32]
+"""``calibrate(dn, nodata, out) -> float32``: DN ``(n, h, w)`` of the source's bands to
+calibrated values (written into ``out`` when given), NaN where the DN is fill."""
+
+
+class Source(Protocol):
+    """What the pipeline reads from: a grid and whole-width row ranges in model band order."""
+
+    height: int
+    width: int
+    crs: Any
+    transform: Any
+    tags: dict[str, str]
+    """Scene tags of the input (:data:`pix2lst.geo.tags.SCENE_TAGS`), where known."""
+    block_row_bytes: int
+    """Bytes of one row of compressed blocks across the width (all files): what the
+    GDAL block cache must hold so that each block is decoded once."""
+
+    def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
+        """Rows ``[start, stop)`` as float32 ``(n_bands, stop - start, width)``, NaN nodata.
+
+        With ``out`` (any strides) the rows are decoded straight into it, and it is returned.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+def _open(path: str | os.PathLike[str], what: str, threads: str | int) -> Any:
+    try:
+        return rasterio.open(path, NUM_THREADS=str(threads))
+    except rasterio.errors.RasterioIOError as exc:
+        raise SceneError(f"cannot read {what} {path} as a raster: {exc}") from exc
+
+
+class _Grid:
+    """Grid attributes and the context-manager protocol shared by the file sources."""
+
+    height: int
+    width: int
+    crs: Any
+    transform: Any
+
+    @property
+    def grid(self) -> Grid:
+        return Grid(self.crs, self.transform, self.width, self.height)
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _block_row_bytes(datasets: list[Any]) -> int:
+    return sum(
+        ds.count * ds.block_shapes[0][0] * ds.width * np.dtype(ds.dtypes[0]).itemsize
+        for ds in datasets
+    )
+
+
+class CompositeSource(_Grid):
+    """A multi-band GeoTIFF whose band descriptions name the bands."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        bands: tuple[str, ...],
+        units: str | None = None,
+        *,
+        threads: str | int = READ_THREADS,
+    ) -> None:
+        self.path = Path(path)
+        self._ds = ds = _open(self.path, "composite", threads)
+        try:
+            self.indexes = band_indexes(
+                ds.descriptions, bands, source=str(self.path), consumer="the model"
+            )
+        except SceneError:
+            self.close()
+            raise
+        file_tags = ds.tags()
+        self.tags = {k: file_tags[k] for k in SCENE_TAGS if file_tags.get(k)}
+        written_units = file_tags.get("UNITS")
+        if units is not None and written_units in ("toa", "dn") and written_units != units:
+            self.close()
+            raise SceneError(
+                f"{self.path} holds {written_units!r} values but the model takes {units!r} "
+                f"input; write the composite with `pix2lst composite --units {units}`"
+            )
+        self.height, self.width = ds.height, ds.width
+        self.crs, self.transform = ds.crs, ds.transform
+        self.block_row_bytes = _block_row_bytes([ds])
+        self._float32 = all(ds.dtypes[i - 1] == "float32" for i in self.indexes)
+        nodata = ds.nodata
+        self._nodata = None if nodata is None or np.isnan(nodata) else float(nodata)
+
+    def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
+        window = Window(0, start, self.width, stop - start)  # type: ignore[no-untyped-call]
+        return self.read(window, out=out)
+
+    def read(
+        self, window: Window | None = None, *, boundless: bool = False, out: F32 | None = None
+    ) -> F32:
+        """The bands at ``window`` (whole raster if None) as float32, NaN nodata."""
+        if boundless:
+            data = self._ds.read(
+                self.indexes, window=window, boundless=True, out_dtype=np.float32,
+                fill_value=np.nan if self._nodata is None else self._nodata,
+            )  # fmt: skip
+            if out is not None:
+                out[...] = data
+                data = out
+        elif out is not None and self._float32:
+            data = self._ds.read(self.indexes, window=window, out=out)
+        else:
+            data = self._ds.read(self.indexes, window=window, out_dtype=np.float32)
+            if out is not None:
+                out[...] = data
+                data = out
+        if self._nodata is not None:
+            data[data == np.float32(self._nodata)] = np.nan
+        return np.asarray(data, dtype=np.float32)
+
+    def close(self) -> None:
+        self._ds.close()
+
+
+class SceneSource(_Grid):
+    """A Landsat scene, its bands read as DN and calibrated on the fly by ``calibrate``."""
+
+    def __init__(
+        self,
+        scene: Scene | str | os.PathLike[str],
+        bands: Sequence[str],
+        calibrate: Calibrate,
+        *,
+        threads: str | int = READ_THREADS,
+    ) -> None:
+        self.scene = scene if isinstance(scene, Scene) else find_scene(scene)
+        self.bands = tuple(bands)
+        self.calibrate = calibrate
+        self._ds: list[Any] = []
+        try:
+            for b in self.bands:
+                self._ds.append(_open(self.scene.band_path(b), f"band {b} of", threads))
+            check_grid(
+                [(f"band {b}", grid_of(ds)) for b, ds in zip(self.bands, self._ds, strict=True)],
+                hint=f"the bands of {self.scene.root} must share one grid; "
+                "resample the bands onto one grid first",
+            )
+        except BaseException:
+            self.close()
+            raise
+        first = self._ds[0]
+        self.height, self.width = first.height, first.width
+        self.crs, self.transform = first.crs, first.transform
+        self.tags = scene_tags(self.scene.mtl, self.scene.level)
+        self.nodata: list[float | None] = [ds.nodata for ds in self._ds]
+        self.block_row_bytes = _block_row_bytes(self._ds)
+        self._dtype = np.result_type(*(ds.dtypes[0] for ds in self._ds))
+        self._dn: npt.NDArray[Any] | None = None
+
+    def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
+        window = Window(0, start, self.width, stop - start)  # type: ignore[no-untyped-call]
+        n = stop - start
+        if self._dn is None or self._dn.shape[1] < n:  # one DN buffer, reused strip after strip
+            self._dn = np.empty((len(self._ds), n, self.width), dtype=self._dtype)
+        dn = self._dn[:, :n]
+        for i, ds in enumerate(self._ds):
+            ds.read(1, window=window, out=dn[i])
+        return np.asarray(self.calibrate(dn, self.nodata, out), dtype=np.float32)
+
+    def read(
+        self, window: Window | None = None, *, boundless: bool = False, out: F32 | None = None
+    ) -> F32:
+        """Calibrated ``(n_bands, h, w)`` float32 of ``window`` (whole scene if None)."""
+        fill = [0 if nd is None else nd for nd in self.nodata]
+        dn = np.stack(
+            [
+                ds.read(1, window=window, boundless=boundless,
+                        fill_value=fill[i] if boundless else None)
+                for i, ds in enumerate(self._ds)
+            ]
+        )  # fmt: skip
+        return np.asarray(self.calibrate(dn, self.nodata, out), dtype=np.float32)
+
+    def close(self) -> None:
+        for ds in self._ds:
+            ds.close()
+
+
+class ArraySource:
+    """An in-memory ``(n_bands, height, width)`` float32 array in model band order."""
+
+    crs = None
+    transform = None
+    block_row_bytes = 0
+
+    def __init__(self, array: npt.ArrayLike, n_bands: int) -> None:
+        self.tags: dict[str, str] = {}
+        self._init(array, n_bands)
+
+    def _init(self, array: npt.ArrayLike, n_bands: int) -> None:
+        arr = np.asarray(array, dtype=np.float32)
+        if arr.ndim != 3 or arr.shape[0] != n_bands:
+            raise SceneError(
+                f"expected an array of shape ({n_bands}, height, width) in the model's band "
+                f"order, got shape {arr.shape}"
+            )
+        self.array = arr
+        self.height, self.width = arr.shape[1:]
+
+    def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
+        if out is not None:
+            out[...] = self.array[:, start:stop]
+            return out
+        return self.array[:, start:stop]
+
+    def close(self) -> None:
+        pass
+
+
+def is_scene(path: str | os.PathLike[str]) -> bool:
+    """A folder, or an MTL metadata file, is a scene; anything else a composite raster."""
+    p = Path(path)
+    return p.is_dir() or ("MTL" in p.name.upper() and p.suffix.lower() in (".txt", ".json", ".xml"))
+
+
+def open_source(
+    path: str | os.PathLike[str] | Scene,
+    bands: Sequence[str],
+    units: str | None = None,
+    *,
+    calibrate: Callable[[Scene, Sequence[str]], Calibrate] | None = None,
+    threads: str | int = READ_THREADS,
+) -> Source:
+    """Open a composite GeoTIFF, or a scene (:class:`Scene`, folder or MTL).
+
+    ``calibrate(scene, bands)`` makes the scene's calibration hook (needed for scenes;
+    :func:`pix2lst.lst_physics.scene_calibrator` is the physics room's);
+    ``units``: what the caller expects a composite to hold (``toa``/``dn``, checked
+    against its ``UNITS`` tag); ``threads``: GDAL's decoding threads per file.
+    """
+    if isinstance(path, Scene) or is_scene(path):
+        if calibrate is None:
+            raise SceneError(f"{path} is a scene; reading it needs a calibration (calibrate=)")
+        scene = path if isinstance(path, Scene) else find_scene(path)
+        return SceneSource(scene, bands, calibrate(scene, tuple(bands)), threads=threads)
+    p = Path(path)
+    if not p.exists():
+        raise SceneError(f"input {p} does not exist; give a composite GeoTIFF or a scene folder")
+    return CompositeSource(p, tuple(bands), units, threads=threads)
