@@ -257,7 +257,10 @@ class _Run:
         self.n_batches = 0
         self.inflight: deque[tuple[Future[F32], list[_Segment]]] = deque()
         self.done = self.tiles_run = 0
-        self.writes: list[Future[None]] = []
+        self.writes: deque[tuple[Future[None], F32]] = deque()  # queued rows and their buffer
+        self.out_rows = max(
+            (b - a for a, b in (grid.finished_rows(r) for r in range(grid.n_rows))), default=1
+        )
         self.idle = _runs_idle(io_priority)
         align = int(getattr(source, "block_width", 0) or COLUMN_ALIGN)
         self.columns = column_splits(grid.width, len(sources), align)
@@ -343,7 +346,7 @@ class _Run:
         self._drain()
         if self.active:  # pragma: no cover - a bookkeeping error, not an input error
             raise RuntimeError(f"strips left unfinished: {[s.row for s in self.active]}")
-        for f in self.writes:
+        for f, _ in self.writes:
             f.result()
 
     def _open(self, row: int) -> _Strip:
@@ -400,12 +403,21 @@ class _Run:
         while self.active and self.active[0].complete:
             self._finish(self.active.popleft())
 
+    def _out_buffer(self) -> F32:
+        """A buffer for finished rows: a new one while few writes are queued, else the
+        oldest queued write's once it is written (no fresh pages per strip)."""
+        if len(self.writes) < AHEAD:
+            return np.empty((self.out_rows, self.grid.width), dtype=np.float32)
+        fut, buf = self.writes.popleft()
+        fut.result()  # raises what the sink raised
+        return buf.base if buf.base is not None else buf  # type: ignore[return-value]
+
     def _finish(self, strip: _Strip) -> None:
         """Write the strip's finished rows, roll the accumulator, read strip ``row + AHEAD``."""
         grid, tile, stride = self.grid, self.grid.tile, self.grid.stride
         start, stop = grid.finished_rows(strip.row)
         if stop > start:
-            out = np.empty((stop - start, grid.width), dtype=np.float32)
+            out = self._out_buffer()[: stop - start]
             resid = self.dummy
             if self.resid_index >= 0:  # the rows' brightness temperature, from the ring
                 band = self.ring[self.resid_index]
@@ -419,8 +431,7 @@ class _Run:
                 self.meta.output_scale, self.meta.output_offset, self.shift,
                 resid, self.resid_index >= 0, out,
             )  # fmt: skip
-            self.writes = [f for f in self.writes if not f.done() or f.result() is not None]
-            self.writes.append(self.writer.submit(self.sink.write_rows, start, out))
+            self.writes.append((self.writer.submit(self.sink.write_rows, start, out), out))
         self.acc[: tile - stride] = self.acc[stride:]
         self.acc[tile - stride :] = 0.0
         self.wacc[: tile - stride] = self.wacc[stride:]
