@@ -219,3 +219,18 @@ def write_lst(
         dst.write(values, 1)
         dst.update_tags(**tags)
     return path
+
+
+# -- subprocesses -------------------------------------------------------------------
+
+
+def run_python(code: str, timeout: float = 120) -> None:
+    """Run ``code`` in a fresh interpreter (this one's); it must print ``ok`` and exit 0."""
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok", res.stdout

@@ -13,8 +13,8 @@ Typical use, as in the arcgis.learn notebook::
     model = Pix2Pix(data, depth=7, width=16)
     model.lr_find(out="lr.png")
     model.fit(30, 2e-4)
-    print(model.compute_metrics())
-    model.save("model_folder")          # weights, model.json, figures, model.onnx
+    metrics = model.compute_metrics()
+    model.save("model_folder", metrics=metrics)   # weights, model.json, figures, model.onnx
 """
 
 from __future__ import annotations

@@ -11,9 +11,7 @@ from typing import Any
 
 import click
 
-__all__ = ["COMMANDS", "export", "tiles", "train"]
-
-COMMANDS = ("tiles", "train", "export")
+__all__ = ["export", "tiles", "train"]
 
 
 @click.command(
@@ -134,8 +132,9 @@ def train(tiles_dir: Path, out_dir: Path, **kw: Any) -> None:
         model.fit(kw["epochs"], lr, checkpoint_dir=out_dir / "checkpoints",
                   resume=kw["resume"], callback=cb)  # fmt: skip
     click.echo(format_history(model.history))
-    model.save(out_dir, onnx=kw["onnx"], overwrite=True)
-    click.echo(f"model written to {out_dir}; metrics: {model.compute_metrics()}")
+    metrics = model.compute_metrics()
+    model.save(out_dir, metrics=metrics, onnx=kw["onnx"], overwrite=True)
+    click.echo(f"model written to {out_dir}; metrics: {metrics}")
 
 
 @click.command(

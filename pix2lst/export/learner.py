@@ -29,13 +29,21 @@ from torch import nn
 
 from pix2lst.errors import DatasetError, ModelError
 from pix2lst.export.dataset import TileData
+from pix2lst.export.figures import lr_figure, results_figure, save_figure
 from pix2lst.export.metrics import Metrics, evaluate_lst
+from pix2lst.export.model_io import (
+    check_model_folder,
+    model_definition,
+    save_model,
+    write_definition,
+)
 from pix2lst.export.networks import (
     GeneratorConfig,
     PatchDiscriminator,
     UNetGenerator,
     init_weights,
 )
+from pix2lst.export.onnx_export import export_model
 from pix2lst.geo.atomic import atomic_output
 
 __all__ = ["EpochStats", "LRFindResult", "Pix2Pix", "TrainConfig", "TrainEvent", "format_history"]
@@ -317,8 +325,6 @@ class Pix2Pix:
         suggested = lrs[int(np.argmin(grads))] if grads is not None else lrs[upto - 1] / 10
         self.lr_result = LRFindResult(tuple(lrs), tuple(losses), float(suggested))
         if out is not None:
-            from pix2lst.export.figures import lr_figure, save_figure
-
             save_figure(lr_figure(lrs, losses, suggested), out, overwrite=overwrite)
         return self.lr_result
 
@@ -346,15 +352,47 @@ class Pix2Pix:
         self, out: str | os.PathLike[str], rows: int = 4, *, overwrite: bool = False
     ) -> Path:
         """PNG grid of input, target, prediction and error for validation tiles."""
-        from pix2lst.export.figures import results_figure, save_figure
-
         idx = self.data.valid_idx[:: max(1, len(self.data.valid_idx) // rows)][:rows]
         x = self.data.x[idx]
         fig = results_figure(x, self.data.lst[idx], self.predict_lst(x), self.data.bands)
         return save_figure(fig, out, overwrite=overwrite)
 
-    def save(self, folder: str | os.PathLike[str], **kwargs: object) -> Path:
-        """Write the model folder (weights, model.json, figures, ONNX); see :func:`save_model`."""
-        from pix2lst.export.model_io import save_model
+    def save(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        metrics: Metrics | None = None,
+        onnx: bool = True,
+        onnx_tile_size: int | None = None,
+        physics_method: str = "",
+        overwrite: bool = False,
+    ) -> Path:
+        """Write the model folder: weights, model.json, figures and (``onnx``) model.onnx.
 
-        return save_model(self, folder, **kwargs)  # type: ignore[arg-type]
+        The one place that orchestrates saving, in one direction: ``metrics``
+        (computed here when not given, so a caller that already has them passes
+        them and they are computed once), then the folder
+        (:func:`~pix2lst.export.model_io.save_model`), the figures, and the
+        parity-checked ONNX export, whose report is added to model.json.
+        """
+        check_model_folder(folder, overwrite=overwrite)  # before any work
+        if metrics is None:
+            metrics = self.compute_metrics()
+        definition = model_definition(
+            self.data, self.G, self.gconfig, metrics=metrics.to_dict(),
+            train_config=asdict(self.config), history=[asdict(h) for h in self.history],
+            physics_method=physics_method,
+        )  # fmt: skip
+        xn, _ = self.data.normalised(self.data.valid_idx[:4])
+        out = save_model(folder, self.G, definition, xn, overwrite=overwrite)
+        self.show_results(out / "show_results.png", overwrite=True)
+        self.data.show_batch(out / "show_batch.png", overwrite=True)
+        if self.lr_result is not None:
+            r = self.lr_result
+            save_figure(
+                lr_figure(r.lrs, r.losses, r.suggested), out / "lr_find.png", overwrite=True
+            )
+        if onnx:
+            report = export_model(out, out / "model.onnx", tile_size=onnx_tile_size, overwrite=True)
+            write_definition(out, {**definition, "onnx": report.to_dict()})
+        return out

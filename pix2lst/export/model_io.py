@@ -1,4 +1,4 @@
-"""The model folder: generator weights, JSON model definition, figures, ONNX file.
+"""The model folder: generator weights, JSON model definition, parity tiles.
 
 Layout of ``FOLDER/``:
 
@@ -8,101 +8,120 @@ Layout of ``FOLDER/``:
 * ``parity_tiles.npy``: a few normalised validation tiles for the ONNX parity check;
 * ``show_results.png``, ``show_batch.png`` (and ``lr_find.png`` when the finder ran);
 * ``model.onnx``: the self-describing ONNX model (see :mod:`pix2lst.export.onnx_export`).
+
+This module writes and reads what it is given; it computes nothing. Metrics,
+figures and the ONNX file are orchestrated by :meth:`pix2lst.export.learner.Pix2Pix.save`,
+which calls :func:`save_model` first and :func:`pix2lst.export.onnx_export.export_model`
+after it (the data flows one way: learner -> model_io <- onnx_export).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from pix2lst import __version__
 from pix2lst.errors import ModelError, OutputExistsError
+from pix2lst.export.dataset import TileData
 from pix2lst.export.networks import GeneratorConfig, UNetGenerator, count_parameters
 from pix2lst.export.norm import Normalisation
 from pix2lst.geo.atomic import atomic_output
 
-if TYPE_CHECKING:
-    from pix2lst.export.learner import Pix2Pix
-
-__all__ = ["load_model", "model_definition", "save_model"]
+__all__ = [
+    "DEFINITION_NAME",
+    "PARITY_NAME",
+    "WEIGHTS_NAME",
+    "load_model",
+    "model_definition",
+    "save_model",
+    "write_definition",
+]
 
 DEFINITION_NAME = "model.json"
 WEIGHTS_NAME = "generator.pt"
 PARITY_NAME = "parity_tiles.npy"
 
 
-def model_definition(learner: Pix2Pix, metrics: dict[str, float]) -> dict[str, Any]:
-    """The JSON model definition of a trained learner."""
-    data = learner.data
+def model_definition(
+    data: TileData,
+    generator: nn.Module,
+    gconfig: GeneratorConfig,
+    *,
+    metrics: Mapping[str, float],
+    train_config: Mapping[str, Any],
+    history: Sequence[Mapping[str, Any]],
+    physics_method: str = "",
+) -> dict[str, Any]:
+    """The JSON model definition of a generator trained on ``data``."""
     valid_scenes = sorted({data.records[i].scene for i in data.valid_idx})
     return {
         "format": "pix2lst-model/1",
         "pix2lst_version": __version__,
-        "architecture": learner.gconfig.to_dict(),
-        "parameters": count_parameters(learner.G),
+        "architecture": gconfig.to_dict(),
+        "parameters": count_parameters(generator),
         "bands": list(data.bands),
         "input_units": "toa",
         "tile_size": data.tile_size,
         "normalisation": asdict(data.norm),
         "input_stats": asdict(data.input_stats),
         "lst_stats": asdict(data.lst_stats),
-        "metrics": metrics,
+        "metrics": dict(metrics),
         "training_scenes": data.scenes,
         "validation_scenes": valid_scenes,
         "n_train_tiles": len(data.train_idx),
         "n_valid_tiles": len(data.valid_idx),
-        "train_config": asdict(learner.config),
-        "history": [asdict(h) for h in learner.history],
+        "train_config": dict(train_config),
+        "history": [dict(h) for h in history],
+        "physics_method": physics_method,
     }
 
 
-def _write_json(path: Path, obj: dict[str, Any], overwrite: bool) -> None:
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2))
-
-
-def save_model(
-    learner: Pix2Pix,
-    folder: str | os.PathLike[str],
-    *,
-    onnx: bool = True,
-    onnx_tile_size: int | None = None,
-    physics_method: str = "",
-    overwrite: bool = False,
+def write_definition(
+    folder: str | os.PathLike[str], definition: Mapping[str, Any], *, overwrite: bool = True
 ) -> Path:
-    """Write the model folder; compute metrics, figures and (``onnx``) the ONNX file."""
+    """Write ``definition`` as the folder's ``model.json`` (atomically)."""
+    path = Path(folder) / DEFINITION_NAME
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        tmp.write_text(json.dumps(definition, indent=2))
+    return path
+
+
+def check_model_folder(folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """``folder`` as a Path; :class:`OutputExistsError` when it holds files and not ``overwrite``."""
     out = Path(folder)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise OutputExistsError(f"{out} exists and is not empty; pass overwrite=True to replace it")
+    return out
+
+
+def save_model(
+    folder: str | os.PathLike[str],
+    generator: nn.Module,
+    definition: Mapping[str, Any],
+    parity_tiles: np.ndarray,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write the generator weights, ``definition`` and the parity tiles into ``folder``.
+
+    ``parity_tiles`` are normalised real tiles (N, C, T, T); NaN is stored as 0.
+    Raises :class:`OutputExistsError` when ``folder`` holds files and not ``overwrite``.
+    """
+    out = check_model_folder(folder, overwrite=overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    metrics = learner.compute_metrics().to_dict()
-    definition = model_definition(learner, metrics)
-    definition["physics_method"] = physics_method
     with atomic_output(out / WEIGHTS_NAME, overwrite=True) as tmp:
-        torch.save(learner.G.state_dict(), tmp)
-    xn, _ = learner.data.normalised(learner.data.valid_idx[:4])
+        torch.save(generator.state_dict(), tmp)
     with atomic_output(out / PARITY_NAME, overwrite=True, suffix=".npy") as tmp:
-        np.save(tmp, np.nan_to_num(xn, nan=0.0))
-    learner.show_results(out / "show_results.png", overwrite=True)
-    learner.data.show_batch(out / "show_batch.png", overwrite=True)
-    if learner.lr_result is not None:
-        from pix2lst.export.figures import lr_figure, save_figure
-
-        r = learner.lr_result
-        save_figure(lr_figure(r.lrs, r.losses, r.suggested), out / "lr_find.png", overwrite=True)
-    _write_json(out / DEFINITION_NAME, definition, overwrite=True)
-    if onnx:
-        from pix2lst.export.onnx_export import export_model
-
-        report = export_model(out, out / "model.onnx", tile_size=onnx_tile_size, overwrite=True)
-        definition["onnx"] = report.to_dict()
-        _write_json(out / DEFINITION_NAME, definition, overwrite=True)
+        np.save(tmp, np.nan_to_num(parity_tiles, nan=0.0))
+    write_definition(out, definition)
     return out
 
 

@@ -3,8 +3,8 @@
 The graph is the generator in eval mode: ``y = G(x)`` with ``x`` the normalised
 input ``(batch, C, T, T)`` float32 (dynamic batch, fixed tile ``T``) and ``y``
 the normalised output ``(batch, 1, T, T)``. Everything else the runtime needs
-(band order, normalisation, de-normalisation to kelvin, tile size, target
-representation) is in ``metadata_props`` as written by
+(band order, normalisation, de-normalisation to kelvin and the output unit
+``K``, tile size, target representation) is in ``metadata_props`` as written by
 :meth:`pix2lst.runtime.metadata.ModelMetadata.to_props`.
 
 Parity: ONNX Runtime (CPU) and torch run the same real tiles; the largest
@@ -17,6 +17,7 @@ float16 with float32 inputs and outputs (Cast nodes at both ends).
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import warnings
@@ -32,11 +33,20 @@ from torch import nn
 
 from pix2lst import __version__
 from pix2lst.errors import ModelError
+from pix2lst.export.model_io import PARITY_NAME, load_model
 from pix2lst.export.norm import Normalisation
 from pix2lst.geo.atomic import atomic_output, check_output
-from pix2lst.runtime.metadata import ModelMetadata
+from pix2lst.runtime.metadata import KELVIN, ModelMetadata
 
-__all__ = ["OPSET", "ExportReport", "export_model", "export_onnx", "fit_tiles", "onnx_parity"]
+__all__ = [
+    "OPSET",
+    "ExportReport",
+    "export_model",
+    "export_onnx",
+    "fit_tiles",
+    "metadata_for",
+    "onnx_parity",
+]
 
 OPSET = 17
 TOLERANCE_K = 0.01
@@ -145,8 +155,6 @@ def export_onnx(
     size, diff = build(net, path, tolerance_k)
     report = ExportReport(path, tile, size, diff, len(x))
     if fp16:
-        import copy
-
         half = _Half(copy.deepcopy(net).half()).eval()
         hpath = path.with_name(path.stem + "_fp16.onnx")
         with torch.no_grad():
@@ -174,8 +182,6 @@ def export_model(
     convolutional; it must be a multiple of ``2**depth``). Parity runs on the
     folder's saved validation tiles, reflect-padded or cropped to that size.
     """
-    from pix2lst.export.model_io import PARITY_NAME, load_model
-
     check_output(out, overwrite=overwrite)
     gen, definition, norm = load_model(folder)
     depth = int(definition["architecture"]["depth"])
@@ -201,7 +207,7 @@ def metadata_for(definition: dict[str, Any], norm: Normalisation, tile: int) -> 
     return ModelMetadata(
         bands=norm.bands, input_units=definition.get("input_units", "toa"),
         input_scale=norm.input_scale, input_offset=norm.input_offset,
-        output_scale=norm.output_scale, output_offset=norm.output_offset,
+        output_scale=norm.output_scale, output_offset=norm.output_offset, output_units=KELVIN,
         tile_size=tile, target=norm.target, residual_band=norm.residual_band,
         depth=int(arch["depth"]), physics_method=definition.get("physics_method", ""),
         training_scenes=tuple(definition.get("training_scenes", ())),

@@ -25,7 +25,8 @@ from rasterio.windows import transform as window_transform
 from pix2lst.errors import DatasetError, OutputExistsError, SceneError
 from pix2lst.export.grid import TileWindow, tile_windows
 from pix2lst.geo.atomic import atomic_output
-from pix2lst.geo.grid import check_grid, read_grid
+from pix2lst.geo.grid import Grid, check_grid, read_grid
+from pix2lst.geo.writer import raster_writer
 
 __all__ = [
     "MANIFEST_FIELDS",
@@ -135,13 +136,18 @@ def _scene_name(composite: Path) -> str:
 
 
 def _write_tile(
-    path: Path, data: np.ndarray, profile: dict, descriptions: tuple, overwrite: bool
+    path: Path,
+    data: np.ndarray,
+    grid: Grid,
+    descriptions: tuple,
+    units: tuple[str | None, ...],
+    overwrite: bool,
 ) -> None:
-    with atomic_output(path, overwrite=overwrite) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(data)
-        for i, desc in enumerate(descriptions, start=1):
-            if desc:
-                dst.set_band_description(i, desc)
+    with raster_writer(
+        path, grid, count=data.shape[0], descriptions=descriptions, units=units,
+        overwrite=overwrite,
+    ) as dst:  # fmt: skip
+        dst.write(data, Window(0, 0, grid.width, grid.height))
 
 
 def export_tiles(
@@ -195,8 +201,7 @@ def export_tiles(
         windows = tile_windows(src.height, src.width, tile, stride)
         descriptions = tuple(d or f"band{i + 1}" for i, d in enumerate(src.descriptions))
         crs = src.crs.to_string() if src.crs else ""
-        base = {"driver": "GTiff", "height": tile, "width": tile, "dtype": "float32",
-                "crs": src.crs, "nodata": float("nan")}  # fmt: skip
+        x_units, y_units = tuple(src.units), (tgt.units[0] or None,)
         for i, w in enumerate(windows):
             win = Window(w.col_off, w.row_off, w.size, w.size)
             x = src.read(window=win, out_dtype="float32", masked=True).filled(np.nan)
@@ -207,11 +212,9 @@ def export_tiles(
                 skipped += 1
             else:
                 tname = f"{name}_r{w.row_off:05d}_c{w.col_off:05d}.tif"
-                profile = {**base, "transform": window_transform(win, src.transform)}
-                _write_tile(out / "images" / tname, x, {**profile, "count": x.shape[0]},
-                            descriptions, overwrite)  # fmt: skip
-                _write_tile(out / "images2" / tname, y[None], {**profile, "count": 1},
-                            ("LST",), overwrite)  # fmt: skip
+                grid = Grid(src.crs, window_transform(win, src.transform), w.size, w.size)
+                _write_tile(out / "images" / tname, x, grid, descriptions, x_units, overwrite)
+                _write_tile(out / "images2" / tname, y[None], grid, ("LST",), y_units, overwrite)
                 left, bottom, right, top = window_bounds(win, src.transform)
                 records.append(
                     TileRecord(

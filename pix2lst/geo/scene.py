@@ -24,7 +24,7 @@ from typing import Literal
 from pix2lst.errors import BandNotFoundError, SceneError
 from pix2lst.geo.mtl import MtlMetadata, read_mtl
 
-__all__ = ["Scene", "find_scene"]
+__all__ = ["Scene", "find_scene", "is_scene"]
 
 _TOKEN = re.compile(
     r"(?:^|(?<=_))(?P<token>SR_B\d{1,2}|SR_QA_AEROSOL|ST_[A-Z0-9]+|QA_[A-Z]+|BQA|B\d{1,2})"
@@ -107,6 +107,15 @@ def _choose_mtl(folder: Path) -> Path:
     return min(candidates, key=lambda p: _MTL_PREFERENCE[_MTL.search(p.name).group(1).lower()])  # type: ignore[union-attr]
 
 
+def is_scene(path: str | os.PathLike[str]) -> bool:
+    """True for what :func:`find_scene` takes: a folder, or an MTL file (``*MTL.txt/.json/.xml``).
+
+    Anything else (a composite GeoTIFF) is not a scene.
+    """
+    p = Path(path)
+    return p.is_dir() or bool(_MTL.search(p.name))
+
+
 def find_scene(path: str | os.PathLike[str]) -> Scene:
     """Discover a scene from its folder or its MTL file (``.txt``, ``.json`` or ``.xml``).
 
@@ -118,7 +127,7 @@ def find_scene(path: str | os.PathLike[str]) -> Scene:
         raise SceneError(f"scene {p} does not exist; pass a Landsat scene folder or its MTL file")
     if p.is_dir():
         mtl_path = _choose_mtl(p)
-    elif _MTL.search(p.name):
+    elif is_scene(p):
         mtl_path = p
     else:
         raise SceneError(f"{p} is neither a scene folder nor an MTL file (*_MTL.txt/.json/.xml)")

@@ -18,9 +18,10 @@ band locations GDAL opens, or by implementing :class:`Source`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,7 +33,7 @@ from rasterio.windows import Window
 from pix2lst.errors import SceneError
 from pix2lst.geo.bands import band_indexes
 from pix2lst.geo.grid import Grid, check_grid, grid_of
-from pix2lst.geo.scene import Scene, find_scene
+from pix2lst.geo.scene import Scene, find_scene, is_scene
 from pix2lst.geo.tags import SCENE_TAGS, scene_tags
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
     "CompositeSource",
     "SceneSource",
     "Source",
-    "is_scene",
+    "open_bands",
     "open_source",
 ]
 
@@ -86,9 +87,37 @@ class Source(Protocol):
 
 def _open(path: str | os.PathLike[str], what: str, threads: str | int) -> Any:
     try:
-        return rasterio.open(path, NUM_THREADS=str(threads))
+        ds = rasterio.open(path, NUM_THREADS=str(threads))
     except rasterio.errors.RasterioIOError as exc:
-        raise SceneError(f"cannot read {what} {path} as a raster: {exc}") from exc
+        raise SceneError(f"cannot read {what} from {path}: {exc}") from exc
+    if ds.count < 1:
+        ds.close()
+        raise SceneError(f"{what} ({path}) has no raster band")
+    return ds
+
+
+@contextlib.contextmanager
+def open_bands(
+    paths: Mapping[str, str | os.PathLike[str]],
+    *,
+    threads: str | int = READ_THREADS,
+    hint: str = "all bands must share one 30 m grid (resample or crop them to the same grid first)",
+) -> Iterator[tuple[list[Any], list[float | None]]]:
+    """Open band files by name, check that they share one grid; yield datasets and nodata.
+
+    The one way pix2lst opens the band files of a scene (the streaming writers and
+    :class:`SceneSource` alike).
+    """
+    with contextlib.ExitStack() as stack:
+        datasets = [
+            stack.enter_context(_open(path, f"band {name}", threads))
+            for name, path in paths.items()
+        ]
+        check_grid(
+            [(f"band {name}", grid_of(ds)) for name, ds in zip(paths, datasets, strict=True)],
+            hint=hint,
+        )
+        yield datasets, [ds.nodata for ds in datasets]
 
 
 class _Grid:
@@ -201,23 +230,19 @@ class SceneSource(_Grid):
         self.scene = scene if isinstance(scene, Scene) else find_scene(scene)
         self.bands = tuple(bands)
         self.calibrate = calibrate
-        self._ds: list[Any] = []
-        try:
-            for b in self.bands:
-                self._ds.append(_open(self.scene.band_path(b), f"band {b} of", threads))
-            check_grid(
-                [(f"band {b}", grid_of(ds)) for b, ds in zip(self.bands, self._ds, strict=True)],
+        self._stack = contextlib.ExitStack()
+        self._ds, self.nodata = self._stack.enter_context(
+            open_bands(
+                {b: self.scene.band_path(b) for b in self.bands},
+                threads=threads,
                 hint=f"the bands of {self.scene.root} must share one grid; "
                 "resample the bands onto one grid first",
             )
-        except BaseException:
-            self.close()
-            raise
+        )
         first = self._ds[0]
         self.height, self.width = first.height, first.width
         self.crs, self.transform = first.crs, first.transform
         self.tags = scene_tags(self.scene.mtl, self.scene.level)
-        self.nodata: list[float | None] = [ds.nodata for ds in self._ds]
         self.block_row_bytes = _block_row_bytes(self._ds)
         self._dtype = np.result_type(*(ds.dtypes[0] for ds in self._ds))
         self._dn: npt.NDArray[Any] | None = None
@@ -247,8 +272,7 @@ class SceneSource(_Grid):
         return np.asarray(self.calibrate(dn, self.nodata, out), dtype=np.float32)
 
     def close(self) -> None:
-        for ds in self._ds:
-            ds.close()
+        self._stack.close()
 
 
 class ArraySource:
@@ -280,12 +304,6 @@ class ArraySource:
 
     def close(self) -> None:
         pass
-
-
-def is_scene(path: str | os.PathLike[str]) -> bool:
-    """A folder, or an MTL metadata file, is a scene; anything else a composite raster."""
-    p = Path(path)
-    return p.is_dir() or ("MTL" in p.name.upper() and p.suffix.lower() in (".txt", ".json", ".xml"))
 
 
 def open_source(

@@ -10,7 +10,6 @@ failure leaves no partial file. Memory is O(width x strip_rows), not O(scene).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
-from pix2lst.errors import EmptySceneError, ParameterError, SceneError
+from pix2lst.errors import EmptySceneError, ParameterError
 from pix2lst.geo.atomic import check_output
-from pix2lst.geo.grid import check_grid, grid_of
+from pix2lst.geo.grid import grid_of
+from pix2lst.geo.sources import open_bands
 from pix2lst.geo.writer import BLOCK, raster_writer
 
 __all__ = ["Progress", "gdal_env", "open_bands", "stream_to_geotiff", "strip_windows"]
@@ -47,27 +46,6 @@ def strip_windows(height: int, width: int, strip_rows: int = 2 * BLOCK) -> Itera
         raise ParameterError(f"strip_rows must be positive, got {strip_rows}")
     for row in range(0, height, strip_rows):
         yield Window(0, row, width, min(strip_rows, height - row))
-
-
-@contextlib.contextmanager
-def open_bands(
-    paths: Mapping[str, Path],
-) -> Iterator[tuple[list[DatasetReader], list[float | None]]]:
-    """Open band files (checking that they share one grid); yield datasets and nodata values."""
-    with contextlib.ExitStack() as stack:
-        datasets: list[DatasetReader] = []
-        for name, path in paths.items():
-            try:
-                datasets.append(stack.enter_context(rasterio.open(path)))
-            except rasterio.errors.RasterioIOError as exc:
-                raise SceneError(f"cannot read band {name} from {path}: {exc}") from exc
-            if datasets[-1].count < 1:
-                raise SceneError(f"band {name} ({path}) has no raster band")
-        check_grid(
-            [(f"band {name}", grid_of(ds)) for name, ds in zip(paths, datasets, strict=True)],
-            hint="all bands must share one 30 m grid (resample or crop them to the same grid first)",
-        )
-        yield datasets, [ds.nodata for ds in datasets]
 
 
 def stream_to_geotiff(

@@ -21,10 +21,10 @@ from rasterio.windows import Window
 from pix2lst.errors import EmptySceneError, ParameterError
 from pix2lst.geo.atomic import check_output
 from pix2lst.geo.scene import Scene
+from pix2lst.geo.sources import open_bands
 from pix2lst.geo.stream import (
     Progress,
     gdal_env,
-    open_bands,
     stream_to_geotiff,
     strip_windows,
 )

@@ -1,6 +1,8 @@
 """The torch-free runtime: ONNX Runtime sessions, padded tiling, Numba blending, streaming GeoTIFF.
 
-This subpackage never imports torch. Typical use::
+This subpackage never imports torch. Names are imported lazily (as in
+:mod:`pix2lst.export`), so ``import pix2lst.runtime.metadata`` (the contract the
+export side writes) needs neither onnxruntime nor numba. Typical use::
 
     from pix2lst.runtime import LSTPredictor
 
@@ -8,20 +10,26 @@ This subpackage never imports torch. Typical use::
     summary = predictor.predict_file("scene_folder_or_composite.tif", "lst.tif", cog=True)
 """
 
-from pix2lst.geo.sources import open_source
-from pix2lst.runtime.blending import BLENDS, blend_weights
-from pix2lst.runtime.metadata import FORMAT_VERSION, TARGETS, ModelMetadata
-from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
-from pix2lst.runtime.pipeline import IO_PRIORITIES, PipelineStats, run_pipeline
-from pix2lst.runtime.predictor import UNITS, LSTPredictor, PredictionSummary
-from pix2lst.runtime.session import (
-    PROVIDER_ALIASES,
-    SessionConfig,
-    available_providers,
-    create_session,
-    resolve_providers,
-)
-from pix2lst.runtime.tiling import TileGrid, default_padding, reflect_index
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the real types for type checkers; at run time see __getattr__
+    from pix2lst.geo.sources import open_source
+    from pix2lst.runtime.blending import BLENDS, blend_weights
+    from pix2lst.runtime.metadata import FORMAT_VERSION, TARGETS, ModelMetadata
+    from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
+    from pix2lst.runtime.pipeline import IO_PRIORITIES, PipelineStats, run_pipeline
+    from pix2lst.runtime.predictor import UNITS, LSTPredictor, PredictionSummary
+    from pix2lst.runtime.session import (
+        PROVIDER_ALIASES,
+        SessionConfig,
+        available_providers,
+        create_session,
+        resolve_providers,
+    )
+    from pix2lst.runtime.tiling import TileGrid, default_padding, reflect_index
 
 __all__ = [
     "BLENDS",
@@ -48,3 +56,27 @@ __all__ = [
     "resolve_providers",
     "run_pipeline",
 ]
+
+_WHERE = {
+    "BLENDS": "blending", "blend_weights": "blending",
+    "FORMAT_VERSION": "metadata", "TARGETS": "metadata", "ModelMetadata": "metadata",
+    "BatchRunner": "model", "LoadedModel": "model", "load_model": "model",
+    "IO_PRIORITIES": "pipeline", "PipelineStats": "pipeline", "run_pipeline": "pipeline",
+    "UNITS": "predictor", "LSTPredictor": "predictor", "PredictionSummary": "predictor",
+    "PROVIDER_ALIASES": "session", "SessionConfig": "session",
+    "available_providers": "session", "create_session": "session",
+    "resolve_providers": "session", "open_source": "pix2lst.geo.sources",
+    "TileGrid": "tiling", "default_padding": "tiling", "reflect_index": "tiling",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pix2lst.runtime' has no attribute {name!r}")
+    full = module if "." in module else f"pix2lst.runtime.{module}"
+    return getattr(importlib.import_module(full), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

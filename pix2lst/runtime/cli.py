@@ -75,26 +75,23 @@ def predict(
     from pix2lst.geo.atomic import check_output
     from pix2lst.runtime.predictor import LSTPredictor
 
-    try:
-        check_output(output, overwrite=overwrite)
-        predictor = LSTPredictor(
-            model,
-            providers=providers,
-            batch_size=batch_size,
-            padding=padding,
-            blend=blend,
-            io_priority=io_priority,
-            sessions=sessions,
+    check_output(output, overwrite=overwrite)
+    predictor = LSTPredictor(
+        model,
+        providers=providers,
+        batch_size=batch_size,
+        padding=padding,
+        blend=blend,
+        io_priority=io_priority,
+        sessions=sessions,
+    )
+    with tqdm(total=0, unit="tile", desc="predict", leave=False) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        summary = predictor.predict_file(
+            input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress
         )
-        with tqdm(total=0, unit="tile", desc="predict", leave=False) as bar:
-
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
-            summary = predictor.predict_file(
-                input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress
-            )
-    except ValueError as exc:  # a bad option value; Pix2LstError is said by the CLI group
-        raise click.ClickException(str(exc)) from exc
     click.echo(summary.line())

@@ -136,7 +136,7 @@ def accumulate(acc, wacc, preds, col_starts, weights, valid):  # type: ignore[no
     """Add ``weights * preds[k]`` and ``weights`` into the strip accumulators.
 
     Pixels that are invalid in the input, or whose prediction is not finite, add
-    nothing to either sum. Parallel over tile rows, so tiles never race.
+    nothing to either sum. Serial: row by row, the tiles of a row in order.
     """
     tile = weights.shape[0]
     n = col_starts.shape[0]

@@ -14,7 +14,11 @@ The network maps a normalised input tile to a normalised output tile:
   :attr:`ModelMetadata.target` is ``"lst_minus_bt"``, the residual is added to
   the un-normalised brightness temperature band named by
   :attr:`ModelMetadata.residual_band`: ``LST = y_k + x[residual_band]``. The
-  result is in kelvin.
+  result is in :attr:`ModelMetadata.output_units`, which must be kelvin (``"K"``).
+
+Format versions: 1 had no ``output_units`` key (its outputs are kelvin: such
+files, e.g. the shipped default model, are read as ``"K"``); from 2 on the key is
+required, and a file that lacks it or names another unit is refused.
 """
 
 from __future__ import annotations
@@ -27,10 +31,19 @@ from typing import Any
 
 from pix2lst.errors import ModelError
 
-__all__ = ["FORMAT_VERSION", "TARGETS", "ModelMetadata"]
+__all__ = ["FORMAT_VERSION", "KELVIN", "OUTPUT_UNITS", "TARGETS", "ModelMetadata"]
 
-FORMAT_VERSION = 1
-"""Version of the metadata layout; bumped on incompatible changes."""
+FORMAT_VERSION = 2
+"""Version of the metadata layout; bumped on incompatible changes (2: ``output_units``)."""
+
+KELVIN = "K"
+"""The unit of the de-normalised output (``pix2lst.output_units``)."""
+
+OUTPUT_UNITS = (KELVIN,)
+"""Output units the runtime accepts."""
+
+_UNITS_SINCE = 2
+"""The first format version whose files must carry ``output_units``."""
 
 TARGETS = ("lst", "lst_minus_bt")
 """What the network predicts: LST itself, or the correction LST - BT."""
@@ -49,6 +62,7 @@ class ModelMetadata:
     output_scale: float
     output_offset: float
     tile_size: int
+    output_units: str = KELVIN
     target: str = "lst"
     residual_band: str | None = None
     depth: int = 0
@@ -75,6 +89,11 @@ class ModelMetadata:
             raise ModelError("model metadata holds a non-finite normalisation constant")
         if self.output_scale == 0 or any(s == 0 for s in self.input_scale):
             raise ModelError("model metadata holds a zero normalisation scale")
+        if self.output_units not in OUTPUT_UNITS:
+            raise ModelError(
+                f"model output units are {self.output_units!r}, but pix2lst needs a model whose "
+                f"de-normalised output is kelvin ({KELVIN!r}); re-export it with pix2lst.export"
+            )
         if self.input_units not in ("toa", "dn"):
             raise ModelError(f"input_units must be 'toa' or 'dn', not {self.input_units!r}")
         if self.target not in TARGETS:
@@ -90,6 +109,11 @@ class ModelMetadata:
         if self.depth < 0 or (self.depth and self.tile_size % (2**self.depth)):
             raise ModelError(
                 f"tile_size {self.tile_size} is not a multiple of 2**depth = {2**self.depth}"
+            )
+        if self.format_version < 1:
+            raise ModelError(
+                f"model metadata format {self.format_version} is not a version (1 to "
+                f"{FORMAT_VERSION}); re-export the model"
             )
         if self.format_version > FORMAT_VERSION:
             raise ModelError(
@@ -133,6 +157,19 @@ class ModelMetadata:
         known = set(cls.__dataclass_fields__)
         kwargs: dict[str, Any] = {k: v for k, v in raw.items() if k in known}
         try:
+            # files without a format version predate version 2 (and output_units)
+            version = kwargs["format_version"] = int(kwargs.get("format_version", 1))
+            if "output_units" not in kwargs and version >= _UNITS_SINCE:
+                raise ModelError(
+                    f"{source} has pix2lst metadata format {version} but no output_units key "
+                    f"(the unit of its output, {KELVIN!r}); re-export it with pix2lst.export"
+                )
+            units = kwargs.get("output_units", KELVIN)
+            if units not in OUTPUT_UNITS:
+                raise ModelError(
+                    f"{source} gives output in {units!r}, but pix2lst needs kelvin output "
+                    f"(output_units {KELVIN!r}); re-export it with pix2lst.export"
+                )
             for key in ("bands", "input_scale", "input_offset", "training_scenes"):
                 if key in kwargs:
                     kwargs[key] = tuple(kwargs[key])

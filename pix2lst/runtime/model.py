@@ -184,7 +184,6 @@ class BatchRunner:
             self._setup_binding()
 
     def _setup_binding(self) -> None:
-        device_id = 0
         opts = self.model.session.get_provider_options().get(self.model.provider, {})
         device_id = int(opts.get("device_id", 0))
         n, _, t, _ = self.input_shape

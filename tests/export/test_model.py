@@ -15,6 +15,7 @@ from pix2lst.cli import main
 from pix2lst.errors import DatasetError, ModelError
 from pix2lst.export.dataset import TileData, prepare_data
 from pix2lst.export.learner import HISTORY_COLUMNS, Pix2Pix, TrainConfig, format_history
+from pix2lst.export.metrics import Metrics
 from pix2lst.export.model_io import load_model
 from pix2lst.export.networks import (
     GeneratorConfig,
@@ -24,7 +25,7 @@ from pix2lst.export.networks import (
 )
 from pix2lst.export.onnx_export import OPSET, export_model, export_onnx, metadata_for
 from pix2lst.export.tiles import export_tiles
-from pix2lst.runtime.metadata import ModelMetadata
+from pix2lst.runtime.metadata import FORMAT_VERSION, ModelMetadata
 
 TINY = {"depth": 3, "width": 4}
 
@@ -162,7 +163,10 @@ def test_onnx_metadata_parity_dynamic_batch(trained: tuple[Pix2Pix, Path], tmp_p
     assert rep.max_abs_diff_k < 0.01 and rep.n_parity_tiles >= 1
     proto = onnx.load(str(rep.path))
     assert max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")) >= OPSET
-    meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props})
+    props = {p.key: p.value for p in proto.metadata_props}
+    meta = ModelMetadata.from_props(props)
+    assert json.loads(props["pix2lst.output_units"]) == "K" == meta.output_units
+    assert meta.format_version == FORMAT_VERSION
     assert meta.tile_size == 64 and meta.target == "lst_minus_bt" and meta.residual_band == "B10"
     assert meta.bands == ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10") and meta.depth == 3
     sess = ort.InferenceSession(str(rep.path), providers=["CPUExecutionProvider"])
@@ -205,7 +209,17 @@ def test_runtime_predicts_with_exported_model(
 
 
 # -- CLI -----------------------------------------------------------------------------------
-def test_cli_train_and_export(tiles_dir: Path, tmp_path: Path) -> None:
+def test_cli_train_and_export(
+    tiles_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    computed = []
+    real = Pix2Pix.compute_metrics
+
+    def counted(self: Pix2Pix) -> Metrics:
+        computed.append(real(self))
+        return computed[-1]
+
+    monkeypatch.setattr(Pix2Pix, "compute_metrics", counted)
     out = tmp_path / "cli_model"
     res = CliRunner().invoke(main, ["train", str(tiles_dir / "tiles"), "-o", str(out), "--epochs", "1",
                                     "--depth", "3", "--width", "4", "--disc-width", "8",
@@ -215,6 +229,10 @@ def test_cli_train_and_export(tiles_dir: Path, tmp_path: Path) -> None:
     assert "train_loss" in res.output and (out / "model.onnx").is_file()
     arch = json.loads((out / "model.json").read_text())["architecture"]
     assert arch["head"] == 4 and len(arch["ndvi"]) == 6  # the default model's recipe, tiny
+    # metrics computed once; the saved and the printed ones are those
+    assert len(computed) == 1
+    assert json.loads((out / "model.json").read_text())["metrics"] == computed[0].to_dict()
+    assert f"metrics: {computed[0]}" in res.output
     res = CliRunner().invoke(main, ["export", str(out), "-o", str(tmp_path / "x.onnx")])
     assert res.exit_code == 0, res.output
     assert "max |ORT - torch|" in res.output

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ from pix2lst.runtime.pipeline import (
     idle_priority_available,
     run_pipeline,
 )
-from tests.conftest import BANDS, make_model, sample_dn, write_composite
+from tests.conftest import BANDS, make_model, run_python, sample_dn, write_composite
 
 TILES = (16, 32)
 
@@ -375,9 +373,7 @@ def test_runtime_never_imports_torch(tmp_path: Path, models: dict[str, Path]) ->
         "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
         "print('ok')\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "ok"
+    run_python(code, timeout=120)
 
 
 def test_bands_are_matched_by_name_not_position(tmp_path: Path, models: dict[str, Path]) -> None:
