@@ -21,7 +21,7 @@ install-runtime: $(PY)
 # already satisfied and pip never pulls a CUDA build.
 install-dev: $(PY)
 	$(PIP) install -q "torch==$(TORCH_VERSION)"
-	$(PIP) install -q -e ".[cpu,train,dev]"
+	$(PIP) install -q -e ".[cpu,train,dev,batch]"
 
 # Debian's Chromium + ChromeDriver for the viewer's browser test. Installed when
 # missing and we may (root + apt-get); otherwise those tests skip and say why.

@@ -8,44 +8,67 @@ never import torch, and start fast.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 import click
 
 from pix2lst import __version__
+from pix2lst._cli_options import configure_logging, verbosity_options
 from pix2lst.errors import Pix2LstError
 
-__all__ = ["main"]
+__all__ = ["SCENE_INPUT", "SceneInput", "main"]
 
-# command name -> "module:attribute"
+# command name -> "module:attribute", in the order a user meets them (``--help`` keeps it)
 COMMANDS: dict[str, str] = {
+    "demo": "pix2lst.demo:demo",
     "physics": "pix2lst.lst_physics.cli:physics",
-    "composite": "pix2lst.lst_physics.cli:composite",
-    "tiles": "pix2lst.export.cli:tiles",
-    "train": "pix2lst.export.cli:train",
-    "export": "pix2lst.export.cli:export",
     "predict": "pix2lst.runtime.cli:predict",
     "quicklook": "pix2lst.viz.cli:quicklook",
     "compare": "pix2lst.viz.cli:compare",
     "view": "pix2lst.viz.cli:view",
-    "demo": "pix2lst.demo:demo",
+    "composite": "pix2lst.lst_physics.cli:composite",
+    "tiles": "pix2lst.export.cli:tiles",
+    "train": "pix2lst.export.cli:train",
+    "export": "pix2lst.export.cli:export",
+    "batch": "pix2lst.batch.cli:batch",
+    "cube": "pix2lst.batch.cli:cube",
+}
+
+# help sections of ``pix2lst --help``: title -> commands
+_SECTIONS: dict[str, tuple[str, ...]] = {
+    "Try it": ("demo",),
+    "Land surface temperature": ("physics", "predict"),
+    "Look at the result": ("quicklook", "compare", "view"),
+    "Train a model on your scenes (tiles, train and export need the train extra)": (
+        "composite",
+        "tiles",
+        "train",
+        "export",
+    ),
+    "Many scenes, time series (the batch extra)": ("batch", "cube"),
 }
 
 _HELP = {
+    "demo": "Run the main job on the embedded sample scene.",
     "physics": "Compute LST from a Landsat scene with the physics chain.",
-    "composite": "Write the 8-band B1-B7 + B10 composite the model consumes.",
-    "tiles": "Cut a composite and its LST into training tiles.",
-    "train": "Train a Pix2Pix model on exported tiles (needs the train extra).",
-    "export": "Export a trained generator to a self-describing ONNX file.",
     "predict": "Predict LST for a scene or composite with an ONNX model.",
-    "quicklook": "Colour-mapped PNG of an LST GeoTIFF.",
+    "quicklook": "Colour-mapped PNG of an LST GeoTIFF, with coordinates.",
     "compare": "Two LST maps, their difference and true colour, side by side.",
     "view": "Offline HTML viewer with synchronised panes.",
-    "demo": "Run the main job on the embedded sample scene.",
+    "composite": "Write the 8-band B1-B7 + B10 composite the model consumes.",
+    "tiles": "Cut a composite and its LST into training tiles.",
+    "train": "Train a Pix2Pix model on exported tiles.",
+    "export": "Export a trained generator to a self-describing ONNX file.",
+    "batch": "Run physics or predict on many scenes with Dask (needs the batch extra).",
+    "cube": "Stack LST rasters of one path/row into a Zarr time-series cube.",
 }
 
 
-_EXTRA_OF = {"torch": "train", "onnx": "train", "skimage": "train", "onnxruntime": "cpu"}
+_EXTRA_OF = {
+    "torch": "train", "onnx": "train", "skimage": "train", "onnxruntime": "cpu",
+    **dict.fromkeys(("dask", "distributed", "xarray", "rioxarray", "zarr", "pystac"), "batch"),
+}  # fmt: skip
 
 
 def _missing_dependency(command: str, exc: ModuleNotFoundError) -> str:
@@ -58,6 +81,33 @@ def _missing_dependency(command: str, exc: ModuleNotFoundError) -> str:
     return f"'pix2lst {command}' needs {missing}, which is not installed; {hint}"
 
 
+class SceneInput(click.ParamType):
+    """A scene argument: a local path that exists, or a URL / GDAL path kept as a string.
+
+    URLs (``https://``, ``s3://``, ``/vsicurl/`` ...) are never turned into ``Path``
+    (it would collapse ``https://`` to ``https:/``); local paths are checked here.
+    """
+
+    name = "input"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value)
+        if text.startswith(("http://", "https://", "s3://", "gs://", "/vsi")):
+            return text
+        path = Path(text)
+        if not path.exists():
+            self.fail(
+                f"{text} does not exist; give a scene folder, MTL file, composite GeoTIFF, "
+                "STAC item (.json) or a URL",
+                param,
+                ctx,
+            )
+        return path
+
+
+SCENE_INPUT = SceneInput()
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use.
 
@@ -67,7 +117,7 @@ class LazyGroup(click.Group):
     """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
@@ -97,17 +147,31 @@ class LazyGroup(click.Group):
             raise click.ClickException(str(exc)) from exc
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, _HELP.get(name, "")) for name in self.list_commands(ctx)]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
+        for title, names in _SECTIONS.items():
+            with formatter.section(title):
+                formatter.write_dl([(name, _HELP.get(name, "")) for name in names])
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+_EPILOG = """\b
+Shell completion (bash; zsh and fish alike, see the README):
+  eval "$(_PIX2LST_COMPLETE=bash_source pix2lst)"
+"""
+
+
+@click.group(
+    cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=_EPILOG
+)
 @click.version_option(__version__, prog_name="pix2lst")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-def main(verbose: int) -> None:
-    """pix2lst: land surface temperature from Landsat-8/9 scenes."""
-    import logging
+@verbosity_options
+def main(verbose: int, quiet: bool) -> None:
+    """pix2lst: land surface temperature from Landsat-8/9 scenes.
 
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    Every command writes with -o/--output, refuses to replace a file unless given
+    --overwrite, and takes -h for its own help. -v/-vv and -q go before the command.
+    """
+    restore = configure_logging(verbose, quiet)
+    click.get_current_context().call_on_close(restore)
+
+
+if __name__ == "__main__":  # python -m pix2lst.cli
+    main()

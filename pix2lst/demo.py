@@ -1,9 +1,13 @@
 """``pix2lst demo``: the main job on the embedded sample scene, end to end.
 
-Physics LST, model LST (the shipped default ONNX model through the torch-free
-runtime), how far apart they are, and the pictures: quicklooks, the physics vs
-model comparison and the offline viewer. Needs only the light install
-(``pip install 'pix2lst[cpu]'``).
+Physics LST (clouds, shadows and cirrus masked with the scene's BQA band),
+model LST (the shipped default ONNX model through the torch-free runtime), how
+far apart they are over the clear pixels, and the pictures: quicklooks, the
+physics vs model comparison and the offline viewer, all with the cloud mask
+applied and said so. Needs only the light install (``pip install 'pix2lst[cpu]'``).
+
+The sample's MTL is borrowed from another acquisition (2015-08-04) while its
+pixels are from 2015-01-22 (see the README's Data section); every figure says so.
 """
 
 from __future__ import annotations
@@ -17,10 +21,19 @@ import click
 import numpy as np
 import rasterio
 
+from pix2lst._cli_options import output_option, overwrite_option
 from pix2lst.data import sample_scene_path
 from pix2lst.errors import GridMismatchError
 
-__all__ = ["DemoResult", "agreement", "demo", "run_demo"]
+__all__ = ["SAMPLE_CAVEAT", "DemoResult", "agreement", "demo", "run_demo"]
+
+#: What every demo figure says about the sample's dates.
+SAMPLE_CAVEAT = (
+    "Sample caveat: the pixels are from 2015-01-22; the MTL, and so the date in the titles "
+    "(2015-08-04), is borrowed from another acquisition."
+)
+#: What every demo LST figure says about clouds.
+CLOUD_NOTE = "Clouds, cloud shadows and cirrus (BQA) masked: transparent."
 
 
 @dataclass(frozen=True)
@@ -69,26 +82,30 @@ def run_demo(out_dir: Path, *, overwrite: bool = False) -> DemoResult:
         "comparison": out_dir / "compare_physics_vs_model.png",
         "viewer": out_dir / "viewer.html",
     }
-    write_lst(scene, paths["physics LST"], overwrite=overwrite)
+    write_lst(scene, paths["physics LST"], mask_clouds=True, overwrite=overwrite)
     predictor = LSTPredictor(None)  # the shipped default model
     predictor.predict_file(scene, paths["model LST"], overwrite=overwrite)
-    rmse, bias, n = agreement(paths["physics LST"], paths["model LST"])
-    quicklook(paths["physics LST"], paths["physics quicklook"], overwrite=overwrite,
-              title="Physics LST (single channel, Sobrino emissivity)")  # fmt: skip
-    quicklook(paths["model LST"], paths["model quicklook"], overwrite=overwrite,
-              title=f"Model LST ({predictor.model.path.name})")  # fmt: skip
-    rgb_quicklook(scene, paths["true colour"], overwrite=overwrite)
+    rmse, bias, n = agreement(paths["physics LST"], paths["model LST"])  # clear pixels only
+    clouds = paths["physics LST"]  # its nodata is the cloud mask: hide the same pixels everywhere
+    note = f"{CLOUD_NOTE} {SAMPLE_CAVEAT}"
+    quicklook(paths["physics LST"], paths["physics quicklook"], overwrite=overwrite, note=note)
+    quicklook(paths["model LST"], paths["model quicklook"], overwrite=overwrite, mask=clouds,
+              note=note)  # fmt: skip
+    rgb_title = "True colour: pixels 2015-01-22 (MTL date 2015-08-04 borrowed)"
+    rgb_quicklook(scene, paths["true colour"], overwrite=overwrite, title=rgb_title,
+                  note=SAMPLE_CAVEAT)  # fmt: skip
     compare(paths["physics LST"], paths["model LST"], paths["comparison"], rgb=scene,
-            overwrite=overwrite)  # fmt: skip
+            overwrite=overwrite, mask=clouds, rgb_title=rgb_title, note=note)  # fmt: skip
     write_viewer([paths["physics LST"], paths["model LST"]], paths["viewer"], rgb=scene,
-                 overwrite=overwrite, title="pix2lst demo: physics vs model")  # fmt: skip
+                 overwrite=overwrite, title="pix2lst demo: physics vs model", mask=clouds,
+                 rgb_title=rgb_title, note=note)  # fmt: skip
     return DemoResult(paths, rmse, bias, n, time.perf_counter() - started)
 
 
 @click.command(name="demo")
-@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("demo-output"), show_default=True, help="Folder for the outputs.")  # fmt: skip
-@click.option("--overwrite", is_flag=True, help="Replace outputs left by an earlier run.")
+@output_option("Folder for the outputs.", required=False, default=Path("demo-output"),
+               file_okay=False, show_default=True)  # fmt: skip
+@overwrite_option("Replace outputs left by an earlier run.")
 def demo(output: Path, overwrite: bool) -> None:
     """Run the main job on the embedded sample scene and say where the outputs are."""
     click.echo(f"pix2lst demo on the embedded sample: {sample_scene_path()}")
@@ -97,7 +114,7 @@ def demo(output: Path, overwrite: bool) -> None:
     for label, path in result.outputs.items():
         click.echo(f"  {label:<{width}}  {path}")
     click.echo(
-        f"model vs physics over {result.valid_pixels} valid pixels: RMSE {result.rmse_k:.3f} K, "
+        f"model vs physics over {result.valid_pixels} clear pixels: RMSE {result.rmse_k:.3f} K, "
         f"bias {result.bias_k:+.3f} K  ({result.seconds:.1f} s)"
     )
     click.echo(f"open {result.outputs['viewer']} in a browser to compare them side by side")

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 __all__ = [
     "BandNotFoundError",
+    "BatchInputError",
     "DatasetError",
     "EmptySceneError",
     "GridMismatchError",
     "MetadataError",
     "ModelError",
     "OutputExistsError",
+    "OutputLockedError",
     "OutputNotWritableError",
     "OutputWriteError",
     "ParameterError",
     "Pix2LstError",
     "ProviderError",
+    "RemoteError",
     "SceneError",
+    "SchedulerError",
+    "StacError",
     "UnknownColormapError",
 ]
 
@@ -79,3 +84,31 @@ class ParameterError(Pix2LstError, ValueError):
 
 class UnknownColormapError(ParameterError):
     """A colour map name that matplotlib does not know."""
+
+
+class BatchInputError(ParameterError):
+    """A batch input list is unusable: an empty glob, a duplicate scene, an unknown input."""
+
+
+class RemoteError(Pix2LstError, OSError):
+    """A remote file (HTTP, S3) cannot be reached or read.
+
+    ``transient``: whether a retry may help (unreachable host, timeout, HTTP 5xx) or
+    not (HTTP 404, a server without range requests).
+    """
+
+    def __init__(self, message: str, *, transient: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class StacError(SceneError):
+    """A STAC item is not a Landsat-8/9 scene pix2lst can read (missing band, other mission)."""
+
+
+class OutputLockedError(Pix2LstError, BlockingIOError):
+    """An output folder is in use by another batch run."""
+
+
+class SchedulerError(Pix2LstError, ConnectionError):
+    """No Dask scheduler answers at the address given, or it has no workers."""

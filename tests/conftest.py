@@ -221,6 +221,195 @@ def write_lst(
     return path
 
 
+# -- small Landsat scenes cut from the embedded sample (batch, remote, STAC) ----------
+
+SAMPLE_ID = "LC80200392015216LGN00"
+SCENE_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10", "B11", "BQA")
+
+
+def make_scene(
+    folder: Path,
+    scene_id: str = SAMPLE_ID,
+    *,
+    date: str = "2015-08-04",
+    window: tuple[int, int, int, int] = (0, 0, 96, 128),
+    bands: tuple[str, ...] = SCENE_BANDS,
+) -> Path:
+    """A real scene cut from the embedded sample: ``<scene_id>_B<n>.TIF`` + ``<scene_id>_MTL.txt``.
+
+    ``window`` = (row, col, height, width) of the sample; scenes cut at different
+    windows share the sample's grid (what a path/row's dates do). The bands are
+    tiled (64 px blocks), so that a window read fetches only some of the file; the
+    MTL names every band file (``FILE_NAME_BAND_*``), as USGS MTLs do.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    src = sample_scene_path()
+    row, col, h, w = window
+    for band in bands:
+        with rasterio.open(src / f"test_{band}.tif") as ds:
+            win = rasterio.windows.Window(col, row, w, h)
+            data = ds.read(1, window=win)
+            profile = {
+                "driver": "GTiff", "width": w, "height": h, "count": 1, "dtype": data.dtype,
+                "crs": ds.crs, "transform": ds.window_transform(win), "tiled": True,
+                "blockxsize": 64, "blockysize": 64, "compress": "deflate",
+            }  # fmt: skip
+        with rasterio.open(folder / f"{scene_id}_{band}.TIF", "w", **profile) as out:
+            out.write(data, 1)
+    text = (src / "test_MTL.txt").read_text()
+    text = text.replace(SAMPLE_ID, scene_id).replace(
+        "DATE_ACQUIRED = 2015-08-04", f"DATE_ACQUIRED = {date}"
+    )
+    mtl = folder / f"{scene_id}_MTL.txt"
+    mtl.write_text(text)
+    return mtl
+
+
+# -- an HTTP server with range requests on 127.0.0.1 (remote COG tests) ---------------
+
+
+def _serve(root: str, port_file: str, parent: int) -> None:  # pragma: no cover - child process
+    """Serve ``root`` on 127.0.0.1 until the parent process is gone.
+
+    ``/r/<path>`` honours ``Range`` (206), ``/norange/<path>`` ignores it (200, the
+    whole file), a missing file is a 404. Each response is logged to
+    ``<root>/_requests.log`` as ``<path> <status> <bytes sent>``.
+    """
+    import http.server
+    import re
+    import threading
+    import time
+
+    log_path = os.path.join(root, "_requests.log")
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _respond(self, body: bool) -> None:
+            prefix, _, rel = self.path.lstrip("/").partition("/")
+            path = os.path.join(root, rel.split("?")[0])
+            if prefix not in ("r", "norange") or not os.path.isfile(path):
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                self._log(404, 0)
+                return
+            size = os.path.getsize(path)
+            start, end, status = 0, size - 1, 200
+            m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+            if m and prefix == "r":
+                start = int(m.group(1))
+                end = min(int(m.group(2)) if m.group(2) else size - 1, size - 1)
+                status = 206
+            self.send_response(status)
+            self.send_header("Content-Length", str(end - start + 1))
+            if prefix == "r":
+                self.send_header("Accept-Ranges", "bytes")
+            if status == 206:
+                self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+            self.end_headers()
+            sent = 0
+            if body:
+                with open(path, "rb") as f:
+                    f.seek(start)
+                    self.wfile.write(f.read(end - start + 1))
+                    sent = end - start + 1
+            self._log(status, sent, rel)
+
+        def _log(self, status: int, sent: int, rel: str = "") -> None:
+            with lock, open(log_path, "a") as f:
+                f.write(f"{rel or self.path} {status} {sent}\n")
+
+        def do_GET(self) -> None:
+            self._respond(True)
+
+        def do_HEAD(self) -> None:
+            self._respond(False)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with open(port_file + ".tmp", "w") as f:
+        f.write(str(server.server_address[1]))
+    os.replace(port_file + ".tmp", port_file)
+    while os.getppid() == parent:  # stop by ourselves when the test process is gone
+        time.sleep(0.5)
+    os._exit(0)
+
+
+class HttpServer:
+    """The running test server: files under ``root`` are served at :meth:`url`."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        self.root = root
+        self.port = port
+
+    def url(self, rel: str | Path, *, ranges: bool = True) -> str:
+        prefix = "r" if ranges else "norange"
+        return f"http://127.0.0.1:{self.port}/{prefix}/{Path(rel).as_posix()}"
+
+    def bytes_served(self, name: str) -> int:
+        """Bytes of response bodies sent so far for paths ending in ``name``."""
+        log = self.root / "_requests.log"
+        if not log.exists():
+            return 0
+        total = 0
+        for line in log.read_text().splitlines():
+            path, _, sent = line.rsplit(" ", 2)
+            if path.endswith(name):
+                total += int(sent)
+        return total
+
+
+@pytest.fixture(scope="session")
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """An HTTP server with range requests on 127.0.0.1, in its own process (GDAL's
+    ``/vsicurl/`` holds the GIL while opening, so a server thread in the test
+    process would deadlock); it serves ``http_server.root``."""
+    import multiprocessing
+    import time
+
+    root = tmp_path_factory.mktemp("http")
+    port_file = root / "_port"
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_serve, args=(str(root), str(port_file), os.getpid()), daemon=True)
+    proc.start()
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if time.monotonic() > deadline or not proc.is_alive():
+            proc.kill()
+            pytest.fail("the test HTTP server did not start")
+        time.sleep(0.05)
+    yield HttpServer(root, int(port_file.read_text()))
+    proc.kill()
+    proc.join(5)
+
+
+# -- a Dask LocalCluster of 2 worker processes, shared by the batch tests --------------
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Any:
+    """A ``distributed.Client`` on a real LocalCluster: 2 worker processes on loopback."""
+    pytest.importorskip("distributed", reason="the batch extra is not installed")
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None, silence_logs=logging.ERROR,
+    )  # fmt: skip
+    client = Client(cluster, set_as_default=False)
+    yield client
+    client.close()
+    cluster.close()
+
+
 # -- subprocesses -------------------------------------------------------------------
 
 

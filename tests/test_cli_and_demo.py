@@ -1,28 +1,110 @@
-"""The command-line group and ``pix2lst demo`` on the embedded sample."""
+"""The command-line group, its shared conventions, and ``pix2lst demo`` on the embedded sample."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import numpy as np
 import rasterio
 from click.testing import CliRunner
 
 from pix2lst.cli import COMMANDS, main
 from pix2lst.data import default_model_path
+from tests.conftest import REPO, lst_values, make_model, write_composite, write_lst
 
 
 def test_every_command_loads_and_has_help() -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0, result.output
+    # listed in the order a user meets them: demo first, training last
+    at = [result.output.index(f"\n  {name} ") for name in COMMANDS]
+    assert at == sorted(at) and list(COMMANDS)[:3] == ["demo", "physics", "predict"]
+    assert "_PIX2LST_COMPLETE=bash_source pix2lst" in result.output  # shell completion
     for name in COMMANDS:
-        assert name in result.output
         sub = runner.invoke(main, [name, "--help"])
         assert sub.exit_code == 0, (name, sub.output)
         assert "Usage: " in sub.output and "needs" not in sub.output
+        # one name for one thing: -o/--output and a documented --overwrite everywhere
+        assert "-o, --output" in sub.output, name
+        assert "--out " not in sub.output, name  # the old spelling stays hidden
+        m = re.search(r"--overwrite\s+(\S.*)", sub.output)
+        assert m is not None and len(m.group(1)) > 10, (name, sub.output)
+    for name in ("physics", "composite", "predict"):  # every raster writer
+        sub = runner.invoke(main, [name, "--help"]).output
+        assert "--co NAME=VALUE" in sub and "--cog" in sub, name
+
+
+def test_old_out_spelling_still_works(tmp_path: Path) -> None:
+    comp = write_composite(tmp_path / "c.tif", np.full((8, 64, 64), 0.2, dtype=np.float32))
+    lst = write_lst(
+        tmp_path / "l.tif",
+        np.full((64, 64), 300.0, dtype=np.float32),
+        origin=(500_000.0, 3_400_000.0),
+    )
+    runner = CliRunner()
+    old = runner.invoke(main, ["tiles", str(comp), str(lst), "--out", str(tmp_path / "ds"),
+                               "--tile", "32", "--stride", "32"])  # fmt: skip
+    assert old.exit_code == 0, old.output
+    assert "--out is deprecated; use -o/--output" in old.output
+    assert len(list((tmp_path / "ds").rglob("*.tif"))) >= 4
+    both = runner.invoke(main, ["tiles", str(comp), str(lst), "--out", "x", "-o", "y"])
+    assert both.exit_code == 2 and "once" in both.output
+    none = runner.invoke(main, ["tiles", str(comp), str(lst)])
+    assert none.exit_code == 2 and "Missing option '-o' / '--output'" in none.output
+
+
+def test_co_values_are_parsed() -> None:
+    from pix2lst._cli_options import co_option
+
+    @click.command()
+    @co_option
+    def cmd(creation_options: dict[str, str]) -> None:
+        click.echo(json.dumps(creation_options, sort_keys=True))
+
+    ok = CliRunner().invoke(cmd, ["--co", "compress=ZSTD", "--co", "BLOCKXSIZE = 512"])
+    assert ok.exit_code == 0 and json.loads(ok.output) == {"BLOCKXSIZE": "512", "COMPRESS": "ZSTD"}
+    bad = CliRunner().invoke(cmd, ["--co", "COMPRESS"])
+    assert bad.exit_code == 2 and "NAME=VALUE" in bad.output
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m pix2lst.cli ARGS`` with stdout and stderr piped (not a terminal)."""
+    cmd = [sys.executable, "-m", "pix2lst.cli", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO)
+
+
+def test_verbosity_raises_only_pix2lst_logger(tmp_path: Path) -> None:
+    lst = write_lst(tmp_path / "l.tif", lst_values())
+    quiet = _run("quicklook", str(lst), "-o", str(tmp_path / "a.png"))
+    assert quiet.returncode == 0, quiet.stderr
+    assert "INFO" not in quiet.stderr and "DEBUG" not in quiet.stderr
+    loud = _run("-vv", "quicklook", str(lst), "-o", str(tmp_path / "b.png"))
+    assert loud.returncode == 0, loud.stderr
+    assert "INFO pix2lst.viz.quicklook: quicklook" in loud.stderr
+    other = [
+        line
+        for line in loud.stderr.splitlines()
+        if not line.startswith(("INFO pix2lst", "DEBUG pix2lst"))
+    ]
+    assert not [line for line in other if "rasterio" in line or "DEBUG" in line], other
+    q = _run("-q", "quicklook", str(lst), "-o", str(tmp_path / "c.png"))
+    assert q.returncode == 0 and q.stderr == ""
+
+
+def test_progress_bars_only_on_a_terminal(tmp_path: Path) -> None:
+    comp = write_composite(tmp_path / "c.tif", np.full((8, 96, 96), 0.2, dtype=np.float32))
+    model = make_model(tmp_path / "m.onnx", "constant", tile=32)
+    r = _run("predict", str(comp), "-o", str(tmp_path / "p.tif"), "--model", str(model),
+             "--providers", "cpu")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "\r" not in r.stderr and "tile/s" not in r.stderr and "it/s" not in r.stderr
+    assert "tiles" in r.stdout  # the summary line still comes
 
 
 def test_light_commands_never_import_torch(tmp_path: Path) -> None:
@@ -53,14 +135,22 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     for name in expected:
         assert (out / name).stat().st_size > 0, name
         assert str(out / name) in result.output
-    assert "RMSE" in result.output
+    for png in ("lst_physics", "lst_model", "true_colour"):  # georeferenced quicklooks
+        assert (out / f"{png}.pgw").is_file() and (out / f"{png}.png.aux.xml").is_file()
+    assert "RMSE" in result.output and "clear pixels" in result.output
     with rasterio.open(out / "lst_physics.tif") as a, rasterio.open(out / "lst_model.tif") as b:
         phys, model = a.read(1), b.read(1)
         assert a.transform == b.transform and a.crs == b.crs
-    ok = np.isfinite(phys) & np.isfinite(model)
-    assert ok.mean() > 0.99
+        assert a.tags()["CLOUD_MASK"] == "True"  # the demo masks the sample's cumulus
+    clear = np.isfinite(phys)
+    assert 0.3 < clear.mean() < 0.95, clear.mean()
+    assert np.isfinite(model).mean() > 0.99
+    ok = clear & np.isfinite(model)
     rmse = float(np.sqrt(np.mean((phys[ok] - model[ok]) ** 2)))
     assert rmse < 3.0, f"the shipped model is {rmse:.2f} K from the physics on the sample"
+    # the figures say what was masked and that the sample's MTL date is borrowed
+    page = (out / "viewer.html").read_text(encoding="utf-8")
+    assert "masked" in page and "2015-01-22" in page and "borrowed" in page
     # a second run without --overwrite refuses and keeps the outputs
     before = (out / "lst_model.tif").stat().st_mtime_ns
     again = CliRunner().invoke(main, ["demo", "-o", str(out)])

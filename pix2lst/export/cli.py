@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from pix2lst._cli_options import output_option, overwrite_option, progress_bar
+
 __all__ = ["export", "tiles", "train"]
 
 
@@ -19,27 +21,24 @@ __all__ = ["export", "tiles", "train"]
 )
 @click.argument("composite", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("lst", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Dataset folder (created; scenes are appended).")  # fmt: skip
+@output_option("Dataset folder (created; scenes are appended).", file_okay=False, legacy_out=True)
 @click.option("--tile", default=256, show_default=True, help="Tile size in pixels.")
 @click.option("--stride", default=128, show_default=True, help="Step between tiles in pixels.")
 @click.option("--max-nodata", default=0.0, show_default=True,
               help="Largest nodata fraction a kept tile may have.")  # fmt: skip
 @click.option("--scene", default=None, help="Scene name in tile names (default: from COMPOSITE).")
-@click.option("--overwrite", is_flag=True, help="Replace this scene's tiles if present.")
-def tiles(composite: Path, lst: Path, out_dir: Path, tile: int, stride: int, max_nodata: float,
+@overwrite_option("Replace this scene's tiles if present.")
+def tiles(composite: Path, lst: Path, output: Path, tile: int, stride: int, max_nodata: float,
           scene: str | None, overwrite: bool) -> None:  # fmt: skip
-    from tqdm import tqdm
-
     from pix2lst.export.tiles import export_tiles
 
-    with tqdm(unit="tile", desc="tiles") as bar:
+    with progress_bar(unit="tile", desc="tiles") as bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        r = export_tiles(composite, lst, out_dir, tile=tile, stride=stride,
+        r = export_tiles(composite, lst, output, tile=tile, stride=stride,
                          max_nodata=max_nodata, scene=scene, overwrite=overwrite,
                          progress=progress)  # fmt: skip
     click.echo(f"{r.scene}: {r.written} of {r.total} tiles written to {r.out_dir}, "
@@ -48,8 +47,7 @@ def tiles(composite: Path, lst: Path, out_dir: Path, tile: int, stride: int, max
 
 @click.command(help="Train a Pix2Pix model on a tile folder and save the model folder.")
 @click.argument("tiles_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Model folder to write.")  # fmt: skip
+@output_option("Model folder to write.", file_okay=False, legacy_out=True)
 @click.option("--epochs", default=20, show_default=True)
 @click.option("--lr", default=2e-4, show_default=True, help="Adam learning rate.")
 @click.option(
@@ -88,14 +86,13 @@ def tiles(composite: Path, lst: Path, out_dir: Path, tile: int, stride: int, max
     "--split", type=click.Choice(["auto", "scene", "blocks"]), default="auto", show_default=True
 )
 @click.option("--seed", default=42, show_default=True)
-@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/checkpoint.pt.")
+@click.option("--resume", is_flag=True, help="Continue from OUTPUT/checkpoints/checkpoint.pt.")
 @click.option(
-    "--onnx/--no-onnx", default=True, show_default=True, help="Also write OUT/model.onnx."
+    "--onnx/--no-onnx", default=True, show_default=True, help="Also write OUTPUT/model.onnx."
 )
-@click.option("--overwrite", is_flag=True)
-def train(tiles_dir: Path, out_dir: Path, **kw: Any) -> None:
-    from tqdm import tqdm
-
+@overwrite_option("Write into a non-empty model folder, replacing its files.")
+def train(tiles_dir: Path, output: Path, **kw: Any) -> None:
+    out_dir = output
     from pix2lst.export.dataset import prepare_data
     from pix2lst.export.learner import Pix2Pix, TrainConfig, TrainEvent, format_history
     from pix2lst.export.norm import FIXED_TARGET_RANGES
@@ -118,7 +115,7 @@ def train(tiles_dir: Path, out_dir: Path, **kw: Any) -> None:
     if kw["lr_find"]:
         lr = model.lr_find(out=out_dir / "lr_find.png", overwrite=True).suggested
         click.echo(f"lr_find suggests {lr:.3g}")
-    with tqdm(unit="batch") as bar:
+    with progress_bar(unit="batch") as bar:
 
         def cb(ev: TrainEvent) -> None:
             bar.total = ev.total_steps
@@ -141,17 +138,19 @@ def train(tiles_dir: Path, out_dir: Path, **kw: Any) -> None:
     help="Export a trained model folder to a self-describing ONNX file (parity-checked)."
 )
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@output_option("ONNX file to write.", dir_okay=False, legacy_out=True)
 @click.option("--tile-size", default=None, type=int,
               help="Inference tile size (multiple of 2**depth; default: the training tile).")  # fmt: skip
 @click.option(
-    "--fp16", is_flag=True, help="Also write OUT_fp16.onnx (float16 inside, float32 I/O)."
+    "--fp16", is_flag=True, help="Also write OUTPUT_fp16.onnx (float16 inside, float32 I/O)."
 )
-@click.option("--overwrite", is_flag=True)
-def export(model_dir: Path, out: Path, tile_size: int | None, fp16: bool, overwrite: bool) -> None:
+@overwrite_option("Replace the ONNX file(s) if they exist.")
+def export(
+    model_dir: Path, output: Path, tile_size: int | None, fp16: bool, overwrite: bool
+) -> None:
     from pix2lst.export.onnx_export import export_model
 
-    r = export_model(model_dir, out, tile_size=tile_size, fp16=fp16, overwrite=overwrite)
+    r = export_model(model_dir, output, tile_size=tile_size, fp16=fp16, overwrite=overwrite)
     click.echo(f"{r.path}: {r.size_bytes / 1e6:.2f} MB, tile {r.tile_size}, parity on "
                f"{r.n_parity_tiles} real tiles: max |ORT - torch| = {r.max_abs_diff_k:.2e} K")  # fmt: skip
     if r.fp16_path is not None:

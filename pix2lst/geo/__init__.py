@@ -5,6 +5,9 @@ One place for each raster concern:
 * :mod:`.grid`: the grid value object and the one grid check (every difference named);
 * :mod:`.bands`: the one band-lookup rule (band descriptions, case-insensitive);
 * :mod:`.mtl`, :mod:`.scene`: Landsat MTL parsing and scene discovery;
+* :mod:`.remote`, :mod:`.stac`: remote scenes (an MTL URL, bands read window by
+  window through GDAL) and STAC items, resolved by ``find_scene`` to a scene whose
+  band locations are GDAL paths;
 * :mod:`.sources`: the one reader interface (scene, composite, array; windowed; a
   scene is calibrated on the fly by a hook the physics room supplies);
 * :mod:`.stream`: strip-by-strip streaming of band files into one output;

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pix2lst.errors import MetadataError
 
-__all__ = ["L2_SR_ADD", "L2_SR_MULT", "MtlMetadata", "parse_mtl_text", "read_mtl"]
+__all__ = ["L2_SR_ADD", "L2_SR_MULT", "MtlMetadata", "parse_mtl", "parse_mtl_text", "read_mtl"]
 
 log = logging.getLogger(__name__)
 
@@ -309,6 +309,25 @@ def _build(groups: Groups, path: Path) -> MtlMetadata:
 _SUFFIX = re.compile(r"\.(txt|json|xml)$", re.IGNORECASE)
 
 
+def parse_mtl(text: str, source: str, kind: str | None = None) -> MtlMetadata:
+    """Parse MTL ``text`` (``kind`` ``txt``/``json``/``xml``; from ``source``'s suffix if None).
+
+    ``source`` (a path or URL) names the file in messages; remote scenes use this.
+    """
+    if kind is None:
+        match = _SUFFIX.search(source)
+        kind = match.group(1).lower() if match else "txt"
+    if kind == "json":
+        groups = _parse_json(text, source)
+    elif kind == "xml":
+        groups = _parse_xml(text, source)
+    else:
+        groups = parse_mtl_text(text, source)
+    if not groups:
+        raise MetadataError(f"{source} holds no MTL groups; is it a Landsat metadata file?")
+    return _build(groups, Path(source))
+
+
 def read_mtl(path: str | os.PathLike[str]) -> MtlMetadata:
     """Read a Landsat MTL file (``.txt`` ODL, ``.json`` or ``.xml``) into :class:`MtlMetadata`.
 
@@ -325,14 +344,6 @@ def read_mtl(path: str | os.PathLike[str]) -> MtlMetadata:
         text = p.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise MetadataError(f"cannot read MTL file {p}: {exc}") from exc
-    if kind == "json":
-        groups = _parse_json(text, str(p))
-    elif kind == "xml":
-        groups = _parse_xml(text, str(p))
-    else:
-        groups = parse_mtl_text(text, str(p))
-    if not groups:
-        raise MetadataError(f"{p} holds no MTL groups; is it a Landsat metadata file?")
-    mtl = _build(groups, p)
+    mtl = parse_mtl(text, str(p), kind)
     log.debug("read %s: %s %s level %s", p, mtl.spacecraft, mtl.scene_id, mtl.level)
     return mtl

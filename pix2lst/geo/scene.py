@@ -15,16 +15,22 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 from pix2lst.errors import BandNotFoundError, SceneError
 from pix2lst.geo.mtl import MtlMetadata, read_mtl
 
-__all__ = ["Scene", "find_scene", "is_scene"]
+__all__ = ["Location", "Scene", "find_scene", "is_scene", "scene_from_files"]
+
+Location = Path | str
+"""Where a band lives: a local ``Path``, or a GDAL path / URL string (``/vsicurl/...``,
+``https://...``) that ``pathlib`` must never touch (it collapses ``//``)."""
+
+_REMOTE = ("http://", "https://", "s3://", "gs://", "/vsi")
 
 _TOKEN = re.compile(
     r"(?:^|(?<=_))(?P<token>SR_B\d{1,2}|SR_QA_AEROSOL|ST_[A-Z0-9]+|QA_[A-Z]+|BQA|B\d{1,2})"
@@ -45,9 +51,9 @@ class Scene:
     names ``B1``..``B7``/``B10`` to ``SR_B1``..``SR_B7``/``ST_TRAD`` when present.
     """
 
-    root: Path
+    root: Location
     mtl: MtlMetadata
-    bands: Mapping[str, Path]
+    bands: Mapping[str, Location]
     level: Literal["L1", "L2"]
 
     @property
@@ -57,7 +63,7 @@ class Scene:
     def has(self, name: str) -> bool:
         return name.upper() in self.bands
 
-    def band_path(self, name: str) -> Path:
+    def band_path(self, name: str) -> Location:
         """Path of band ``name`` (case-insensitive); :class:`BandNotFoundError` if absent."""
         key = name.upper()
         try:
@@ -75,7 +81,7 @@ class Scene:
                 f"bands found: {found}.{hint}"
             ) from None
 
-    def quality_band(self) -> tuple[str, Path]:
+    def quality_band(self) -> tuple[str, Location]:
         """``("QA_PIXEL", path)`` (Collection 2) or ``("BQA", path)`` (pre-collection, C1)."""
         for name in ("QA_PIXEL", "BQA"):
             if name in self.bands:
@@ -107,21 +113,83 @@ def _choose_mtl(folder: Path) -> Path:
     return min(candidates, key=lambda p: _MTL_PREFERENCE[_MTL.search(p.name).group(1).lower()])  # type: ignore[union-attr]
 
 
-def is_scene(path: str | os.PathLike[str]) -> bool:
-    """True for what :func:`find_scene` takes: a folder, or an MTL file (``*MTL.txt/.json/.xml``).
+def _is_remote(path: str) -> bool:
+    return path.startswith(_REMOTE)
 
-    Anything else (a composite GeoTIFF) is not a scene.
+
+def _is_stac(path: object) -> bool:
+    """A pystac Item / STAC dict, or a ``.json`` location that is not an MTL file."""
+    if not isinstance(path, (str, os.PathLike)):
+        return True
+    name = os.fspath(path)
+    return name.lower().endswith(".json") and not _MTL.search(name)
+
+
+def is_scene(path: object) -> bool:
+    """True for what :func:`find_scene` takes: a folder, an MTL file (``*MTL.txt/.json/.xml``,
+    local or a URL), a STAC item (``.json`` file or URL, ``pystac.Item`` or its dict).
+
+    Anything else (a composite GeoTIFF, local or a COG URL) is not a scene.
     """
-    p = Path(path)
+    if _is_stac(path):
+        return True
+    name = os.fspath(path)  # type: ignore[call-overload]
+    if _is_remote(name):
+        return bool(_MTL.search(name))
+    p = Path(name)
     return p.is_dir() or bool(_MTL.search(p.name))
 
 
-def find_scene(path: str | os.PathLike[str]) -> Scene:
+def scene_from_files(
+    root: Location, mtl: MtlMetadata, files: Iterable[tuple[str, Location]], prefix: str = ""
+) -> Scene:
+    """A :class:`Scene` from ``(file name, location)`` pairs: the one band-naming rule.
+
+    A file belongs to the scene when its name starts with ``prefix`` and its next
+    token names a band (``B4``, ``SR_B4``, ``ST_TRAD``, ``QA_PIXEL`` ...); the first
+    file of each band wins. Level-2 bundles also answer ``B1``..``B7``/``B10``.
+    """
+    bands: dict[str, Location] = {}
+    for name, location in files:
+        if not name.upper().startswith(prefix.upper()):
+            continue
+        m = _TOKEN.search(name)
+        if m and m.start() == len(prefix):
+            bands.setdefault(m.group("token").upper(), location)
+    if not bands:
+        raise SceneError(f"no band files named {prefix}<band>.TIF next to the MTL in {root}")
+    has_l1 = any(k in bands for k in ("B4", "B5", "B10"))
+    level: Literal["L1", "L2"] = mtl.level
+    if level == "L1" and not has_l1 and any(k.startswith(("SR_", "ST_")) for k in bands):
+        level = "L2"
+    if level == "L2" and not has_l1:
+        for alias, token in _L2_ALIASES.items():
+            if token in bands:
+                bands[alias] = bands[token]
+    return Scene(root=root, mtl=mtl, bands=MappingProxyType(bands), level=level)
+
+
+def find_scene(path: str | os.PathLike[str] | Any) -> Scene:
     """Discover a scene from its folder or its MTL file (``.txt``, ``.json`` or ``.xml``).
+
+    Remote scenes and STAC items plug in here: an MTL URL (``https://``, ``s3://``,
+    ``/vsicurl/``) is read by :func:`pix2lst.geo.remote.remote_scene` (bands read
+    window by window through GDAL), a STAC item (``pystac.Item``, dict, ``.json``
+    file or URL) by :func:`pix2lst.geo.stac.stac_scene`.
 
     Raises :class:`SceneError` if the path does not exist, holds no MTL or several
     scenes, or no band files that match the MTL's prefix.
     """
+    if isinstance(path, Scene):
+        return path
+    if _is_stac(path):
+        from pix2lst.geo.stac import stac_scene
+
+        return stac_scene(path)
+    if _is_remote(os.fspath(path)):
+        from pix2lst.geo.remote import remote_scene
+
+        return remote_scene(os.fspath(path))
     p = Path(path)
     if not p.exists():
         raise SceneError(f"scene {p} does not exist; pass a Landsat scene folder or its MTL file")
@@ -134,23 +202,10 @@ def find_scene(path: str | os.PathLike[str]) -> Scene:
     root = mtl_path.parent
     prefix = _mtl_prefix(mtl_path)
     mtl = read_mtl(mtl_path)
-    bands: dict[str, Path] = {}
-    for f in sorted(root.iterdir()):
-        if not f.name.upper().startswith(prefix.upper()) or not f.is_file():
-            continue
-        m = _TOKEN.search(f.name)
-        if m and m.start() == len(prefix):
-            bands.setdefault(m.group("token").upper(), f)
-    if not bands:
+    files = [(f.name, f) for f in sorted(root.iterdir()) if f.is_file()]
+    try:
+        return scene_from_files(root, mtl, files, prefix)
+    except SceneError:
         raise SceneError(
             f"no band files named {prefix}<band>.TIF next to {mtl_path.name} in {root}"
-        )
-    has_l1 = any(k in bands for k in ("B4", "B5", "B10"))
-    level: Literal["L1", "L2"] = mtl.level
-    if level == "L1" and not has_l1 and any(k.startswith(("SR_", "ST_")) for k in bands):
-        level = "L2"
-    if level == "L2" and not has_l1:
-        for alias, token in _L2_ALIASES.items():
-            if token in bands:
-                bands[alias] = bands[token]
-    return Scene(root=root, mtl=mtl, bands=MappingProxyType(bands), level=level)
+        ) from None

@@ -33,6 +33,7 @@ from rasterio.windows import Window
 from pix2lst.errors import SceneError
 from pix2lst.geo.bands import band_indexes
 from pix2lst.geo.grid import Grid, check_grid, grid_of
+from pix2lst.geo.remote import gdal_path, is_remote, raster_error, read_error
 from pix2lst.geo.scene import Scene, find_scene, is_scene
 from pix2lst.geo.tags import SCENE_TAGS, scene_tags
 
@@ -89,6 +90,9 @@ def _open(path: str | os.PathLike[str], what: str, threads: str | int) -> Any:
     try:
         ds = rasterio.open(path, NUM_THREADS=str(threads))
     except rasterio.errors.RasterioIOError as exc:
+        remote = raster_error(path, exc, what.removesuffix(" of"))
+        if remote is not None:
+            raise remote from exc
         raise SceneError(f"cannot read {what} from {path}: {exc}") from exc
     if ds.count < 1:
         ds.close()
@@ -160,7 +164,7 @@ class CompositeSource(_Grid):
         *,
         threads: str | int = READ_THREADS,
     ) -> None:
-        self.path = Path(path)
+        self.path: Path | str = gdal_path(str(path)) if is_remote(path) else Path(path)
         self._ds = ds = _open(self.path, "composite", threads)
         try:
             self.indexes = band_indexes(
@@ -253,8 +257,11 @@ class SceneSource(_Grid):
         if self._dn is None or self._dn.shape[1] < n:  # one DN buffer, reused strip after strip
             self._dn = np.empty((len(self._ds), n, self.width), dtype=self._dtype)
         dn = self._dn[:, :n]
-        for i, ds in enumerate(self._ds):
-            ds.read(1, window=window, out=dn[i])
+        try:
+            for i, ds in enumerate(self._ds):
+                ds.read(1, window=window, out=dn[i])
+        except rasterio.errors.RasterioIOError as exc:
+            raise read_error([ds.name for ds in self._ds], exc) from exc
         return np.asarray(self.calibrate(dn, self.nodata, out), dtype=np.float32)
 
     def read(
@@ -326,6 +333,8 @@ def open_source(
             raise SceneError(f"{path} is a scene; reading it needs a calibration (calibrate=)")
         scene = path if isinstance(path, Scene) else find_scene(path)
         return SceneSource(scene, bands, calibrate(scene, tuple(bands)), threads=threads)
+    if is_remote(path):  # a composite COG by URL
+        return CompositeSource(path, tuple(bands), units, threads=threads)
     p = Path(path)
     if not p.exists():
         raise SceneError(f"input {p} does not exist; give a composite GeoTIFF or a scene folder")

@@ -23,6 +23,8 @@ from rasterio.windows import Window
 from pix2lst.errors import EmptySceneError, ParameterError
 from pix2lst.geo.atomic import check_output
 from pix2lst.geo.grid import grid_of
+from pix2lst.geo.remote import read_error
+from pix2lst.geo.scene import Location
 from pix2lst.geo.sources import open_bands
 from pix2lst.geo.writer import BLOCK, raster_writer
 
@@ -49,7 +51,7 @@ def strip_windows(height: int, width: int, strip_rows: int = 2 * BLOCK) -> Itera
 
 
 def stream_to_geotiff(
-    inputs: Mapping[str, Path],
+    inputs: Mapping[str, Location],
     out: str | os.PathLike[str],
     compute: Compute,
     *,
@@ -92,7 +94,10 @@ def stream_to_geotiff(
 
             pending = submit(windows[0])
             for k, window in enumerate(windows):
-                arrays = [f.result() for f in pending]
+                try:
+                    arrays = [f.result() for f in pending]
+                except rasterio.errors.RasterioIOError as exc:
+                    raise read_error(inputs.values(), exc) from exc
                 if k + 1 < len(windows):
                     pending = submit(windows[k + 1])
                 result = compute(arrays, nodata, window)

@@ -9,6 +9,15 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
+from pix2lst._cli_options import (
+    co_option,
+    cog_option,
+    output_option,
+    overwrite_option,
+    progress_bar,
+)
+from pix2lst.cli import SCENE_INPUT
+
 if TYPE_CHECKING:
     from pix2lst.lst_physics.calibrate import Units
 
@@ -17,9 +26,7 @@ __all__ = ["composite", "physics"]
 
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    from tqdm import tqdm
-
-    bar = tqdm(total=None, desc=label, unit="row", leave=False, disable=None)
+    bar = progress_bar(total=None, desc=label, unit="row")
     done = 0
 
     def update(rows: int, total: int) -> None:
@@ -34,12 +41,9 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
         bar.close()
 
 
-_SCENE = click.argument("scene", type=click.Path(exists=True, path_type=Path))
-_OUT = click.option(
-    "-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-    help="Output GeoTIFF path.",
-)  # fmt: skip
-_OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
+_SCENE = click.argument("scene", type=SCENE_INPUT)
+_OUT = output_option("GeoTIFF to write.", dir_okay=False)
+_OVERWRITE = overwrite_option()
 
 
 @click.command(name="physics")
@@ -57,18 +61,21 @@ _OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace the output 
 @click.option(
     "--mask-clouds", is_flag=True, help="Set cloud, shadow and cirrus (QA_PIXEL/BQA) to nodata."
 )
+@cog_option
+@co_option
 @_OVERWRITE
 def physics(
-    scene: Path, output: Path, emissivity: str, method: str, units: str, mask_clouds: bool,
-    overwrite: bool,
+    scene: Path | str, output: Path, emissivity: str, method: str, units: str, mask_clouds: bool,
+    cog: bool, creation_options: dict[str, str], overwrite: bool,
 ) -> None:  # fmt: skip
-    """Compute LST of SCENE (a Landsat folder or MTL file) and write a float32 GeoTIFF."""
+    """LST of SCENE (a folder or MTL file, an MTL URL, a STAC item) as a float32 GeoTIFF."""
     from pix2lst.lst_physics.lst import write_lst
 
     with _progress("LST") as progress:
         path = write_lst(
             scene, output, method=method, emissivity=emissivity, units=units,  # type: ignore[arg-type]
-            mask_clouds=mask_clouds, overwrite=overwrite, progress=progress,
+            mask_clouds=mask_clouds, overwrite=overwrite, progress=progress, cog=cog,
+            creation_options=creation_options,
         )  # fmt: skip
     click.echo(f"wrote {path}")
 
@@ -80,13 +87,19 @@ def physics(
     "--units", type=click.Choice(["toa", "dn"]), default="toa", show_default=True,
     help="toa: TOA reflectance B1-B7 + brightness temperature (K) B10; dn: raw DN.",
 )  # fmt: skip
+@cog_option
+@co_option
 @_OVERWRITE
-def composite(scene: Path, output: Path, units: str, overwrite: bool) -> None:
+def composite(
+    scene: Path | str, output: Path, units: str, cog: bool, creation_options: dict[str, str],
+    overwrite: bool,
+) -> None:  # fmt: skip
     """Write the 8-band B1-B7 + B10 composite of SCENE that the model consumes."""
     from pix2lst.lst_physics.composite import write_composite
 
     with _progress("composite") as progress:
         path = write_composite(
-            scene, output, units=cast("Units", units), overwrite=overwrite, progress=progress
-        )
+            scene, output, units=cast("Units", units), overwrite=overwrite, progress=progress,
+            cog=cog, creation_options=creation_options,
+        )  # fmt: skip
     click.echo(f"wrote {path}")

@@ -20,7 +20,7 @@ from rasterio.windows import Window
 
 from pix2lst.errors import EmptySceneError, ParameterError
 from pix2lst.geo.atomic import check_output
-from pix2lst.geo.scene import Scene
+from pix2lst.geo.scene import Location, Scene
 from pix2lst.geo.sources import open_bands
 from pix2lst.geo.stream import (
     Progress,
@@ -105,7 +105,7 @@ def write_lst(
         "lst", scene_tags(mtl, sc.level), method=method, units=unit_name,
         cloud_mask=str(mask_clouds),
     )  # fmt: skip
-    inputs = {}
+    inputs: dict[str, Location] = {}
     n_in: int
     if method == "rte":
         inputs = dict(rte_paths(sc))

@@ -15,13 +15,12 @@ and the surface temperature follows by inverting Planck with the band constants,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from pix2lst.errors import BandNotFoundError, ParameterError
 from pix2lst.geo.mtl import MtlMetadata
-from pix2lst.geo.scene import Scene
+from pix2lst.geo.scene import Location, Scene
 from pix2lst.geo.units import kelvin_shift
 from pix2lst.lst_physics.calibrate import Engine, resolve_mtl
 from pix2lst.lst_physics.chain import TempUnits
@@ -47,7 +46,7 @@ def rte_params(scene_or_mtl: Scene | MtlMetadata, units: TempUnits = "K") -> Rte
     )  # fmt: skip
 
 
-def rte_paths(scene: Scene) -> dict[str, Path]:
+def rte_paths(scene: Scene) -> dict[str, Location]:
     """The five ``ST_*`` band files the inversion needs; a clear error if any is missing."""
     missing = [b for b in RTE_BANDS if not scene.has(b)]
     if missing:

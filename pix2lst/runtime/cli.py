@@ -6,6 +6,14 @@ from pathlib import Path
 
 import click
 
+from pix2lst._cli_options import (
+    co_option,
+    cog_option,
+    output_option,
+    overwrite_option,
+    progress_bar,
+)
+from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.pipeline import IO_PRIORITIES
 
@@ -13,10 +21,8 @@ __all__ = ["predict"]
 
 
 @click.command(name="predict")
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LST GeoTIFF."
-)
+@click.argument("input_path", metavar="INPUT", type=SCENE_INPUT)
+@output_option("LST GeoTIFF to write.", dir_okay=False)
 @click.option(
     "--model",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -53,10 +59,11 @@ __all__ = ["predict"]
     help="N | auto: ONNX Runtime sessions running batches in parallel, each with cores/N "
     "threads (auto: one per 4 cores on a CPU, one per GPU).",
 )
-@click.option("--cog", is_flag=True, help="Write a Cloud-Optimised GeoTIFF with overviews.")
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@cog_option
+@co_option
+@overwrite_option()
 def predict(
-    input_path: Path,
+    input_path: Path | str,
     output: Path,
     model: Path | None,
     providers: str,
@@ -67,11 +74,10 @@ def predict(
     io_priority: str,
     sessions: str,
     cog: bool,
+    creation_options: dict[str, str],
     overwrite: bool,
 ) -> None:
-    """Predict LST for INPUT (a composite GeoTIFF, a scene folder or an MTL file)."""
-    from tqdm import tqdm
-
+    """Predict LST for INPUT (a composite GeoTIFF, a scene folder or MTL, an MTL URL or a STAC item)."""
     from pix2lst.geo.atomic import check_output
     from pix2lst.runtime.predictor import LSTPredictor
 
@@ -85,13 +91,14 @@ def predict(
         io_priority=io_priority,
         sessions=sessions,
     )
-    with tqdm(total=0, unit="tile", desc="predict", leave=False) as bar:
+    with progress_bar(total=0, unit="tile", desc="predict") as bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
         summary = predictor.predict_file(
-            input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress
-        )
+            input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress,
+            creation_options=creation_options,
+        )  # fmt: skip
     click.echo(summary.line())

@@ -8,16 +8,19 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import rasterio
 
-from pix2lst.errors import EmptySceneError, ParameterError
+from pix2lst.errors import BandNotFoundError, EmptySceneError, ParameterError
 from pix2lst.geo.atomic import check_output
+from pix2lst.geo.bands import band_key
 from pix2lst.geo.grid import Grid
+from pix2lst.geo.scene import Scene
 from pix2lst.geo.sources import ArraySource, Source, open_source
-from pix2lst.geo.tags import product_tags
+from pix2lst.geo.tags import SCENE_TAGS, product_tags
 from pix2lst.geo.units import KELVIN_OFFSET, kelvin_shift, parse_temperature_units
 from pix2lst.geo.writer import raster_writer
 from pix2lst.runtime.blending import BLENDS
@@ -72,6 +75,13 @@ class PredictionSummary:
             f"({self.inference_seconds:.2f} s in the model), {self.mpx_per_s:.2f} Mpx/s, "
             f"provider {self.provider}"
         )
+
+
+def _source_name(src: str | os.PathLike[str] | Scene) -> str:
+    """The input's name for the ``SOURCE`` tag: a file/folder name, a URL's last part."""
+    if isinstance(src, Scene):
+        return src.scene_id
+    return os.fspath(src).rstrip("/").rsplit("/", 1)[-1]
 
 
 class LSTPredictor:
@@ -218,9 +228,39 @@ class LSTPredictor:
         )
         return sink.array
 
+    def predict_xarray(self, composite: Any, *, units: str = "K") -> Any:
+        """Predict a composite ``xarray.DataArray`` ``(band, y, x)``; LST as a ``(y, x)`` DataArray.
+
+        Bands are taken by the ``band`` coordinate's names in the model's order (an
+        array without one must be in that order already); the result keeps the
+        input's ``x``/``y`` coordinates and its CRS/transform (rioxarray's
+        ``spatial_ref``), NaN where the input is nodata. xarray is imported by the
+        caller, never here.
+        """
+        bands = list(self.metadata.bands)
+        if "band" in composite.coords and composite.sizes.get("band") is not None:
+            names = [band_key(str(b)) for b in composite["band"].values]
+            missing = [b for b in bands if band_key(b) not in names]
+            if missing:
+                raise BandNotFoundError(
+                    f"the composite's band coordinate {names} lacks {missing}, which the model "
+                    f"needs (in order {bands}); build it with pix2lst.batch.composite_xarray"
+                )
+            composite = composite.isel(band=[names.index(band_key(b)) for b in bands])
+        values = self.predict_array(composite.transpose("band", "y", "x").values, units=units)
+        out = composite.isel(band=0, drop=True).copy(data=values)
+        out.name = "lst"
+        out.attrs = {
+            **{k: v for k, v in composite.attrs.items() if k in SCENE_TAGS},
+            "units": parse_temperature_units(units), "standard_name": "surface_temperature",
+            "long_name": "land surface temperature", "METHOD": "model",
+            "MODEL": self.model.path.name, "MODEL_SHA256": self.model.sha256,
+        }  # fmt: skip
+        return out
+
     def predict_file(
         self,
-        src: str | os.PathLike[str],
+        src: str | os.PathLike[str] | Scene,
         dst: str | os.PathLike[str],
         *,
         units: str = "K",
@@ -262,7 +302,7 @@ class LSTPredictor:
                 "lst", source.tags, method="model", units=unit_name, model=self.model.path.name,
                 model_sha256=self.model.sha256, model_target=meta.target, provider=self.provider,
                 tile_size=self.tile_size, padding=self.padding, blend=self.blend,
-                source=Path(src).name,
+                source=_source_name(src),
             )  # fmt: skip
             # bound GDAL's block cache (default: 5 % of RAM) to what streaming needs:
             # a row of input blocks twice over (each block decoded once) and the output's

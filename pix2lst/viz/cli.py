@@ -6,6 +6,9 @@ from pathlib import Path
 
 import click
 
+from pix2lst._cli_options import output_option, overwrite_option
+from pix2lst.batch.cli import LST_INPUT
+
 __all__ = ["compare", "quicklook", "view"]
 
 
@@ -29,9 +32,13 @@ _clip = click.option(
     help="Percent-clip stretch of the colour scale.",
 )
 _cmap = click.option(
-    "--cmap", default=None, metavar="NAME", help="Any matplotlib colour map [default: RdYlGn_r]."
+    "--cmap",
+    default=None,
+    metavar="NAME",
+    help="Colour map of the LST panes: any matplotlib name, e.g. viridis, inferno, "
+    "RdYlGn_r (the arcgis.learn notebook's) [default: RdYlBu_r, colour-blind safe].",
 )
-_overwrite = click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
+_overwrite = overwrite_option()
 _resample = click.option(
     "--resample",
     is_flag=True,
@@ -44,14 +51,19 @@ _rgb = click.option(
     default=None,
     help="Scene folder or composite GeoTIFF to show in true colour (B4, B3, B2).",
 )
-_input = click.Path(exists=True, path_type=Path)
+_mask = click.option(
+    "--mask",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Raster on the same grid whose nodata pixels are hidden in the LST maps too "
+    "(e.g. an LST written by 'pix2lst physics --mask-clouds').",
+)
+_input = LST_INPUT  # an LST GeoTIFF, or one time of a cube: CUBE.zarr@DATE
 
 
 @click.command()
 @click.argument("src", type=_input)
-@click.option(
-    "-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="PNG to write."
-)
+@output_option("PNG to write (a world file .pgw and .aux.xml go beside it).", dir_okay=False)
 @click.option(
     "--rgb",
     "as_rgb",
@@ -60,54 +72,62 @@ _input = click.Path(exists=True, path_type=Path)
 )
 @_cmap
 @_clip
+@_mask
 @_overwrite
 def quicklook(
-    src: Path, out: Path, as_rgb: bool, cmap: str | None, clip: tuple[float, float], overwrite: bool
-) -> None:
-    """Colour-mapped PNG of the LST GeoTIFF SRC (colour bar in °C, nodata transparent)."""
+    src: Path, output: Path, as_rgb: bool, cmap: str | None, clip: tuple[float, float],
+    mask: Path | None, overwrite: bool,
+) -> None:  # fmt: skip
+    """Colour-mapped PNG map of the LST GeoTIFF SRC.
+
+    Colour bar in °C, nodata transparent, easting/northing and latitude/longitude
+    ticks, scale bar and north arrow; a world file (.pgw) and .png.aux.xml (CRS)
+    beside the PNG let a GIS place it.
+    """
     from pix2lst.viz.quicklook import quicklook as _quicklook
     from pix2lst.viz.quicklook import rgb_quicklook
 
     if as_rgb:
-        rgb_quicklook(src, out, clip=clip, overwrite=overwrite)
+        rgb_quicklook(src, output, clip=clip, overwrite=overwrite)
     else:
-        _quicklook(src, out, cmap=cmap, clip=clip, overwrite=overwrite)
-    click.echo(str(out))
+        _quicklook(src, output, cmap=cmap, clip=clip, overwrite=overwrite, mask=mask)
+    click.echo(str(output))
 
 
 @click.command()
 @click.argument("a", type=_input)
 @click.argument("b", type=_input)
-@click.option(
-    "-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="PNG to write."
-)
+@output_option("PNG to write.", dir_okay=False)
 @_rgb
 @_resample
 @_cmap
 @_clip
+@_mask
 @_overwrite
 def compare(
     a: Path,
     b: Path,
-    out: Path,
+    output: Path,
     rgb: Path | None,
     resample: bool,
     cmap: str | None,
     clip: tuple[float, float],
+    mask: Path | None,
     overwrite: bool,
 ) -> None:
-    """A and B on one colour scale, B - A centred on zero, and true colour (--rgb)."""
+    """A and B on one colour scale, B - A centred on zero, and true colour (--rgb), as maps."""
     from pix2lst.viz.compare import compare as _compare
 
-    _compare(a, b, out, rgb=rgb, resample=resample, cmap=cmap, clip=clip, overwrite=overwrite)
-    click.echo(str(out))
+    _compare(
+        a, b, output, rgb=rgb, resample=resample, cmap=cmap, clip=clip, overwrite=overwrite,
+        mask=mask,
+    )  # fmt: skip
+    click.echo(str(output))
 
 
 @click.command()
 @click.argument("layers", nargs=-1, required=True, type=_input)
-@click.option(
-    "-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="HTML to write."
-)
+@output_option("HTML file to write.", dir_okay=False)
 @_rgb
 @_resample
 @_cmap
@@ -120,24 +140,37 @@ def compare(
     help="Cap on display pixels per layer (larger rasters are decimated, nearest pixel).",
 )
 @click.option("--title", default=None, help="Page title [default: the layers' labels].")
+@click.option(
+    "--difference/--no-difference",
+    default=True,
+    show_default=True,
+    help="With two or more layers, a pane of the second minus the first (diverging scale).",
+)
+@_mask
 @_overwrite
 def view(
     layers: tuple[Path, ...],
-    out: Path,
+    output: Path,
     rgb: Path | None,
     resample: bool,
     cmap: str | None,
     clip: tuple[float, float],
     max_pixels: int,
     title: str | None,
+    difference: bool,
+    mask: Path | None,
     overwrite: bool,
 ) -> None:
-    """One offline HTML file: a synchronised pane per LST GeoTIFF (+ true colour)."""
+    """One offline HTML file: a synchronised pane per LST GeoTIFF (+ difference, true colour).
+
+    The readout gives the temperature, latitude/longitude and map x/y under the
+    cursor; a scale bar follows the zoom.
+    """
     from pix2lst.viz.viewer import write_viewer
 
     write_viewer(
         layers,
-        out,
+        output,
         rgb=rgb,
         resample=resample,
         cmap=cmap,
@@ -145,5 +178,7 @@ def view(
         overwrite=overwrite,
         max_pixels=max_pixels,
         title=title,
+        difference=difference,
+        mask=mask,
     )
-    click.echo(str(out))
+    click.echo(str(output))

@@ -12,12 +12,20 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pix2lst.geo.atomic import check_output
+from pix2lst.viz.mapaxes import draw_map
 from pix2lst.viz.quicklook import draw_lst, save_figure
-from pix2lst.viz.raster import DEFAULT_MAX_PIXELS, check_same_grid, read_grid, read_lst
+from pix2lst.viz.raster import (
+    DEFAULT_MAX_PIXELS,
+    check_same_grid,
+    mask_layer,
+    read_grid,
+    read_lst,
+)
 from pix2lst.viz.rgb import read_rgb, rgb_grid
 from pix2lst.viz.style import (
     DIFF_CMAP_NAME,
@@ -26,6 +34,7 @@ from pix2lst.viz.style import (
     new_figure,
     percent_clip,
     symmetric_limits,
+    wrap_text,
 )
 
 __all__ = ["compare"]
@@ -44,11 +53,19 @@ def compare(
     clip: tuple[float, float] = (2.0, 98.0),
     overwrite: bool = False,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    rgb_title: str | None = None,
+    note: str | None = None,
+    mask: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write a PNG with A and B on a shared colour scale, B - A, and true colour of ``rgb``.
 
     ``rgb`` is a scene folder or a composite GeoTIFF; panels are labelled with
-    the dates found in the tags or file names. Returns ``out``.
+    the dates found in the tags or file names (``rgb_title`` overrides the
+    true-colour panel's), the figure is titled with scene, date and method or
+    model of A and B, and ``note`` is printed under the panels. ``mask`` is a
+    raster on A's grid whose nodata pixels are hidden in every LST panel (e.g.
+    the cloud-masked physics LST). Every panel is a
+    map in A's CRS (coordinates, scale bar, north arrow). Returns ``out``.
     """
     check_output(out, overwrite=overwrite)
     lst_cmap(cmap)
@@ -62,44 +79,52 @@ def compare(
         onto = grid_a
     layer_a = read_lst(a, max_pixels=max_pixels)
     layer_b = read_lst(b, max_pixels=max_pixels, onto=onto)
+    if mask is not None:
+        if not resample:
+            check_same_grid(grid_a, read_grid(mask), (str(a), str(mask)))
+        hidden = np.isnan(read_lst(mask, max_pixels=max_pixels, onto=onto).values)
+        layer_a, layer_b = mask_layer(layer_a, hidden), mask_layer(layer_b, hidden)
     both = np.concatenate([layer_a.values.ravel(), layer_b.values.ravel()])
     vmin, vmax = percent_clip(both, *clip)
     diff = layer_b.values - layer_a.values
     dlo, dhi = symmetric_limits(diff)
 
     h, w = layer_a.values.shape
-    panel = 4.2
-    fig = new_figure(2 * panel + 1.2, 2 * panel * h / w + 1.0)
+    panel = 4.4
+    fig = new_figure(2 * panel + 1.6, 2 * panel * h / w + 1.4)
     axes = fig.subplots(2, 2)
     label_a, label_b = layer_a.label, layer_b.label
     if label_a == label_b:
         label_a, label_b = f"A: {Path(a).name}", f"B: {Path(b).name}"
-    im = draw_lst(
-        fig, axes[0, 0], layer_a, vmin=vmin, vmax=vmax, cmap=cmap, title=label_a, colorbar=False
-    )
-    draw_lst(
-        fig, axes[0, 1], layer_b, vmin=vmin, vmax=vmax, cmap=cmap, title=label_b, colorbar=False
-    )
+    kw: dict[str, Any] = {
+        "vmin": vmin,
+        "vmax": vmax,
+        "cmap": cmap,
+        "colorbar": False,
+        "fontsize": 7.0,
+    }
+    im = draw_lst(fig, axes[0, 0], layer_a, title=label_a, **kw)
+    draw_lst(fig, axes[0, 1], layer_b, title=label_b, **kw)
     add_celsius_colorbar(fig, im, ax=list(axes[0]), shrink=0.85)
 
     ax = axes[1, 0]
-    dim = ax.imshow(
-        diff, cmap=lst_cmap(DIFF_CMAP_NAME), vmin=dlo, vmax=dhi, interpolation="nearest"
+    dim = draw_map(
+        ax, diff, layer_a.grid, cmap=lst_cmap(DIFF_CMAP_NAME), vmin=dlo, vmax=dhi, fontsize=7.0
     )
-    ax.set_title(f"{label_b} − {label_a}", fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    panel_in = fig.get_figwidth() * ax.get_position().width
+    ax.set_title(wrap_text(f"{label_b} − {label_a}", panel_in, 9), fontsize=9)
     add_celsius_colorbar(fig, dim, ax=ax, label="ΔLST (K = °C)", kelvin=False, shrink=0.85)
 
     ax = axes[1, 1]
-    ax.set_xticks([])
-    ax.set_yticks([])
     if rgb is not None:
         layer_rgb = read_rgb(rgb, max_pixels=max_pixels, onto=onto)
-        ax.imshow(layer_rgb.image, interpolation="nearest")
-        ax.set_title(layer_rgb.label, fontsize=10)
+        draw_map(ax, layer_rgb.image, layer_rgb.grid, fontsize=7.0)
+        ax.set_title(wrap_text(rgb_title or layer_rgb.label, panel_in, 9), fontsize=9)
     else:
         ax.set_axis_off()
-    fig.suptitle(f"A: {layer_a.title}\nB: {layer_b.title}", fontsize=9)
+    width = fig.get_figwidth() * 0.95
+    fig.suptitle(wrap_text(f"A: {layer_a.title}\nB: {layer_b.title}", width, 9), fontsize=9)
+    if note:
+        fig.supxlabel(wrap_text(note, width, 7), fontsize=7, color="#444")
     logger.info("compare %s %s: shared scale %.2f-%.2f K, diff +-%.2f K", a, b, vmin, vmax, dhi)
     return save_figure(fig, out, overwrite=overwrite)

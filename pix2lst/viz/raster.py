@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 
-from pix2lst.errors import EmptySceneError, SceneError
+from pix2lst.errors import EmptySceneError, GridMismatchError, SceneError
 from pix2lst.geo.grid import Grid, check_grid, decimated_shape, read_grid
 from pix2lst.geo.units import KELVIN_OFFSET, parse_temperature_units
 
@@ -34,6 +34,7 @@ __all__ = [
     "check_same_grid",
     "decimated_shape",
     "find_date",
+    "mask_layer",
     "read_grid",
     "read_lst",
 ]
@@ -49,11 +50,11 @@ DISPLAY_CACHE_MB = 64
 
 _DATE_KEYS = ("date", "date_acquired", "acquisition_date", "datetime", "scene_date")
 _SCENE_KEYS = (
-    "scene",
     "scene_id",
     "landsat_product_id",
     "product_id",
     "landsat_scene_id",
+    "scene",
     "source",
 )
 _MODEL_KEYS = ("model", "model_name")
@@ -114,18 +115,41 @@ class LstLayer:
 
     @property
     def title(self) -> str:
-        """Title from the tags: scene, date, model or method; falls back to the file name."""
+        """Title from the tags: scene, spacecraft, date, model (and hash) or physics method.
+
+        Reads the upper-case tags pix2lst writes (``SCENE_ID``, ``SPACECRAFT``,
+        ``DATE_ACQUIRED``, ``METHOD``, ``MODEL``, ``MODEL_SHA256``) and the older
+        lower-case ones; falls back to the file name.
+        """
         parts = [_tag(self.tags, _SCENE_KEYS) or self.path.stem]
+        spacecraft = _tag(self.tags, ("spacecraft", "spacecraft_id"))
+        if spacecraft:
+            parts.append(spacecraft.replace("_", "-").title())
         if self.date:
             parts.append(self.date)
         model, method = _tag(self.tags, _MODEL_KEYS), _tag(self.tags, _METHOD_KEYS)
         if model:
-            parts.append(f"model {model}")
+            sha = _tag(self.tags, ("model_sha256",))
+            parts.append(f"model {model}" + (f" ({sha[:8]})" if sha else ""))
         elif method:
             emissivity = _tag(self.tags, ("emissivity",))
             short = emissivity.split(" ")[0] if emissivity else None
             parts.append(f"physics {method}" + (f", {short} emissivity" if short else ""))
+        if (_tag(self.tags, ("cloud_mask",)) or "").lower() in ("true", "yes", "1"):
+            parts.append("clouds masked")
         return " · ".join(dict.fromkeys(parts))
+
+
+def mask_layer(layer: LstLayer, hidden: np.ndarray) -> LstLayer:
+    """``layer`` with NaN where ``hidden`` (a boolean array of its display shape) is true."""
+    if hidden.shape != layer.values.shape:
+        raise GridMismatchError(
+            f"the mask is {hidden.shape[1]}x{hidden.shape[0]} px but {layer.path} is "
+            f"{layer.values.shape[1]}x{layer.values.shape[0]} px on display; give a mask "
+            "raster on the same grid"
+        )
+    values = np.where(hidden, np.float32(np.nan), layer.values)
+    return replace(layer, values=values)
 
 
 def _tag(tags: dict[str, str], keys: tuple[str, ...]) -> str | None:

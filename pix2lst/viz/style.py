@@ -1,8 +1,10 @@
 """One place for the colour maps and stretches every pix2lst figure uses.
 
-The LST maps use a diverging green-yellow-red map (``RdYlGn_r``: cool is green,
-hot is red), as in the arcgis.learn notebook the project follows; any matplotlib
-colour map can be asked for by name. Stretches are percent clips computed over
+The LST maps use a diverging blue-yellow-red map (``RdYlBu_r``: cool is blue,
+hot is red), which ColorBrewer rates safe for colour-blind readers; the
+arcgis.learn notebook the project follows used red-yellow-green (``RdYlGn_r``),
+which red-green colour-blind readers cannot read. Any matplotlib colour map can
+be asked for by name (``--cmap``); nodata is transparent in every map. Stretches are percent clips computed over
 valid (non-NaN) pixels only. Nothing here touches pyplot's global state: figures
 are built from :class:`matplotlib.figure.Figure` directly, so library users'
 backends and open figures are never disturbed.
@@ -11,6 +13,7 @@ backends and open figures are never disturbed.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +41,11 @@ __all__ = [
     "save_figure",
     "symmetric_limits",
     "true_colour",
+    "wrap_text",
 ]
 
-#: Default LST colour map: diverging green (cool) - yellow - red (hot).
-LST_CMAP_NAME = "RdYlGn_r"
+#: Default LST colour map: diverging blue (cool) - yellow - red (hot), colour-blind safe.
+LST_CMAP_NAME = "RdYlBu_r"
 #: Default colour map for differences (B - A), centred on zero: blue cooler, red warmer.
 DIFF_CMAP_NAME = "RdBu_r"
 #: 0 degrees Celsius in kelvin.
@@ -161,6 +165,18 @@ def add_celsius_colorbar(
         cbar.formatter = FuncFormatter(lambda v, _pos: f"{kelvin_to_celsius(v):g}")
         cbar.update_ticks()
     return cbar
+
+
+def wrap_text(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` broken into lines that fit ``width_in`` inches at ``fontsize`` points.
+
+    Matplotlib does not wrap titles and captions under constrained layout; a long
+    scene id + date + model title would run off the figure. Existing line breaks stay.
+    """
+    chars = max(20, int(width_in * 72.0 / (0.58 * fontsize)))
+    return "\n".join(
+        textwrap.fill(line, chars, break_on_hyphens=False) or line for line in text.split("\n")
+    )
 
 
 def save_figure(

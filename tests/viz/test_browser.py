@@ -1,5 +1,6 @@
-"""The offline viewer in a real headless Chromium (Selenium): loads offline, panes in sync,
-hover readout equal to the raster. Skips when chromium/chromedriver are not installed.
+"""The offline viewer in a real headless Chromium (Selenium): loads offline, panes in sync and
+filled by the image, titles whole, hover readout equal to the raster (temperature, difference,
+map x/y, latitude/longitude), a scale bar. Skips when chromium/chromedriver are not installed.
 
 A screenshot is kept in the pytest tmp dir and copied to ``tests/artifacts/viewer.png``.
 """
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio
+from rasterio.warp import transform as warp_transform
 
 from pix2lst.viz import write_viewer
 from tests.conftest import lst_values, write_lst
@@ -56,7 +58,7 @@ def driver() -> Iterator[Any]:
         "--no-first-run",
         "--disable-dev-shm-usage",
         f"--user-data-dir={profile}",
-        "--window-size=1400,850",
+        "--window-size=1400,900",
     ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
@@ -148,35 +150,50 @@ def test_viewer_in_headless_chromium(driver: Any, tmp_path: Path, sample_scene: 
     ]
     assert not severe, severe
 
-    # Every pane shows its image, decoded at the display size.
+    # Every pane shows its image, decoded at the display size, and the image fills its pane.
     images = driver.find_elements(By.CSS_SELECTOR, "img.leaflet-image-layer")
-    assert len(images) == 3
-    for img in images:
+    assert len(images) == 4  # A, B, B - A, true colour
+    panes = driver.find_elements(By.CSS_SELECTOR, ".pane-map")
+    for img, pane in zip(images, panes, strict=True):
         size = driver.execute_script(
             "return [arguments[0].complete, arguments[0].naturalWidth, arguments[0].naturalHeight]",
             img,
         )
         assert size == [True, w, h]
         assert img.is_displayed() and img.size["width"] > 100
+        r, m = img.rect, pane.rect  # the picture covers its map: no empty band beside or below
+        assert r["width"] >= 0.98 * m["width"] and r["height"] >= 0.98 * m["height"], (r, m)
+    # Titles are whole: no label clipped, the full tag title is on the page.
+    for i in range(4):
+        clipped = driver.execute_script(
+            "var e = document.getElementById('label-' + arguments[0]);"
+            "return e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1",
+            i,
+        )
+        assert not clipped, i
+    assert "TESTSCENE · 2015-01-22 · physics planck" in driver.find_element(By.ID, "label-0").text
+    # A scale bar in every pane, in round metres or kilometres.
+    scales = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".pix2lst-scale-text")]
+    assert len(scales) == 4 and all(re.fullmatch(r"[125]0*( m| km)", s) for s in scales), scales
 
     # A zoom in one pane moves the others (double-click zooms in by zoomDelta).
     before = _state(driver)
     assert len(set(before)) == 1
-    panes = driver.find_elements(By.CSS_SELECTOR, ".pane-map")
     ActionChains(driver).move_to_element_with_offset(panes[0], 40, 30).double_click().perform()
     after = _state(driver)
     delta = driver.execute_script("return window.pix2lst.maps[0].options.zoomDelta")
     assert after[0][0] == pytest.approx(before[0][0] + delta)
     assert all(s == pytest.approx(after[0]) for s in after)
-    ActionChains(driver).move_to_element(panes[2]).click_and_hold().move_by_offset(
+    ActionChains(driver).move_to_element(panes[3]).click_and_hold().move_by_offset(
         -80, 50
     ).release().perform()
     dragged = _state(driver)
-    assert dragged[2][1:] != pytest.approx(after[2][1:])  # the drag moved the RGB pane...
-    tol = 0.5 / 2 ** dragged[2][0]  # half a screen pixel, in map units
-    assert all(s == pytest.approx(dragged[2], abs=tol) for s in dragged), dragged  # ...followed
+    assert dragged[3][1:] != pytest.approx(after[3][1:])  # the drag moved the RGB pane...
+    tol = 1.01 / 2 ** dragged[3][0]  # a screen pixel (Leaflet rounds pixel origins), in map units
+    assert all(s == pytest.approx(dragged[3], abs=tol) for s in dragged), dragged  # ...followed
 
-    # The hover readout is the raster's value at the pixel under the cursor, in every pane.
+    # The hover readout is the raster's value at the pixel under the cursor, in every pane;
+    # the status line gives latitude/longitude and map x/y of that pixel's centre.
     for row, col in [(300, 200), (h // 3 + 5, w // 4 + 5), (100, 500)]:
         driver.execute_script(
             "window.pix2lst.maps[0].setView([arguments[0], arguments[1]], 2)",
@@ -184,30 +201,45 @@ def test_viewer_in_headless_chromium(driver: Any, tmp_path: Path, sample_scene: 
             col + 0.5,
         )
         _hover(driver, panes[1])
-        texts = [driver.find_element(By.ID, f"readout-{i}").text for i in range(3)]
-        assert _celsius(texts[0]) == pytest.approx(a_vals[row, col] - 273.15, abs=0.1)
-        assert _celsius(texts[1]) == pytest.approx(b_vals[row, col] - 273.15, abs=0.1)
-        assert "2015-01-22" in texts[2] and "2015-08-04" in texts[2]
-        assert f"row {row}, col {col}" in driver.find_element(By.ID, "status").text
+        texts = [driver.find_element(By.ID, f"readout-{i}").text for i in range(4)]
+        assert _celsius(texts[0]) == pytest.approx(a_vals[row, col] - 273.15, abs=0.02)
+        assert _celsius(texts[1]) == pytest.approx(b_vals[row, col] - 273.15, abs=0.02)
+        diff = float(re.fullmatch(r"([+-]\d+\.\d+) K", texts[2]).group(1))  # type: ignore[union-attr]
+        assert diff == pytest.approx(b_vals[row, col] - a_vals[row, col], abs=0.03)
+        assert "2015-01-22" in texts[3] and "2015-08-04" in texts[3]
+        status = driver.find_element(By.ID, "status").text
+        assert f"row {row}, col {col}" in status
+        x, y = t * (col + 0.5, row + 0.5)
+        assert f"x {x:.1f}, y {y:.1f} (EPSG:32616)" in status
+        (lon,), (lat,) = warp_transform("EPSG:32616", "EPSG:4326", [x], [y])
+        m = re.search(r"(\d+\.\d+)°N, (\d+\.\d+)°W", status)
+        assert m is not None, status
+        assert float(m.group(1)) == pytest.approx(lat, abs=2e-5)  # about 2 m
+        assert -float(m.group(2)) == pytest.approx(lon, abs=2e-5)
     # Over the nodata border the readout says so.
     driver.execute_script("window.pix2lst.maps[0].setView([-1.5, 1.5], 2)")
     _hover(driver, panes[0])
     assert driver.find_element(By.ID, "readout-0").text == "nodata"
 
-    driver.execute_script("window.pix2lst.maps[0].setView([-300, 200], 0)")
+    driver.execute_script(
+        "window.pix2lst.maps[0].fitBounds([[-arguments[0], 0], [0, arguments[1]]])", h, w
+    )
     ActionChains(driver).move_to_element_with_offset(panes[0], 30, 20).perform()
     shot = tmp_path / "viewer.png"
     assert driver.save_screenshot(str(shot))
     from PIL import Image
 
     pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=np.float64)
-    for pane in panes:  # each pane really shows a picture, not a blank map
+    grey = np.array([0xE8, 0xE8, 0xE8], dtype=np.float64)  # the empty map background
+    for pane in panes:  # each pane really shows a picture, edge to edge, not a blank map
         r = pane.rect
         crop = pixels[
-            int(r["y"]) + 60 : int(r["y"] + r["height"]) - 10,
-            int(r["x"]) + 60 : int(r["x"] + r["width"]) - 10,
+            int(r["y"]) + 2 : int(r["y"] + r["height"]) - 2,
+            int(r["x"]) + 2 : int(r["x"] + r["width"]) - 2,
         ]
         assert crop.size and crop.std(axis=(0, 1)).max() > 10.0
+        empty = np.all(np.abs(crop - grey) < 2, axis=-1)
+        assert empty.mean() < 0.02, f"{empty.mean():.1%} of a pane is empty background"
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy(shot, ARTIFACTS / "viewer.png")
 
@@ -235,5 +267,5 @@ def test_viewer_readout_on_decimated_raster(driver: Any, tmp_path: Path) -> None
         _hover(driver, pane)
         src_row, src_col = int((row + 0.5) * 400 / dh), int((col + 0.5) * 500 / dw)
         got = _celsius(driver.find_element(By.ID, "readout-0").text)
-        assert got == pytest.approx(values[src_row, src_col] - 273.15, abs=0.1)
+        assert got == pytest.approx(values[src_row, src_col] - 273.15, abs=0.02)
         assert f"source row {src_row}, col {src_col}" in driver.find_element(By.ID, "status").text

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
+import matplotlib.text
 import numpy as np
 import pytest
+import rasterio
+from affine import Affine
 from click.testing import CliRunner
 from matplotlib.colors import Normalize
 from PIL import Image
+from rasterio.crs import CRS
 
 from pix2lst.cli import main
 from pix2lst.errors import GridMismatchError, OutputExistsError
 from pix2lst.viz import compare, quicklook
+from pix2lst.viz.mapaxes import (
+    georeferenced,
+    image_extent,
+    metres_per_unit,
+    nice_length,
+    north_bearing,
+)
 from pix2lst.viz.quicklook import lst_figure
-from pix2lst.viz.raster import read_lst
+from pix2lst.viz.raster import Grid, read_lst
 from pix2lst.viz.style import lst_cmap, percent_clip
 from tests.conftest import lst_values, write_lst
 
@@ -34,8 +46,8 @@ def test_quicklook_pixels_colours_and_transparent_nodata(tmp_path: Path) -> None
     png = _rgba(buf)
     ax = fig.axes[0]
 
-    def pixel(row: float, col: float) -> np.ndarray:
-        x, y = ax.transData.transform((col, row))
+    def pixel(row: float, col: float) -> np.ndarray:  # the map is drawn in map coordinates
+        x, y = ax.transData.transform(layer.grid.transform * (col + 0.5, row + 0.5))
         return png[png.shape[0] - 1 - round(y), round(x)]
 
     assert ax.get_title() == "TESTSCENE · 2015-01-22 · physics planck, sobrino emissivity"
@@ -46,6 +58,98 @@ def test_quicklook_pixels_colours_and_transparent_nodata(tmp_path: Path) -> None
         want = np.array(lst_cmap()(Normalize(vmin, vmax)(values[row, col]), bytes=True))
         assert px[3] == 255
         np.testing.assert_allclose(px[:3], want[:3], atol=3)
+
+
+def test_quicklook_is_a_map_with_world_file(tmp_path: Path) -> None:
+    values = lst_values()
+    src = write_lst(tmp_path / "lst.tif", values)
+    out = quicklook(src, tmp_path / "q.png")
+    assert (tmp_path / "q.pgw").is_file() and (tmp_path / "q.png.aux.xml").is_file()
+    with rasterio.open(out) as png, rasterio.open(src) as tif:
+        assert png.crs == tif.crs
+        # the PNG's georeferencing puts every LST pixel where the GeoTIFF has it
+        png_rgba = np.stack([png.read(i) for i in (1, 2, 3, 4)], axis=-1)
+        vmin, vmax = percent_clip(values)
+        for row, col in [(45, 20), (45, 100), (35, 40), (80, 110)]:
+            x, y = tif.xy(row, col)
+            r, c = png.index(x, y)
+            want = np.array(lst_cmap()(Normalize(vmin, vmax)(values[row, col]), bytes=True))
+            np.testing.assert_allclose(png_rgba[r, c, :3], want[:3], atol=3)
+        assert png.transform.a == pytest.approx(-png.transform.e)  # square pixels, north up
+    fig = lst_figure(read_lst(src))
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "easting (km)" and ax.get_ylabel() == "northing (km)"
+    fig.canvas.draw()
+    texts = {t.get_text() for t in fig.findobj(matplotlib.text.Text)}
+    assert "N" in texts and "EPSG:32616" in texts  # north arrow and CRS
+    assert any(re.fullmatch(r"[125]0*(\.0)? (m|km)", t) for t in texts), texts  # scale bar
+    assert ax.get_xticklabels()[0].get_text() == "400"  # km of easting
+    top, right = ax.child_axes
+    lons = [t.get_text() for t in top.xaxis.get_ticklabels()]
+    lats = [t.get_text() for t in right.yaxis.get_ticklabels()]
+    assert len(lons) >= 2 and all(re.fullmatch(r"88\.0\d°W", t) for t in lons), lons
+    assert len(lats) >= 2 and all(re.fullmatch(r"30\.7\d°N", t) for t in lats), lats
+
+
+def test_mask_hides_another_rasters_nodata(tmp_path: Path) -> None:
+    values = lst_values()
+    src = write_lst(tmp_path / "lst.tif", values)
+    clouds = values.copy()
+    clouds[30:60, 70:100] = np.nan  # a "cloud" in the mask raster only
+    mask = write_lst(tmp_path / "clear.tif", clouds)
+    out = quicklook(src, tmp_path / "q.png", mask=mask, note="clouds masked")
+    with rasterio.open(out) as png, rasterio.open(src) as tif:
+        alpha = png.read(4)
+        for (row, col), visible in [((45, 85), False), ((45, 20), True)]:
+            r, c = png.index(*tif.xy(row, col))
+            assert bool(alpha[r, c] == 255) is visible, (row, col)
+    other = write_lst(tmp_path / "other.tif", lst_values(45, 60), res=60.0)
+    with pytest.raises(GridMismatchError):
+        quicklook(src, tmp_path / "x.png", mask=other)
+    b = write_lst(tmp_path / "b.tif", lst_values(warm=-5.0), date="2015-08-04")
+    assert compare(src, b, tmp_path / "c.png", mask=mask, note="n").stat().st_size > 10_000
+
+
+def test_map_helpers() -> None:
+    assert [nice_length(v) for v in (7.0, 1999.0, 2000.0, 0.3, 6e4)] == [
+        5.0,
+        1000.0,
+        2000.0,
+        0.2,
+        5e4,
+    ]
+    with pytest.raises(ValueError):
+        nice_length(0.0)
+    utm = Grid(CRS.from_epsg(32616), Affine(30.0, 0, 400_000.0, 0, -30.0, 3_400_000.0), 100, 100)
+    # west of the zone's central meridian (87°W) true north leans east (clockwise, negative)
+    # of grid north, east of it west; by under 2° this close to it
+    assert -2.0 < north_bearing(utm) < 0.0
+    east = Grid(CRS.from_epsg(32616), Affine(30.0, 0, 600_000.0, 0, -30.0, 3_400_000.0), 100, 100)
+    assert 0.0 < north_bearing(east) < 2.0
+    assert image_extent(utm) == (400_000.0, 403_000.0, 3_397_000.0, 3_400_000.0)
+    bare = Grid(None, Affine.identity(), 100, 50)
+    assert not georeferenced(bare) and image_extent(bare) == (0.0, 100.0, 50.0, 0.0)
+    geographic = Grid(CRS.from_epsg(4326), Affine(0.001, 0, -87.5, 0, -0.001, 30.8), 100, 100)
+    assert metres_per_unit(geographic) == pytest.approx(
+        111_320 * np.cos(np.radians(30.75)), rel=1e-3
+    )
+
+
+def test_titles_read_new_and_old_tags(tmp_path: Path) -> None:
+    new = {"SCENE_ID": "LC08_L1TP_020039_20150122_20200910_02_T1", "SPACECRAFT": "LANDSAT_8",
+           "DATE_ACQUIRED": "2015-01-22", "MODEL": "pix2lst_default.onnx",
+           "MODEL_SHA256": "08557c7354828f93", "MODEL_TARGET": "lst_minus_bt", "UNITS": "K"}  # fmt: skip
+    path = write_lst(tmp_path / "p.tif", lst_values(), date=None, extra_tags=new)
+    layer = read_lst(path)
+    assert layer.title == (
+        "LC08_L1TP_020039_20150122_20200910_02_T1 · Landsat-8 · 2015-01-22 · "
+        "model pix2lst_default.onnx (08557c73)"
+    )
+    assert layer.label == "2015-01-22 · model"
+    physics = write_lst(
+        tmp_path / "q.tif", lst_values(), extra_tags={"METHOD": "planck", "CLOUD_MASK": "True"}
+    )
+    assert read_lst(physics).title.endswith("physics planck, sobrino emissivity · clouds masked")
 
 
 def test_quicklook_writes_png_and_refuses_overwrite(tmp_path: Path) -> None:

@@ -22,7 +22,9 @@ def test_quicklook_of_physics_lst(tmp_path: Path, sample_scene: Path) -> None:
     with rasterio.open(lst) as src:
         np.testing.assert_array_equal(layer.values, src.read(1))
     assert layer.source_units == "K"
-    assert layer.title == "LC80200392015216LGN00 · 2015-08-04 · physics planck, sobrino emissivity"
+    assert layer.title == (
+        "LC80200392015216LGN00 · Landsat-8 · 2015-08-04 · physics planck, sobrino emissivity"
+    )
     celsius = physics_lst(sample_scene, tmp_path / "lst_c.tif", units="C")
     np.testing.assert_allclose(read_lst(celsius).values, layer.values, atol=1e-3)
     out = quicklook(lst, tmp_path / "lst.png")

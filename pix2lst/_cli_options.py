@@ -1,0 +1,185 @@
+"""The options every ``pix2lst`` command shares, defined once (rio's conventions).
+
+- ``-o/--output``: where the command writes (``--out`` is kept as a hidden,
+  deprecated alias on the commands that used it).
+- ``--overwrite``: replace an existing output; without it nothing is replaced.
+- ``--co NAME=VALUE``: a GDAL creation option for a raster writer (repeatable).
+- ``--cog``: write a Cloud-Optimised GeoTIFF.
+- ``-v/-vv`` and ``-q/--quiet`` on the group: the level of pix2lst's own logger
+  (rasterio and GDAL stay at WARNING); ``-q`` also turns progress bars off.
+- :func:`progress_bar`: a tqdm bar drawn only on a terminal and never with ``-q``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+__all__ = [
+    "co_option",
+    "cog_option",
+    "configure_logging",
+    "output_option",
+    "overwrite_option",
+    "progress_bar",
+    "quiet",
+    "verbosity_options",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+def output_option(
+    help: str,
+    *,
+    required: bool = True,
+    default: Path | None = None,
+    file_okay: bool = True,
+    dir_okay: bool = True,
+    show_default: bool = False,
+    legacy_out: bool = False,
+) -> Callable[[F], F]:
+    """``-o/--output`` passed to the command as ``output`` (a ``Path``).
+
+    ``legacy_out=True`` also accepts the old ``--out`` spelling (hidden from the
+    help; a deprecation warning goes to stderr).
+    """
+    path_type = click.Path(file_okay=file_okay, dir_okay=dir_okay, path_type=Path)
+    text = help + (" [required]" if required and legacy_out else "")
+
+    def decorator(f: F) -> F:
+        if not legacy_out:
+            return click.option(
+                "-o", "--output", "output", type=path_type, required=required,
+                default=default, show_default=show_default, help=help,
+            )(f)  # fmt: skip
+
+        @functools.wraps(f)
+        def wrapper(*args: Any, output: Path | None, legacy_out: Path | None, **kw: Any) -> Any:
+            if legacy_out is not None:
+                if output is not None:
+                    raise click.UsageError(
+                        "give the output once, as -o/--output (--out is its old name)"
+                    )
+                click.echo("warning: --out is deprecated; use -o/--output", err=True)
+                output = legacy_out
+            if output is None:
+                output = default
+            if output is None and required:
+                raise click.UsageError("Missing option '-o' / '--output'.")
+            return f(*args, output=output, **kw)
+
+        wrapped = click.option("--out", "legacy_out", type=path_type, hidden=True)(wrapper)
+        wrapped = click.option("-o", "--output", "output", type=path_type, default=None, help=text)(
+            wrapped
+        )
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def overwrite_option(help: str = "Replace the output if it exists.") -> Callable[[F], F]:
+    """``--overwrite``: without it an existing output is refused, never replaced."""
+    return click.option("--overwrite", is_flag=True, help=help)
+
+
+def _parse_co(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE (e.g. --co COMPRESS=ZSTD)")
+        options[name.strip().upper()] = value.strip()
+    return options
+
+
+def co_option(f: F) -> F:
+    """``--co NAME=VALUE`` (repeatable), passed as ``creation_options`` (a dict)."""
+    return click.option(
+        "--co",
+        "creation_options",
+        multiple=True,
+        metavar="NAME=VALUE",
+        callback=_parse_co,
+        help="GDAL creation option of the written GeoTIFF, e.g. --co COMPRESS=ZSTD "
+        "--co BLOCKXSIZE=512 (repeatable; names as in GDAL's GTiff/COG driver docs).",
+    )(f)
+
+
+def cog_option(f: F) -> F:
+    """``--cog``: write a Cloud-Optimised GeoTIFF (overviews, internal tiles)."""
+    return click.option(
+        "--cog", is_flag=True, help="Write a Cloud-Optimised GeoTIFF (tiled, with overviews)."
+    )(f)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (click's test runner swaps it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def configure_logging(verbose: int, quiet: bool) -> Callable[[], None]:
+    """Set pix2lst's own logger: WARNING by default, -v INFO, -vv DEBUG, -q ERROR.
+
+    Only the ``pix2lst`` logger gets a handler and a level; rasterio, GDAL and
+    numba keep theirs, so ``-vv`` shows pix2lst's debug lines, not theirs.
+    Returns a function that puts the logger back as it was (the group calls it
+    when the command ends, so that a library user's logging is left alone).
+    """
+    level = logging.ERROR if quiet else logging.WARNING - 10 * min(verbose, 2)
+    logger = logging.getLogger("pix2lst")
+    old_level = logger.level
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    logger.setLevel(level)
+    logger.addHandler(handler)
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+    return restore
+
+
+def verbosity_options(f: F) -> F:
+    """``-v/--verbose`` (count) and ``-q/--quiet`` for the command group."""
+    f = click.option(
+        "-q", "--quiet", is_flag=True, help="Only errors: no warnings, no progress bars."
+    )(f)
+    return click.option(
+        "-v", "--verbose", count=True,
+        help="More of pix2lst's log output (-v info, -vv debug); other libraries stay quiet.",
+    )(f)  # fmt: skip
+
+
+def quiet() -> bool:
+    """True when the running command was started with ``-q/--quiet``."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    return bool(ctx.find_root().params.get("quiet", False))
+
+
+def progress_bar(**kwargs: Any) -> Any:
+    """A tqdm progress bar on stderr, drawn only when stderr is a terminal and not ``-q``."""
+    from tqdm import tqdm
+
+    disable = quiet() or not sys.stderr.isatty()
+    return tqdm(disable=disable, leave=False, file=sys.stderr, **kwargs)

@@ -1,0 +1,295 @@
+"""Time-series cubes: LST rasters of one path/row stacked into an xarray ``(time, y, x)`` Zarr.
+
+Real scenes of one path/row differ by a few pixels in extent between dates. They
+share a grid all the same (same CRS, same pixel size, origins a whole number of
+pixels apart), so the cube uses that common grid over the union of the extents,
+with NaN where a date has no data; scenes that share no grid (another path/row
+or CRS, another pixel size, a half-pixel shift) are refused with a clear error.
+
+The cube follows CF: variable ``lst`` (``standard_name = surface_temperature``,
+``units = K``, ``grid_mapping = spatial_ref``; rioxarray's CRS/transform
+conventions), ``time`` from each scene's acquisition date and scene-centre time,
+``scene_id`` per time. Chunks span every time and 256 x 256 pixels, so the time
+series of one pixel is one chunk read. The cube is written strip by strip:
+memory holds all times of 256 rows, never the cube.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import rasterio
+from affine import Affine
+from rasterio.windows import Window
+
+from pix2lst.errors import GridMismatchError, OutputExistsError, ParameterError, SceneError
+from pix2lst.geo.grid import Grid, crs_name, grid_of
+from pix2lst.geo.units import parse_temperature_units, to_kelvin
+
+__all__ = ["CHUNK", "LstInfo", "common_grid", "cube_layers", "lst_info", "open_cube", "write_cube"]
+
+CHUNK = 256
+"""Spatial chunk size (pixels); a chunk holds every time step."""
+
+ZARR_FORMAT = 2
+"""Zarr v2: read by every Zarr library and by GDAL (v3 has no fixed-width string type yet)."""
+
+_ALIGN_TOLERANCE = 1e-3  # pixels
+
+
+@dataclass(frozen=True)
+class LstInfo:
+    """One LST raster of a cube: where it is, its grid, time, scene id and unit."""
+
+    path: Path
+    grid: Grid
+    time: np.datetime64
+    scene_id: str
+    units: str
+
+
+def _time(tags: dict[str, str], path: Path) -> np.datetime64:
+    date = tags.get("DATE_ACQUIRED") or tags.get("date") or tags.get("DATE")
+    if not date:
+        raise SceneError(
+            f"{path} has no DATE_ACQUIRED tag, so its place in time is unknown; a cube takes "
+            "LST rasters written by pix2lst (physics, predict, batch)"
+        )
+    clock = (tags.get("SCENE_CENTER_TIME") or "00:00:00").strip().strip('"').rstrip("Z")
+    clock = re.sub(r"(\.\d{6})\d+", r"\1", clock)  # microseconds at most
+    try:
+        when = dt.datetime.fromisoformat(f"{date.strip()[:10]}T{clock}")
+    except ValueError as exc:
+        raise SceneError(f"{path}: DATE_ACQUIRED/SCENE_CENTER_TIME {date} {clock}: {exc}") from exc
+    return np.datetime64(when.replace(tzinfo=None), "ns")
+
+
+def lst_info(path: str | os.PathLike[str]) -> LstInfo:
+    """Grid, time, scene id and unit of an LST GeoTIFF written by pix2lst."""
+    p = Path(path)
+    try:
+        with rasterio.open(p) as ds:
+            tags = ds.tags()
+            grid = grid_of(ds)
+            band_units = ds.units[0] if ds.count else None
+            if ds.count != 1:
+                raise SceneError(f"{p} has {ds.count} bands; a cube stacks single-band LST rasters")
+    except rasterio.errors.RasterioIOError as exc:
+        raise SceneError(f"cannot read {p} as a raster: {exc}") from exc
+    written = band_units or tags.get("UNITS") or tags.get("units") or "K"
+    units = parse_temperature_units(written, strict=False)
+    if units is None:
+        raise SceneError(f"{p} holds {written!r}, not a temperature in K or degC")
+    return LstInfo(p, grid, _time(tags, p), tags.get("SCENE_ID") or p.stem, units)
+
+
+def common_grid(infos: Sequence[LstInfo]) -> tuple[Grid, list[tuple[int, int]]]:
+    """The grid covering every raster (union extent) and each raster's (row, col) offset in it.
+
+    Raises :class:`~pix2lst.errors.GridMismatchError` naming the rasters that share
+    no grid with the first (CRS, pixel size, rotation, or origins not a whole number
+    of pixels apart).
+    """
+    ref = infos[0]
+    t0 = ref.grid.transform
+    if t0.b != 0 or t0.d != 0:
+        raise GridMismatchError(f"{ref.path} is on a rotated grid; a cube needs north-up rasters")
+    problems = []
+    offsets = []
+    for info in infos:
+        t = info.grid.transform
+        why = []
+        if info.grid.crs != ref.grid.crs:
+            why.append(f"CRS {crs_name(info.grid.crs)} vs {crs_name(ref.grid.crs)}")
+        elif not (math.isclose(t.a, t0.a, rel_tol=1e-9) and math.isclose(t.e, t0.e, rel_tol=1e-9)):
+            why.append(f"pixel size {t.a:g} x {-t.e:g} vs {t0.a:g} x {-t0.e:g}")
+        elif t.b != 0 or t.d != 0:
+            why.append("a rotated grid")
+        else:
+            col = (t.c - t0.c) / t0.a
+            row = (t.f - t0.f) / t0.e
+            if abs(col - round(col)) > _ALIGN_TOLERANCE or abs(row - round(row)) > _ALIGN_TOLERANCE:
+                why.append(f"origin {col:+.3f}, {row:+.3f} pixels off (not pixel-aligned)")
+            offsets.append((round(row), round(col)))
+        if why:
+            problems.append(f"{info.path.name} ({info.scene_id}): {'; '.join(why)}")
+    if problems:
+        raise GridMismatchError(
+            f"these rasters share no grid with {ref.path.name} ({ref.scene_id}): "
+            f"{' | '.join(problems)}; a cube stacks scenes of one path/row (one CRS, one "
+            "pixel grid): build one cube per path/row"
+        )
+    top = min(r for r, _ in offsets)
+    left = min(c for _, c in offsets)
+    bottom = max(r + i.grid.height for (r, _), i in zip(offsets, infos, strict=True))
+    right = max(c + i.grid.width for (_, c), i in zip(offsets, infos, strict=True))
+    transform = t0 * Affine.translation(left, top)
+    grid = Grid(ref.grid.crs, transform, right - left, bottom - top)
+    return grid, [(r - top, c - left) for r, c in offsets]
+
+
+def _template(infos: Sequence[LstInfo], grid: Grid) -> Any:
+    import dask.array as da
+    import rioxarray  # noqa: F401  (registers the .rio accessor)
+    import xarray as xr
+
+    t = grid.transform
+    x = t.c + t.a * (np.arange(grid.width) + 0.5)
+    y = t.f + t.e * (np.arange(grid.height) + 0.5)
+    n = len(infos)
+    data = da.full((n, grid.height, grid.width), np.nan, dtype=np.float32,
+                   chunks=(n, CHUNK, CHUNK))  # fmt: skip
+    ds = xr.Dataset(
+        {"lst": (("time", "y", "x"), data)},
+        coords={
+            "time": ("time", np.array([i.time for i in infos], dtype="datetime64[ns]")),
+            "y": ("y", y),
+            "x": ("x", x),
+            "scene_id": ("time", np.array([i.scene_id for i in infos], dtype=str)),
+        },
+    )
+    ds["lst"].attrs.update(
+        standard_name="surface_temperature", long_name="land surface temperature", units="K",
+    )  # fmt: skip
+    ds["x"].attrs.update(standard_name="projection_x_coordinate", long_name="x", units="m")
+    ds["y"].attrs.update(standard_name="projection_y_coordinate", long_name="y", units="m")
+    ds["time"].attrs.update(standard_name="time", long_name="acquisition time (scene centre, UTC)")
+    ds.attrs.update(
+        Conventions="CF-1.8", title="pix2lst land surface temperature time series",
+        source=", ".join(str(i.path.name) for i in infos),
+    )  # fmt: skip
+    # the CRS (spatial_ref, CF grid mapping) and transform, as rioxarray writes them;
+    # lst's grid_mapping = "spatial_ref" goes in its encoding and is written as a CF attribute
+    return ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+
+
+def write_cube(
+    paths: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+) -> Any:
+    """Stack LST GeoTIFFs of one path/row into the Zarr cube ``out``; the (lazy) Dataset.
+
+    Times are sorted; two rasters of the same acquisition time are refused. Values
+    are stored in kelvin whatever the rasters' unit. Written to a temporary folder
+    beside ``out`` and renamed when complete.
+    """
+    import xarray as xr
+
+    if not paths:
+        raise ParameterError("no LST raster given for the cube")
+    infos = sorted((lst_info(p) for p in paths), key=lambda i: i.time)
+    for a, b in itertools.pairwise(infos):
+        if a.time == b.time:
+            raise ParameterError(
+                f"{a.path.name} and {b.path.name} are both of {str(a.time)[:19]} "
+                f"({a.scene_id}); a cube holds one raster per acquisition: drop one"
+            )
+    grid, offsets = common_grid(infos)
+    target = Path(out)
+    if target.exists() and not overwrite:
+        raise OutputExistsError(f"{target} already exists; pass --overwrite to replace it")
+    tmp = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _template(infos, grid).to_zarr(
+            tmp, mode="w", compute=False, consolidated=True, zarr_format=ZARR_FORMAT
+        )
+        datasets = [rasterio.open(i.path) for i in infos]
+        try:
+            for y0 in range(0, grid.height, CHUNK):
+                rows = min(CHUNK, grid.height - y0)
+                block = np.full((len(infos), rows, grid.width), np.nan, dtype=np.float32)
+                for k, (info, ds, (r, c)) in enumerate(zip(infos, datasets, offsets, strict=True)):
+                    lo, hi = max(y0, r), min(y0 + rows, r + info.grid.height)
+                    if lo >= hi:
+                        continue
+                    win = Window(0, lo - r, info.grid.width, hi - lo)  # type: ignore[no-untyped-call]
+                    values = to_kelvin(ds.read(1, window=win, out_dtype=np.float32), info.units)
+                    block[k, lo - y0 : hi - y0, c : c + info.grid.width] = values
+                region = xr.Dataset({"lst": (("time", "y", "x"), block)})
+                region.to_zarr(tmp, region={"time": slice(None), "y": slice(y0, y0 + rows),
+                                            "x": slice(None)}, zarr_format=ZARR_FORMAT)  # fmt: skip
+        finally:
+            for ds in datasets:
+                ds.close()
+        if target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return open_cube(target)
+
+
+def open_cube(path: str | os.PathLike[str]) -> Any:
+    """The cube at ``path`` as a lazy ``xarray.Dataset`` (CRS and transform via rioxarray)."""
+    import rioxarray  # noqa: F401  (registers the .rio accessor)
+    import xarray as xr
+
+    p = Path(path)
+    if not p.exists():
+        raise SceneError(f"cube {p} does not exist; write one with `pix2lst cube` or --cube")
+    return xr.open_zarr(p, consolidated=True, decode_coords="all")
+
+
+def _pick(ds: Any, when: str) -> int:
+    times = ds["time"].values
+    labels = [str(t)[:19] for t in times]
+    ids = [str(s) for s in ds["scene_id"].values]
+    matches = [k for k, (t, s) in enumerate(zip(labels, ids, strict=True))
+               if t.startswith(when) or s == when]  # fmt: skip
+    if len(matches) != 1:
+        what = "matches no time" if not matches else "matches several times"
+        raise ParameterError(
+            f"{when!r} {what} of the cube; give a date (YYYY-MM-DD) or scene id of one of: "
+            f"{', '.join(f'{t[:10]} ({s})' for t, s in zip(labels, ids, strict=True))}"
+        )
+    return matches[0]
+
+
+def cube_layers(
+    path: str | os.PathLike[str], times: Sequence[str]
+) -> list[tuple[npt.NDArray[np.float32], Grid, dict[str, str]]]:
+    """The LST (kelvin) of the given times of a cube: ``(values, grid, tags)`` per time.
+
+    ``times``: dates (``YYYY-MM-DD``, or any prefix of ``YYYY-MM-DDTHH:MM:SS``) or
+    scene ids, each matching exactly one time. ``tags`` carry ``SCENE_ID``,
+    ``DATE_ACQUIRED``, ``SCENE_CENTER_TIME`` and ``UNITS`` as pix2lst rasters do, so
+    that the figures and the viewer label them.
+    """
+    ds = open_cube(path)
+    grid = Grid(ds.rio.crs, ds.rio.transform(), int(ds.sizes["x"]), int(ds.sizes["y"]))
+    out = []
+    for when in times:
+        k = _pick(ds, when)
+        stamp = str(ds["time"].values[k])
+        tags = {
+            "PIX2LST_PRODUCT": "lst", "UNITS": "K", "SCENE_ID": str(ds["scene_id"].values[k]),
+            "DATE_ACQUIRED": stamp[:10], "SCENE_CENTER_TIME": stamp[11:19] + "Z",
+        }  # fmt: skip
+        values = np.asarray(ds["lst"].isel(time=k).values, dtype=np.float32)
+        out.append((values, grid, tags))
+    return out
+
+
+def write_layer(
+    values: npt.NDArray[np.float32], grid: Grid, tags: dict[str, str], out: str | os.PathLike[str]
+) -> Path:
+    """One cube layer as an LST GeoTIFF (for the figures and the viewer, which read files)."""
+    from pix2lst.geo.writer import raster_writer
+
+    with raster_writer(out, grid, units=("K",), tags=tags, overwrite=True) as sink:
+        sink.write_rows(0, values)
+    return Path(out)

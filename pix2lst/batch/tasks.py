@@ -1,0 +1,188 @@
+"""What runs on a Dask worker: one scene in, one output GeoTIFF and one manifest row out.
+
+The predictor is built once per worker by :class:`PredictorPlugin` (a Dask
+``WorkerPlugin``: every worker, including one that joins or restarts mid-run,
+builds its own), with ONNX Runtime's threads sized to the worker's share of the
+cores. :func:`run_scene` is the task: it returns a :class:`ManifestRow` for a
+scene that is done or that failed for good (bad input: a missing band, a 404),
+and raises for a fault a retry may cure (an ``OSError``: a network error, a
+timeout), so that Dask retries the task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from pix2lst.batch.inputs import BatchInput
+from pix2lst.batch.manifest import ManifestRow
+from pix2lst.errors import Pix2LstError
+
+__all__ = [
+    "PLUGIN_NAME",
+    "PhysicsOptions",
+    "PredictOptions",
+    "PredictorPlugin",
+    "Task",
+    "is_transient",
+    "run_scene",
+]
+
+log = logging.getLogger(__name__)
+
+Task = Literal["predict", "physics"]
+PLUGIN_NAME = "pix2lst-predictor"
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How ``predict`` runs on every worker (see :class:`~pix2lst.runtime.LSTPredictor`).
+
+    ``model=None`` is the shipped model; with a remote cluster the model path must
+    exist on every worker. ``threads``: ONNX Runtime intra-op threads per worker
+    (0: the worker's share of the cores).
+    """
+
+    model: str | None = None
+    providers: str = "auto"
+    batch_size: int = 8
+    padding: int | None = None
+    blend: str = "hann"
+    units: str = "K"
+    cog: bool = False
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class PhysicsOptions:
+    """How ``physics`` runs (see :func:`pix2lst.lst_physics.write_lst`)."""
+
+    method: str = "planck"
+    emissivity: str = "sobrino"
+    units: str = "K"
+    mask_clouds: bool = False
+    cog: bool = False
+
+
+class PredictorPlugin(WorkerPlugin):
+    """A Dask worker plugin holding one :class:`~pix2lst.runtime.LSTPredictor` per worker.
+
+    Built in ``setup`` (once per worker process); a lock makes the tasks of a
+    multi-threaded worker take turns on it (one predictor runs one prediction at a
+    time).
+    """
+
+    name = PLUGIN_NAME
+
+    def __init__(self, options: PredictOptions) -> None:
+        self.options = options
+        self.predictor: Any = None
+        self.lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"options": self.options}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["options"])  # type: ignore[misc]
+
+    def setup(self, worker: Any = None) -> None:
+        from dataclasses import replace
+
+        from pix2lst.runtime.predictor import LSTPredictor
+        from pix2lst.runtime.session import SessionConfig
+
+        o = self.options
+        threads = o.threads or _worker_share(worker)
+        session = replace(SessionConfig(), intra_op_threads=threads)
+        self.predictor = LSTPredictor(
+            o.model, providers=o.providers, batch_size=o.batch_size, padding=o.padding,
+            blend=o.blend, session=session,
+        )  # fmt: skip
+        log.info("worker predictor ready: %s, %d ORT threads", self.predictor.provider, threads)
+
+    def teardown(self, worker: Any = None) -> None:
+        self.predictor = None
+
+
+def _worker_share(worker: Any) -> int:
+    """The worker's share of the cores: its Dask thread count (``dask worker --nthreads``)."""
+    n = getattr(getattr(worker, "state", None), "nthreads", None) or getattr(worker, "nthreads", 0)
+    return max(1, int(n or os.cpu_count() or 1))
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a retry may cure ``exc``: I/O and network faults, unless marked permanent."""
+    if isinstance(exc, Pix2LstError) and not isinstance(exc, OSError):
+        return False  # bad input: the same again fails the same way
+    return isinstance(exc, (OSError, TimeoutError)) and getattr(exc, "transient", True)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, Pix2LstError) else f"{type(exc).__name__}: {text}"
+
+
+def _plugin() -> PredictorPlugin:
+    from distributed import get_worker
+
+    worker = get_worker()
+    plugin: Any = worker.plugins.get(PLUGIN_NAME)
+    if plugin is None:  # pragma: no cover - the runner registers it before submitting
+        raise RuntimeError("the pix2lst predictor plugin is not registered on this worker")
+    if plugin.predictor is None:
+        plugin.setup(worker)
+    return plugin  # type: ignore[no-any-return]
+
+
+def _predict(item: BatchInput, dst: Path, options: PredictOptions) -> str:
+    from pix2lst.geo.scene import find_scene, is_scene
+
+    plugin = _plugin()
+    src = find_scene(item.target) if is_scene(item.target) else item.source
+    with plugin.lock:
+        plugin.predictor.predict_file(
+            src, dst, units=options.units, cog=options.cog, overwrite=True
+        )
+        return str(plugin.predictor.provider)
+
+
+def _physics(item: BatchInput, dst: Path, options: PhysicsOptions) -> str:
+    from pix2lst.geo.scene import find_scene
+    from pix2lst.lst_physics.lst import write_lst
+
+    write_lst(
+        find_scene(item.target), dst, method=options.method, emissivity=options.emissivity,  # type: ignore[arg-type]
+        units=options.units, mask_clouds=options.mask_clouds, overwrite=True,  # type: ignore[arg-type]
+        cog=options.cog,
+    )  # fmt: skip
+    return "numba"
+
+
+def run_scene(
+    item: BatchInput, dst: str, task: Task, options: PredictOptions | PhysicsOptions
+) -> ManifestRow:
+    """Process one scene into ``dst`` (atomically); the manifest row that says how it went.
+
+    Raises only what a retry may cure (see :func:`is_transient`).
+    """
+    started = time.perf_counter()
+    try:
+        if task == "predict":
+            provider = _predict(item, Path(dst), options)  # type: ignore[arg-type]
+        else:
+            provider = _physics(item, Path(dst), options)  # type: ignore[arg-type]
+    except Exception as exc:
+        if is_transient(exc):
+            log.warning("scene %s: %s (retrying if retries are left)", item.scene_id, exc)
+            raise
+        return ManifestRow(
+            item.source, dst, "failed", time.perf_counter() - started, "", _one_line(exc)
+        )
+    return ManifestRow(item.source, dst, "ok", time.perf_counter() - started, provider)

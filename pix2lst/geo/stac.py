@@ -1,0 +1,238 @@
+"""STAC items: a Landsat-8/9 item in, a :class:`~pix2lst.geo.scene.Scene` out.
+
+An item is a ``pystac.Item``, its dict, a ``.json`` file or a URL. Its assets are
+mapped to bands whichever way the catalogue names them:
+
+1. USGS LandsatLook's file-suffix keys: ``SR_B4.TIF``, ``ST_TRAD.TIF``, ``B10.TIF``,
+   ``QA_PIXEL.TIF``, ``MTL.json`` (the token before ``.TIF`` is the band);
+2. the common-name keys of other Landsat Collection-2 catalogues: ``coastal``,
+   ``blue``, ``green``, ``red``, ``nir08``, ``swir16``, ``swir22``, ``lwir11``,
+   ``qa_pixel``, ``mtl.json`` (and ``trad``, ``urad``, ``drad``, ``atran``, ``emis``
+   for the Level-2 thermal products); on a Level-2 item the reflective names are the
+   ``SR_`` bands and ``lwir11`` is ``ST_B10``;
+3. else each asset's ``eo:bands`` (a band ``name`` such as ``SR_B4``/``B4``, or a
+   ``common_name``; STAC 0.x items give indexes into the item's ``eo:bands``).
+
+Calibration constants come from the item's MTL asset (``.txt``, ``.json`` or
+``.xml``). Items are read as plain JSON, so any STAC version works (the USGS items
+are STAC 0.7.0, older than pystac reads by default); pystac is needed only to pass
+a ``pystac.Item``. Relative hrefs are resolved against the item's own location.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pix2lst.errors import RemoteError, StacError
+from pix2lst.geo.mtl import MtlMetadata, parse_mtl, read_mtl
+from pix2lst.geo.remote import check_ranges, gdal_path, is_remote, read_text, url_join
+from pix2lst.geo.scene import Location, Scene, scene_from_files
+
+__all__ = ["COMMON_NAMES", "load_item", "stac_scene"]
+
+log = logging.getLogger(__name__)
+
+COMMON_NAMES: Mapping[str, str] = {
+    "coastal": "B1",
+    "blue": "B2",
+    "green": "B3",
+    "red": "B4",
+    "nir08": "B5",
+    "nir": "B5",
+    "swir16": "B6",
+    "swir22": "B7",
+    "pan": "B8",
+    "cirrus": "B9",
+    "lwir11": "B10",
+    "lwir": "B10",
+    "lwir12": "B11",
+    "qa_pixel": "QA_PIXEL",
+    "qa_radsat": "QA_RADSAT",
+    "bqa": "BQA",
+    "trad": "ST_TRAD",
+    "urad": "ST_URAD",
+    "drad": "ST_DRAD",
+    "atran": "ST_ATRAN",
+    "emis": "ST_EMIS",
+    "emsd": "ST_EMSD",
+    "cdist": "ST_CDIST",
+}
+"""Common-name asset keys (and ``eo:bands`` common names) -> Landsat-8/9 band tokens."""
+
+_TOKEN = re.compile(r"^(SR_B\d{1,2}|SR_QA_AEROSOL|ST_[A-Z0-9]+|QA_[A-Z]+|BQA|B\d{1,2})$")
+_MTL_KEY = re.compile(r"(?:^|[_.])MTL[._](TXT|JSON|XML)$", re.IGNORECASE)
+_MTL_HREF = re.compile(r"MTL\.(txt|json|xml)$", re.IGNORECASE)
+_MISSIONS = ("landsat-8", "landsat-9")
+
+
+def load_item(item: Any) -> tuple[dict[str, Any], str | None]:
+    """The item's dict and its own location (for relative hrefs), from any accepted form."""
+    if isinstance(item, Mapping):
+        d = dict(item)
+        return d, _self_href(d)
+    if hasattr(item, "to_dict") and hasattr(item, "assets"):  # a pystac.Item
+        d = item.to_dict(include_self_link=False, transform_hrefs=False)
+        for key, asset in item.assets.items():  # absolute hrefs, as pystac resolves them
+            d["assets"][key]["href"] = asset.get_absolute_href() or asset.href
+        return d, item.get_self_href()
+    location = os.fspath(item)
+    if is_remote(location):
+        text = read_text(location)
+    else:
+        path = Path(location)
+        if not path.is_file():
+            raise StacError(f"STAC item {path} does not exist; give an item .json file or URL")
+        text = path.read_text(encoding="utf-8")
+        location = str(path.resolve())
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StacError(f"{location} is not JSON ({exc}); give a STAC item") from exc
+    if not isinstance(d, dict) or d.get("type") != "Feature":
+        kind = d.get("type") if isinstance(d, dict) else type(d).__name__
+        raise StacError(
+            f"{location} is not a STAC item (type {kind!r}, expected 'Feature'); an "
+            "ItemCollection is expanded by `pix2lst batch`, one scene per item"
+        )
+    return d, location
+
+
+def _self_href(d: Mapping[str, Any]) -> str | None:
+    for link in d.get("links", []) or []:
+        if isinstance(link, Mapping) and link.get("rel") == "self" and link.get("href"):
+            return str(link["href"])
+    return None
+
+
+def _mission(d: Mapping[str, Any]) -> str:
+    props = d.get("properties", {}) or {}
+    platform = str(props.get("platform") or props.get("eo:platform") or "")
+    return platform.strip().lower().replace("_", "-").replace(" ", "-")
+
+
+def _check_mission(d: Mapping[str, Any], name: str) -> None:
+    platform = _mission(d)
+    item_id = str(d.get("id", ""))
+    if platform:
+        if platform not in _MISSIONS:
+            raise StacError(
+                f"STAC item {name} is from {platform}, not Landsat-8/9; pix2lst reads "
+                "Landsat-8/9 OLI/TIRS scenes only (its calibration and model need their bands)"
+            )
+    elif item_id and not re.match(r"^L[CO]0[89]", item_id, re.IGNORECASE):
+        raise StacError(
+            f"STAC item {name} names no platform and its id is not a Landsat-8/9 product id; "
+            "pix2lst reads Landsat-8/9 OLI/TIRS scenes only"
+        )
+
+
+def _level2(d: Mapping[str, Any]) -> bool:
+    item_id = str(d.get("id", "")).upper()
+    props = d.get("properties", {}) or {}
+    level = str(props.get("landsat:correction") or props.get("processing:level") or "")
+    return "_L2" in item_id or level.upper().startswith("L2")
+
+
+def _token_of_key(key: str, level2: bool) -> str | None:
+    stem = re.sub(r"\.tiff?$", "", key.strip(), flags=re.IGNORECASE)
+    upper = stem.upper()
+    if _TOKEN.match(upper):
+        return upper
+    common = COMMON_NAMES.get(stem.lower())
+    if common is None:
+        return None
+    if level2 and re.fullmatch(r"B[1-7]", common):
+        return "SR_" + common
+    if level2 and common == "B10":
+        return "ST_B10"
+    return common
+
+
+def _token_of_eo_bands(
+    asset: Mapping[str, Any], props: Mapping[str, Any], level2: bool
+) -> str | None:
+    bands = asset.get("eo:bands") or []
+    if len(bands) != 1:
+        return None
+    band = bands[0]
+    if isinstance(band, int):  # STAC 0.x: an index into the item's eo:bands
+        table = props.get("eo:bands") or []
+        band = table[band] if 0 <= band < len(table) else {}
+    if not isinstance(band, Mapping):
+        return None
+    for value in (band.get("name"), band.get("common_name")):
+        if value:
+            token = _token_of_key(str(value), level2)
+            if token:
+                return token
+    return None
+
+
+def _resolve(href: str, base: str | None) -> Location:
+    if is_remote(href):
+        return gdal_path(href)
+    if href.startswith("file://"):
+        return Path(href.removeprefix("file://"))
+    if os.path.isabs(href) or base is None:
+        return Path(href)
+    if is_remote(base):
+        return gdal_path(url_join(base, href))
+    return Path(base).parent / href
+
+
+def _read_mtl(href: Location, name: str) -> MtlMetadata:
+    if isinstance(href, Path):
+        return read_mtl(href)
+    plain = href.removeprefix("/vsicurl/")
+    try:
+        return parse_mtl(read_text(plain), plain)
+    except RemoteError as exc:
+        raise RemoteError(f"MTL asset of STAC item {name}: {exc}", transient=exc.transient) from exc
+
+
+def stac_scene(item: Any) -> Scene:
+    """The Landsat-8/9 scene a STAC item describes (bands by asset, constants from its MTL).
+
+    Raises :class:`~pix2lst.errors.StacError` for an item of another mission or
+    without an MTL asset; a band the computation needs but the item lacks is
+    reported by :meth:`Scene.band_path` when asked for.
+    """
+    d, base = load_item(item)
+    item_id = str(d.get("id", "?"))
+    name = f"{item_id} ({base})" if base else item_id
+    _check_mission(d, name)
+    props = d.get("properties", {}) or {}
+    level2 = _level2(d)
+    files: list[tuple[str, Location]] = []
+    mtl_href: Location | None = None
+    for key, asset in (d.get("assets") or {}).items():
+        if not isinstance(asset, Mapping) or not asset.get("href"):
+            continue
+        href = str(asset["href"])
+        if _MTL_KEY.search(key) or _MTL_HREF.search(href):
+            if mtl_href is None or key.lower().endswith("txt"):
+                mtl_href = _resolve(href, base)
+            continue
+        token = _token_of_key(key, level2) or _token_of_eo_bands(asset, props, level2)
+        if token:
+            files.append((f"{token}.TIF", _resolve(href, base)))
+    if mtl_href is None:
+        raise StacError(
+            f"STAC item {name} has no MTL asset (MTL.txt/.json/.xml); pix2lst takes the "
+            "calibration constants from it. Use the item of the full Collection-2 product"
+        )
+    mtl = _read_mtl(mtl_href, name)
+    if not files:
+        raise StacError(f"STAC item {name} has no band asset pix2lst recognises")
+    scene = scene_from_files(base or f"STAC item {item_id}", mtl, files)
+    remote = [str(loc) for loc in scene.bands.values() if is_remote(str(loc))]
+    if remote:
+        check_ranges(remote[0])
+    log.debug("STAC item %s: bands %s", item_id, sorted(scene.bands))
+    return scene

@@ -1,0 +1,113 @@
+"""Time-series cubes: one grid for a path/row's dates, CF attributes, Zarr chunks, refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+pytest.importorskip("xarray", reason="the batch extra is not installed")
+
+from pix2lst.batch.cube import cube_layers, open_cube, write_cube
+from pix2lst.errors import GridMismatchError, ParameterError
+from pix2lst.lst_physics.lst import write_lst
+from tests.conftest import lst_values, make_scene
+from tests.conftest import write_lst as write_lst_tif
+
+
+@pytest.fixture()
+def outputs(tmp_path):
+    """Physics LST of three dates of one path/row, each a few pixels off in extent."""
+    windows = [(0, 0, 96, 128), (10, 7, 90, 120), (3, 20, 100, 110)]
+    dates = ["2015-07-01", "2015-04-01", "2015-05-01"]
+    paths = []
+    for i, (w, d) in enumerate(zip(windows, dates, strict=True)):
+        mtl = make_scene(tmp_path / f"s{i}", f"LC08_CUBE_{i}", date=d, window=w)
+        paths.append(write_lst(mtl, tmp_path / f"lst{i}.tif"))
+    return paths
+
+
+def test_dates_are_placed_on_their_common_grid(tmp_path, outputs):
+    ds = write_cube(outputs, tmp_path / "c.zarr")
+    assert dict(ds.sizes) == {"time": 3, "y": 103, "x": 130}  # the union of the extents
+    assert [str(t)[:10] for t in ds["time"].values] == ["2015-04-01", "2015-05-01", "2015-07-01"]
+    assert list(ds["scene_id"].values) == ["LC08_CUBE_1", "LC08_CUBE_2", "LC08_CUBE_0"]
+    assert str(ds["time"].values[0])[11:19] == "16:19:21"  # SCENE_CENTER_TIME
+    lst = ds["lst"]
+    assert lst.attrs["standard_name"] == "surface_temperature" and lst.attrs["units"] == "K"
+    assert lst.encoding["chunks"] == (3, 103, 130)  # every time in one chunk (<= 256 x 256 px)
+    assert ds.rio.crs.to_epsg() == 32616
+    with rasterio.open(outputs[1]) as src:  # the 2015-04-01 raster sits at its own offset
+        values = src.read(1)
+        col, row = ~ds.rio.transform() * (src.transform.c, src.transform.f)
+    r, c = round(row), round(col)
+    np.testing.assert_array_equal(lst.isel(time=0).values[r : r + 90, c : c + 120], values)
+    assert np.isnan(lst.isel(time=0).values[:r]).all()  # no data there that date
+
+
+def test_cf_attributes_on_disk(tmp_path, outputs):
+    import zarr
+
+    write_cube(outputs, tmp_path / "c.zarr")
+    group = zarr.open_group(str(tmp_path / "c.zarr"), mode="r")
+    attrs = dict(group["lst"].attrs)
+    assert attrs["grid_mapping"] == "spatial_ref" and attrs["units"] == "K"
+    assert "crs_wkt" in dict(group["spatial_ref"].attrs)
+    assert group["lst"].chunks == (3, 103, 130)
+
+
+def test_two_times_for_the_figures(tmp_path, outputs):
+    write_cube(outputs, tmp_path / "c.zarr")
+    (a, grid, tags_a), (b, _, tags_b) = cube_layers(tmp_path / "c.zarr", ["2015-04", "LC08_CUBE_0"])
+    assert a.shape == b.shape == (grid.height, grid.width)
+    assert tags_a["DATE_ACQUIRED"] == "2015-04-01" and tags_b["SCENE_ID"] == "LC08_CUBE_0"
+    with pytest.raises(ParameterError, match="matches no time of the cube"):
+        cube_layers(tmp_path / "c.zarr", ["2016"])
+    with pytest.raises(ParameterError, match="matches several times"):
+        cube_layers(tmp_path / "c.zarr", ["2015"])
+
+
+def test_scenes_without_a_common_grid_are_refused(tmp_path):
+    a = write_lst_tif(tmp_path / "a.tif", lst_values(), date="2015-01-01")
+    other_crs = write_lst_tif(tmp_path / "b.tif", lst_values(), date="2015-02-01", crs="EPSG:32617")
+    half = write_lst_tif(tmp_path / "c.tif", lst_values(), date="2015-03-01",
+                         origin=(400_015.0, 3_400_000.0))  # fmt: skip
+    with pytest.raises(
+        GridMismatchError, match=r"b\.tif .*CRS EPSG:32617 vs EPSG:32616.*one cube per path/row"
+    ):
+        write_cube([a, other_crs], tmp_path / "x.zarr")
+    with pytest.raises(GridMismatchError, match=r"c\.tif .*not pixel-aligned"):
+        write_cube([a, half], tmp_path / "y.zarr")
+    assert not (tmp_path / "x.zarr").exists() and not (tmp_path / "y.zarr").exists()
+
+
+def test_celsius_rasters_are_stored_in_kelvin(tmp_path):
+    k = write_lst_tif(tmp_path / "k.tif", lst_values(), date="2015-01-01")
+    c = write_lst_tif(tmp_path / "c.tif", lst_values() - 273.15, date="2015-02-01", units="degC")
+    ds = write_cube([k, c], tmp_path / "c.zarr")
+    np.testing.assert_allclose(ds["lst"].isel(time=1).values, lst_values(), atol=1e-3)
+
+
+def test_same_time_twice_and_overwrite(tmp_path, outputs):
+    with pytest.raises(ParameterError, match="one raster per acquisition"):
+        write_cube([outputs[0], outputs[0]], tmp_path / "c.zarr")
+    write_cube(outputs, tmp_path / "c.zarr")
+    with pytest.raises(FileExistsError):
+        write_cube(outputs, tmp_path / "c.zarr")
+    write_cube(outputs[:2], tmp_path / "c.zarr", overwrite=True)
+    assert open_cube(tmp_path / "c.zarr").sizes["time"] == 2
+
+
+def test_cli_cube(tmp_path, outputs):
+    from pix2lst.cli import main
+
+    result = CliRunner().invoke(
+        main, ["cube", str(tmp_path / "lst*.tif"), "-o", str(tmp_path / "c.zarr")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "3 x 103 x 130" in result.output
+    result = CliRunner().invoke(
+        main, ["cube", str(tmp_path / "none*.tif"), "-o", str(tmp_path / "d.zarr")]
+    )
+    assert result.exit_code != 0 and "matched no file" in result.output

@@ -1,0 +1,116 @@
+"""Batch runs on a real Dask LocalCluster (2 worker processes): outputs, manifest, faults, resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+
+pytest.importorskip("distributed", reason="the batch extra is not installed")
+
+from pix2lst.batch import PredictOptions, read_manifest, run
+from pix2lst.batch.manifest import folder_lock
+from pix2lst.errors import OutputLockedError, ParameterError
+from tests.conftest import make_model, make_scene
+
+
+def _scenes(root, n=3):
+    return [
+        make_scene(root / f"s{i}", f"LC08_TEST_{i}", date=f"2015-0{i + 1}-04", window=(8 * i, 4 * i, 96, 128))
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_physics_batch_writes_outputs_manifest_and_resumes(tmp_path, dask_client):
+    mtls = _scenes(tmp_path)
+    out = tmp_path / "out"
+    seen = []
+    rows = run([str(m) for m in mtls], out, "physics", client=dask_client,
+               progress=lambda d, n: seen.append((d, n)))  # fmt: skip
+    assert [r.status for r in rows] == ["ok"] * 3
+    assert seen[0] == (0, 3) and seen[-1] == (3, 3)
+    for mtl, row in zip(mtls, rows, strict=True):
+        assert row.output == str(out / f"{mtl.name.removesuffix('_MTL.txt')}.tif")
+        assert row.provider == "numba" and row.seconds > 0 and row.error == ""
+        with rasterio.open(row.output) as ds:
+            assert ds.tags()["PIX2LST_PRODUCT"] == "lst"
+            assert np.isfinite(ds.read(1)).any()
+    assert read_manifest(out / "manifest.csv") == [
+        r.__class__(r.input, r.output, r.status, round(r.seconds, 2), r.provider, r.error)
+        for r in rows
+    ]
+    assert not list(out.glob(".*.tif*"))  # no temporaries left
+    again = run(
+        [str(m) for m in mtls], out, "physics", client=dask_client, cube=tmp_path / "c.zarr"
+    )
+    assert [r.status for r in again] == ["skipped"] * 3
+    assert (tmp_path / "c.zarr").is_dir()
+
+
+def test_predict_batch_equals_predict_file(tmp_path, dask_client):
+    from pix2lst.runtime import LSTPredictor
+
+    mtls = _scenes(tmp_path, 2)
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32)
+    options = PredictOptions(model=str(model), providers="cpu")
+    rows = run([str(m.parent) for m in mtls], tmp_path / "out", "predict", client=dask_client,
+               options=options)  # fmt: skip
+    assert [(r.status, r.provider) for r in rows] == [("ok", "CPUExecutionProvider")] * 2
+    LSTPredictor(model, providers="cpu").predict_file(mtls[1], tmp_path / "one.tif")
+    with rasterio.open(rows[1].output) as a, rasterio.open(tmp_path / "one.tif") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_a_failing_scene_is_recorded_and_the_others_finish(tmp_path, dask_client, http_server):
+    good, no_b10 = _scenes(tmp_path, 2)
+    (no_b10.parent / "LC08_TEST_1_B10.TIF").unlink()
+    served = make_scene(http_server.root / "batch404", "LC08_TEST_404")
+    (served.parent / "LC08_TEST_404_B4.TIF").unlink()
+    norange = make_scene(http_server.root / "batchnr", "LC08_TEST_NR")
+    inputs = [
+        str(good), str(no_b10), http_server.url("batch404/LC08_TEST_404_MTL.txt"),
+        http_server.url(norange.relative_to(http_server.root), ranges=False),
+    ]  # fmt: skip
+    rows = run(inputs, tmp_path / "out", "physics", client=dask_client, retries=1)
+    assert [r.status for r in rows] == ["ok", "failed", "failed", "failed"]
+    assert "band B10 not found in scene" in rows[1].error
+    assert "HTTP 404 for band B4" in rows[2].error
+    assert "does not support HTTP range requests" in rows[3].error
+    assert not (tmp_path / "out" / "LC08_TEST_1.tif").exists()
+    manifest = (tmp_path / "out" / "manifest.csv").read_text()
+    assert manifest.count("\n") == 5 and ",failed," in manifest
+
+
+def test_a_folder_in_use_is_refused(tmp_path, dask_client):
+    (mtl,) = _scenes(tmp_path, 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    with (
+        folder_lock(out),
+        pytest.raises(OutputLockedError, match=r"in use by another batch run \(pid"),
+    ):
+        run([str(mtl)], out, "physics", client=dask_client)
+    assert run([str(mtl)], out, "physics", client=dask_client)[0].status == "ok"  # released
+
+
+def test_no_resume_recomputes(tmp_path, dask_client):
+    (mtl,) = _scenes(tmp_path, 1)
+    run([str(mtl)], tmp_path / "out", "physics", client=dask_client)
+    rows = run([str(mtl)], tmp_path / "out", "physics", client=dask_client, resume=False)
+    assert rows[0].status == "ok"
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ParameterError, match="task must be"):
+        run([], tmp_path, "train")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="at most one of"):
+        run([], tmp_path, "physics", workers=2, scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(ParameterError, match="takes PhysicsOptions"):
+        run([], tmp_path, "physics", options=PredictOptions())
+
+
+def test_a_local_cluster_of_two_workers(tmp_path):
+    """No client: run() starts its own LocalCluster (2 worker processes) and stops it."""
+    mtls = _scenes(tmp_path, 2)
+    rows = run([str(m) for m in mtls], tmp_path / "out", "physics", workers=2)
+    assert [r.status for r in rows] == ["ok", "ok"]

@@ -1,0 +1,126 @@
+"""Remote scenes over a real HTTP server on 127.0.0.1: read window by window, faults said clearly."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+from pix2lst.errors import RemoteError
+from pix2lst.geo.remote import gdal_path, is_remote, url_join
+from pix2lst.geo.scene import find_scene, is_scene
+from pix2lst.geo.sources import SceneSource
+from pix2lst.lst_physics.composite import scene_calibrator
+from pix2lst.lst_physics.lst import write_lst
+from tests.conftest import make_model, make_scene
+
+
+def _served_scene(http_server, name: str, **kw) -> tuple[Path, str]:
+    """A scene under the server's root; (local MTL, its URL)."""
+    mtl = make_scene(http_server.root / name, **kw)
+    return mtl, http_server.url(mtl.relative_to(http_server.root))
+
+
+def test_gdal_paths_keep_the_double_slash():
+    assert gdal_path("https://h.org/a/b.TIF") == "/vsicurl/https://h.org/a/b.TIF"
+    assert gdal_path("s3://bucket/k/b.TIF") == "/vsis3/bucket/k/b.TIF"
+    assert gdal_path("/vsicurl/https://h/x.TIF") == "/vsicurl/https://h/x.TIF"
+    assert url_join("https://h.org/a/x_MTL.txt", "x_B4.TIF") == "https://h.org/a/x_B4.TIF"
+    assert is_remote("https://h") and not is_remote(Path("https:/h"))
+    assert is_scene("https://h.org/a/LC08_X_MTL.json") and not is_scene("https://h.org/a/c.tif")
+
+
+def test_remote_scene_reads_like_the_local_one(http_server, tmp_path):
+    mtl, url = _served_scene(http_server, "same")
+    scene = find_scene(url)
+    assert scene.scene_id == find_scene(mtl).scene_id
+    b4 = scene.band_path("B4")
+    assert isinstance(b4, str) and b4.startswith("/vsicurl/http://127.0.0.1:")
+    local = write_lst(mtl, tmp_path / "local.tif")
+    remote = write_lst(url, tmp_path / "remote.tif")
+    with rasterio.open(local) as a, rasterio.open(remote) as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+        assert a.transform == b.transform and a.crs == b.crs
+        assert b.tags()["SCENE_ID"] == a.tags()["SCENE_ID"]
+
+
+def test_a_window_is_read_without_downloading_the_file(http_server):
+    mtl, url = _served_scene(http_server, "big", window=(0, 0, 512, 512), bands=("B4",))
+    mtl.write_text(mtl.read_text())  # the MTL names more bands than exist: only B4 is opened
+    scene = find_scene(url)
+    band = mtl.parent / f"{scene.scene_id}_B4.TIF"
+    before = http_server.bytes_served(band.name)
+    with SceneSource(scene, ("B4",), scene_calibrator("dn")(scene, ("B4",))) as src:
+        rows = src.read_rows(0, 16)
+    assert rows.shape == (1, 16, 512)
+    with rasterio.open(band) as ds:
+        np.testing.assert_array_equal(rows[0], ds.read(1, window=((0, 16), (0, 512))))
+    served = http_server.bytes_served(band.name) - before
+    assert 0 < served < band.stat().st_size / 2
+
+
+def test_predict_reads_a_remote_scene(http_server, tmp_path):
+    from pix2lst.runtime import LSTPredictor
+
+    mtl, url = _served_scene(http_server, "predict")
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32)
+    predictor = LSTPredictor(model, providers="cpu")
+    predictor.predict_file(mtl, tmp_path / "local.tif")
+    predictor.predict_file(url, tmp_path / "remote.tif")
+    with rasterio.open(tmp_path / "local.tif") as a, rasterio.open(tmp_path / "remote.tif") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_cli_physics_takes_a_url(http_server, tmp_path):
+    from pix2lst.cli import main
+
+    _, url = _served_scene(http_server, "cli")
+    result = CliRunner().invoke(main, ["physics", url, "-o", str(tmp_path / "lst.tif")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "lst.tif").is_file()
+
+
+def test_a_404_on_one_band_names_band_and_url(http_server, tmp_path):
+    mtl, url = _served_scene(http_server, "missing")
+    (mtl.parent / f"{find_scene(mtl).scene_id}_B10.TIF").unlink()
+    with pytest.raises(RemoteError, match=r"HTTP 404 for band B10 .*_B10\.TIF") as info:
+        write_lst(url, tmp_path / "lst.tif")
+    assert info.value.transient is False
+    assert not (tmp_path / "lst.tif").exists()
+
+
+def test_a_server_without_range_requests_is_refused_clearly(http_server, tmp_path):
+    mtl, _ = _served_scene(http_server, "norange")
+    url = http_server.url(mtl.relative_to(http_server.root), ranges=False)
+    with pytest.raises(RemoteError, match="does not support HTTP range requests") as info:
+        write_lst(url, tmp_path / "lst.tif")
+    assert info.value.transient is False
+
+
+def test_an_unreachable_url_says_so():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(
+        RemoteError, match=r"cannot reach http://127\.0\.0\.1:\d+/x_MTL\.txt"
+    ) as info:
+        find_scene(f"http://127.0.0.1:{port}/x_MTL.txt")
+    assert info.value.transient is True
+
+
+def test_a_missing_mtl_is_a_404(http_server):
+    with pytest.raises(RemoteError, match="HTTP 404"):
+        find_scene(http_server.url("nowhere/LC08_X_MTL.txt"))
+
+
+def test_bands_not_on_the_server_are_skipped_from_discovery(http_server):
+    mtl, url = _served_scene(http_server, "partial", bands=("B4", "B5", "B10"))
+    shutil.copy(mtl, mtl.with_name("copy.txt"))
+    scene = find_scene(url)
+    # the MTL names B1..B11 and BQA: all are band locations; opening a missing one is a 404
+    assert {"B4", "B5", "B10", "B1"} <= set(scene.bands)
