@@ -26,15 +26,26 @@ def test_every_command_loads_and_has_help() -> None:
     at = [result.output.index(f"\n  {name} ") for name in COMMANDS]
     assert at == sorted(at) and list(COMMANDS)[:3] == ["demo", "physics", "predict"]
     assert "_PIX2LST_COMPLETE=bash_source pix2lst" in result.output  # shell completion
-    for name in COMMANDS:
-        sub = runner.invoke(main, [name, "--help"])
-        assert sub.exit_code == 0, (name, sub.output)
+    with click.Context(main) as ctx:
+        commands = {name: main.get_command(ctx, name) for name in COMMANDS}
+    paths = []  # a group (batch) is checked through its subcommands
+    for name, cmd in commands.items():
+        if isinstance(cmd, click.Group):
+            paths += [[name, sub] for sub in cmd.commands]
+        else:
+            paths.append([name])
+    assert ["batch", "predict"] in paths
+    for path in paths:
+        sub = runner.invoke(main, [*path, "--help"])
+        assert sub.exit_code == 0, (path, sub.output)
         assert "Usage: " in sub.output and "needs" not in sub.output
         # one name for one thing: -o/--output and a documented --overwrite everywhere
-        assert "-o, --output" in sub.output, name
-        assert "--out " not in sub.output, name  # the old spelling stays hidden
+        assert "-o, --output" in sub.output, path
+        assert "--out " not in sub.output, path  # the old spelling stays hidden
+        if path[0] == "batch":  # many outputs: --resume/--no-resume decides what is redone
+            assert "--resume / --no-resume" in sub.output, path
         m = re.search(r"--overwrite\s+(\S.*)", sub.output)
-        assert m is not None and len(m.group(1)) > 10, (name, sub.output)
+        assert m is not None and len(m.group(1)) > 10, (path, sub.output)
     for name in ("physics", "composite", "predict"):  # every raster writer
         sub = runner.invoke(main, [name, "--help"]).output
         assert "--co NAME=VALUE" in sub and "--cog" in sub, name

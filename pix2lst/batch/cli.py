@@ -91,6 +91,9 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
                 default=None,
                 help="Also stack the outputs into a Zarr time-series cube at this path.",
             ),
+            overwrite_option(
+                "Replace existing outputs that --resume does not skip, and the --cube."
+            ),
             click.option("--cog", is_flag=True, help="Write Cloud-Optimised GeoTIFFs."),
             click.option("--units", type=click.Choice(["K", "C"]), default="K", show_default=True),
         ]
@@ -115,6 +118,7 @@ def _run(task: str, options: Any, kw: dict[str, Any]) -> None:
             kw["inputs"], kw["output"], task,  # type: ignore[arg-type]
             workers=kw["workers"], scheduler=kw["scheduler"], retries=kw["retries"],
             resume=kw["resume"], cube=kw["cube"], options=options, progress=progress,
+            overwrite=kw["overwrite"],
         )  # fmt: skip
     counts = {s: sum(r.status == s for r in rows) for s in ("ok", "skipped", "failed")}
     for r in rows:

@@ -34,7 +34,12 @@ from pix2lst.batch.tasks import (
     Task,
     run_scene,
 )
-from pix2lst.errors import OutputNotWritableError, ParameterError, SchedulerError
+from pix2lst.errors import (
+    OutputExistsError,
+    OutputNotWritableError,
+    ParameterError,
+    SchedulerError,
+)
 
 __all__ = ["default_workers", "is_complete", "run"]
 
@@ -154,6 +159,7 @@ def run(
     options: PredictOptions | PhysicsOptions | None = None,
     progress: Progress | None = None,
     connect_timeout: float = 10.0,
+    overwrite: bool = False,
 ) -> list[ManifestRow]:
     """Process every scene of ``inputs`` into ``out_dir/<scene id>.tif``; the manifest rows.
 
@@ -162,9 +168,11 @@ def run(
     Runs on ``client`` (a ``distributed.Client``), else on the cluster at
     ``scheduler``, else on a new ``LocalCluster`` of ``workers`` processes (default:
     sized to the machine). ``retries``: extra tries of a scene after a fault a
-    retry may cure. ``resume``: skip scenes whose output is complete (else
-    recompute and replace them). ``cube``: also stack the outputs into a Zarr
-    time-series cube at this path. ``progress(done, total)`` counts scenes.
+    retry may cure. ``resume``: skip scenes whose output is complete; an existing
+    output is otherwise replaced only with ``overwrite`` (without it the run is
+    refused before any work, :class:`~pix2lst.errors.OutputExistsError`). ``cube``:
+    also stack the outputs into a Zarr time-series cube at this path (an existing
+    cube is replaced only with ``overwrite``). ``progress(done, total)`` counts scenes.
 
     ``out_dir/manifest.csv`` holds the rows (input order). Raises
     :class:`~pix2lst.errors.BatchInputError` for bad inputs,
@@ -199,6 +207,18 @@ def run(
                 rows[item.scene_id] = ManifestRow(item.source, str(dst), "skipped")
             else:
                 todo.append((item, dst))
+        existing = [dst for _, dst in todo if dst.exists()]
+        if existing and not overwrite:
+            how = "pass --overwrite (overwrite=True) to replace them"
+            if not resume:
+                how += ", or --resume to keep the complete ones"
+            raise OutputExistsError(
+                f"{len(existing)} output(s) already exist in {out} (e.g. {existing[0].name}); {how}"
+            )
+        if cube is not None and Path(cube).exists() and not overwrite:
+            raise OutputExistsError(
+                f"the cube {cube} already exists; pass --overwrite to replace it or give another path"
+            )
         manifest = out / MANIFEST_NAME
 
         def save() -> None:
@@ -217,7 +237,7 @@ def run(
 
             done = [Path(r.output) for r in result if r.status != "failed"]
             if done:
-                write_cube(done, cube, overwrite=True)
+                write_cube(done, cube, overwrite=overwrite)
     return result
 
 

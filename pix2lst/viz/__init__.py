@@ -3,14 +3,19 @@
 :mod:`pix2lst.viz.style` is the one place for colour maps and stretches; every
 pix2lst figure (quicklooks here, ``show_batch``/``show_results`` in export) uses it.
 
-- :func:`quicklook` / :func:`rgb_quicklook`: a PNG of an LST GeoTIFF / a true-colour PNG.
+- :func:`quicklook` / :func:`rgb_quicklook`: a georeferenced PNG map of an LST GeoTIFF /
+  of a scene in true colour (coordinates, scale bar, north arrow, world file).
 - :func:`compare`: two LST maps on one scale, their difference and true colour.
-- :func:`write_viewer`: one offline HTML file with synchronised Leaflet panes.
+- :func:`write_viewer`: one offline HTML file with synchronised Leaflet panes, a
+  difference pane and a latitude/longitude readout.
+- :func:`draw_map` / :func:`write_world_file`: the map drawing and georeferencing
+  the figures use, for figures of your own (:mod:`pix2lst.viz.mapaxes`).
 """
 
 from __future__ import annotations
 
 from pix2lst.viz.compare import compare
+from pix2lst.viz.mapaxes import draw_map, write_world_file
 from pix2lst.viz.quicklook import quicklook, rgb_quicklook
 from pix2lst.viz.raster import Grid, LstLayer, read_lst
 from pix2lst.viz.rgb import RgbLayer, read_rgb
@@ -32,6 +37,7 @@ __all__ = [
     "RgbLayer",
     "add_celsius_colorbar",
     "compare",
+    "draw_map",
     "kelvin_to_celsius",
     "lst_cmap",
     "new_figure",
@@ -42,4 +48,5 @@ __all__ = [
     "rgb_quicklook",
     "true_colour",
     "write_viewer",
+    "write_world_file",
 ]

@@ -10,7 +10,7 @@ pytest.importorskip("distributed", reason="the batch extra is not installed")
 
 from pix2lst.batch import PredictOptions, read_manifest, run
 from pix2lst.batch.manifest import folder_lock
-from pix2lst.errors import OutputLockedError, ParameterError
+from pix2lst.errors import OutputExistsError, OutputLockedError, ParameterError
 from tests.conftest import make_model, make_scene
 
 
@@ -93,10 +93,18 @@ def test_a_folder_in_use_is_refused(tmp_path, dask_client):
     assert run([str(mtl)], out, "physics", client=dask_client)[0].status == "ok"  # released
 
 
-def test_no_resume_recomputes(tmp_path, dask_client):
+def test_no_resume_recomputes_only_with_overwrite(tmp_path, dask_client):
     (mtl,) = _scenes(tmp_path, 1)
-    run([str(mtl)], tmp_path / "out", "physics", client=dask_client)
-    rows = run([str(mtl)], tmp_path / "out", "physics", client=dask_client, resume=False)
+    run([str(mtl)], tmp_path / "out", "physics", client=dask_client, cube=tmp_path / "c.zarr")
+    before = (tmp_path / "out" / "manifest.csv").read_text()
+    with pytest.raises(OutputExistsError, match=r"1 output\(s\) already exist.*--overwrite"):
+        run([str(mtl)], tmp_path / "out", "physics", client=dask_client, resume=False)
+    with pytest.raises(OutputExistsError, match=r"cube .*c\.zarr already exists"):
+        run([str(mtl)], tmp_path / "out", "physics", client=dask_client, cube=tmp_path / "c.zarr")
+    assert (tmp_path / "out" / "manifest.csv").read_text() == before  # nothing touched
+    rows = run(
+        [str(mtl)], tmp_path / "out", "physics", client=dask_client, resume=False, overwrite=True
+    )
     assert rows[0].status == "ok"
 
 
