@@ -94,13 +94,13 @@ def overwrite_option(help: str = "Replace the output if it exists.") -> Callable
 def _parse_co(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for item in values:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE (e.g. --co COMPRESS=ZSTD)")
-        options[name.strip().upper()] = value.strip()
-    return options
+    from pix2lst.errors import ParameterError
+    from pix2lst.geo.writer import parse_creation_options
+
+    try:
+        return parse_creation_options(values)
+    except ParameterError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def co_option(f: F) -> F:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from pix2lst._cli_options import output_option, overwrite_option, progress_bar
+from pix2lst._cli_options import co_option, output_option, overwrite_option, progress_bar
 
 __all__ = ["LST_INPUT", "LstInput", "batch", "cube"]
 
@@ -95,6 +95,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
                 "Replace existing outputs that --resume does not skip, and the --cube."
             ),
             click.option("--cog", is_flag=True, help="Write Cloud-Optimised GeoTIFFs."),
+            co_option,
             click.option("--units", type=click.Choice(["K", "C"]), default="K", show_default=True),
         ]
     ):
@@ -157,7 +158,10 @@ def physics(method: str, emissivity: str, mask_clouds: bool, **kw: Any) -> None:
     """LST of every INPUT with the physics chain, into OUTDIR/<scene id>.tif."""
     from pix2lst.batch.tasks import PhysicsOptions
 
-    options = PhysicsOptions(method, emissivity, kw.pop("units"), mask_clouds, kw.pop("cog"))
+    options = PhysicsOptions(
+        method, emissivity, kw.pop("units"), mask_clouds, kw.pop("cog"),
+        creation_options=tuple(kw.pop("creation_options").items()),
+    )  # fmt: skip
     _run("physics", options, kw)
 
 
@@ -184,6 +188,7 @@ def predict(
     options = PredictOptions(
         str(Path(model).resolve()) if model else None, providers, batch_size, padding, blend,
         kw.pop("units"), kw.pop("cog"),
+        creation_options=tuple(kw.pop("creation_options").items()),
     )  # fmt: skip
     _run("predict", options, kw)
 

@@ -58,6 +58,7 @@ class PredictOptions:
     units: str = "K"
     cog: bool = False
     threads: int = 0
+    creation_options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class PhysicsOptions:
     units: str = "K"
     mask_clouds: bool = False
     cog: bool = False
+    creation_options: tuple[tuple[str, str], ...] = ()
 
 
 class PredictorPlugin(WorkerPlugin):
@@ -148,8 +150,9 @@ def _predict(item: BatchInput, dst: Path, options: PredictOptions) -> str:
     src = find_scene(item.target) if is_scene(item.target) else item.source
     with plugin.lock:
         plugin.predictor.predict_file(
-            src, dst, units=options.units, cog=options.cog, overwrite=True
-        )
+            src, dst, units=options.units, cog=options.cog, overwrite=True,
+            creation_options=dict(options.creation_options) or None,
+        )  # fmt: skip
         return str(plugin.predictor.provider)
 
 
@@ -160,7 +163,7 @@ def _physics(item: BatchInput, dst: Path, options: PhysicsOptions) -> str:
     write_lst(
         find_scene(item.target), dst, method=options.method, emissivity=options.emissivity,  # type: ignore[arg-type]
         units=options.units, mask_clouds=options.mask_clouds, overwrite=True,  # type: ignore[arg-type]
-        cog=options.cog,
+        cog=options.cog, creation_options=dict(options.creation_options) or None,
     )  # fmt: skip
     return "numba"
 

@@ -106,7 +106,7 @@ def parse_creation_options(options: Sequence[str] | Mapping[str, str] | None) ->
     out: dict[str, str] = {}
     for item in options:
         name, sep, value = item.partition("=")
-        if not sep or not name.strip():
+        if not sep or not name.strip() or not value.strip():
             raise ParameterError(
                 f"creation option {item!r} is not NAME=VALUE (e.g. --co COMPRESS=DEFLATE)"
             )
