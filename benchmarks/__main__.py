@@ -1,4 +1,4 @@
-"""``python -m benchmarks all|physics|e2e|scaling|accuracy|providers|blend [--quick]``."""
+"""``python -m benchmarks all|physics|e2e|host|machine|scaling|accuracy|providers|blend|gpu [--quick]``."""
 
 from __future__ import annotations
 

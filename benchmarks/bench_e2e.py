@@ -6,7 +6,10 @@ padding (``tile // 4``: 64 for 256 px tiles) and at a cheaper one (``tile // 8``
 * ``ours (scene)``: ``LSTPredictor.predict_file`` on the scene folder (band
   files calibrated on the fly, nothing else written) -> compressed GeoTIFF;
 * ``ours (composite)``: the same from the 8-band TOA composite GeoTIFF;
-* ``ceiling``: ORT alone on the same number of tiles, batched in memory;
+* ``ours, sessions=2``: two ORT sessions of cores/2 threads running batches in
+  parallel (``sessions="auto"`` takes one per 4 cores: one here on 2 cores);
+* ``ceiling``: ORT alone on the same number of tiles, batched in memory (and with
+  two sessions in parallel);
 * ``baseline``: whole composite in RAM, torch eager sliding window, numpy blending.
 
 The reference ``unet_256`` is too slow on 2 CPU cores for whole scenes in the
@@ -63,6 +66,14 @@ def _contenders(
                              {"model": spec.onnx, "src": str(folder),
                               "dst": str(work / f"{tag}-normal.tif"), "padding": padding,
                               "io_priority": "normal"}))  # fmt: skip
+    if with_composite and spec.key == "default":  # batches in parallel on 2 sessions
+        out.append(Contender(f"ours-sessions-2-{tag}", "tasks_predict:predict_e2e",
+                             {"model": spec.onnx, "src": str(folder),
+                              "dst": str(work / f"{tag}-s2.tif"), "padding": padding,
+                              "sessions": 2}))  # fmt: skip
+        out.append(Contender(f"ceiling-sessions-2-{tag}", "tasks_predict:ort_ceiling",
+                             {"model": spec.onnx, "src": str(comp), "height": shape[0],
+                              "width": shape[1], "padding": padding, "sessions": 2}))  # fmt: skip
     if with_composite:
         out.append(Contender(f"ours-composite-{tag}", "tasks_predict:predict_e2e",
                              {"model": spec.onnx, "src": str(comp),
@@ -123,7 +134,17 @@ def _model_section(
                 _row("ours, io_priority='normal' (reader and writer not at SCHED_IDLE)",
                      "scene folder", runs[f"ours-normal-io-{tag}"], ours)
             )  # fmt: skip
+        if f"ours-sessions-2-{tag}" in runs:
+            table.rows.append(
+                _row("ours, sessions=2 (2 ORT sessions, cores/2 threads each)", "scene folder",
+                     runs[f"ours-sessions-2-{tag}"], ours)
+            )  # fmt: skip
         table.rows.append(_row("ORT ceiling", "tiles in RAM", ceiling, ours))
+        if f"ceiling-sessions-2-{tag}" in runs:
+            table.rows.append(
+                _row("ORT ceiling, 2 sessions in parallel", "tiles in RAM",
+                     runs[f"ceiling-sessions-2-{tag}"], ours)
+            )  # fmt: skip
         table.rows.append(
             _row("baseline (torch eager, numpy blend)", "composite in RAM", base, ours)
         )

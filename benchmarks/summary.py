@@ -58,6 +58,31 @@ def goals_table(out: Path) -> Table:
         _check(t, "less memory than the baseline (x)", v, v is not None and v > 1, "e2e.md")
     else:
         _check(t, "e2e <= 1.10 x ORT ceiling", None, None, "e2e.md")
+    host = _load(out, "host")
+    if host:
+        h = host["data"]["summary"]["scene"]
+        _check(t, "null model, full scene folder: <= 4 s wall (2 cores)", h["run_s"],
+               h["run_s"] <= 4, "host.md")  # fmt: skip
+        _check(t, "null model, full scene folder: <= 7 core-s (2 cores)", h["core_s"],
+               h["core_s"] <= 7, "host.md")  # fmt: skip
+    mach = _load(out, "machine")
+    if mach:
+        m = mach["data"]["summary"]
+        v = m["ours"]["over_ceiling"]
+        _check(t, "sessions=auto end to end <= 1.10 x ORT ceiling (2 cores)", v, v <= 1.10,
+               "machine.md")  # fmt: skip
+        v = m["ours"]["peak_rss_mb"]
+        _check(t, "sessions=auto peak RSS <= 1 GB at full width (MB)", v, v <= 1024,
+               "machine.md")  # fmt: skip
+    gpu = _load(out, "gpu")
+    if gpu and gpu["data"]["summary"].get("cuda"):
+        g = gpu["data"]["summary"]
+        _check(t, "GPU: scene folder end to end <= 1.5 s", g["cuda_scene_s"],
+               g["cuda_scene_s"] <= 1.5, "gpu.md")  # fmt: skip
+        _check(t, "GPU: end to end <= 1.3 x ORT-CUDA ceiling", g["over_ceiling"],
+               g["over_ceiling"] <= 1.3, "gpu.md")  # fmt: skip
+        _check(t, "GPU: CUDA vs CPU within 0.01 K", g["parity_max_abs_k"],
+               g["parity_max_abs_k"] <= 0.01 and g["parity_same_nodata"], "gpu.md")  # fmt: skip
     sc = _load(out, "scaling")
     if sc:
         rows = {r[0]: r for r in sc["tables"][0]["rows"]}

@@ -28,7 +28,15 @@ from pix2lst.runtime.model import BatchRunner, load_model
 from pix2lst.runtime.session import SessionConfig
 from pix2lst.runtime.tiling import TileGrid
 
-__all__ = ["ort_ceiling", "predict_e2e", "provider_probe", "tile_pool"]
+__all__ = ["core_seconds", "ort_ceiling", "predict_e2e", "provider_probe", "tile_pool"]
+
+
+def core_seconds() -> float:
+    """CPU time of this process so far, all threads, user + system (``getrusage``)."""
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
 
 
 def tile_pool(src: str, meta: Any, n: int) -> np.ndarray:
@@ -55,28 +63,51 @@ def tile_pool(src: str, meta: Any, n: int) -> np.ndarray:
 
 def ort_ceiling(
     model: str, src: str, height: int, width: int, padding: int, batch_size: int = 8,
-    providers: str = "auto",
+    providers: str = "auto", sessions: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
-    """ORT on the tiles of a ``height`` x ``width`` scene, in memory; return the run time."""
+    """ORT on the tiles of a ``height`` x ``width`` scene, in memory; return the run time.
+
+    ``sessions`` > 1: that many sessions (each with cores / sessions intra-op threads)
+    run the batches in parallel, one thread each, as the pipeline does.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pix2lst.runtime.session import usable_cores
+
     t0 = time.perf_counter()
-    loaded = load_model(model, SessionConfig(providers=providers), batch_size=batch_size)
-    runner = BatchRunner(loaded, batch_size)
+    config = SessionConfig(providers=providers)
+    if sessions > 1:
+        config = SessionConfig(
+            providers=providers, intra_op_threads=max(1, usable_cores() // sessions)
+        )
+    runners = [
+        BatchRunner(load_model(model, config, batch_size=batch_size), batch_size)
+        for _ in range(sessions)
+    ]
+    loaded = runners[0].model
     meta = loaded.metadata
     grid = TileGrid(height, width, meta.tile_size, padding)
     pool = tile_pool(src, meta, 2 * batch_size)
-    batches = [pool[:batch_size].copy(), pool[batch_size:].copy()]
-    runner.warmup()
+    for runner in runners:
+        runner.warmup()
+
+    def work(k: int) -> None:
+        batches = [pool[:batch_size].copy(), pool[batch_size:].copy()]
+        n_batches = -(-grid.n_tiles // batch_size)
+        for i in range(k, n_batches, sessions):
+            n = min(batch_size, grid.n_tiles - i * batch_size)
+            runners[k].run(batches[i % 2], n)
+
     t_setup = time.perf_counter()
-    done = 0
-    i = 0
-    while done < grid.n_tiles:
-        n = min(batch_size, grid.n_tiles - done)
-        runner.run(batches[i % 2], n)
-        done += n
-        i += 1
+    c0 = core_seconds()
+    with ThreadPoolExecutor(sessions) as ex:
+        list(ex.map(work, range(sessions)))
     run_s = time.perf_counter() - t_setup
+    cpu_s = core_seconds() - c0
     mpx = height * width / 1e6
     return {
+        "sessions": sessions,
+        "core_s": cpu_s,
         "wall_s": run_s,
         "run_s": run_s,
         "setup_s": t_setup - t0,
@@ -142,12 +173,14 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
 def predict_e2e(
     model: str, src: str, dst: str, padding: int, blend: str = "hann", batch_size: int = 8,
     providers: str = "auto", keep: bool = False, kernels: str = "numba",
-    io_priority: str = "idle",
+    io_priority: str = "idle", sessions: int | str = "auto", readers: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """``LSTPredictor(...).predict_file(src, dst)``: setup and run seconds, Mpx/s.
 
     ``kernels="numpy"`` swaps the pipeline's Numba strip kernels for their numpy
     twins (same signatures) in this process, to show what the kernels earn end to end.
+    ``readers``: parallel readers of the input (default: the predictor's, one per core);
+    ``core_s``: CPU time of the whole process (all threads) during the run.
     """
     from pix2lst.runtime import LSTPredictor
 
@@ -161,11 +194,15 @@ def predict_e2e(
     t0 = time.perf_counter()
     predictor = LSTPredictor(
         model=model, providers=providers, batch_size=batch_size, padding=padding, blend=blend,
-        io_priority=io_priority,
+        io_priority=io_priority, sessions=sessions,
     )  # fmt: skip
+    if readers is not None:
+        predictor.readers = readers
     t1 = time.perf_counter()
+    c1 = core_seconds()
     summary = predictor.predict_file(src, dst, overwrite=True)
     t2 = time.perf_counter()
+    cpu_s = core_seconds() - c1
     import rasterio
 
     with rasterio.open(dst) as ds:
@@ -177,6 +214,10 @@ def predict_e2e(
         "wall_s": t2 - t0,
         "setup_s": t1 - t0,
         "run_s": t2 - t1,
+        "core_s": cpu_s,
+        "cores_busy": cpu_s / (t2 - t1),
+        "sessions": predictor.sessions,
+        "readers": predictor.readers,
         "mpx": mpx,
         "mpx_per_s": mpx / (t2 - t1),
         "summary": _summary_dict(summary),

@@ -52,6 +52,13 @@ __all__ = ["predict"]
     help="idle: reading and writing use only CPU time inference leaves (Linux); "
     "normal: as any thread, e.g. when other busy programs share the machine.",
 )
+@click.option(
+    "--sessions",
+    default="auto",
+    show_default=True,
+    help="N | auto: ONNX Runtime sessions running batches in parallel, each with cores/N "
+    "threads (auto: one per 4 cores on a CPU, one per GPU).",
+)
 @cog_option
 @co_option
 @overwrite_option()
@@ -65,6 +72,7 @@ def predict(
     blend: str,
     units: str,
     io_priority: str,
+    sessions: str,
     cog: bool,
     creation_options: dict[str, str],
     overwrite: bool,
@@ -94,6 +102,7 @@ def predict(
         padding=padding,
         blend=blend,
         io_priority=io_priority,
+        sessions=sessions,
     )
     tile = predictor.tile_size
     if padding is not None and tile - 2 * padding < max(tile // 8, 1):

@@ -93,10 +93,15 @@ def _check_shapes(
 
 
 def _open(
-    data: bytes, providers: list[str], config: SessionConfig, source: str, **keys: object
+    data: bytes,
+    providers: list[str],
+    config: SessionConfig,
+    source: str,
+    reason: str = "",
+    **keys: object,
 ) -> ort.InferenceSession:
     try:
-        return create_session(data, providers, config, **keys)
+        return create_session(data, providers, config, reason=reason, **keys)
     except _ORT_ERRORS as exc:
         raise ModelError(
             f"{source} is not a usable ONNX model ({type(exc).__name__}: "
@@ -132,7 +137,8 @@ def load_model(
         if not model_path.is_file():
             raise ModelError(f"model file {model_path} does not exist")
     source = str(model_path)
-    providers = resolve_providers(config.providers)
+    reasons: list[str] = []
+    providers = resolve_providers(config.providers, reasons=reasons)
     data = model_path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     keys: dict[str, object] = {"model_hash": digest}
@@ -150,7 +156,7 @@ def load_model(
             input_shape=(batch_size, len(meta.bands), meta.tile_size, meta.tile_size),
         )
         del probe
-    session = _open(data, providers, config, source, **keys)
+    session = _open(data, providers, config, source, reason=reasons[0], **keys)
     meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, source=source)
     in_name, out_name = _check_shapes(session, meta, source)
     return LoadedModel(model_path, digest, meta, session, in_name, out_name)

@@ -38,12 +38,13 @@ than on Linux the policy does not exist and the threads run as any other.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -60,6 +61,7 @@ from pix2lst.runtime.model import BatchRunner
 from pix2lst.runtime.tiling import TileGrid
 
 __all__ = [
+    "COLUMN_ALIGN",
     "IO_PRIORITIES",
     "ArraySink",
     "PipelineStats",
@@ -143,6 +145,34 @@ def _infer(runner: BatchRunner, batch: F32, n: int) -> F32:
     return np.ascontiguousarray(runner.run(batch, n))
 
 
+COLUMN_ALIGN = 512
+"""Column splits between parallel readers fall on multiples of this (or of the
+source's ``block_width``): each reader then decodes only its own compressed blocks."""
+
+
+def column_splits(width: int, parts: int, align: int = COLUMN_ALIGN) -> list[tuple[int, int]]:
+    """Split ``[0, width)`` into at most ``parts`` column ranges on multiples of ``align``."""
+    if parts < 1:
+        raise ParameterError(f"parts must be at least 1, not {parts}")
+    align = max(1, align)
+    blocks = -(-width // align)
+    parts = min(parts, blocks)
+    edges = [min(width, (blocks * k // parts) * align) for k in range(parts + 1)]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def _read_columns(source: Source, start: int, stop: int, cols: tuple[int, int], out: F32) -> None:
+    """Rows ``[start, stop)``, columns ``cols`` of ``source`` into ``out`` (any strides)."""
+    c0, c1 = cols
+    if c0 == 0 and c1 == source.width:
+        source.read_rows(start, stop, out=out)
+        return
+    from rasterio.windows import Window
+
+    window = Window(c0, start, c1 - c0, stop - start)  # type: ignore[no-untyped-call]
+    source.read(window, out=out)  # type: ignore[attr-defined]
+
+
 @dataclass
 class _Strip:
     """One strip on its way through: its rows, its tile mask, the tiles still to fill or blend."""
@@ -185,10 +215,13 @@ class _Run:
     """
 
     def __init__(
-        self, source: Source, sink: Sink, runner: BatchRunner, grid: TileGrid,
-        blend: str, shift: float, progress: Progress | None, io_priority: str,
+        self, sources: Sequence[Source], sink: Sink, runners: Sequence[BatchRunner],
+        grid: TileGrid, blend: str, shift: float, progress: Progress | None, io_priority: str,
     ) -> None:  # fmt: skip
-        self.source, self.sink, self.runner, self.grid = source, sink, runner, grid
+        source = sources[0]
+        self.source, self.sink, self.grid = source, sink, grid
+        self.runners = list(runners)
+        runner = self.runners[0]
         self.shift, self.progress = shift, progress
         meta: ModelMetadata = runner.model.metadata
         self.meta = meta
@@ -206,7 +239,8 @@ class _Run:
         self.acc = np.zeros((tile, grid.padded_width), dtype=np.float64)
         self.wacc = np.zeros_like(self.acc)
         self.valids = [np.zeros(self.acc.shape, dtype=np.uint8) for _ in range(AHEAD)]
-        self.batches = (runner.new_batch(), runner.new_batch())
+        # one batch being filled while each session runs one
+        self.batches = [runner.new_batch() for _ in range(len(self.runners) + 1)]
         n = grid.n_rows
         lo = [int(grid.strip_rows(r).min()) for r in range(n)]
         self.hi = [int(grid.strip_rows(r).max()) + 1 for r in range(n)]
@@ -221,12 +255,25 @@ class _Run:
         self.segments: list[_Segment] = []  # of the batch being filled
         self.filling = 0  # items in the batch being filled
         self.n_batches = 0
-        self.inflight: tuple[Future[F32], list[_Segment]] | None = None
+        self.inflight: deque[tuple[Future[F32], list[_Segment]]] = deque()
         self.done = self.tiles_run = 0
-        self.writes: list[Future[None]] = []
+        self.writes: deque[tuple[Future[None], F32]] = deque()  # queued rows and their buffer
+        self.out_rows = max(
+            (b - a for a, b in (grid.finished_rows(r) for r in range(grid.n_rows))), default=1
+        )
         self.idle = _runs_idle(io_priority)
+        align = int(getattr(source, "block_width", 0) or COLUMN_ALIGN)
+        self.columns = column_splits(grid.width, len(sources), align)
+        self.sources = list(sources)[: len(self.columns)]
         self.reader = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-read")
-        self.infer = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-infer")
+        # the reader hands column ranges beyond the first to these (one per extra source)
+        self.readers = [
+            ThreadPoolExecutor(1, thread_name_prefix="pix2lst-read") for _ in self.sources[1:]
+        ]
+        # one thread per session: batch k runs on session k % n, in order on each
+        self.infer = [
+            ThreadPoolExecutor(1, thread_name_prefix="pix2lst-infer") for _ in self.runners
+        ]
         self.writer = ThreadPoolExecutor(
             1,
             thread_name_prefix="pix2lst-write",
@@ -234,7 +281,7 @@ class _Run:
         )
 
     def close(self) -> None:
-        for pool in (self.reader, self.infer, self.writer):
+        for pool in (self.reader, *self.readers, *self.infer, self.writer):
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _submit_load(self, row: int) -> None:
@@ -247,17 +294,32 @@ class _Run:
         while start < stop:
             pos = start % self.ring_rows
             end = min(stop, start + self.ring_rows - pos)
-            rows = self.ring[:, pos : pos + end - start]
-            self.source.read_rows(start, end, out=rows)
-            kernels.rows_valid(rows, self.ring_valid[pos : pos + end - start])
+            parts = [
+                pool.submit(self._read_part, src, start, end, cols)
+                for pool, src, cols in zip(
+                    self.readers, self.sources[1:], self.columns[1:], strict=True
+                )
+            ]
+            self._read_part(self.source, start, end, self.columns[0])
+            for part in parts:
+                part.result()
             start = end
         self.read_to = max(self.read_to, stop)
 
+    def _read_part(self, source: Source, start: int, stop: int, cols: tuple[int, int]) -> None:
+        """Rows ``[start, stop)`` (not wrapping the ring), columns ``cols``, and their validity."""
+        pos = start % self.ring_rows
+        c0, c1 = cols
+        rows = self.ring[:, pos : pos + stop - start, c0:c1]
+        _read_columns(source, start, stop, cols, rows)
+        kernels.rows_valid(rows, self.ring_valid[pos : pos + stop - start, c0:c1])
+
     def run(self) -> None:
-        grid, size = self.grid, self.runner.batch_size
+        grid, size = self.grid, self.runners[0].batch_size
         self._submit_load(0)
         if self.idle:  # after the first strip, which nothing can overlap with
-            self.reader.submit(_to_idle_priority)
+            for pool in (self.reader, *self.readers):
+                pool.submit(_to_idle_priority)
         for row in range(1, min(AHEAD, grid.n_rows)):
             self._submit_load(row)
         for row in range(grid.n_rows):
@@ -268,7 +330,7 @@ class _Run:
             while strip.filled < strip.starts.size:
                 take = min(size - self.filling, strip.starts.size - strip.filled)
                 starts = strip.starts[strip.filled : strip.filled + take]
-                batch = self.batches[self.n_batches % 2]
+                batch = self.batches[self.n_batches % len(self.batches)]
                 kernels.fill_batch(
                     self.ring, strip.rmap, self.cmap, starts,
                     self.scale, self.offset, batch[self.filling :],
@@ -284,7 +346,7 @@ class _Run:
         self._drain()
         if self.active:  # pragma: no cover - a bookkeeping error, not an input error
             raise RuntimeError(f"strips left unfinished: {[s.row for s in self.active]}")
-        for f in self.writes:
+        for f, _ in self.writes:
             f.result()
 
     def _open(self, row: int) -> _Strip:
@@ -301,22 +363,27 @@ class _Run:
         return strip
 
     def _submit_batch(self) -> None:
-        """Queue the batch being filled, then blend the one ORT was running."""
+        """Queue the batch being filled; once every session has one, blend the oldest.
+
+        Batches are blended in the order they were filled, whichever session ran them,
+        so the mosaic does not depend on the number of sessions.
+        """
         if self.filling == 0:
             return
-        batch = self.batches[self.n_batches % 2]
-        fut = self.infer.submit(_infer, self.runner, batch, self.filling)
-        previous, self.inflight = self.inflight, (fut, self.segments)
+        k = self.n_batches
+        batch = self.batches[k % len(self.batches)]
+        which = k % len(self.runners)
+        fut = self.infer[which].submit(_infer, self.runners[which], batch, self.filling)
+        self.inflight.append((fut, self.segments))
         self.tiles_run += self.filling
         self.segments, self.filling = [], 0
         self.n_batches += 1
-        if previous is not None:  # its batch buffer is free once this returns
-            self._blend(previous)
+        if len(self.inflight) > len(self.runners):  # its batch buffer is the next to fill
+            self._blend(self.inflight.popleft())
 
     def _drain(self) -> None:
-        if self.inflight is not None:
-            inflight, self.inflight = self.inflight, None
-            self._blend(inflight)
+        while self.inflight:
+            self._blend(self.inflight.popleft())
 
     def _blend(self, inflight: tuple[Future[F32], list[_Segment]]) -> None:
         fut, segments = inflight
@@ -336,12 +403,21 @@ class _Run:
         while self.active and self.active[0].complete:
             self._finish(self.active.popleft())
 
+    def _out_buffer(self) -> F32:
+        """A buffer for finished rows: a new one while few writes are queued, else the
+        oldest queued write's once it is written (no fresh pages per strip)."""
+        if len(self.writes) < AHEAD:
+            return np.empty((self.out_rows, self.grid.width), dtype=np.float32)
+        fut, buf = self.writes.popleft()
+        fut.result()  # raises what the sink raised
+        return buf.base if buf.base is not None else buf  # type: ignore[return-value]
+
     def _finish(self, strip: _Strip) -> None:
         """Write the strip's finished rows, roll the accumulator, read strip ``row + AHEAD``."""
         grid, tile, stride = self.grid, self.grid.tile, self.grid.stride
         start, stop = grid.finished_rows(strip.row)
         if stop > start:
-            out = np.empty((stop - start, grid.width), dtype=np.float32)
+            out = self._out_buffer()[: stop - start]
             resid = self.dummy
             if self.resid_index >= 0:  # the rows' brightness temperature, from the ring
                 band = self.ring[self.resid_index]
@@ -355,8 +431,7 @@ class _Run:
                 self.meta.output_scale, self.meta.output_offset, self.shift,
                 resid, self.resid_index >= 0, out,
             )  # fmt: skip
-            self.writes = [f for f in self.writes if not f.done() or f.result() is not None]
-            self.writes.append(self.writer.submit(self.sink.write_rows, start, out))
+            self.writes.append((self.writer.submit(self.sink.write_rows, start, out), out))
         self.acc[: tile - stride] = self.acc[stride:]
         self.acc[tile - stride :] = 0.0
         self.wacc[: tile - stride] = self.wacc[stride:]
@@ -368,9 +443,9 @@ class _Run:
 
 
 def run_pipeline(
-    source: Source,
+    source: Source | Sequence[Source],
     sink: Sink,
-    runner: BatchRunner,
+    runner: BatchRunner | Sequence[BatchRunner],
     grid: TileGrid,
     *,
     blend: str = "hann",
@@ -380,14 +455,26 @@ def run_pipeline(
 ) -> PipelineStats:
     """Predict ``source`` tile by tile into ``sink``; ``shift`` is added last (e.g. -273.15).
 
+    ``source``: one source, or several handles on the same input (each used by one
+    thread only): the rows of each strip are then read and calibrated in parallel,
+    one column range (:func:`column_splits`) per handle. Handles after the first
+    must offer ``read(window, out=...)``.
+    ``runner``: one batch runner, or one per ONNX Runtime session: batches then run
+    on the sessions in turn, in parallel, and are blended in order (same mosaic).
     ``io_priority``: ``"idle"`` runs the reader and writer threads at ``SCHED_IDLE``
     (see the module docstring; open the source and sink with
     :func:`io_threads` GDAL threads), ``"normal"`` as any thread.
     """
     _runs_idle(io_priority)  # validates
+    sources = [source] if not isinstance(source, Sequence) else list(source)
+    runners = [runner] if isinstance(runner, BatchRunner) else list(runner)
+    if not sources or not runners:
+        raise ParameterError("run_pipeline needs at least one source and one batch runner")
+    if len({r.batch_size for r in runners}) != 1:
+        raise ParameterError("all batch runners of one pipeline must share one batch size")
     started = time.perf_counter()
-    ort_seconds = runner.seconds
-    state = _Run(source, sink, runner, grid, blend, shift, progress, io_priority)
+    ort_seconds = sum(r.seconds for r in runners)
+    state = _Run(sources, sink, runners, grid, blend, shift, progress, io_priority)
     try:
         state.run()
     finally:
@@ -395,5 +482,8 @@ def run_pipeline(
     if state.tiles_run == 0:
         log.warning("every tile of the input is nodata; the output is all NaN")
     return PipelineStats(
-        grid.n_tiles, state.tiles_run, runner.seconds - ort_seconds, time.perf_counter() - started
+        grid.n_tiles,
+        state.tiles_run,
+        sum(r.seconds for r in runners) - ort_seconds,
+        time.perf_counter() - started,
     )

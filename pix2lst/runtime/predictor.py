@@ -18,12 +18,12 @@ from pix2lst.errors import BandNotFoundError, EmptySceneError, ParameterError
 from pix2lst.geo.bands import band_key
 from pix2lst.geo.grid import Grid
 from pix2lst.geo.scene import Scene
-from pix2lst.geo.sources import ArraySource, open_source
+from pix2lst.geo.sources import ArraySource, Source, open_source
 from pix2lst.geo.tags import SCENE_TAGS, product_tags
 from pix2lst.geo.units import KELVIN_OFFSET, kelvin_shift, parse_temperature_units
 from pix2lst.geo.writer import check_raster_output, raster_writer
-from pix2lst.lst_physics.composite import scene_calibrator
 from pix2lst.runtime.blending import BLENDS
+from pix2lst.runtime.calibration import scene_calibrator
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
 from pix2lst.runtime.pipeline import (
@@ -33,7 +33,7 @@ from pix2lst.runtime.pipeline import (
     io_threads,
     run_pipeline,
 )
-from pix2lst.runtime.session import SessionConfig
+from pix2lst.runtime.session import SessionConfig, resolve_providers, resolve_sessions, usable_cores
 from pix2lst.runtime.tiling import TileGrid, default_padding
 
 __all__ = ["UNITS", "LSTPredictor", "PredictionSummary"]
@@ -96,7 +96,18 @@ class LSTPredictor:
     ``SCHED_IDLE`` threads, see :mod:`pix2lst.runtime.pipeline`); ``"normal"``
     gives them the same priority as inference, e.g. when other busy programs
     share the machine.
+
+    ``sessions`` (``"auto"`` or a count): ONNX Runtime sessions that run batches in
+    parallel, each with ``cores / sessions`` intra-op threads unless
+    ``session.intra_op_threads`` says otherwise. ``"auto"`` takes one per 4 usable
+    cores on a CPU (one on 2 cores) and one per GPU
+    (:func:`~pix2lst.runtime.session.auto_sessions`). The mosaic is the same for any
+    number of sessions. Scene and composite files are read by one thread per usable
+    core (at most 8), each decoding its own range of columns.
     """
+
+    MAX_READERS = 8
+    """Parallel readers of an input file at most (one per usable core below that)."""
 
     def __init__(
         self,
@@ -108,6 +119,7 @@ class LSTPredictor:
         *,
         session: SessionConfig | None = None,
         io_priority: str = "idle",
+        sessions: int | str = "auto",
     ) -> None:
         if blend not in BLENDS:
             raise ParameterError(f"blend must be one of {', '.join(BLENDS)}, not {blend!r}")
@@ -116,13 +128,28 @@ class LSTPredictor:
         if batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, not {batch_size}")
         config = replace(session or SessionConfig(), providers=providers)
-        self.model: LoadedModel = load_model(model, config, batch_size=batch_size)
+        cores = usable_cores()
+        n_sessions = resolve_sessions(sessions, resolve_providers(config.providers)[0], cores)
+        if n_sessions > 1 and config.intra_op_threads == 0:
+            config = replace(config, intra_op_threads=max(1, cores // n_sessions))
+        self.models: list[LoadedModel] = [
+            load_model(model, config, batch_size=batch_size) for _ in range(n_sessions)
+        ]
+        self.model: LoadedModel = self.models[0]
+        self.readers = max(1, min(cores, self.MAX_READERS))
         tile = self.model.metadata.tile_size
         self.padding = default_padding(tile) if padding is None else int(padding)
         TileGrid(tile, tile, tile, self.padding)  # validate padding now, not mid-run
         self.blend = blend
         self.batch_size = batch_size
-        self.runner = BatchRunner(self.model, batch_size)
+        self.runners = [BatchRunner(m, batch_size) for m in self.models]
+        self.runner = self.runners[0]
+        if n_sessions > 1:
+            log.info(
+                "%d ONNX Runtime sessions of %s intra-op threads run batches in parallel",
+                n_sessions,
+                config.intra_op_threads,
+            )
         if config.warmup:
             self._warm_up()
 
@@ -139,23 +166,27 @@ class LSTPredictor:
             np.zeros((len(self.metadata.bands), 2 * tile, tile + 1), np.float32),
             len(self.metadata.bands),
         )
-        grid = TileGrid(
-            zeros.height, zeros.width, tile, default_padding(tile)
-        )  # a few tiles, whatever the padding
+        grid = TileGrid(zeros.height, zeros.width, tile, default_padding(tile))  # a few tiles
         run_pipeline(
             zeros,
             ArraySink(zeros.height, zeros.width),
-            self.runner,
+            self.runners,
             grid,
             blend=self.blend,
             io_priority=self.io_priority,
         )
-        self.runner.warmup()  # last: it also zeroes the runner's time and batch counts
+        for runner in self.runners:  # last: it also zeroes the runners' time and batch counts
+            runner.warmup()
 
     # -- introspection ------------------------------------------------------
     @property
     def metadata(self) -> ModelMetadata:
         return self.model.metadata
+
+    @property
+    def sessions(self) -> int:
+        """ONNX Runtime sessions running batches in parallel."""
+        return len(self.runners)
 
     @property
     def provider(self) -> str:
@@ -199,7 +230,7 @@ class LSTPredictor:
         run_pipeline(
             source,
             sink,
-            self.runner,
+            self.runners,
             self.grid(source.height, source.width),
             blend=self.blend,
             shift=shift,
@@ -268,11 +299,18 @@ class LSTPredictor:
         check_raster_output(dst, overwrite=overwrite, inputs=[src, self.model.path])
         meta = self.metadata
         threads = io_threads(self.io_priority)
-        source = open_source(
-            src, meta.bands, meta.input_units,
-            calibrate=scene_calibrator(meta.input_units), threads=threads,  # type: ignore[arg-type]
-        )  # fmt: skip
+
+        def reopen() -> Source:
+            return open_source(
+                src, meta.bands, meta.input_units,
+                calibrate=scene_calibrator(meta.input_units), threads=threads,  # type: ignore[arg-type]
+            )  # fmt: skip
+
+        source = reopen()
+        sources = [source]
         try:
+            if hasattr(source, "read"):  # more handles: columns decoded in parallel
+                sources += [reopen() for _ in range(self.readers - 1)]
             grid = self.grid(source.height, source.width)
             unit_name = parse_temperature_units(units)
             tags = product_tags(
@@ -300,9 +338,9 @@ class LSTPredictor:
                 ) as sink,
             ):
                 stats: PipelineStats = run_pipeline(
-                    source,
+                    sources,
                     sink,
-                    self.runner,
+                    self.runners,
                     grid,
                     blend=self.blend,
                     shift=shift,
@@ -316,7 +354,8 @@ class LSTPredictor:
                         "and its nodata value"
                     )
         finally:
-            source.close()
+            for each in sources:
+                each.close()
         return PredictionSummary(
             Path(dst),
             source.height,

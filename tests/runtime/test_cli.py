@@ -66,6 +66,19 @@ def test_cli_predicts_and_prints_a_summary(tmp_path: Path, files: dict[str, Path
         assert ds.tags()["BLEND"] == "linear" and ds.tags()["PADDING"] == "4"
 
 
+def test_cli_sessions(tmp_path: Path, files: dict[str, Path]) -> None:
+    args = [str(files["composite"]), "--model", str(files["model"]), "--providers", "cpu"]
+    code, text = invoke(*args, "-o", str(tmp_path / "a.tif"), "--sessions", "2")
+    assert code == 0, text
+    code, text = invoke(*args, "-o", str(tmp_path / "b.tif"), "--sessions", "auto")
+    assert code == 0, text
+    with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+    code, text = invoke(*args, "-o", str(tmp_path / "c.tif"), "--sessions", "many")
+    assert code != 0 and "sessions must be 'auto' or a positive integer" in text
+    assert not (tmp_path / "c.tif").exists()
+
+
 def test_cli_cog(tmp_path: Path, files: dict[str, Path]) -> None:
     from rio_cogeo.cogeo import cog_validate
 

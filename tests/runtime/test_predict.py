@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,8 +17,15 @@ from hypothesis import strategies as st
 from pix2lst.errors import EmptySceneError
 from pix2lst.geo.sources import ArraySource
 from pix2lst.runtime import BLENDS, LSTPredictor
+from pix2lst.runtime import pipeline as pipeline_mod
+from pix2lst.runtime import session as session_mod
 from pix2lst.runtime.kernels_ref import reference_mosaic
-from pix2lst.runtime.pipeline import ArraySink, idle_priority_available, run_pipeline
+from pix2lst.runtime.pipeline import (
+    ArraySink,
+    column_splits,
+    idle_priority_available,
+    run_pipeline,
+)
 from tests.conftest import BANDS, make_model, run_python, sample_dn, write_composite
 
 TILES = (16, 32)
@@ -401,3 +410,81 @@ def test_composite_with_a_nodata_value_and_integer_dtype(
     expected = arr[7].copy()
     expected[:10, :10] = np.nan
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_several_sessions_give_the_same_mosaic(models: dict[str, Path], batch_size: int) -> None:
+    # batches run on the sessions in turn, in parallel, and are blended in the order
+    # they were filled: the mosaic is bit for bit the one session's
+    arr = scene_like(150, 120, 3, holes=True)
+    one = LSTPredictor(
+        models["conv"], providers="cpu", batch_size=batch_size, padding=8, sessions=1
+    )
+    out1 = one.predict_array(arr)
+    for n in (2, 3):
+        many = LSTPredictor(
+            models["conv"], providers="cpu", batch_size=batch_size, padding=8, sessions=str(n)
+        )
+        assert many.sessions == n and len({id(m.session) for m in many.models}) == n
+        for m in many.models:  # the cores shared between the sessions
+            threads = m.session.get_session_options().intra_op_num_threads
+            assert threads == max(1, session_mod.usable_cores() // n)
+        np.testing.assert_array_equal(many.predict_array(arr), out1)
+        if batch_size == 3:
+            _assert_reference_mosaic(many, arr, 8, "hann")
+    auto = LSTPredictor(models["conv"], providers="cpu", padding=8)
+    assert auto.sessions == session_mod.auto_sessions("CPUExecutionProvider")
+
+
+@given(
+    width=st.integers(1, 5000),
+    parts=st.integers(1, 20),
+    align=st.sampled_from([1, 7, 256, 512]),
+)
+@settings(max_examples=200, deadline=None)
+def test_column_splits_partition_the_width_on_block_edges(
+    width: int, parts: int, align: int
+) -> None:
+    splits = column_splits(width, parts, align)
+    assert 1 <= len(splits) <= parts
+    assert splits[0][0] == 0 and splits[-1][1] == width
+    for (a, b), (c, _) in itertools.pairwise(splits):
+        assert b == c and b % align == 0 and a < b  # contiguous, on block edges
+    assert len(splits) == min(parts, -(-width // align))  # as many as there are blocks
+
+
+@pytest.mark.parametrize("kind", ["composite", "scene"])
+def test_parallel_column_readers_give_the_same_file(
+    tmp_path: Path, sample_scene: Path, kind: str
+) -> None:
+    # the sample (627 px wide) split at column 512: two handles, each decoding its
+    # own blocks and calibrating its own columns, write the file one reader writes
+    from pix2lst.lst_physics import write_composite as physics_composite
+
+    model = make_model(
+        tmp_path / "m.onnx", "conv", tile=64,
+        input_scale=(1.0,) * 7 + (0.01,), input_offset=(0.0,) * 7 + (-3.0,),
+    )  # fmt: skip
+    src = sample_scene if kind == "scene" else physics_composite(sample_scene, tmp_path / "c.tif")
+    p = LSTPredictor(model, providers="cpu")
+    outs = []
+    seen: list[int] = []
+    real = pipeline_mod._read_columns
+
+    def spy(source: Any, start: int, stop: int, cols: tuple[int, int], out: np.ndarray) -> None:
+        seen.append(id(source))
+        real(source, start, stop, cols, out)
+
+    for readers in (1, 3):
+        p.readers = readers
+        seen.clear()
+        pipeline_mod._read_columns = spy  # type: ignore[assignment]
+        try:
+            p.predict_file(src, tmp_path / f"r{readers}.tif")
+        finally:
+            pipeline_mod._read_columns = real  # type: ignore[assignment]
+        assert len(set(seen)) == min(readers, 2)  # 627 px: two column blocks of 512
+        with rasterio.open(tmp_path / f"r{readers}.tif") as ds:
+            outs.append(ds.read(1))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert np.isfinite(outs[0]).mean() > 0.5

@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 
 from pix2lst.data import default_model_path
-from pix2lst.errors import ModelError, ProviderError
+from pix2lst.errors import ModelError, ParameterError, ProviderError
 from pix2lst.runtime import LSTPredictor, SessionConfig, load_model, resolve_providers
 from pix2lst.runtime import session as session_mod
 from pix2lst.runtime.session import provider_options
@@ -23,7 +23,22 @@ TRT, CUDA, CPU = (
 GPU_BUILD = [TRT, CUDA, CPU]
 
 
-def test_auto_prefers_tensorrt_then_cuda_then_cpu() -> None:
+@pytest.fixture
+def gpu_libraries(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """TensorRT's library loads (a recording loader) and ``preload_dlls`` is recorded."""
+    calls: dict[str, list[str]] = {"loaded": [], "preload": []}
+
+    def load(name: str) -> object:
+        calls["loaded"].append(name)
+        return object()
+
+    monkeypatch.setattr(session_mod, "_load_library", load)
+    monkeypatch.setattr(ort, "preload_dlls", lambda: calls["preload"].append("x"), raising=False)
+    session_mod._preload.cache_clear()
+    return calls
+
+
+def test_auto_prefers_tensorrt_then_cuda_then_cpu(gpu_libraries: dict[str, list[str]]) -> None:
     assert resolve_providers("auto", GPU_BUILD) == [TRT, CUDA, CPU]
     assert resolve_providers("auto", [CUDA, CPU, "AzureExecutionProvider"]) == [CUDA, CPU]
     assert resolve_providers("auto", ["AzureExecutionProvider", CPU]) == [CPU]
@@ -36,7 +51,7 @@ def test_auto_uses_the_real_build() -> None:
     assert resolve_providers("auto")[-1] == CPU
 
 
-def test_explicit_lists_short_names_and_comma_lists() -> None:
+def test_explicit_lists_short_names_and_comma_lists(gpu_libraries: dict[str, list[str]]) -> None:
     assert resolve_providers("cuda,cpu", GPU_BUILD) == [CUDA, CPU]
     assert resolve_providers(["tensorrt", "CUDA"], GPU_BUILD) == [TRT, CUDA]
     assert resolve_providers(CPU, GPU_BUILD) == [CPU]
@@ -50,9 +65,87 @@ def test_unavailable_provider_is_refused_naming_the_available_ones() -> None:
         resolve_providers(" , ", GPU_BUILD)
 
 
-def test_monkeypatched_gpu_build_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_monkeypatched_gpu_build_is_seen(
+    monkeypatch: pytest.MonkeyPatch, gpu_libraries: dict[str, list[str]]
+) -> None:
     monkeypatch.setattr(ort, "get_available_providers", lambda: GPU_BUILD)
-    assert resolve_providers("auto") == GPU_BUILD
+    reasons: list[str] = []
+    assert resolve_providers("auto", reasons=reasons) == GPU_BUILD
+    assert gpu_libraries["loaded"][0].startswith("libnvinfer")
+    assert gpu_libraries["preload"] == ["x"]  # CUDA/cuDNN from pip before libnvinfer
+    assert reasons == ["auto: first available of " + ", ".join(session_mod.AUTO_ORDER)]
+
+
+def test_auto_skips_tensorrt_whose_libraries_do_not_load(
+    monkeypatch: pytest.MonkeyPatch, gpu_libraries: dict[str, list[str]]
+) -> None:
+    """onnxruntime-gpu lists TensorRT without its libraries: auto takes CUDA quietly."""
+
+    def missing(name: str) -> object:
+        gpu_libraries["loaded"].append(name)
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(session_mod, "_load_library", missing)
+    reasons: list[str] = []
+    assert resolve_providers("auto", GPU_BUILD, reasons=reasons) == [CUDA, CPU]
+    assert gpu_libraries["loaded"] == list(session_mod.TENSORRT_LIBRARIES)  # every name tried
+    assert "TensorRT" in reasons[0] and "libnvinfer" in reasons[0] and "skipped" in reasons[0]
+    with pytest.raises(ProviderError, match=r"libnvinfer.*'cuda'"):
+        resolve_providers("tensorrt,cuda", GPU_BUILD)
+    assert resolve_providers("cuda", GPU_BUILD) == [CUDA]  # CUDA alone never looks for it
+    assert not session_mod.tensorrt_loadable()
+
+
+def test_gpu_session_preloads_and_logs_one_line_on_the_provider_and_why(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    gpu_libraries: dict[str, list[str]],
+) -> None:
+    model = make_model(tmp_path / "m.onnx", "identity")
+    real = ort.InferenceSession
+    order: list[str] = []
+
+    def missing(name: str) -> object:
+        raise OSError(name)
+
+    class CudaSession:  # what a working CUDA build gives back, over a real CPU session
+        def __init__(self, src: object, sess_options: object = None, providers: object = None,
+                     provider_options: object = None) -> None:  # fmt: skip
+            order.append(f"session {providers}")
+            self._s = real(src, sess_options=sess_options, providers=[CPU])
+
+        def get_providers(self) -> list[str]:
+            return [CUDA, CPU]
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._s, name)
+
+    monkeypatch.setattr(session_mod, "_load_library", missing)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: GPU_BUILD)
+    monkeypatch.setattr(ort, "preload_dlls", lambda: order.append("preload"), raising=False)
+    monkeypatch.setattr(session_mod.ort, "InferenceSession", CudaSession)
+    with caplog.at_level(logging.INFO, logger="pix2lst.runtime.session"):
+        loaded = load_model(model, SessionConfig(providers="auto"))
+    assert order == ["preload", f"session {[CUDA, CPU]}"]  # once, before the session
+    assert loaded.provider == CUDA
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "runs on CUDAExecutionProvider" in lines[0]
+    assert "libnvinfer" in lines[0] and "EP Error" not in caplog.text
+
+
+def test_sessions_auto_and_counts() -> None:
+    auto = session_mod.auto_sessions
+    assert auto(CPU, 2) == 1 and auto(CPU, 3) == 1  # 2 cores: one session, as before
+    assert auto(CPU, 8) == 2 and auto(CPU, 16) == 4  # 4 x 4 threads on 16 cores
+    assert auto(CUDA, 16) == 1 and auto(TRT, 64) == 1  # one per GPU device
+    assert auto("OpenVINOExecutionProvider", 16) == 1
+    assert auto(CPU) == max(1, session_mod.usable_cores() // session_mod.CORES_PER_SESSION)
+    resolve = session_mod.resolve_sessions
+    assert resolve("auto", CPU, 16) == 4 and resolve(" 3 ", CPU) == 3 and resolve(2, CUDA) == 2
+    for bad in ("0", "two", 0, -1, True, 1.5):
+        with pytest.raises(ParameterError, match="sessions must be"):
+            resolve(bad, CPU)  # type: ignore[arg-type]
 
 
 def test_predictor_refuses_an_unavailable_provider(tmp_path: Path) -> None:
@@ -79,6 +172,7 @@ def test_fallback_is_reported(
         return real(src, sess_options=sess_options, providers=[CPU])  # what ORT does then
 
     monkeypatch.setattr(ort, "get_available_providers", lambda: GPU_BUILD)
+    monkeypatch.setattr(ort, "preload_dlls", lambda: None, raising=False)
     monkeypatch.setattr(session_mod.ort, "InferenceSession", fake_session)
     config = SessionConfig(providers="cuda", trt_cache_dir=tmp_path / "trt")
     with caplog.at_level(logging.WARNING, logger="pix2lst.runtime.session"):

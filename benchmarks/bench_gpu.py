@@ -1,0 +1,246 @@
+"""Part ``gpu``: the whole GPU measurement as one prepared run (issue 11).
+
+On a machine with a CUDA device and onnxruntime-gpu (see ``../shared/gpu/README.md``
+for packing it for the H200 box), contenders alternate:
+
+* ORT-CUDA ceiling with host arrays (the harness's ``ort_ceiling``, batch 8 and 32)
+  and with device I/O (IO binding to CUDA ``OrtValue``s; with and without
+  ``enable_cuda_graph``);
+* end to end on CUDA from the scene folder (batch 8 and 32) and from the composite;
+* CUDA vs CPU parity through the runtime (1/16-area scene: largest / mean
+  difference in kelvin, same nodata);
+* torch on CUDA with the same weights (fp32 and fp16 autocast), if torch sees a GPU;
+* the CPU provider on all cores: end to end with ``sessions="auto"`` and with one
+  session, and the ORT ceiling with as many sessions as auto takes.
+
+Where CUDA is not there (no CUDA provider in this onnxruntime build, or no
+device), the CUDA contenders are skipped and the report says why; the CPU rows
+still run, so the part is tested on any machine (``--quick``: the tiny scene).
+Goals (H200, 16 cores): scene folder end to end <= 1.5 s and <= 1.3 x the
+ORT-CUDA ceiling measured in the same run; CUDA vs CPU within 0.01 K; CPU
+provider on 16 cores >= 2.5 x the 41.5 s measured with one session (<= 16 s).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+from benchmarks.context import Context
+from benchmarks.harness import Contender, Run, compare, median_of
+from benchmarks.report import Report, Table, runs_json
+
+__all__ = ["cuda_status", "run"]
+
+
+def cuda_status() -> tuple[bool, str]:
+    """Whether CUDA can be measured here, and why not when it cannot."""
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return False, (
+            "this onnxruntime build has no CUDA provider (install onnxruntime-gpu; on the H200 "
+            "box unpack ../shared/gpu's parts)"
+        )
+    if not (shutil.which("nvidia-smi") or os.path.exists("/dev/nvidia0")):
+        return False, "no NVIDIA device on this machine (no nvidia-smi, no /dev/nvidia0)"
+    return True, "CUDA provider and an NVIDIA device present"
+
+
+def _torch_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def _val(runs: list[Run], key: str) -> Any:
+    return median_of(runs, key) if runs else float("nan")
+
+
+def run(ctx: Context) -> Report:
+    """CUDA ceilings, end to end, parity, torch reference; CPU provider on all cores."""
+    from pix2lst.runtime.session import auto_sessions, usable_cores
+
+    reps = ctx.n_reps(3)
+    report = Report("gpu", "GPU and many-core CPU", ctx.quick)
+    spec = ctx.default_model()
+    shape = ctx.scene_shape(1.0)
+    folder = ctx.scene(1.0)
+    comp = ctx.composite(folder)
+    small = ctx.scene(1 / 16)
+    padding = spec.tile // 4
+    work = ctx.work
+    ok, why = cuda_status()
+    cores = usable_cores()
+    auto = auto_sessions("CPUExecutionProvider", cores)
+    report.params = {"reps": reps, "model": spec.as_dict(), "padding": padding, "cuda": ok,
+                     "cuda_status": why, "cores": cores, "cpu_sessions_auto": auto}  # fmt: skip
+    geo = {"model": spec.onnx, "src": str(comp), "height": shape[0], "width": shape[1],
+           "padding": padding}  # fmt: skip
+    e2e = {"model": spec.onnx, "padding": padding}
+    c: list[tuple[str, Contender]] = []
+    if ok:
+        for b in (8, 32):
+            c.append(
+                (
+                    "ceiling",
+                    Contender(
+                        f"cuda-ceiling-host-b{b}",
+                        "tasks_predict:ort_ceiling",
+                        {**geo, "providers": "cuda", "batch_size": b},
+                    ),
+                )
+            )
+            c.append(
+                (
+                    "ceiling",
+                    Contender(
+                        f"cuda-ceiling-device-b{b}",
+                        "tasks_gpu:ort_device_ceiling",
+                        {**geo, "batch_size": b},
+                    ),
+                )
+            )
+            c.append(
+                (
+                    "ceiling",
+                    Contender(
+                        f"cuda-ceiling-device-graph-b{b}",
+                        "tasks_gpu:ort_device_ceiling",
+                        {**geo, "batch_size": b, "cuda_graph": True},
+                    ),
+                )
+            )
+            c.append(
+                (
+                    "e2e",
+                    Contender(
+                        f"cuda-scene-b{b}",
+                        "tasks_predict:predict_e2e",
+                        {
+                            **e2e,
+                            "src": str(folder),
+                            "providers": "cuda",
+                            "batch_size": b,
+                            "dst": str(work / f"gpu-s{b}.tif"),
+                        },
+                    ),
+                )
+            )
+        c.append(
+            (
+                "e2e",
+                Contender(
+                    "cuda-composite-b8",
+                    "tasks_predict:predict_e2e",
+                    {**e2e, "src": str(comp), "providers": "cuda", "dst": str(work / "gpu-c.tif")},
+                ),
+            )
+        )
+        c.append(
+            (
+                "parity",
+                Contender(
+                    "cuda-vs-cpu",
+                    "tasks_gpu:cuda_parity",
+                    {"model": spec.onnx, "src": str(small), "work": str(work), "padding": padding},
+                ),
+            )
+        )
+        if _torch_cuda():
+            for fp16 in (False, True):
+                c.append(
+                    (
+                        "ceiling",
+                        Contender(
+                            f"torch-cuda-{'fp16' if fp16 else 'fp32'}-b32",
+                            "tasks_gpu:torch_reference",
+                            {
+                                "spec": spec.as_dict(),
+                                "src": str(comp),
+                                "height": shape[0],
+                                "width": shape[1],
+                                "padding": padding,
+                                "batch_size": 32,
+                                "fp16": fp16,
+                            },
+                        ),
+                    )
+                )
+    c.append(
+        (
+            "cpu",
+            Contender(
+                "cpu-scene-sessions-auto",
+                "tasks_predict:predict_e2e",
+                {
+                    **e2e,
+                    "src": str(folder),
+                    "providers": "cpu",
+                    "sessions": "auto",
+                    "dst": str(work / "gpu-cpu-auto.tif"),
+                },
+            ),
+        )
+    )
+    c.append(
+        (
+            "cpu",
+            Contender(
+                "cpu-scene-sessions-1",
+                "tasks_predict:predict_e2e",
+                {
+                    **e2e,
+                    "src": str(folder),
+                    "providers": "cpu",
+                    "sessions": 1,
+                    "dst": str(work / "gpu-cpu-1.tif"),
+                },
+            ),
+        )
+    )
+    c.append(("cpu", Contender(f"cpu-ceiling-sessions-{auto}", "tasks_predict:ort_ceiling",
+                               {**geo, "providers": "cpu", "sessions": auto})))  # fmt: skip
+    runs = compare([x for _, x in c], reps, progress=ctx.progress)
+    report.data["runs"] = runs_json(runs)
+    if not ok:
+        report.notes.append(f"CUDA contenders SKIPPED: {why}. Only the CPU rows were measured.")
+    t = Table(
+        f"{spec.label}, padding {padding}, {shape[0]} x {shape[1]} px; median of {reps}",
+        ["contender", "kind", "run s", "tiles/s", "core s", "peak RSS MB", "provider"],
+    )
+    for kind, x in c:
+        rs = runs[x.name]
+        if kind == "parity":
+            continue
+        tiles = _val(rs, "tiles_per_s") if "tiles_per_s" in rs[0].result else "-"
+        prov = rs[0].result.get("provider") or rs[0].result.get("summary", {}).get("provider", "-")
+        t.rows.append([x.name, kind, _val(rs, "run_s"), tiles,
+                       _val(rs, "core_s") if "core_s" in rs[0].result else "-",
+                       _val(rs, "peak_rss_mb"), prov])  # fmt: skip
+    summary: dict[str, Any] = {"cuda": ok, "cuda_status": why}
+    if ok:
+        best = min(_val(runs[x.name], "run_s") for k, x in c if k == "ceiling"
+                   and x.name.startswith("cuda"))  # fmt: skip
+        scene = _val(runs["cuda-scene-b8"], "run_s")
+        par = runs["cuda-vs-cpu"][0].result
+        summary.update(cuda_scene_s=scene, cuda_best_ceiling_s=best, over_ceiling=scene / best,
+                       parity_max_abs_k=par["max_abs_k"], parity_same_nodata=par["same_nodata"])  # fmt: skip
+        t.notes.append(
+            f"goals: scene folder end to end {scene:.2f} s (<= 1.5 s), {scene / best:.2f} x the "
+            f"best ORT-CUDA ceiling of this run (<= 1.3); CUDA vs CPU max {par['max_abs_k']:.2g} "
+            f"K, mean {par['mean_abs_k']:.2g} K (<= 0.01 K), same nodata {par['same_nodata']}"
+        )
+    cpu_auto = _val(runs["cpu-scene-sessions-auto"], "run_s")
+    cpu_one = _val(runs["cpu-scene-sessions-1"], "run_s")
+    summary.update(cpu_auto_s=cpu_auto, cpu_one_session_s=cpu_one, cpu_sessions_auto=auto)
+    t.notes.append(
+        f"CPU provider on {cores} cores: sessions=auto ({auto} session(s) of {cores // auto} "
+        f"threads) {cpu_auto:.2f} s, one session {cpu_one:.2f} s end to end (16-core goal: <= 16 s)"
+    )
+    report.data["summary"] = summary
+    report.tables.append(t)
+    return report

@@ -1,0 +1,78 @@
+"""Part ``machine``: the default model end to end against the ORT ceiling, by sessions and readers.
+
+The shipped model on the full scene folder at the default padding (``tile // 4``),
+contenders alternating in one run:
+
+* ``ours``: as a user runs it (``sessions="auto"``, one reader per usable core);
+* ``ours, 1 reader``: the input read by one thread (the pipeline before parallel readers);
+* ``ours, sessions=2``: two ORT sessions of cores/2 intra-op threads each;
+* ``ceiling``: ORT alone on the same tiles in memory, one session (the harness's
+  ``ort_ceiling``), and with two sessions in parallel.
+
+Goal (issue 11, 2-core machine): ``ours`` <= 1.10 x the one-session ceiling, and
+``sessions="auto"`` no slower than before. The 16-core figures need a 16-core
+machine (the ``gpu`` part has the CPU rows for it).
+"""
+
+from __future__ import annotations
+
+from benchmarks.context import Context
+from benchmarks.harness import Contender, compare, median_of
+from benchmarks.report import Report, Table, runs_json
+
+__all__ = ["run"]
+
+
+def run(ctx: Context) -> Report:
+    """End to end vs the ORT ceiling: auto, one reader, two sessions; ceilings 1 and 2 sessions."""
+    reps = ctx.n_reps(2)
+    report = Report("machine", "Sessions and readers against the ORT ceiling", ctx.quick)
+    spec = ctx.default_model()
+    shape = ctx.scene_shape(1.0)
+    folder = ctx.scene(1.0)
+    comp = ctx.composite(folder)
+    padding = spec.tile // 4
+    report.params = {"reps": reps, "model": spec.as_dict(), "padding": padding, "batch_size": 8}
+    e2e = {"model": spec.onnx, "src": str(folder), "padding": padding}
+    geo = {"model": spec.onnx, "src": str(comp), "height": shape[0], "width": shape[1],
+           "padding": padding}  # fmt: skip
+    contenders = [
+        Contender("ours", "tasks_predict:predict_e2e", {**e2e, "dst": str(ctx.work / "m-a.tif")}),
+        Contender("ours-1-reader", "tasks_predict:predict_e2e",
+                  {**e2e, "dst": str(ctx.work / "m-r.tif"), "readers": 1}),
+        Contender("ours-sessions-2", "tasks_predict:predict_e2e",
+                  {**e2e, "dst": str(ctx.work / "m-s.tif"), "sessions": 2}),
+        Contender("ceiling", "tasks_predict:ort_ceiling", geo),
+        Contender("ceiling-sessions-2", "tasks_predict:ort_ceiling", {**geo, "sessions": 2}),
+    ]  # fmt: skip
+    runs = compare(contenders, reps, progress=ctx.progress)
+    report.data["runs"] = runs_json(runs)
+    ceiling = median_of(runs["ceiling"], "run_s")
+    labels = {
+        "ours": "ours (sessions=auto, readers = cores)",
+        "ours-1-reader": "ours, 1 reader (as before)",
+        "ours-sessions-2": "ours, sessions=2",
+        "ceiling": "ORT ceiling, 1 session",
+        "ceiling-sessions-2": "ORT ceiling, 2 sessions",
+    }
+    t = Table(
+        f"{spec.label}, padding {padding}, {shape[0]} x {shape[1]} px scene folder; "
+        f"median of {reps}",
+        ["contender", "sessions", "run s", "core s", "x ceiling (1 session)", "peak RSS MB"],
+    )
+    summary = {}
+    for name, rs in runs.items():
+        run_s = median_of(rs, "run_s")
+        t.rows.append([labels[name], int(median_of(rs, "sessions")), run_s,
+                       median_of(rs, "core_s"), run_s / ceiling, median_of(rs, "peak_rss_mb")])  # fmt: skip
+        summary[name] = {"run_s": run_s, "over_ceiling": run_s / ceiling,
+                         "peak_rss_mb": median_of(rs, "peak_rss_mb")}  # fmt: skip
+    t.notes.append(
+        f"goal on 2 cores: ours <= 1.10 x the ceiling; measured "
+        f"{summary['ours']['over_ceiling']:.3f} x (1 reader: "
+        f"{summary['ours-1-reader']['over_ceiling']:.3f} x, sessions=2: "
+        f"{summary['ours-sessions-2']['over_ceiling']:.3f} x)"
+    )
+    report.data["summary"] = summary
+    report.tables.append(t)
+    return report
