@@ -26,7 +26,7 @@ from pix2lst.runtime.pipeline import (
     idle_priority_available,
     run_pipeline,
 )
-from tests.conftest import BANDS, make_model, run_python, sample_dn, write_composite
+from tests.conftest import BANDS, LST_LIKE, make_model, run_python, sample_dn, write_composite
 
 TILES = (16, 32)
 
@@ -461,10 +461,7 @@ def test_parallel_column_readers_give_the_same_file(
     # own blocks and calibrating its own columns, write the file one reader writes
     from pix2lst.lst_physics import write_composite as physics_composite
 
-    model = make_model(
-        tmp_path / "m.onnx", "conv", tile=64,
-        input_scale=(1.0,) * 7 + (0.01,), input_offset=(0.0,) * 7 + (-3.0,),
-    )  # fmt: skip
+    model = make_model(tmp_path / "m.onnx", "conv", tile=64, **LST_LIKE)  # a plausible LST
     src = sample_scene if kind == "scene" else physics_composite(sample_scene, tmp_path / "c.tif")
     p = LSTPredictor(model, providers="cpu")
     outs = []
