@@ -64,7 +64,7 @@ def composite_xarray(scene: Any, units: str = "toa") -> Any:
     what the model takes) or ``dn``.
     """
     from pix2lst.geo.sources import SceneSource
-    from pix2lst.lst_physics.composite import scene_calibrator
+    from pix2lst.lst_physics import scene_calibrator
     from pix2lst.lst_physics.constants import COMPOSITE_BANDS
 
     sc = _scene(scene)

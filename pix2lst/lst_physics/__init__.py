@@ -21,7 +21,7 @@ from pix2lst.geo.mtl import MtlMetadata, read_mtl
 from pix2lst.geo.scene import Scene, find_scene
 from pix2lst.lst_physics.calibrate import calibrate_composite, calibration_table
 from pix2lst.lst_physics.chain import compute_lst, lst_params, ndvi_window
-from pix2lst.lst_physics.composite import open_composite, scene_calibrator, write_composite
+from pix2lst.lst_physics.composite import open_composite, write_composite
 from pix2lst.lst_physics.constants import COMPOSITE_BANDS
 from pix2lst.lst_physics.kernels import calibrate_numba, lst_numba, rte_numba
 from pix2lst.lst_physics.lst import scene_ndvi_range, write_lst
@@ -29,6 +29,7 @@ from pix2lst.lst_physics.params import LstParams, RteParams
 from pix2lst.lst_physics.qa import cloud_mask
 from pix2lst.lst_physics.reference import calibrate_numpy, lst_numpy, rte_numpy
 from pix2lst.lst_physics.rte import compute_rte, rte_params
+from pix2lst.lst_physics.scene_calibration import scene_calibrator
 from pix2lst.lst_physics.validate import StValidation, compare_to_usgs_st
 
 __all__ = [

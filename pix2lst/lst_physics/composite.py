@@ -8,21 +8,22 @@ surface reflectance B1-B7 + BT from ST_TRAD on Level-2 bundles; ``dn`` = raw DN.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from rasterio.windows import Window
 
 from pix2lst.geo.scene import Scene, find_scene
-from pix2lst.geo.sources import Calibrate, SceneSource
+from pix2lst.geo.sources import SceneSource
 from pix2lst.geo.stream import Progress, stream_to_geotiff
 from pix2lst.geo.tags import product_tags, scene_tags
 from pix2lst.geo.writer import check_raster_output
 from pix2lst.lst_physics.calibrate import Units, calibrate_composite, calibration_table
 from pix2lst.lst_physics.constants import COMPOSITE_BANDS
+from pix2lst.lst_physics.scene_calibration import scene_calibrator
 
-__all__ = ["as_scene", "open_composite", "scene_calibrator", "write_composite"]
+__all__ = ["as_scene", "open_composite", "write_composite"]
 
 
 def as_scene(scene: Scene | str | os.PathLike[str]) -> Scene:
@@ -78,30 +79,6 @@ def write_composite(
         strip_rows=strip_rows, progress=progress, valid_any_band=True, cog=cog,
         creation_options=creation_options, protect=[sc],
     )  # fmt: skip
-
-
-def scene_calibrator(units: Units = "toa") -> Callable[[Scene, Sequence[str]], Calibrate]:
-    """The calibration hook of :func:`pix2lst.geo.sources.open_source` for ``units``.
-
-    ``scene_calibrator("toa")(scene, bands)`` calibrates a DN window of ``bands``
-    with :func:`calibrate_composite` (serial Numba kernel: readers calibrate on their
-    own thread while other threads infer).
-    """
-
-    def for_scene(scene: Scene, bands: Sequence[str]) -> Calibrate:
-        names = tuple(bands)
-        calibration_table(names, scene, units)  # a band it cannot calibrate fails here
-
-        def calibrate(
-            dn: np.ndarray, nodata: Sequence[float | None], out: np.ndarray | None
-        ) -> np.ndarray:
-            return calibrate_composite(
-                dn, names, scene, units, nodata=nodata, out=out, parallel=False
-            )
-
-        return calibrate
-
-    return for_scene
 
 
 def open_composite(

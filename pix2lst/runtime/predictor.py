@@ -22,8 +22,8 @@ from pix2lst.geo.sources import ArraySource, Source, open_source
 from pix2lst.geo.tags import SCENE_TAGS, product_tags
 from pix2lst.geo.units import KELVIN_OFFSET, kelvin_shift, parse_temperature_units
 from pix2lst.geo.writer import check_raster_output, raster_writer
+from pix2lst.lst_physics.scene_calibration import scene_calibrator
 from pix2lst.runtime.blending import BLENDS
-from pix2lst.runtime.calibration import scene_calibrator
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
 from pix2lst.runtime.pipeline import (

@@ -15,7 +15,7 @@ from pix2lst.errors import RemoteError
 from pix2lst.geo.remote import gdal_path, is_remote, url_join
 from pix2lst.geo.scene import find_scene, is_scene
 from pix2lst.geo.sources import SceneSource
-from pix2lst.lst_physics.composite import scene_calibrator
+from pix2lst.lst_physics import scene_calibrator
 from pix2lst.lst_physics.lst import write_lst
 from tests.conftest import LST_LIKE, make_model, make_scene
 

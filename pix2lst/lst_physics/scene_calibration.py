@@ -1,8 +1,8 @@
-"""The runtime's calibration hook for scene sources: the physics chain's arithmetic, faster.
+"""The calibration hook of scene sources: the physics chain's arithmetic, fast.
 
 :func:`scene_calibrator` plugs into :func:`pix2lst.geo.sources.open_source` (the
-``calibrate`` hook) in place of :func:`pix2lst.lst_physics.composite.scene_calibrator`
-and gives bit for bit the same float32 values as
+``calibrate`` hook; the runtime, the composite reader and the xarray API use it) and
+gives bit for bit the same float32 values as
 :func:`~pix2lst.lst_physics.calibrate.calibrate_composite` (the tests say so), from the
 same constants (:func:`~pix2lst.lst_physics.calibrate.calibration_table`). What
 differs is the cost: brightness temperature ``K2 / ln(K1 / (a DN + b) + 1)`` takes a

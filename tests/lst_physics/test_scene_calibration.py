@@ -1,4 +1,4 @@
-"""The runtime's calibration hook gives calibrate_composite's values bit for bit."""
+"""The scene calibration hook gives calibrate_composite's values bit for bit."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pix2lst.geo.scene import find_scene
 from pix2lst.lst_physics import calibrate_composite
-from pix2lst.runtime.calibration import scene_calibrator
+from pix2lst.lst_physics.scene_calibration import scene_calibrator
 from tests.conftest import shared_scene
 
 BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10")
