@@ -77,7 +77,7 @@ def _batch(mtls: list[Path], out: Path, providers: str, workers: int) -> float:
 
 
 def _read_all(location: str | Path) -> float:
-    from pix2lst.geo.scene import find_scene
+    from pix2lst.geo.inputs import find_scene
     from pix2lst.geo.sources import SceneSource
     from pix2lst.lst_physics import scene_calibrator
     from pix2lst.lst_physics.constants import COMPOSITE_BANDS

@@ -16,7 +16,7 @@ import numpy as np
 import rasterio
 from rasterio.transform import from_origin
 
-from pix2lst.geo.scene import find_scene
+from pix2lst.geo.inputs import find_scene
 from pix2lst.lst_physics.constants import COMPOSITE_BANDS
 
 __all__ = ["tile_scene"]

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from pix2lst.errors import BatchInputError, Pix2LstError
-from pix2lst.geo.remote import is_remote, read_text
-from pix2lst.geo.scene import find_scene, is_scene
+from pix2lst.geo.inputs import find_scene
+from pix2lst.geo.remote import read_text
+from pix2lst.geo.scene import is_remote, is_scene
 
 __all__ = ["BatchInput", "expand_inputs"]
 

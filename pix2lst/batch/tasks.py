@@ -144,7 +144,8 @@ def _plugin() -> PredictorPlugin:
 
 
 def _predict(item: BatchInput, dst: Path, options: PredictOptions) -> str:
-    from pix2lst.geo.scene import find_scene, is_scene
+    from pix2lst.geo.inputs import find_scene
+    from pix2lst.geo.scene import is_scene
 
     plugin = _plugin()
     src = find_scene(item.target) if is_scene(item.target) else item.source
@@ -157,7 +158,7 @@ def _predict(item: BatchInput, dst: Path, options: PredictOptions) -> str:
 
 
 def _physics(item: BatchInput, dst: Path, options: PhysicsOptions) -> str:
-    from pix2lst.geo.scene import find_scene
+    from pix2lst.geo.inputs import find_scene
     from pix2lst.lst_physics.lst import write_lst
 
     write_lst(

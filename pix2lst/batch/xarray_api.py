@@ -22,7 +22,8 @@ import numpy.typing as npt
 import rasterio
 
 from pix2lst.geo.grid import Grid
-from pix2lst.geo.scene import Scene, find_scene
+from pix2lst.geo.inputs import find_scene
+from pix2lst.geo.scene import Scene
 
 __all__ = ["composite_xarray", "physics_xarray", "predict_xarray", "to_dataarray"]
 

@@ -41,7 +41,7 @@ _WHERE = {
     "atomic_output": "atomic",
     "check_grid": "grid",
     "check_output": "atomic",
-    "find_scene": "scene",
+    "find_scene": "inputs",
     "open_source": "sources",
     "raster_writer": "writer",
     "read_mtl": "mtl",

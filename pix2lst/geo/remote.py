@@ -24,7 +24,7 @@ from typing import Any
 
 from pix2lst.errors import RemoteError
 from pix2lst.geo.mtl import parse_mtl
-from pix2lst.geo.scene import Scene, scene_from_files
+from pix2lst.geo.scene import Scene, is_remote, scene_from_files
 
 __all__ = [
     "check_ranges",
@@ -39,14 +39,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_REMOTE = ("http://", "https://", "s3://", "gs://", "/vsi")
 HTTP_TIMEOUT = 30
 """Seconds to wait for a server (connect and each read) before giving up."""
-
-
-def is_remote(location: object) -> bool:
-    """True for a URL or GDAL virtual path (``https://``, ``s3://``, ``/vsicurl/`` ...)."""
-    return isinstance(location, str) and location.startswith(_REMOTE)
 
 
 def _plain_url(location: str) -> str:

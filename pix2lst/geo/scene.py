@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Literal
 
 from pix2lst.errors import BandNotFoundError, SceneError
 from pix2lst.geo.mtl import MtlMetadata, read_mtl
@@ -28,8 +28,10 @@ __all__ = [
     "Location",
     "Scene",
     "claims_as_scene_file",
-    "find_scene",
+    "is_remote",
     "is_scene",
+    "is_stac",
+    "local_scene",
     "scene_from_files",
 ]
 
@@ -121,11 +123,12 @@ def _choose_mtl(folder: Path) -> Path:
     return min(candidates, key=lambda p: _MTL_PREFERENCE[_MTL.search(p.name).group(1).lower()])  # type: ignore[union-attr]
 
 
-def _is_remote(path: str) -> bool:
-    return path.startswith(_REMOTE)
+def is_remote(location: object) -> bool:
+    """True for a URL or GDAL virtual path (``https://``, ``s3://``, ``/vsicurl/`` ...)."""
+    return isinstance(location, str) and location.startswith(_REMOTE)
 
 
-def _is_stac(path: object) -> bool:
+def is_stac(path: object) -> bool:
     """A pystac Item / STAC dict, or a ``.json`` location that is not an MTL file."""
     if not isinstance(path, (str, os.PathLike)):
         return True
@@ -134,15 +137,15 @@ def _is_stac(path: object) -> bool:
 
 
 def is_scene(path: object) -> bool:
-    """True for what :func:`find_scene` takes: a folder, an MTL file (``*MTL.txt/.json/.xml``,
+    """True for what :func:`pix2lst.geo.inputs.find_scene` takes: a folder, an MTL file (``*MTL.txt/.json/.xml``,
     local or a URL), a STAC item (``.json`` file or URL, ``pystac.Item`` or its dict).
 
     Anything else (a composite GeoTIFF, local or a COG URL) is not a scene.
     """
-    if _is_stac(path):
+    if is_stac(path):
         return True
     name = os.fspath(path)  # type: ignore[call-overload]
-    if _is_remote(name):
+    if is_remote(name):
         return bool(_MTL.search(name))
     p = Path(name)
     return p.is_dir() or bool(_MTL.search(p.name))
@@ -177,27 +180,15 @@ def scene_from_files(
     return Scene(root=root, mtl=mtl, bands=MappingProxyType(bands), level=level)
 
 
-def find_scene(path: str | os.PathLike[str] | Any) -> Scene:
-    """Discover a scene from its folder or its MTL file (``.txt``, ``.json`` or ``.xml``).
+def local_scene(path: str | os.PathLike[str]) -> Scene:
+    """Discover a scene on this machine from its folder or its MTL file (``.txt``/``.json``/``.xml``).
 
-    Remote scenes and STAC items plug in here: an MTL URL (``https://``, ``s3://``,
-    ``/vsicurl/``) is read by :func:`pix2lst.geo.remote.remote_scene` (bands read
-    window by window through GDAL), a STAC item (``pystac.Item``, dict, ``.json``
-    file or URL) by :func:`pix2lst.geo.stac.stac_scene`.
+    Remote MTL URLs and STAC items are resolved by :func:`pix2lst.geo.inputs.find_scene`,
+    which hands local paths to this function.
 
     Raises :class:`SceneError` if the path does not exist, holds no MTL or several
     scenes, or no band files that match the MTL's prefix.
     """
-    if isinstance(path, Scene):
-        return path
-    if _is_stac(path):
-        from pix2lst.geo.stac import stac_scene
-
-        return stac_scene(path)
-    if _is_remote(os.fspath(path)):
-        from pix2lst.geo.remote import remote_scene
-
-        return remote_scene(os.fspath(path))
     p = Path(path)
     if not p.exists():
         raise SceneError(f"scene {p} does not exist; pass a Landsat scene folder or its MTL file")
@@ -231,7 +222,7 @@ def _scene_files(item: Scene | str | os.PathLike[str]) -> tuple[Path, str] | Non
         if not isinstance(item.root, Path):  # a remote scene: nothing of it can be overwritten
             return None
         return item.root, _mtl_prefix(Path(item.mtl.path))
-    if not isinstance(item, (str, os.PathLike)) or _is_remote(os.fspath(item)):
+    if not isinstance(item, (str, os.PathLike)) or is_remote(os.fspath(item)):
         return None
     p = Path(item)
     try:

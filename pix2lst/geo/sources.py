@@ -34,8 +34,9 @@ from rasterio.windows import Window
 from pix2lst.errors import SceneError
 from pix2lst.geo.bands import band_indexes
 from pix2lst.geo.grid import Grid, check_grid, grid_of
-from pix2lst.geo.remote import gdal_path, is_remote, raster_error, read_error
-from pix2lst.geo.scene import Scene, find_scene, is_scene
+from pix2lst.geo.inputs import find_scene
+from pix2lst.geo.remote import gdal_path, raster_error, read_error
+from pix2lst.geo.scene import Scene, is_remote, is_scene
 from pix2lst.geo.tags import SCENE_TAGS, scene_tags
 
 __all__ = [

@@ -31,8 +31,8 @@ from typing import Any
 
 from pix2lst.errors import RemoteError, StacError
 from pix2lst.geo.mtl import MtlMetadata, parse_mtl, read_mtl
-from pix2lst.geo.remote import check_ranges, gdal_path, is_remote, read_text, url_join
-from pix2lst.geo.scene import Location, Scene, scene_from_files
+from pix2lst.geo.remote import check_ranges, gdal_path, read_text, url_join
+from pix2lst.geo.scene import Location, Scene, is_remote, scene_from_files
 
 __all__ = ["COMMON_NAMES", "load_item", "stac_scene"]
 

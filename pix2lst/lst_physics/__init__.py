@@ -17,8 +17,9 @@ taking the parameter vectors of :class:`LstParams`/:class:`RteParams`
 (:func:`lst_params`/:func:`rte_params` build them from a scene).
 """
 
+from pix2lst.geo.inputs import find_scene
 from pix2lst.geo.mtl import MtlMetadata, read_mtl
-from pix2lst.geo.scene import Scene, find_scene
+from pix2lst.geo.scene import Scene
 from pix2lst.lst_physics.calibrate import calibrate_composite, calibration_table
 from pix2lst.lst_physics.chain import compute_lst, lst_params, ndvi_window
 from pix2lst.lst_physics.composite import open_composite, write_composite

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from pix2lst.geo.scene import Scene, find_scene
+from pix2lst.geo.inputs import find_scene
+from pix2lst.geo.scene import Scene
 from pix2lst.geo.sources import SceneSource
 from pix2lst.geo.stream import Progress, stream_to_geotiff
 from pix2lst.geo.tags import product_tags, scene_tags

@@ -79,7 +79,8 @@ def predict(
 ) -> None:
     """Predict LST for INPUT (a composite GeoTIFF, a scene folder or MTL, an MTL URL or a STAC item)."""
     from pix2lst.errors import ParameterError
-    from pix2lst.geo.scene import find_scene, is_scene
+    from pix2lst.geo.inputs import find_scene
+    from pix2lst.geo.scene import is_scene
     from pix2lst.geo.writer import check_raster_output
     from pix2lst.runtime.predictor import LSTPredictor
 

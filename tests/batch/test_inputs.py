@@ -67,7 +67,7 @@ def test_an_item_collection_is_one_scene_per_item(tmp_path, scenes):
     items = expand_inputs([str(path)])
     assert [i.scene_id for i in items] == ["LC08_TEST_0", "LC08_TEST_1"]
     assert items[0].source == f"{path.resolve()}#LC08_TEST_0"  # the manifest's input column
-    from pix2lst.geo.scene import find_scene
+    from pix2lst.geo.inputs import find_scene
 
     scene = find_scene(items[1].target)  # relative hrefs resolve against the collection
     assert scene.band_path("B10") == scenes[1].parent / "LC08_TEST_1_B10.TIF"

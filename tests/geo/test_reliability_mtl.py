@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from pix2lst.cli import main
 from pix2lst.errors import MetadataError, SceneError
+from pix2lst.geo.inputs import find_scene
 from pix2lst.geo.mtl import read_mtl
-from pix2lst.geo.scene import find_scene
 from tests.conftest import crop_scene, make_model
 
 

@@ -12,8 +12,9 @@ import rasterio
 from click.testing import CliRunner
 
 from pix2lst.errors import RemoteError
-from pix2lst.geo.remote import gdal_path, is_remote, url_join
-from pix2lst.geo.scene import find_scene, is_scene
+from pix2lst.geo.inputs import find_scene
+from pix2lst.geo.remote import gdal_path, url_join
+from pix2lst.geo.scene import is_remote, is_scene
 from pix2lst.geo.sources import SceneSource
 from pix2lst.lst_physics import scene_calibrator
 from pix2lst.lst_physics.lst import write_lst

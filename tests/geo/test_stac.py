@@ -10,7 +10,8 @@ import pytest
 import rasterio
 
 from pix2lst.errors import BandNotFoundError, StacError
-from pix2lst.geo.scene import find_scene, is_scene
+from pix2lst.geo.inputs import find_scene
+from pix2lst.geo.scene import is_scene
 from pix2lst.geo.stac import stac_scene
 from pix2lst.lst_physics.lst import write_lst
 from tests.conftest import make_scene, shared_scene

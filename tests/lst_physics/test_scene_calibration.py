@@ -9,7 +9,7 @@ import rasterio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pix2lst.geo.scene import find_scene
+from pix2lst.geo.inputs import find_scene
 from pix2lst.lst_physics import calibrate_composite
 from pix2lst.lst_physics.scene_calibration import scene_calibrator
 from tests.conftest import shared_scene
