@@ -29,7 +29,7 @@ from pix2lst.errors import (
     ImplausibleDataError,
     SceneError,
 )
-from pix2lst.geo.grid import Grid, check_grid, decimated_shape, read_grid
+from pix2lst.geo.grid import Grid, check_grid, decimated_shape, grid_of, read_grid
 from pix2lst.geo.units import KELVIN_OFFSET, parse_temperature_units
 
 __all__ = [
@@ -194,6 +194,32 @@ def _units(src: rasterio.DatasetReader, tags: dict[str, str], values: np.ndarray
     return "K"
 
 
+def read_display(
+    src: rasterio.DatasetReader,
+    band: int,
+    shape: tuple[int, int],
+    onto: Grid | None = None,
+    *,
+    src_nodata: float | None,
+    nodata: float,
+    dtype: str | None = None,
+) -> np.ma.MaskedArray:
+    """Band ``band`` of ``src`` at display ``shape`` (nearest: values are never averaged),
+    first warped (bilinear) onto ``onto`` when given and ``src`` is on another grid.
+
+    ``src_nodata``: what counts as missing in ``src``; ``nodata``/``dtype``: of the
+    warped grid.
+    """
+    if onto is None or not grid_of(src).differences(onto):
+        return src.read(band, out_shape=shape, masked=True, resampling=Resampling.nearest)
+    with WarpedVRT(
+        src, crs=onto.crs, transform=onto.transform, width=onto.width, height=onto.height,
+        resampling=Resampling.bilinear,
+        src_nodata=src_nodata, nodata=nodata, **({"dtype": dtype} if dtype else {}),
+    ) as vrt:  # fmt: skip
+        return vrt.read(band, out_shape=shape, masked=True, resampling=Resampling.nearest)
+
+
 def read_lst(
     path: str | os.PathLike[str],
     *,
@@ -238,21 +264,9 @@ def _read_layer(
     target = onto if onto is not None else source_grid
     display = target.display(max_pixels)
     shape = (display.height, display.width)
-    if onto is not None and source_grid.differences(onto):
-        with WarpedVRT(
-            src,
-            crs=onto.crs,
-            transform=onto.transform,
-            width=onto.width,
-            height=onto.height,
-            resampling=Resampling.bilinear,
-            src_nodata=src.nodata,
-            nodata=np.nan,
-            dtype="float32",
-        ) as vrt:
-            data = vrt.read(band, out_shape=shape, masked=True, resampling=Resampling.nearest)
-    else:
-        data = src.read(band, out_shape=shape, masked=True, resampling=Resampling.nearest)
+    data = read_display(
+        src, band, shape, onto, src_nodata=src.nodata, nodata=np.nan, dtype="float32"
+    )
     values = np.ma.filled(data.astype(np.float64), np.nan)
     scale, offset = src.scales[band - 1], src.offsets[band - 1]
     if (scale, offset) != (1.0, 0.0):

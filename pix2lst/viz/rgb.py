@@ -17,12 +17,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
-from rasterio.enums import Resampling
-from rasterio.vrt import WarpedVRT
 
 from pix2lst.errors import SceneError
 from pix2lst.geo.bands import band_indexes
-from pix2lst.viz.raster import DEFAULT_MAX_PIXELS, DISPLAY_CACHE_MB, Grid, find_date, read_grid
+from pix2lst.viz.raster import (
+    DEFAULT_MAX_PIXELS,
+    DISPLAY_CACHE_MB,
+    Grid,
+    find_date,
+    read_display,
+    read_grid,
+)
 from pix2lst.viz.style import true_colour
 
 if TYPE_CHECKING:
@@ -95,21 +100,8 @@ def read_rgb(
     bands = []
     for file, band in sources:
         with rasterio.Env(GDAL_CACHEMAX=DISPLAY_CACHE_MB), rasterio.open(file) as ds:
-            grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
-            if onto is not None and grid.differences(onto):
-                with WarpedVRT(
-                    ds,
-                    crs=onto.crs,
-                    transform=onto.transform,
-                    width=onto.width,
-                    height=onto.height,
-                    resampling=Resampling.bilinear,
-                    src_nodata=ds.nodata if ds.nodata is not None else 0,
-                    nodata=0,
-                ) as vrt:
-                    data = vrt.read(band, out_shape=shape, masked=True)
-            else:
-                data = ds.read(band, out_shape=shape, masked=True, resampling=Resampling.nearest)
+            src_nodata = ds.nodata if ds.nodata is not None else 0
+            data = read_display(ds, band, shape, onto, src_nodata=src_nodata, nodata=0)
         bands.append(data)
     if scene is not None:
         from pix2lst.lst_physics import calibrate_composite
