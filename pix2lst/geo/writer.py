@@ -232,7 +232,7 @@ def _gdal_failed(path: Path, exc: BaseException) -> OutputWriteError:
 def check_complete(path: Path, grid: Grid, count: int) -> None:
     """Open ``path`` and check its size and that every block lies inside it (no decoding)."""
     try:
-        with rasterio.open(path) as ds:
+        with rasterio.open(path, NUM_THREADS="ALL_CPUS") as ds:  # decode with every core
             _check_complete(ds, path, grid, count)
     except (rasterio.errors.RasterioIOError, CPLE_BaseError, OSError) as exc:
         raise _gdal_failed(path, exc) from exc
@@ -246,7 +246,7 @@ def verify_raster(path: Path, grid: Grid, count: int) -> None:
     Messages name the target the temporary ``path`` stands for.
     """
     try:
-        with rasterio.open(path) as ds:
+        with rasterio.open(path, NUM_THREADS="ALL_CPUS") as ds:  # decode with every core
             _check_complete(ds, path, grid, count)
             rows = max(ds.block_shapes[0][0], 1) * 4
             buf = np.empty((count, min(rows, ds.height), ds.width), dtype=ds.dtypes[0])
