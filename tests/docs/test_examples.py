@@ -70,3 +70,13 @@ def test_03_train_tiny_model(tmp_path: Path) -> None:
     with rasterio.open(tmp_path / "o" / "predicted_lst.tif") as src:
         lst = src.read(1)
     assert np.isfinite(lst).mean() > 0.99 and 220 < np.nanmedian(lst) < 340  # kelvin, plausible
+
+
+def test_04_many_scenes_cube(tmp_path: Path) -> None:
+    out = run_example("04_many_scenes_cube.py", "--out", tmp_path / "o", cwd=tmp_path)
+    assert out.count("ok      ") == 2
+    assert "cube {'time': 2, 'y': 603, 'x': 627}, units K" in out
+    lines = [line for line in out.splitlines() if "centre pixel" in line]
+    assert [line.split()[0] for line in lines] == ["2015-08-04", "2015-08-20"]
+    manifest = (tmp_path / "o" / "manifest.csv").read_text()
+    assert manifest.count(",ok,") == 2 and (tmp_path / "o" / "cube.zarr").is_dir()
