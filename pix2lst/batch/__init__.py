@@ -14,8 +14,7 @@ xarray, rioxarray, zarr, pystac). Submodules are imported on use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pix2lst._lazy import lazy_names
 
 __all__ = [
     "BatchInput",
@@ -49,8 +48,4 @@ _WHERE = {
     "write_cube": "cube",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"pix2lst.batch.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'pix2lst.batch' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -19,8 +19,7 @@ Typical use, as in the arcgis.learn notebook::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pix2lst._lazy import lazy_names
 
 __all__ = [
     "EpochStats",
@@ -64,13 +63,4 @@ _WHERE = {
     "load_model": "model_io", "save_model": "model_io",
 }  # fmt: skip
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pix2lst.export' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"pix2lst.export.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

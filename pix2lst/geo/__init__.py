@@ -20,8 +20,7 @@ Submodules are imported on use; ``from pix2lst.geo import Grid`` also works.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pix2lst._lazy import lazy_names
 
 __all__ = [
     "Grid",
@@ -47,8 +46,4 @@ _WHERE = {
     "read_mtl": "mtl",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"pix2lst.geo.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'pix2lst.geo' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -12,8 +12,9 @@ export side writes) needs neither onnxruntime nor numba. Typical use::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pix2lst._lazy import lazy_names
 
 if TYPE_CHECKING:  # the real types for type checkers; at run time see __getattr__
     from pix2lst.geo.sources import open_source
@@ -69,14 +70,4 @@ _WHERE = {
     "TileGrid": "tiling", "default_padding": "tiling", "reflect_index": "tiling",
 }  # fmt: skip
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pix2lst.runtime' has no attribute {name!r}")
-    full = module if "." in module else f"pix2lst.runtime.{module}"
-    return getattr(importlib.import_module(full), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
