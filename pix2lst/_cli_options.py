@@ -12,10 +12,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -183,3 +184,26 @@ def progress_bar(**kwargs: Any) -> Any:
 
     disable = quiet() or not sys.stderr.isatty()
     return tqdm(disable=disable, leave=False, file=sys.stderr, **kwargs)
+
+
+@contextlib.contextmanager
+def progress_callback(desc: str, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A library ``progress(done, total)`` callback drawn as one :func:`progress_bar`.
+
+    The bar appears at the first call (so a command's error while it checks its inputs
+    never lands on a bar's line) and is closed when the block ends.
+    """
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = progress_bar(total=total, unit=unit, desc=desc)
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield progress
+    finally:
+        if bar is not None:
+            bar.close()

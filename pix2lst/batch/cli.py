@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from pix2lst._cli_options import co_option, output_option, overwrite_option, progress_bar
+from pix2lst._cli_options import co_option, output_option, overwrite_option, progress_callback
 
 __all__ = ["LST_INPUT", "LstInput", "batch", "cube"]
 
@@ -109,12 +109,7 @@ def _run(task: str, options: Any, kw: dict[str, Any]) -> None:
 
     if kw["workers"] is not None and kw["scheduler"] is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
-    with progress_bar(total=0, unit="scene", desc=f"batch {task}") as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    with progress_callback(f"batch {task}", "scene") as progress:
         rows = run(
             kw["inputs"], kw["output"], task,  # type: ignore[arg-type]
             workers=kw["workers"], scheduler=kw["scheduler"], retries=kw["retries"],

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from pix2lst._cli_options import output_option, overwrite_option, progress_bar
+from pix2lst._cli_options import output_option, overwrite_option, progress_bar, progress_callback
 
 __all__ = ["export", "tiles", "train"]
 
@@ -32,22 +32,10 @@ def tiles(composite: Path, lst: Path, output: Path, tile: int, stride: int, max_
           scene: str | None, overwrite: bool) -> None:  # fmt: skip
     from pix2lst.export.tiles import export_tiles
 
-    bar = None
-
-    def progress(done: int, total: int) -> None:  # the bar starts once the inputs are checked
-        nonlocal bar
-        if bar is None:
-            bar = progress_bar(total=total, unit="tile", desc="tiles")
-        bar.total = total
-        bar.update(done - bar.n)
-
-    try:
+    with progress_callback("tiles", "tile") as progress:
         r = export_tiles(composite, lst, output, tile=tile, stride=stride,
                          max_nodata=max_nodata, scene=scene, overwrite=overwrite,
                          progress=progress)  # fmt: skip
-    finally:
-        if bar is not None:
-            bar.close()
     click.echo(f"{r.scene}: {r.written} of {r.total} tiles written to {r.out_dir}, "
                f"{r.skipped_nodata} skipped (nodata > {max_nodata:.0%})")  # fmt: skip
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -14,7 +12,7 @@ from pix2lst._cli_options import (
     cog_option,
     output_option,
     overwrite_option,
-    progress_bar,
+    progress_callback,
 )
 from pix2lst.cli import SCENE_INPUT
 
@@ -22,23 +20,6 @@ if TYPE_CHECKING:
     from pix2lst.lst_physics.calibrate import Units
 
 __all__ = ["composite", "physics"]
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    bar = progress_bar(total=None, desc=label, unit="row")
-    done = 0
-
-    def update(rows: int, total: int) -> None:
-        nonlocal done
-        bar.total = total
-        bar.update(rows - done)
-        done = rows
-
-    try:
-        yield update
-    finally:
-        bar.close()
 
 
 _SCENE = click.argument("scene", type=SCENE_INPUT)
@@ -71,7 +52,7 @@ def physics(
     """LST of SCENE (a folder or MTL file, an MTL URL, a STAC item) as a float32 GeoTIFF."""
     from pix2lst.lst_physics.lst import write_lst
 
-    with _progress("LST") as progress:
+    with progress_callback("LST", "row") as progress:
         path = write_lst(
             scene, output, method=method, emissivity=emissivity, units=units,  # type: ignore[arg-type]
             mask_clouds=mask_clouds, overwrite=overwrite, progress=progress, cog=cog,
@@ -97,7 +78,7 @@ def composite(
     """Write the 8-band B1-B7 + B10 composite of SCENE that the model consumes."""
     from pix2lst.lst_physics.composite import write_composite
 
-    with _progress("composite") as progress:
+    with progress_callback("composite", "row") as progress:
         path = write_composite(
             scene, output, units=cast("Units", units), overwrite=overwrite, progress=progress,
             cog=cog, creation_options=creation_options,

@@ -11,7 +11,7 @@ from pix2lst._cli_options import (
     cog_option,
     output_option,
     overwrite_option,
-    progress_bar,
+    progress_callback,
 )
 from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
@@ -84,15 +84,6 @@ def predict(
     from pix2lst.geo.writer import check_raster_output
     from pix2lst.runtime.predictor import LSTPredictor
 
-    bar = None
-
-    def progress(done: int, total: int) -> None:  # the bar starts once the inputs are checked
-        nonlocal bar
-        if bar is None:
-            bar = progress_bar(total=total, unit="tile", desc="predict")
-        bar.total = total
-        bar.update(done - bar.n)
-
     check_raster_output(output, overwrite=overwrite, inputs=[input_path, model])
     if isinstance(input_path, Path) and is_scene(input_path):  # checked before the model loads
         find_scene(input_path)
@@ -113,12 +104,9 @@ def predict(
             f"{(tile // max(tile - 2 * padding, 1)) ** 2} times. Use --padding "
             f"{(tile - max(tile // 8, 1)) // 2} or less (default {tile // 4})"
         )
-    try:
+    with progress_callback("predict", "tile") as progress:
         summary = predictor.predict_file(
             input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress,
             creation_options=creation_options,
         )  # fmt: skip
-    finally:
-        if bar is not None:
-            bar.close()
     click.echo(summary.line())
