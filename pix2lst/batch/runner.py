@@ -40,6 +40,7 @@ from pix2lst.errors import (
     ParameterError,
     SchedulerError,
 )
+from pix2lst.geo.atomic import temporaries
 
 __all__ = ["default_workers", "is_complete", "run"]
 
@@ -81,8 +82,8 @@ def is_complete(path: Path) -> bool:
 
 
 def _clean_partials(folder: Path) -> None:
-    """Remove temporaries left by a writer that was killed (``.<name>.tif.XXXX.tif``)."""
-    for leftover in folder.glob(".*.tif.*"):
+    """Remove temporaries (of :func:`pix2lst.geo.atomic.temp_name`) a killed writer left."""
+    for leftover in temporaries(folder):
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
             log.info("removed the partial output %s of an interrupted run", leftover)

@@ -33,7 +33,14 @@ from pix2lst.errors import (
     Pix2LstError,
 )
 
-__all__ = ["atomic_output", "check_output", "remove_stale_temps", "target_of", "temp_name"]
+__all__ = [
+    "atomic_output",
+    "check_output",
+    "remove_stale_temps",
+    "target_of",
+    "temp_name",
+    "temporaries",
+]
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +155,15 @@ def _temps_in(folder: Path, fresh: bool) -> dict[str, list[Path]]:
                     found.setdefault(m.group("name"), []).append(folder / entry.name)
         _TEMPS_SEEN[key] = found
     return _TEMPS_SEEN[key]
+
+
+def temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Every temporary file of our naming (:func:`temp_name`) in ``folder``, whoever wrote it.
+
+    For a caller that knows no writer of its own is running there (the batch runner,
+    holding the folder's lock, whose workers may live on other machines).
+    """
+    return sorted(p for paths in _temps_in(Path(folder), fresh=True).values() for p in paths)
 
 
 def remove_stale_temps(out: str | os.PathLike[str], *, fresh: bool = True) -> list[Path]:

@@ -122,3 +122,17 @@ def test_a_local_cluster_of_two_workers(tmp_path):
     mtls = _scenes(tmp_path, 2)
     rows = run([str(m) for m in mtls], tmp_path / "out", "physics", workers=2)
     assert [r.status for r in rows] == ["ok", "ok"]
+
+
+def test_a_killed_writers_temporaries_are_removed_and_nothing_else(tmp_path, dask_client):
+    from pix2lst.geo.atomic import temp_name
+
+    (mtl,) = _scenes(tmp_path, 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    left = temp_name(out / "LC08_TEST_0.tif", ".tif")  # as a SIGKILLed writer leaves it
+    left.write_bytes(b"partial")
+    mine = out / ".notes.tif.bak"  # not of our naming: never touched
+    mine.write_bytes(b"keep")
+    rows = run([str(mtl)], out, "physics", client=dask_client)
+    assert rows[0].status == "ok" and not left.exists() and mine.read_bytes() == b"keep"
