@@ -39,10 +39,17 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return crop_scene(tmp_path_factory.mktemp("sig") / "s", 64)
 
 
+def _as_in_a_terminal() -> None:
+    """The child gets SIGINT and SIGHUP as a terminal user's command does, even when the
+    suite itself runs as a background job (which starts with them ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def start(args: list[str]) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", SLOW_CHILD, *args], cwd=REPO, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_as_in_a_terminal,
     )  # fmt: skip
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], 120)
