@@ -3,10 +3,15 @@
 :func:`raster_writer` yields a :class:`RasterWriter` that writes into a temporary
 file beside the target (:func:`pix2lst.geo.atomic.atomic_output`). When the block
 ends without error the descriptions, band units and tags are set, overviews are
-built (so that QGIS draws a whole scene fast) on the closed file once it has been
-checked, and the result re-opened and read back completely (:func:`verify_raster`:
-every block present and inside the file, every block readable; a full disk or any
-GDAL write error fails the run here), and only then renamed onto the target. An
+added (so that QGIS draws a whole scene fast) on the closed file once it has been
+checked, and the result re-opened and checked completely (:func:`verify_raster`:
+every block present and inside the file, every block of every IFD decompresses; a
+full disk or any GDAL write error fails the run here), and only then renamed onto
+the target. Overviews of a one-band float32 raster written as full-width rows in
+order (the streaming runtime and physics) are averaged as the rows arrive
+(:mod:`pix2lst.geo.overviews`) and appended as reduced-resolution IFDs; any other
+writes (composites, windows out of order, ``creation_options``) get GDAL's
+``build_overviews(average)`` at the end. An
 LST raster is also checked for plausible values (streamed counts, no second pass). An existing target is
 kept until that rename; a failure leaves neither a partial file nor a temporary one.
 
@@ -39,6 +44,7 @@ from rasterio.windows import Window
 from pix2lst.errors import OutputWriteError, ParameterError
 from pix2lst.geo.atomic import atomic_output, check_output, target_of
 from pix2lst.geo.grid import Grid
+from pix2lst.geo.overviews import OverviewStream, append_overviews
 from pix2lst.geo.plausible import RangeCount, lst_range_count
 
 __all__ = [
@@ -158,13 +164,20 @@ class RasterWriter:
     """
 
     def __init__(
-        self, dataset: Any, check: RangeCount | None = None, target: Path | None = None
+        self,
+        dataset: Any,
+        check: RangeCount | None = None,
+        target: Path | None = None,
+        overviews: OverviewStream | None = None,
     ) -> None:
         self._ds = dataset
         self._target = target or Path(dataset.name)
         self.width: int = dataset.width
         self.height: int = dataset.height
         self.check = check
+        self.overviews = overviews
+        """Overviews accumulated from the rows as they are written, while they come in order
+        (None once a write is not the next full-width rows: GDAL builds them at the end)."""
 
     def _write(self, array: npt.NDArray[Any], indexes: int | None, window: Window) -> None:
         if self.check is not None:
@@ -176,6 +189,17 @@ class RasterWriter:
                 self._ds.write(array, indexes, window=window)
         except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
             raise _write_failed(self._target, exc) from exc
+        if self.overviews is not None:
+            rows = array if array.ndim == 2 else array[0] if array.shape[0] == 1 else None
+            streamed = False
+            if rows is not None and int(window.col_off) == 0 and int(window.width) == self.width:
+                try:
+                    streamed = self.overviews.add(int(window.row_off), rows)
+                except OSError as exc:  # the spool beside the output: a full disk
+                    raise _write_failed(self._target, exc) from exc
+            if not streamed:
+                self.overviews.close()
+                self.overviews = None
 
     def write(self, array: npt.NDArray[Any], window: Window) -> None:
         """``(count, h, w)`` or ``(h, w)`` (band 1) at ``window``."""
@@ -382,6 +406,19 @@ def _build_overviews(path: Path, factors: list[int], target: Path) -> None:
         raise _write_failed(target, exc) from exc
 
 
+def _streamable(dtype: str, nodata: float | None) -> bool:
+    """Overviews can be streamed: float32 with NaN nodata (the means leave NaN out)."""
+    return np.dtype(dtype) == np.float32 and nodata is not None and math.isnan(nodata)
+
+
+def _workers(threads: str | int) -> int:
+    """``NUM_THREADS`` (``ALL_CPUS`` or a count) as a number of compression workers."""
+    text = str(threads).strip().upper()
+    if text.isdigit():
+        return max(1, int(text))
+    return os.cpu_count() or 1
+
+
 @contextlib.contextmanager
 def raster_writer(
     dst: str | os.PathLike[str],
@@ -428,9 +465,17 @@ def raster_writer(
             except (rasterio.errors.RasterioIOError, rasterio.errors.CRSError, TypeError) as exc:
                 raise OutputWriteError(f"cannot create {dst}: {exc}") from exc
             factors = overview_factors(grid.height, grid.width) if overviews and not cog else []
+            stream = None
+            if factors and count == 1 and not extra and _streamable(dtype, nodata):
+                try:
+                    stream = OverviewStream(grid.height, grid.width, factors, tmp.parent)
+                except OSError as exc:
+                    ds.close()
+                    raise _write_failed(target, exc) from exc
+            writer = RasterWriter(ds, check, target, stream)
             try:
                 with ds:
-                    yield RasterWriter(ds, check, target)
+                    yield writer
                     if check is not None:
                         check.check(f"the LST written to {dst}")
                     for i, desc in enumerate(descriptions, 1):
@@ -441,14 +486,27 @@ def raster_writer(
                     ds.update_tags(**dict(tags or {}))
                     for i, bt in enumerate(band_tags or (), 1):
                         ds.update_tags(i, **dict(bt))
-                    if factors and _plenty_of_room(stream_path):  # the fast way: blocks cached
+                    if writer.overviews is not None and writer.overviews.complete:
+                        ds.update_tags(ns="rio_overview", resampling="average")
+                    else:  # not streamed in order: GDAL builds them (below)
+                        writer.overviews = None
+                    if writer.overviews is None and factors and _plenty_of_room(stream_path):
                         with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
                             ds.build_overviews(factors, Resampling.average)
                         ds.update_tags(ns="rio_overview", resampling="average")
                         factors = []
             except CPLE_BaseError as exc:  # raised by GDAL while flushing / closing
                 raise _write_failed(target, exc) from exc
-            if factors:  # near a full disk: only on a file checked complete (GDAL can crash
+            if writer.overviews is not None:  # streamed: appended as IFDs of their own
+                check_complete(stream_path, grid, count)
+                try:
+                    append_overviews(
+                        stream_path, writer.overviews, block=int(profile["blockxsize"]),
+                        workers=_workers(threads),
+                    )  # fmt: skip
+                except Exception as exc:  # OSError (a full disk) or tifffile's own errors
+                    raise _write_failed(target, exc) from exc
+            elif factors:  # near a full disk: only on a file checked complete (GDAL can crash
                 check_complete(stream_path, grid, count)  # building them after a failed write)
                 _build_overviews(stream_path, factors, target)
             if cog:
@@ -459,6 +517,8 @@ def raster_writer(
                     raise _write_failed(target, exc) from exc
             verify_raster(tmp, grid, count)
         finally:
+            if stream is not None:
+                stream.close()
             if cog:
                 for leftover in (stream_path, Path(str(stream_path) + ".aux.xml")):
                     with contextlib.suppress(FileNotFoundError):
