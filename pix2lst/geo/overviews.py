@@ -44,6 +44,9 @@ from pix2lst.errors import ParameterError
 
 __all__ = ["OverviewStream", "accumulate_rows", "accumulate_rows_ref", "append_overviews"]
 
+_CHUNK = 256
+"""Rows given to the kernel at once (bounds its output buffer by the width)."""
+
 GDAL_NODATA = 42113
 """The TIFF tag where GDAL keeps a band's nodata value."""
 
@@ -208,7 +211,11 @@ class OverviewStream:
             return False
         if start + rows.shape[0] > self.height:
             return False
-        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        for k in range(0, rows.shape[0], _CHUNK):  # the output buffer stays small
+            self._add(start + k, np.ascontiguousarray(rows[k : k + _CHUNK], dtype=np.float32))
+        return True
+
+    def _add(self, start: int, rows: npt.NDArray[np.float32]) -> None:
         out = np.empty(
             (len(self.shapes), rows.shape[0] // int(self.factors[0]) + 1, self.shapes[0][1]),
             dtype=np.float32,
@@ -224,8 +231,7 @@ class OverviewStream:
                 pos = self._offsets[lvl] + 4 * w * self._done[lvl]
                 _pwrite_all(fd, memoryview(data.data).cast("B"), pos)
                 self._done[lvl] += n
-        self.next_row += rows.shape[0]
-        return True
+        self.next_row = start + rows.shape[0]
 
     def level(self, lvl: int, start: int, n: int) -> npt.NDArray[np.float32]:
         """Rows ``start ... start + n`` of overview level ``lvl`` (finished ones only)."""

@@ -308,8 +308,8 @@ def _decode_blocks(path: Path) -> bool:
     """Decompress every block of every IFD of ``path``; False if tifffile cannot parse it.
 
     Raises :class:`OutputWriteError` for a block that is missing, lies outside the file,
-    or does not decompress to a whole block. A private helper of the writer (the reading
-    side has its own in :mod:`pix2lst.geo.decode`).
+    or does not decompress to a whole block. Private to the writer: it checks bytes, it
+    does not undo the predictor nor return pixels.
     """
     import mmap
 
