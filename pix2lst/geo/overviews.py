@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from pix2lst.errors import ParameterError
+from pix2lst.errors import OutputWriteError, ParameterError
 
 __all__ = ["OverviewStream", "accumulate_rows", "accumulate_rows_ref", "append_overviews"]
 
@@ -243,7 +243,10 @@ class OverviewStream:
         while got < len(view):
             k = os.preadv(self._spool.fileno(), [view[got:]], pos + got)
             if k <= 0:
-                raise OSError(f"the overview spool of level {lvl} ends early")
+                raise OutputWriteError(
+                    f"the overview spool of level {lvl} ends early (was a row skipped?); "
+                    "write the raster again"
+                )
             got += k
         return buf
 
