@@ -31,7 +31,7 @@ import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +44,6 @@ from rasterio.windows import Window
 from pix2lst.errors import OutputWriteError, ParameterError
 from pix2lst.geo.atomic import atomic_output, check_output, target_of
 from pix2lst.geo.grid import Grid
-from pix2lst.geo.overviews import OverviewStream, append_overviews
 from pix2lst.geo.plausible import RangeCount, lst_range_count
 
 __all__ = [
@@ -59,6 +58,9 @@ __all__ = [
     "raster_writer",
     "verify_raster",
 ]
+
+if TYPE_CHECKING:
+    from pix2lst.geo.overviews import OverviewStream
 
 log = logging.getLogger(__name__)
 
@@ -467,6 +469,8 @@ def raster_writer(
             factors = overview_factors(grid.height, grid.width) if overviews and not cog else []
             stream = None
             if factors and count == 1 and not extra and _streamable(dtype, nodata):
+                from pix2lst.geo.overviews import OverviewStream  # Numba: only when used
+
                 try:
                     stream = OverviewStream(grid.height, grid.width, factors, tmp.parent)
                 except OSError as exc:
@@ -499,6 +503,8 @@ def raster_writer(
                 raise _write_failed(target, exc) from exc
             if writer.overviews is not None:  # streamed: appended as IFDs of their own
                 check_complete(stream_path, grid, count)
+                from pix2lst.geo.overviews import append_overviews
+
                 try:
                     append_overviews(
                         stream_path, writer.overviews, block=int(profile["blockxsize"]),
