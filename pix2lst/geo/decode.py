@@ -127,7 +127,7 @@ class BlockReader:
         """Decode rows ``[row0, row1)`` x cols ``[col0, col1)`` of the band into ``out``.
 
         ``out``: a 2-D array of that shape, any strides (a view into a larger buffer is
-        written in place), of a dtype the band's values cast to without loss of kind.
+        written in place), of a dtype the band's values cast to safely (the band's own dtype, or wider).
         """
         if not (0 <= row0 <= row1 <= self.height and 0 <= col0 <= col1 <= self.width):
             raise ParameterError(
@@ -139,7 +139,7 @@ class BlockReader:
                 f"out has shape {out.shape}, the window is {(row1 - row0, col1 - col0)}; "
                 "pass an array (or view) of the window's shape"
             )
-        if not np.can_cast(self.dtype, out.dtype, "same_kind"):
+        if not np.can_cast(self.dtype, out.dtype, "safe"):
             raise ParameterError(
                 f"out has dtype {out.dtype}, which cannot hold the {self.dtype} values of "
                 f"{self.path}; pass an array of dtype {self.dtype}"
