@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections import OrderedDict
 from collections.abc import Callable
 from types import TracebackType
@@ -84,10 +85,19 @@ class BlockReader:
         self._offsets = tuple(int(v) for v in page.dataoffsets)
         self._counts = tuple(int(v) for v in page.databytecounts)
         self._decode = decode
+        self._tiled = bool(page.is_tiled)
+        self._contig = 1 if separate else int(page.samplesperpixel)
+        self._decompress, self._unpredict = _codecs(page)
+        # decode into reused buffers where the file's byte order is this machine's
+        self._direct = page.parent.byteorder == ("<" if sys.byteorder == "little" else ">")
+        self._pool: list[np.ndarray] = []  # free (rows, cols, contig samples) buffers
+        self._floatpred = page.predictor == 3
+        self._scratch: np.ndarray | None = None
         nodata = page.nodata  # GDAL fills a sparse (absent) block with nodata, else 0
         self._fill = 0 if nodata is None else nodata
-        # block row -> {block col -> decoded block (rows x cols, cropped to the image)}
-        self._cache: OrderedDict[int, dict[int, np.ndarray]] = OrderedDict()
+        # block row -> {block col -> (decoded block cropped to the image, its pooled buffer)}
+        self._cache: OrderedDict[int, dict[int, tuple[np.ndarray, np.ndarray | None]]]
+        self._cache = OrderedDict()
 
     # -- opening --------------------------------------------------------------
 
@@ -153,28 +163,30 @@ class BlockReader:
             blocks = self._block_row(br)
             for bc in range(col0 // bw, (col1 - 1) // bw + 1):
                 left = bc * bw
-                block = blocks.get(bc)
-                if block is None:
-                    block = blocks[bc] = self._decode_block(br, bc)
+                entry = blocks.get(bc)
+                if entry is None:
+                    entry = blocks[bc] = self._decode_block(br, bc)
+                block = entry[0]
                 c0, c1 = max(col0, left) - left, min(col1, left + bw) - left
                 out[top + r0 - row0 : top + r1 - row0, left + c0 - col0 : left + c1 - col0] = block[
                     r0:r1, c0:c1
                 ]
 
-    def _block_row(self, br: int) -> dict[int, np.ndarray]:
+    def _block_row(self, br: int) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
         """The decoded blocks of block row ``br`` (at most two block rows are kept)."""
         cache = self._cache
         blocks = cache.get(br)
         if blocks is None:
             while len(cache) >= 2:
-                cache.popitem(last=False)
+                _, evicted = cache.popitem(last=False)
+                self._pool.extend(buf for _, buf in evicted.values() if buf is not None)
             blocks = cache[br] = {}
         else:
             cache.move_to_end(br)
         return blocks
 
-    def _decode_block(self, br: int, bc: int) -> np.ndarray:
-        """Block (``br``, ``bc``) of the band, cropped to the image, as a 2-D array."""
+    def _decode_block(self, br: int, bc: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Block (``br``, ``bc``) cropped to the image (2-D), and the pooled buffer it is in."""
         bh, bw = self.block_shape
         rows = min(bh, self.height - br * bh)
         cols = min(bw, self.width - bc * bw)
@@ -182,7 +194,7 @@ class BlockReader:
         offset, count = self._offsets[index], self._counts[index]
         where = f"block {index} (block row {br}, block col {bc}) of band {self.band}"
         if count == 0 or offset == 0:  # a sparse block: GDAL reads nodata, or 0
-            return np.full((rows, cols), self._fill, dtype=self.dtype)
+            return np.full((rows, cols), self._fill, dtype=self.dtype), None
         try:
             data = os.pread(self._fd, count, offset)
         except OSError as exc:
@@ -195,9 +207,19 @@ class BlockReader:
                 f"{self.path}: {where} is truncated ({len(data)} of {count} bytes); the file "
                 "is incomplete: download or copy it again"
             )
+        buf = None
         try:
-            decoded, _, _ = self._decode(data, index)
-            block = decoded[0, :rows, :cols, self._sample]
+            if self._direct:
+                buf = (
+                    self._pool.pop() if self._pool else np.empty((bh, bw, self._contig), self.dtype)
+                )
+                block = self._decode_into(data, buf, bh if self._tiled else rows)
+                block = block[:rows, :cols, self._sample]
+            else:
+                decoded, _, _ = self._decode(data, index)
+                block = decoded[0, :rows, :cols, self._sample]
+                if decoded.shape[-1] > 1:  # pixel-interleaved: keep only this band's samples
+                    block = block.copy()
         except Exception as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise SceneError(
@@ -209,9 +231,27 @@ class BlockReader:
                 f"{self.path}: {where} decodes to {block.shape[0]} x {block.shape[1]} pixels, "
                 f"expected {rows} x {cols}; the file is corrupt: download or copy it again"
             )
-        if decoded.shape[-1] > 1:  # pixel-interleaved: keep only this band's samples
-            block = block.copy()
-        return block
+        return block, buf
+
+    def _decode_into(self, data: bytes, buf: np.ndarray, rows: int) -> np.ndarray:
+        """Decode one block's ``rows`` stored rows into ``buf`` (GIL released by the codecs)."""
+        view = target = buf[:rows]
+        if self._floatpred:  # the floating-point predictor cannot undo in place
+            if self._scratch is None:
+                self._scratch = np.empty_like(buf)
+            target = self._scratch[:rows]
+        flat = target.reshape(-1).view(np.uint8)
+        if self._decompress is None:
+            raw = np.frombuffer(data, np.uint8, count=min(len(data), flat.size))
+            flat[: raw.size] = raw
+            size = raw.size
+        else:
+            size = len(self._decompress(data, out=flat))
+        if size != flat.size:
+            raise ValueError(f"{size} bytes decoded, {flat.size} expected")
+        if self._unpredict is not None:
+            self._unpredict(target, axis=-2, out=view)
+        return view
 
     # -- closing --------------------------------------------------------------
 
@@ -236,6 +276,15 @@ class BlockReader:
             f"BlockReader({self.path!r}, band={self.band}, {self.height}x{self.width} "
             f"{self.dtype}, blocks {self.block_shape[0]}x{self.block_shape[1]})"
         )
+
+
+def _codecs(page: tifffile.TiffPage) -> tuple[Callable[..., Any] | None, Callable[..., Any] | None]:
+    """The imagecodecs decompressor and un-predictor of ``page`` (None: not needed)."""
+    from tifffile import TIFF
+
+    decompress = None if page.compression == 1 else TIFF.DECOMPRESSORS[page.compression]
+    unpredict = None if page.predictor == 1 else TIFF.UNPREDICTORS[page.predictor]
+    return decompress, unpredict
 
 
 def _inspect(

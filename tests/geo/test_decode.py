@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,8 @@ def geotiffs(draw: st.DrawFn) -> dict[str, Any]:
         profile.update(tiled=False, blockysize=draw(st.integers(1, height)))
     if count > 1:
         profile["interleave"] = draw(st.sampled_from(["band", "band", "pixel"]))
+    if draw(st.integers(0, 4)) == 0:  # a big-endian file: tifffile's own decode path
+        profile["endianness"] = "big"
     seed = draw(st.integers(0, 2**32 - 1))
     return {"dtype": dtype, "shape": (count, height, width), "profile": profile, "seed": seed}
 
@@ -90,7 +93,7 @@ def window_sequences(draw: st.DrawFn, height: int, width: int) -> list[tuple[int
 
 
 @settings(
-    max_examples=150,
+    max_examples=int(os.environ.get("DECODE_EXAMPLES", "150")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
