@@ -109,8 +109,9 @@ class BlockReader:
         exactly as GDAL reads it: not an existing local file (URLs, ``/vsi`` paths), not
         a TIFF, a first page that is not the full-resolution image, a compression,
         predictor, photometric, bit depth or sample format other than those listed in
-        :data:`COMPRESSIONS` / :data:`DTYPES`, a band outside the samples, sparse-free
-        files only, etc. Fall back to GDAL then.
+        :data:`COMPRESSIONS` / :data:`DTYPES` (no JPEG, LERC, sub-byte or 64-bit integer
+        samples), a band outside the samples,
+        a nodata value the dtype cannot hold. Fall back to GDAL then.
         """
         name = os.fspath(path)
         if "://" in name or name.startswith("/vsi") or not os.path.isfile(name):
@@ -350,6 +351,11 @@ def _unsupported(page: tifffile.TiffPage, band: int) -> str | None:
             TIFF.UNPREDICTORS[page.predictor]
         except KeyError:
             return f"imagecodecs here cannot undo predictor {page.predictor}"
+    nodata = page.nodata  # a sparse block reads as nodata: the dtype must hold it
+    if nodata is not None and kind in "iu":
+        info = np.iinfo(dtype)
+        if not (float(nodata).is_integer() and info.min <= nodata <= info.max):
+            return f"nodata {nodata} is not a {np.dtype(dtype)} value"
     offsets, counts = page.dataoffsets, page.databytecounts
     if len(offsets) != len(counts):
         return "StripOffsets/TileOffsets and byte counts of different lengths"

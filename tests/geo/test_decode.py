@@ -68,6 +68,8 @@ def geotiffs(draw: st.DrawFn) -> dict[str, Any]:
         profile.update(tiled=False, blockysize=draw(st.integers(1, height)))
     if count > 1:
         profile["interleave"] = draw(st.sampled_from(["band", "band", "pixel"]))
+    if draw(st.booleans()):
+        profile["nodata"] = float("nan") if dtype in FLOATS else int(np.iinfo(dtype).max)
     if draw(st.integers(0, 4)) == 0:  # a big-endian file: tifffile's own decode path
         profile["endianness"] = "big"
     seed = draw(st.integers(0, 2**32 - 1))
