@@ -249,7 +249,9 @@ class BlockReader:
         else:
             size = len(self._decompress(data, out=flat))
         if size != flat.size:
-            raise ValueError(f"{size} bytes decoded, {flat.size} expected")
+            raise SceneError(
+                f"{size} bytes decoded, {flat.size} expected"
+            )  # reworded by the caller
         if self._unpredict is not None:
             self._unpredict(target, axis=-2, out=view)
         return view
