@@ -43,8 +43,10 @@ __all__ = [
     "ArraySource",
     "Calibrate",
     "CompositeSource",
+    "DNSource",
     "SceneSource",
     "Source",
+    "dn_table",
     "open_bands",
     "open_source",
 ]
@@ -86,6 +88,34 @@ class Source(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class DNSource(Source, Protocol):
+    """A source whose values are a per-band function of unsigned integer DN (a scene).
+
+    The pipeline keeps such an input as DN (half the bytes of float32) and turns it
+    into model input by table lookup, fused with cutting tiles, instead of
+    calibrating every pixel first: :meth:`dn_table` gives the calibrated value of
+    every DN, :meth:`read_dn` the DN themselves.
+    """
+
+    dn_dtype: np.dtype[Any]
+
+    def dn_table(self) -> F32 | None:
+        """``(n_bands, 2**bits)`` float32: the value :meth:`read_rows` gives for each DN
+        (NaN for nodata), or None when this input has no such table."""
+        ...
+
+    def read_dn(self, start: int, stop: int, cols: tuple[int, int], out: npt.NDArray[Any]) -> None:
+        """DN of rows ``[start, stop)``, columns ``cols`` into ``out`` ``(n_bands, rows, cols)``
+        (any strides), uncalibrated."""
+        ...
+
+
+def dn_table(source: Source) -> F32 | None:
+    """``source``'s DN table (:class:`DNSource`), or None when it has none."""
+    get = getattr(source, "dn_table", None)
+    return None if get is None else get()  # type: ignore[no-any-return]
 
 
 def _open(path: str | os.PathLike[str], what: str, threads: str | int) -> Any:
@@ -262,20 +292,32 @@ class SceneSource(_Grid):
         self.tags = scene_tags(self.scene.mtl, self.scene.level)
         self.block_row_bytes = _block_row_bytes(self._ds)
         self._dtype = np.result_type(*(ds.dtypes[0] for ds in self._ds))
+        self.dn_dtype = np.dtype(self._dtype)
         self._dn: npt.NDArray[Any] | None = None
 
+    def dn_table(self) -> F32 | None:
+        """The calibrated value of every DN (:class:`DNSource`), when the bands are unsigned
+        8/16-bit and the calibration hook offers tables (``calibrate.table``)."""
+        table = getattr(self.calibrate, "table", None)
+        return None if table is None else table(self.dn_dtype, self.nodata)  # type: ignore[no-any-return]
+
+    def read_dn(self, start: int, stop: int, cols: tuple[int, int], out: npt.NDArray[Any]) -> None:
+        """DN of rows ``[start, stop)``, columns ``cols`` into ``out`` (any strides)."""
+        c0, c1 = cols
+        window = Window(c0, start, c1 - c0, stop - start)  # type: ignore[no-untyped-call]
+        try:
+            for i, ds in enumerate(self._ds):
+                ds.read(1, window=window, out=out[i])
+        except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
+            err = read_error([d.name for d in self._ds], exc)  # remote: a dropped connection
+            raise (_read_failed(ds.name, start, stop, exc) if err is exc else err) from exc
+
     def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
-        window = Window(0, start, self.width, stop - start)  # type: ignore[no-untyped-call]
         n = stop - start
         if self._dn is None or self._dn.shape[1] < n:  # one DN buffer, reused strip after strip
             self._dn = np.empty((len(self._ds), n, self.width), dtype=self._dtype)
         dn = self._dn[:, :n]
-        try:
-            for i, ds in enumerate(self._ds):
-                ds.read(1, window=window, out=dn[i])
-        except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
-            err = read_error([d.name for d in self._ds], exc)  # remote: a dropped connection
-            raise (_read_failed(ds.name, start, stop, exc) if err is exc else err) from exc
+        self.read_dn(start, stop, (0, self.width), dn)
         return np.asarray(self.calibrate(dn, self.nodata, out), dtype=np.float32)
 
     def read(

@@ -27,7 +27,7 @@ from pix2lst.geo.sources import Calibrate
 from pix2lst.lst_physics.calibrate import Units, calibrate_composite, calibration_table
 from pix2lst.lst_physics.kernels import KIND_BT
 
-__all__ = ["bt_tables", "calibrate_rows", "scene_calibrator"]
+__all__ = ["SceneCalibration", "bt_tables", "calibrate_rows", "scene_calibrator"]
 
 
 @njit(nogil=True, cache=True)
@@ -73,37 +73,61 @@ def calibrate_rows(dn, kind, a, b, fill, tables, lo, out):  # type: ignore[no-un
     return out
 
 
+class SceneCalibration:
+    """One scene's calibration hook: ``calibrate(dn, nodata, out)`` and its DN tables.
+
+    Calling it turns DN ``(n, h, w)`` of ``bands`` into calibrated float32 (NaN where
+    the DN is fill). :meth:`table` gives the same values for every DN of an
+    unsigned 8/16-bit type at once, computed by the same kernel, so a lookup in it
+    is bit for bit the call (the runtime turns DN into model input that way).
+    """
+
+    def __init__(self, scene: Scene, bands: Sequence[str], units: Units) -> None:
+        self.scene, self.bands, self.units = scene, tuple(bands), units
+        calibration_table(self.bands, scene, units)  # a band it cannot calibrate fails here
+        self._cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def _constants(self, dtype: np.dtype[Any], nodata: Sequence[float | None]) -> tuple[Any, ...]:
+        key = (dtype.str, tuple(nodata))
+        if key not in self._cache:
+            t = calibration_table(self.bands, self.scene, self.units, nodata)
+            f64 = np.float64
+            lo = int(np.iinfo(dtype).min)
+            size = int(np.iinfo(dtype).max) - lo + 1
+            kind = t.kind.astype(np.int64)
+            fill = t.fill.astype(f64)
+            tables = bt_tables(kind, t.a.astype(f64), t.b.astype(f64), t.k1.astype(f64),
+                               t.k2.astype(f64), fill, lo, size)  # fmt: skip
+            self._cache[key] = (kind, t.a.astype(f64), t.b.astype(f64), fill, tables, lo)
+        return self._cache[key]
+
+    def __call__(
+        self, dn: np.ndarray, nodata: Sequence[float | None], out: np.ndarray | None
+    ) -> np.ndarray:
+        dtype = np.dtype(dn.dtype)
+        if dtype.kind not in "ui" or dtype.itemsize > 2 or dn.ndim != 3:
+            return calibrate_composite(
+                dn, self.bands, self.scene, self.units, nodata=nodata, out=out, parallel=False
+            )
+        if out is None:
+            out = np.empty(dn.shape, dtype=np.float32)
+        return calibrate_rows(dn, *self._constants(dtype, nodata), out)  # type: ignore[no-any-return,call-arg]
+
+    def table(self, dtype: Any, nodata: Sequence[float | None]) -> np.ndarray | None:
+        """``(n_bands, 2**bits)`` float32: the calibrated value of every DN of ``dtype``
+        (NaN for fill), for unsigned 8/16-bit DN; None for other types."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "u" or dtype.itemsize > 2:
+            return None
+        every = np.arange(1 << (8 * dtype.itemsize), dtype=dtype)
+        dn = np.broadcast_to(every, (len(self.bands), 1, every.size))
+        return self(dn, nodata, None)[:, 0]
+
+
 def scene_calibrator(units: Units = "toa") -> Callable[[Scene, Sequence[str]], Calibrate]:
     """The ``calibrate`` hook of :func:`~pix2lst.geo.sources.open_source` for ``units``."""
 
     def for_scene(scene: Scene, bands: Sequence[str]) -> Calibrate:
-        names = tuple(bands)
-        calibration_table(names, scene, units)  # a band it cannot calibrate fails here
-        cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-
-        def calibrate(
-            dn: np.ndarray, nodata: Sequence[float | None], out: np.ndarray | None
-        ) -> np.ndarray:
-            dtype = np.dtype(dn.dtype)
-            if dtype.kind not in "ui" or dtype.itemsize > 2 or dn.ndim != 3:
-                return calibrate_composite(
-                    dn, names, scene, units, nodata=nodata, out=out, parallel=False
-                )
-            key = (dtype.str, tuple(nodata))
-            if key not in cache:
-                t = calibration_table(names, scene, units, nodata)
-                f64 = np.float64
-                lo = int(np.iinfo(dtype).min)
-                size = int(np.iinfo(dtype).max) - lo + 1
-                kind = t.kind.astype(np.int64)
-                fill = t.fill.astype(f64)
-                tables = bt_tables(kind, t.a.astype(f64), t.b.astype(f64), t.k1.astype(f64),
-                                   t.k2.astype(f64), fill, lo, size)  # fmt: skip
-                cache[key] = (kind, t.a.astype(f64), t.b.astype(f64), fill, tables, lo)
-            if out is None:
-                out = np.empty(dn.shape, dtype=np.float32)
-            return calibrate_rows(dn, *cache[key], out)  # type: ignore[no-any-return,call-arg]
-
-        return calibrate
+        return SceneCalibration(scene, bands, units)
 
     return for_scene

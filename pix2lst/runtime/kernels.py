@@ -9,7 +9,9 @@ they overlap with the reader and writer threads anyway.
 All kernels work on one *strip* of tiles. Shapes and names used throughout:
 
 * ``buf``: ``(n_bands, n_buf_rows, width)`` float32, raster rows held in memory,
-  NaN where the input is nodata;
+  normalised model input (0 where the input is nodata), made once per pixel when
+  the rows are read: :func:`normalise_rows` from values, :func:`lookup_rows` from
+  a scene's DN (one table per band, :func:`dn_input_tables`);
 * ``rmap``: ``(tile,)`` int64, the row of ``buf`` feeding each tile row
   (reflection at the scene border already applied);
 * ``cmap``: ``(padded_width,)`` int64, the raster column feeding each padded column;
@@ -29,10 +31,12 @@ from numba import njit
 
 __all__ = [
     "accumulate",
-    "fill_batch",
+    "cut_tiles",
+    "dn_input_tables",
     "finalize_rows",
     "gather_valid",
-    "rows_valid",
+    "lookup_rows",
+    "normalise_rows",
     "strip_valid",
     "tiles_with_data",
 ]
@@ -51,19 +55,6 @@ def strip_valid(buf, rmap, cmap, valid):  # type: ignore[no-untyped-def]
                 ok[c] &= np.uint8(np.isfinite(row[c]))
         for j in range(cmap.shape[0]):
             valid[i, j] = ok[cmap[j]]
-
-
-@njit(nogil=True, cache=True)
-def rows_valid(rows, out):  # type: ignore[no-untyped-def]
-    """``out[i, c] = 1`` where every band of ``rows[:, i, c]`` is finite (once per raster row)."""
-    n_bands, n_rows, width = rows.shape
-    for i in range(n_rows):
-        ok = out[i]
-        ok[:] = 1
-        for b in range(n_bands):
-            row = rows[b, i]
-            for c in range(width):
-                ok[c] &= np.uint8(np.isfinite(row[c]))
 
 
 @njit(nogil=True, cache=True)
@@ -97,22 +88,79 @@ def tiles_with_data(valid, n_cols, stride, tile):  # type: ignore[no-untyped-def
     return out
 
 
-@njit(nogil=True, cache=True)
-def fill_batch(buf, rmap, cmap, col_starts, scale, offset, batch):  # type: ignore[no-untyped-def]
-    """Normalise tiles into ``batch[k] = buf * scale + offset`` (nodata -> 0).
+def dn_input_tables(
+    values: np.ndarray, scale: np.ndarray, offset: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model input and validity of every DN, from a source's value tables.
 
-    ``scale`` and ``offset`` are float32 ``(n_bands,)``; ``batch`` is float32
-    ``(>= k, n_bands, tile, tile)``; only its first ``len(col_starts)`` items are written.
+    ``values``: ``(n_bands, n)`` float32, the calibrated value of each DN (NaN for
+    nodata). Returns ``(inputs, ok)``: ``values * scale + offset`` in float32 (the
+    arithmetic of :func:`normalise_rows`, so a lookup gives bit for bit the same),
+    0 where the value is not finite; and uint8 1 where it is finite.
     """
+    values = np.asarray(values, dtype=np.float32)
+    ok = np.isfinite(values)
+    inputs = values * scale[:, None].astype(np.float32) + offset[:, None].astype(np.float32)
+    inputs[~ok] = np.float32(0.0)
+    return np.ascontiguousarray(inputs, dtype=np.float32), ok.astype(np.uint8)
+
+
+@njit(nogil=True, cache=True)
+def normalise_rows(rows, scale, offset, valid):  # type: ignore[no-untyped-def]
+    """In place: ``rows = rows * scale + offset`` per band, 0 where not finite; ``valid`` 1
+    where every band of the pixel is finite. ``rows``: float32 ``(n_bands, n, w)``, any
+    strides; ``valid``: uint8 ``(n, w)``."""
+    n_bands, n_rows, width = rows.shape
+    zero = np.float32(0.0)
+    for i in range(n_rows):
+        ok = valid[i]
+        ok[:] = 1
+        for b in range(n_bands):
+            row = rows[b, i]
+            s = scale[b]
+            o = offset[b]
+            for c in range(width):  # branch-free: vectorises
+                v = row[c]
+                f = np.isfinite(v)
+                ok[c] &= np.uint8(f)
+                row[c] = v * s + o if f else zero
+
+
+@njit(nogil=True, cache=True)
+def lookup_rows(dn, inputs, ok, out, valid):  # type: ignore[no-untyped-def]
+    """DN to model input: ``out[b] = inputs[b, dn[b]]``; ``valid`` 1 where ``ok[b, dn[b]]``
+    for every band. ``dn``: unsigned ``(n_bands, n, w)``; ``out`` float32, ``valid`` uint8
+    ``(n, w)``, any strides; the tables from :func:`dn_input_tables`."""
+    n_bands, n_rows, width = dn.shape
+    for i in range(n_rows):
+        dst_ok = valid[i]
+        for b in range(n_bands):
+            src = dn[b, i]
+            dst = out[b, i]
+            t = inputs[b]
+            k = ok[b]
+            if b == 0:
+                for c in range(width):
+                    v = src[c]
+                    dst[c] = t[v]
+                    dst_ok[c] = k[v]
+            else:
+                for c in range(width):
+                    v = src[c]
+                    dst[c] = t[v]
+                    dst_ok[c] &= k[v]
+
+
+@njit(nogil=True, cache=True)
+def cut_tiles(buf, rmap, cmap, col_starts, batch):  # type: ignore[no-untyped-def]
+    """Copy tiles of normalised rows into ``batch[k]`` (``(>= k, n_bands, tile, tile)``):
+    only its first ``len(col_starts)`` items are written."""
     n_bands = buf.shape[0]
     tile = rmap.shape[0]
     n = col_starts.shape[0]
-    zero = np.float32(0.0)
     for kb in range(n * n_bands):
         k = kb // n_bands
         b = kb % n_bands
-        s = scale[b]
-        o = offset[b]
         cs = col_starts[k]
         c0 = cmap[cs]
         # reflection is 1-Lipschitz: a span of tile - 1 means no fold, a plain slice
@@ -120,15 +168,13 @@ def fill_batch(buf, rmap, cmap, col_starts, scale, offset, batch):  # type: igno
             for i in range(tile):
                 src = buf[b, rmap[i], c0 : c0 + tile]
                 dst = batch[k, b, i]
-                for j in range(tile):
-                    v = src[j]
-                    dst[j] = v * s + o if np.isfinite(v) else zero
+                for j in range(tile):  # an explicit loop: a slice assignment costs 2x here
+                    dst[j] = src[j]
         else:
             for i in range(tile):
                 r = rmap[i]
                 for j in range(tile):
-                    v = buf[b, r, cmap[cs + j]]
-                    batch[k, b, i, j] = v * s + o if np.isfinite(v) else zero
+                    batch[k, b, i, j] = buf[b, r, cmap[cs + j]]
 
 
 @njit(nogil=True, cache=True)

@@ -18,11 +18,12 @@ from pix2lst.runtime.tiling import TileGrid, reflect_index
 
 __all__ = [
     "accumulate_np",
-    "fill_batch_np",
+    "cut_tiles_np",
     "finalize_rows_np",
     "gather_valid_np",
+    "lookup_rows_np",
+    "normalise_rows_np",
     "reference_mosaic",
-    "rows_valid_np",
     "strip_valid_np",
     "tiles_with_data_np",
 ]
@@ -37,10 +38,6 @@ def strip_valid_np(buf: F32, rmap: I64, cmap: I64, valid: U8) -> None:
     valid[...] = np.isfinite(buf[:, rmap][:, :, cmap]).all(axis=0)
 
 
-def rows_valid_np(rows: F32, out: U8) -> None:
-    out[...] = np.isfinite(rows).all(axis=0)
-
-
 def gather_valid_np(row_valid: U8, rmap: I64, cmap: I64, valid: U8) -> None:
     valid[...] = row_valid[rmap][:, cmap]
 
@@ -51,14 +48,24 @@ def tiles_with_data_np(valid: U8, n_cols: int, stride: int, tile: int) -> npt.ND
     )
 
 
-def fill_batch_np(
-    buf: F32, rmap: I64, cmap: I64, col_starts: I64, scale: F32, offset: F32, batch: F32
+def normalise_rows_np(rows: F32, scale: F32, offset: F32, valid: U8) -> None:
+    finite = np.isfinite(rows)
+    valid[...] = finite.all(axis=0)
+    y = rows * scale[:, None, None] + offset[:, None, None]
+    rows[...] = np.where(finite, y, np.float32(0))
+
+
+def lookup_rows_np(
+    dn: npt.NDArray[np.unsignedinteger], inputs: F32, ok: U8, out: F32, valid: U8
 ) -> None:
+    out[...] = np.stack([inputs[b][dn[b]] for b in range(dn.shape[0])])
+    valid[...] = np.stack([ok[b][dn[b]] for b in range(dn.shape[0])]).all(axis=0)
+
+
+def cut_tiles_np(buf: F32, rmap: I64, cmap: I64, col_starts: I64, batch: F32) -> None:
     tile = rmap.shape[0]
     for k, cs in enumerate(col_starts):
-        x = buf[:, rmap][:, :, cmap[cs : cs + tile]]
-        y = x * scale[:, None, None] + offset[:, None, None]
-        batch[k] = np.where(np.isfinite(x), y, np.float32(0))
+        batch[k] = buf[:, rmap][:, :, cmap[cs : cs + tile]]
 
 
 def accumulate_np(

@@ -2,19 +2,22 @@
 
 For each strip (one row of tiles) of the :class:`~pix2lst.runtime.tiling.TileGrid`:
 
-1. a reader thread has already read the raster rows the strip needs into a *ring*
+1. reader threads have already read the raster rows the strip needs into a *ring*
    of rows (row ``x`` at ``x % ring_rows``; reflection at the border is a matter
-   of indices): each row is read and calibrated once, into its place, and never
-   copied; each compressed block is decoded once. The reader runs ``AHEAD``
-   strips ahead of the oldest strip still being blended;
-2. the validity of each raster row (all bands finite) was computed once, when it
-   was read; the strip's mask is gathered from it and tiles without a single valid
+   of indices), one range of columns each: each row is read once, into its place,
+   and turned into normalised model input there, once per pixel, by the reader
+   (a scene's DN by one table lookup per band that holds calibration and
+   normalisation, :func:`~pix2lst.runtime.kernels.lookup_rows`; other inputs'
+   values by :func:`~pix2lst.runtime.kernels.normalise_rows`), never copied
+   again but into tiles; each compressed block is decoded once. The readers run
+   ``AHEAD`` strips ahead of the oldest strip still being blended;
+2. the validity of each raster row (all bands finite) was computed at the same
+   time; the strip's mask is gathered from it and tiles without a single valid
    pixel are not sent to the model;
-3. tiles are normalised into one of two reused batch buffers (the normalisation is
-   fused with the copy, which is memory-bound anyway) while an inference thread runs
-   ONNX Runtime on the other. Batches run across strip borders, so ORT always has
-   a full batch queued; the weighted predictions are added to a rolling float64
-   accumulator of ``tile`` rows x padded width;
+3. tiles are copied into one of two reused batch buffers while an inference
+   thread runs ONNX Runtime on the other. Batches run across strip borders, so
+   ORT always has a full batch queued; the weighted predictions are added to a
+   rolling float64 accumulator of ``tile`` rows x padded width;
 4. once a strip's last tile is added, the ``stride`` rows that no later strip
    touches are normalised and handed to a writer thread, and the accumulator rolls
    up by ``stride`` rows, before any tile of the next strip is added.
@@ -47,13 +50,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from pix2lst.errors import ParameterError
-from pix2lst.geo.sources import Source
+from pix2lst.geo.sources import Source, dn_table
 from pix2lst.runtime import kernels
 from pix2lst.runtime.blending import blend_weights
 from pix2lst.runtime.metadata import ModelMetadata
@@ -161,8 +164,15 @@ def column_splits(width: int, parts: int, align: int = COLUMN_ALIGN) -> list[tup
     return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
-def _read_columns(source: Source, start: int, stop: int, cols: tuple[int, int], out: F32) -> None:
-    """Rows ``[start, stop)``, columns ``cols`` of ``source`` into ``out`` (any strides)."""
+def _read_columns(
+    source: Source, start: int, stop: int, cols: tuple[int, int], out: npt.NDArray[Any],
+    *, dn: bool = False,
+) -> None:  # fmt: skip
+    """Rows ``[start, stop)``, columns ``cols`` of ``source`` into ``out`` (any strides):
+    values, or with ``dn`` the source's DN (a :class:`~pix2lst.geo.sources.DNSource`)."""
+    if dn:
+        source.read_dn(start, stop, cols, out)  # type: ignore[attr-defined]
+        return
     c0, c1 = cols
     if c0 == 0 and c1 == source.width:
         source.read_rows(start, stop, out=out)
@@ -188,6 +198,10 @@ class _Strip:
     def complete(self) -> bool:
         return self.filled == self.starts.size and self.unblended == 0
 
+
+DN_CHUNK = 32
+"""Raster rows of DN decoded per call before they are looked up: a small buffer that
+stays in the CPU cache between decoding and lookup."""
 
 AHEAD = 3
 """Strips read ahead of the oldest unfinished one. An idle-priority reader gets
@@ -246,7 +260,22 @@ class _Run:
         self.hi = [int(grid.strip_rows(r).max()) + 1 for r in range(n)]
         ring_rows = max(self.hi[min(r + AHEAD - 1, n - 1)] - lo[r] for r in range(n))
         self.ring_rows = min(ring_rows, grid.height)
+        # rows are kept as normalised model input, made once per pixel by the readers:
+        # a scene's DN by table lookup (kernels.lookup_rows), other inputs' values by
+        # kernels.normalise_rows
+        values = dn_table(source) if all(hasattr(s, "read_dn") for s in sources) else None
+        self.values = values
+        if values is not None:
+            self.inputs, self.ok = kernels.dn_input_tables(values, self.scale, self.offset)
+            self.dn_dtype = source.dn_dtype  # type: ignore[attr-defined]
+        self.scratch: dict[int, npt.NDArray[Any]] = {}  # a DN buffer per reader
         self.ring = np.empty((n_bands, self.ring_rows, grid.width), dtype=np.float32)
+        # the residual band's values (brightness temperature), which the output adds back
+        self.resid_ring = (
+            np.empty((self.ring_rows, grid.width), dtype=np.float32)
+            if self.resid_index >= 0
+            else None
+        )
         self.ring_valid = np.empty((self.ring_rows, grid.width), dtype=np.uint8)
         self.read_to = 0  # rows [0, read_to) have been read (reader thread only)
         self.dummy = np.zeros((1, 1), dtype=np.float32)
@@ -307,12 +336,31 @@ class _Run:
         self.read_to = max(self.read_to, stop)
 
     def _read_part(self, source: Source, start: int, stop: int, cols: tuple[int, int]) -> None:
-        """Rows ``[start, stop)`` (not wrapping the ring), columns ``cols``, and their validity."""
+        """Rows ``[start, stop)`` (not wrapping the ring), columns ``cols``: normalised into
+        the ring, with their validity (and the residual band's values)."""
         pos = start % self.ring_rows
         c0, c1 = cols
-        rows = self.ring[:, pos : pos + stop - start, c0:c1]
-        _read_columns(source, start, stop, cols, rows)
-        kernels.rows_valid(rows, self.ring_valid[pos : pos + stop - start, c0:c1])
+        n = stop - start
+        rows = self.ring[:, pos : pos + n, c0:c1]
+        valid = self.ring_valid[pos : pos + n, c0:c1]
+        ri = self.resid_index
+        if self.values is None:
+            _read_columns(source, start, stop, cols, rows)
+            if self.resid_ring is not None:
+                self.resid_ring[pos : pos + n, c0:c1] = rows[ri]
+            kernels.normalise_rows(rows, self.scale, self.offset, valid)
+            return
+        scratch = self.scratch.get(id(source))
+        if scratch is None:  # DN in chunks of rows that stay in the cache for the lookup
+            scratch = np.empty((rows.shape[0], DN_CHUNK, c1 - c0), dtype=self.dn_dtype)
+            self.scratch[id(source)] = scratch
+        for a in range(0, n, DN_CHUNK):
+            m = min(DN_CHUNK, n - a)
+            dn = scratch[:, :m]
+            _read_columns(source, start + a, start + a + m, cols, dn, dn=True)
+            kernels.lookup_rows(dn, self.inputs, self.ok, rows[:, a : a + m], valid[a : a + m])
+            if self.resid_ring is not None:
+                self.resid_ring[pos + a : pos + a + m, c0:c1] = np.take(self.values[ri], dn[ri])
 
     def run(self) -> None:
         grid, size = self.grid, self.runners[0].batch_size
@@ -331,10 +379,7 @@ class _Run:
                 take = min(size - self.filling, strip.starts.size - strip.filled)
                 starts = strip.starts[strip.filled : strip.filled + take]
                 batch = self.batches[self.n_batches % len(self.batches)]
-                kernels.fill_batch(
-                    self.ring, strip.rmap, self.cmap, starts,
-                    self.scale, self.offset, batch[self.filling :],
-                )  # fmt: skip
+                kernels.cut_tiles(self.ring, strip.rmap, self.cmap, starts, batch[self.filling :])
                 self.segments.append((strip, starts, self.filling))
                 strip.filled += take
                 strip.unblended += take
@@ -412,20 +457,23 @@ class _Run:
         fut.result()  # raises what the sink raised
         return buf.base if buf.base is not None else buf  # type: ignore[return-value]
 
+    def _resid_rows(self, start: int, stop: int) -> F32:
+        """The residual band's values of raster rows ``[start, stop)``, from the ring."""
+        rows = self.resid_ring
+        if rows is None:
+            return self.dummy
+        first = start % self.ring_rows
+        if first + stop - start <= self.ring_rows:
+            return rows[first : first + stop - start]
+        return rows[np.arange(start, stop) % self.ring_rows]  # the rows wrap around the ring
+
     def _finish(self, strip: _Strip) -> None:
         """Write the strip's finished rows, roll the accumulator, read strip ``row + AHEAD``."""
         grid, tile, stride = self.grid, self.grid.tile, self.grid.stride
         start, stop = grid.finished_rows(strip.row)
         if stop > start:
             out = self._out_buffer()[: stop - start]
-            resid = self.dummy
-            if self.resid_index >= 0:  # the rows' brightness temperature, from the ring
-                band = self.ring[self.resid_index]
-                first = start % self.ring_rows
-                if first + stop - start <= self.ring_rows:
-                    resid = band[first : first + stop - start]
-                else:  # the rows wrap around the ring's end
-                    resid = band[np.arange(start, stop) % self.ring_rows]
+            resid = self._resid_rows(start, stop)
             kernels.finalize_rows(
                 self.acc, self.wacc, start - grid.row_origin(strip.row), grid.padding,
                 self.meta.output_scale, self.meta.output_offset, self.shift,

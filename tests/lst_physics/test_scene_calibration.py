@@ -26,6 +26,13 @@ def _assert_same(scene: object, dn: np.ndarray, units: str, nodata: list) -> Non
     out = np.full(dn.shape, -1.0, np.float32)
     assert hook(dn, nodata, out) is out
     np.testing.assert_array_equal(out, want)
+    table = hook.table(dn.dtype, nodata)  # type: ignore[attr-defined]
+    if dn.dtype.kind == "u" and dn.dtype.itemsize <= 2:  # the runtime's DN lookup
+        assert table.shape == (len(BANDS), 1 << (8 * dn.dtype.itemsize))
+        looked_up = np.stack([table[b][dn[b]] for b in range(len(BANDS))])
+        np.testing.assert_array_equal(looked_up, want)
+    else:
+        assert table is None
 
 
 @given(

@@ -43,11 +43,7 @@ def test_strip_valid_and_tiles_with_data(s: dict) -> None:
     kernels.strip_valid(s["buf"], s["rmap"], s["cmap"], a)
     kernels_ref.strip_valid_np(s["buf"], s["rmap"], s["cmap"], b)
     np.testing.assert_array_equal(a, b)
-    rv1 = np.zeros(s["buf"].shape[1:], dtype=np.uint8)
-    rv2 = np.ones_like(rv1)
-    kernels.rows_valid(s["buf"], rv1)
-    kernels_ref.rows_valid_np(s["buf"], rv2)
-    np.testing.assert_array_equal(rv1, rv2)
+    rv1 = np.isfinite(s["buf"]).all(axis=0).astype(np.uint8)  # per-row validity
     c = np.zeros_like(a)
     kernels.gather_valid(rv1, s["rmap"], s["cmap"], c)
     np.testing.assert_array_equal(c, a)  # per-row validity gathered == strip validity
@@ -61,20 +57,56 @@ def test_strip_valid_and_tiles_with_data(s: dict) -> None:
 
 @given(strips())
 @settings(max_examples=60, deadline=None)
-def test_fill_batch(s: dict) -> None:
+def test_normalise_and_cut_tiles(s: dict) -> None:
     g: TileGrid = s["grid"]
     rng = s["rng"]
     n_bands = s["buf"].shape[0]
     scale = rng.uniform(0.1, 3, n_bands).astype(np.float32)
     offset = rng.uniform(-2, 2, n_bands).astype(np.float32)
+    rows1, rows2 = s["buf"].copy(), s["buf"].copy()
+    v1 = np.full(rows1.shape[1:], 9, dtype=np.uint8)
+    v2 = v1.copy()
+    kernels.normalise_rows(rows1, scale, offset, v1)
+    kernels_ref.normalise_rows_np(rows2, scale, offset, v2)
+    np.testing.assert_array_equal(rows1, rows2)
+    np.testing.assert_array_equal(v1, v2)
+    np.testing.assert_array_equal(v1, np.isfinite(s["buf"]).all(axis=0))
+    assert np.isfinite(rows1).all()
     col_starts = (np.arange(g.n_cols) * g.stride).astype(np.int64)
     a = np.full((g.n_cols + 1, n_bands, g.tile, g.tile), 7, dtype=np.float32)
     b = a.copy()
-    kernels.fill_batch(s["buf"], s["rmap"], s["cmap"], col_starts, scale, offset, a)
-    kernels_ref.fill_batch_np(s["buf"], s["rmap"], s["cmap"], col_starts, scale, offset, b)
+    kernels.cut_tiles(rows1, s["rmap"], s["cmap"], col_starts, a)
+    kernels_ref.cut_tiles_np(rows1, s["rmap"], s["cmap"], col_starts, b)
     np.testing.assert_array_equal(a, b)
-    assert np.isfinite(a).all()
     assert (a[-1] == 7).all()  # items past len(col_starts) untouched
+
+
+@given(strips())
+@settings(max_examples=60, deadline=None)
+def test_dn_lookup_equals_normalising_the_values(s: dict) -> None:
+    # a scene's DN looked up in one table per band give bit for bit what
+    # calibrating first (values = table[dn]) and normalising gives
+    rng = s["rng"]
+    n_bands = s["buf"].shape[0]
+    values = rng.normal(300, 20, (n_bands, 256)).astype(np.float32)
+    values[:, 0] = np.nan  # fill DN
+    values[rng.random(values.shape) < 0.1] = np.nan
+    dn = rng.integers(0, 256, s["buf"].shape).astype(np.uint8)
+    looked_up = np.stack([values[b][dn[b]] for b in range(n_bands)])
+    scale = rng.uniform(0.001, 0.1, n_bands).astype(np.float32)
+    offset = rng.uniform(-2, 2, n_bands).astype(np.float32)
+    inputs, ok = kernels.dn_input_tables(values, scale, offset)
+    out1 = np.full(dn.shape, 5, np.float32)
+    out2 = out1.copy()
+    v1 = np.full(dn.shape[1:], 9, dtype=np.uint8)
+    v2, v3 = v1.copy(), v1.copy()
+    kernels.lookup_rows(dn, inputs, ok, out1, v1)
+    kernels_ref.lookup_rows_np(dn, inputs, ok, out2, v2)
+    kernels.normalise_rows(looked_up, scale, offset, v3)
+    np.testing.assert_array_equal(out1, out2)
+    np.testing.assert_array_equal(out1, looked_up)
+    np.testing.assert_array_equal(v1, v2)
+    np.testing.assert_array_equal(v1, v3)
 
 
 @given(strips())
