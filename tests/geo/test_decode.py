@@ -320,3 +320,42 @@ def test_bad_windows_and_outputs_raise_parameter_error(tmp_path: Path) -> None:
     reader.read(5, 5, 0, 10, np.empty((0, 10), np.uint16))
     reader.close()
     reader.close()
+
+
+def test_sources_decode_with_block_readers_and_give_gdals_values(
+    sample_scene: Path, tmp_path: Path
+) -> None:
+    # the scene and composite sources decode local blocks themselves unless told
+    # decoder="gdal"; both give the same DN, values and windows
+    from pix2lst.geo.sources import open_source
+    from pix2lst.lst_physics import scene_calibrator
+    from pix2lst.lst_physics import write_composite as physics_composite
+
+    bands = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10")
+    comp = physics_composite(sample_scene, tmp_path / "c.tif")
+    for src in (sample_scene, comp):
+        opened = [
+            open_source(src, bands, "toa", calibrate=scene_calibrator("toa"), decoder=d)
+            for d in ("auto", "gdal")
+        ]
+        fast, gdal = opened
+        try:
+            assert fast._blocks is not None and gdal._blocks is None  # type: ignore[attr-defined]
+            np.testing.assert_array_equal(fast.read_rows(3, 200), gdal.read_rows(3, 200))
+            window = Window(100, 50, 300, 77)
+            a = np.empty((len(bands), 77, 300), np.float32)
+            b = np.empty_like(a)
+            fast.read(window, out=a)  # type: ignore[attr-defined]
+            gdal.read(window, out=b)  # type: ignore[attr-defined]
+            np.testing.assert_array_equal(a, b)
+            if hasattr(fast, "read_dn"):
+                x = np.empty((len(bands), 60, 200), fast.dn_dtype)  # type: ignore[attr-defined]
+                y = np.empty_like(x)
+                fast.read_dn(10, 70, (400, 600), x)  # type: ignore[attr-defined]
+                gdal.read_dn(10, 70, (400, 600), y)  # type: ignore[attr-defined]
+                np.testing.assert_array_equal(x, y)
+        finally:
+            for each in opened:
+                each.close()
+    with pytest.raises(ParameterError, match="decoder must be one of auto, gdal"):
+        open_source(sample_scene, bands, calibrate=scene_calibrator("toa"), decoder="tiff")
