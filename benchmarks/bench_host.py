@@ -8,7 +8,8 @@ writing. Contenders, alternating:
 * ``scene folder, 1 reader``: the input read and calibrated by one thread (the
   pipeline before parallel readers);
 * ``scene folder``: as a user runs it (one reader per usable core, at most 8,
-  each decoding its own columns);
+  each decoding its own columns, blocks decoded by :mod:`pix2lst.geo.decode`);
+* ``scene folder, GDAL decoding``: the same with GDAL decoding the blocks;
 * ``composite``: the same from the 8-band float32 composite.
 
 Figures: wall seconds of ``predict_file`` and the process's CPU seconds (all
@@ -44,6 +45,9 @@ def run(ctx: Context) -> Report:
                   {**common, "src": str(folder), "dst": str(ctx.work / "host-1.tif"), "readers": 1}),
         Contender("scene", "tasks_predict:predict_e2e",
                   {**common, "src": str(folder), "dst": str(ctx.work / "host-n.tif")}),
+        Contender("scene-gdal", "tasks_predict:predict_e2e",
+                  {**common, "src": str(folder), "dst": str(ctx.work / "host-g.tif"),
+                   "decoder": "gdal"}),
         Contender("composite", "tasks_predict:predict_e2e",
                   {**common, "src": str(comp), "dst": str(ctx.work / "host-c.tif")}),
     ]  # fmt: skip
@@ -55,7 +59,7 @@ def run(ctx: Context) -> Report:
         ["input", "readers", "run s", "core s", "cores busy", "s in ORT", "peak RSS MB"],
     )
     labels = {"scene-1-reader": "scene folder, 1 reader", "scene": "scene folder",
-              "composite": "composite"}  # fmt: skip
+              "scene-gdal": "scene folder, GDAL decoding", "composite": "composite"}  # fmt: skip
     summary = {}
     for name, rs in runs.items():
         ort_s = [float(r.result["summary"].get("inference_seconds", float("nan"))) for r in rs]

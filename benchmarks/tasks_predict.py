@@ -174,9 +174,12 @@ def predict_e2e(
     model: str, src: str, dst: str, padding: int, blend: str = "hann", batch_size: int = 8,
     providers: str = "auto", keep: bool = False, kernels: str = "numba",
     io_priority: str = "idle", sessions: int | str = "auto", readers: int | None = None,
+    decoder: str = "auto",
 ) -> dict[str, Any]:  # fmt: skip
     """``LSTPredictor(...).predict_file(src, dst)``: setup and run seconds, Mpx/s.
 
+    ``decoder="gdal"``: input blocks decoded by GDAL instead of geo.decode (in this
+    process only: the predictor's ``open_source`` gets ``decoder="gdal"``).
     ``kernels="numpy"`` swaps the pipeline's Numba strip kernels for their numpy
     twins (same signatures) in this process, to show what the kernels earn end to end.
     ``readers``: parallel readers of the input (default: the predictor's, one per core);
@@ -190,6 +193,14 @@ def predict_e2e(
 
         for name in nb.__all__:
             setattr(nb, name, getattr(ref, f"{name}_np"))
+
+    if decoder != "auto":
+        import functools
+
+        from pix2lst.geo.sources import open_source
+        from pix2lst.runtime import predictor as predictor_mod
+
+        predictor_mod.open_source = functools.partial(open_source, decoder=decoder)  # type: ignore[assignment]
 
     t0 = time.perf_counter()
     predictor = LSTPredictor(

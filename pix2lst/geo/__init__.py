@@ -10,6 +10,8 @@ One place for each raster concern:
   band locations are GDAL paths;
 * :mod:`.sources`: the one reader interface (scene, composite, array; windowed; a
   scene is calibrated on the fly by a hook the physics room supplies);
+* :mod:`.decode`: fast block decoding of local TIFF bands (tifffile + imagecodecs),
+  :class:`BlockReader`, with GDAL as the fallback for what it declines;
 * :mod:`.stream`: strip-by-strip streaming of band files into one output;
 * :mod:`.writer`: the one GeoTIFF/COG writer (profile, overviews, band unit, tags,
   verified), :mod:`.tags`: the tag names, :mod:`.units`: K / degC;
@@ -23,6 +25,7 @@ from __future__ import annotations
 from pix2lst._lazy import lazy_names
 
 __all__ = [
+    "BlockReader",
     "Grid",
     "Scene",
     "atomic_output",
@@ -35,6 +38,7 @@ __all__ = [
 ]
 
 _WHERE = {
+    "BlockReader": "decode",
     "Grid": "grid",
     "Scene": "scene",
     "atomic_output": "atomic",

@@ -31,8 +31,9 @@ import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 
-from pix2lst.errors import SceneError
+from pix2lst.errors import ParameterError, SceneError
 from pix2lst.geo.bands import band_indexes
+from pix2lst.geo.decode import BlockReader
 from pix2lst.geo.grid import Grid, check_grid, grid_of
 from pix2lst.geo.inputs import find_scene
 from pix2lst.geo.remote import gdal_path, raster_error, read_error
@@ -40,6 +41,7 @@ from pix2lst.geo.scene import Scene, is_remote, is_scene
 from pix2lst.geo.tags import SCENE_TAGS, scene_tags
 
 __all__ = [
+    "DECODERS",
     "ArraySource",
     "Calibrate",
     "CompositeSource",
@@ -52,6 +54,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+DECODERS = ("auto", "gdal")
+"""How file sources decode local TIFF blocks: ``"auto"`` with :class:`~pix2lst.geo.decode.BlockReader`
+(tifffile + imagecodecs, bit for bit GDAL's values at less CPU time) where it can,
+GDAL otherwise; ``"gdal"``: always GDAL."""
 
 READ_THREADS = "ALL_CPUS"
 """Default GDAL decoding threads per input file (``NUM_THREADS`` open option).
@@ -186,6 +193,32 @@ class _Grid:
         self.close()
 
 
+def _check_decoder(decoder: str) -> None:
+    if decoder not in DECODERS:
+        raise ParameterError(f"decoder must be one of {', '.join(DECODERS)}, not {decoder!r}")
+
+
+def _block_readers(
+    stack: contextlib.ExitStack, paths: Sequence[str], decoder: str, bands: Sequence[int] = ()
+) -> list[BlockReader] | None:
+    """One :class:`BlockReader` per path (band ``bands[i]``, else 1), entered on ``stack``;
+    None when ``decoder`` is ``"gdal"`` or any file is not one it decodes (then GDAL
+    reads them all)."""
+    if decoder == "gdal":
+        return None
+    readers: list[BlockReader] = []
+    for i, path in enumerate(paths):
+        reader = BlockReader.open(path, bands[i] if bands else 1)
+        if reader is None:
+            for r in readers:
+                r.close()
+            return None
+        readers.append(reader)
+    for r in readers:
+        stack.enter_context(r)
+    return readers
+
+
 def _block_row_bytes(datasets: list[Any]) -> int:
     return sum(
         ds.count * ds.block_shapes[0][0] * ds.width * np.dtype(ds.dtypes[0]).itemsize
@@ -203,7 +236,10 @@ class CompositeSource(_Grid):
         units: str | None = None,
         *,
         threads: str | int = READ_THREADS,
+        decoder: str = "auto",
     ) -> None:
+        _check_decoder(decoder)
+        self._stack = contextlib.ExitStack()
         self.path: Path | str = gdal_path(str(path)) if is_remote(path) else Path(path)
         self._ds = ds = _open(self.path, "composite", threads)
         try:
@@ -228,6 +264,11 @@ class CompositeSource(_Grid):
         self._float32 = all(ds.dtypes[i - 1] == "float32" for i in self.indexes)
         nodata = ds.nodata
         self._nodata = None if nodata is None or np.isnan(nodata) else float(nodata)
+        self._blocks = (  # float32 bands only: others are converted by GDAL
+            _block_readers(self._stack, [str(self.path)] * len(self.indexes), decoder, self.indexes)
+            if self._float32
+            else None
+        )
 
     def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
         window = Window(0, start, self.width, stop - start)  # type: ignore[no-untyped-call]
@@ -248,6 +289,11 @@ class CompositeSource(_Grid):
             if out is not None:
                 out[...] = data
                 data = out
+        elif out is not None and self._blocks is not None and window is not None:
+            (r0, r1), (c0, c1) = window.round_offsets().round_lengths().toranges()
+            for i, blocks in enumerate(self._blocks):
+                blocks.read(int(r0), int(r1), int(c0), int(c1), out[i])
+            data = out
         elif out is not None and self._float32:
             data = self._ds.read(self.indexes, window=window, out=out)
         else:
@@ -260,6 +306,7 @@ class CompositeSource(_Grid):
         return np.asarray(data, dtype=np.float32)
 
     def close(self) -> None:
+        self._stack.close()
         self._ds.close()
 
 
@@ -273,7 +320,9 @@ class SceneSource(_Grid):
         calibrate: Calibrate,
         *,
         threads: str | int = READ_THREADS,
+        decoder: str = "auto",
     ) -> None:
+        _check_decoder(decoder)
         self.scene = scene if isinstance(scene, Scene) else find_scene(scene)
         self.bands = tuple(bands)
         self.calibrate = calibrate
@@ -294,6 +343,7 @@ class SceneSource(_Grid):
         self._dtype = np.result_type(*(ds.dtypes[0] for ds in self._ds))
         self.dn_dtype = np.dtype(self._dtype)
         self._dn: npt.NDArray[Any] | None = None
+        self._blocks = _block_readers(self._stack, [ds.name for ds in self._ds], decoder)
 
     def dn_table(self) -> F32 | None:
         """The calibrated value of every DN (:class:`DNSource`), when the bands are unsigned
@@ -304,6 +354,10 @@ class SceneSource(_Grid):
     def read_dn(self, start: int, stop: int, cols: tuple[int, int], out: npt.NDArray[Any]) -> None:
         """DN of rows ``[start, stop)``, columns ``cols`` into ``out`` (any strides)."""
         c0, c1 = cols
+        if self._blocks is not None:
+            for i, blocks in enumerate(self._blocks):
+                blocks.read(start, stop, c0, c1, out[i])
+            return
         window = Window(c0, start, c1 - c0, stop - start)  # type: ignore[no-untyped-call]
         try:
             for i, ds in enumerate(self._ds):
@@ -376,22 +430,26 @@ def open_source(
     *,
     calibrate: Callable[[Scene, Sequence[str]], Calibrate] | None = None,
     threads: str | int = READ_THREADS,
+    decoder: str = "auto",
 ) -> Source:
     """Open a composite GeoTIFF, or a scene (:class:`Scene`, folder or MTL).
 
     ``calibrate(scene, bands)`` makes the scene's calibration hook (needed for scenes;
     :func:`pix2lst.lst_physics.scene_calibrator` is the physics room's);
     ``units``: what the caller expects a composite to hold (``toa``/``dn``, checked
-    against its ``UNITS`` tag); ``threads``: GDAL's decoding threads per file.
+    against its ``UNITS`` tag); ``threads``: GDAL's decoding threads per file;
+    ``decoder``: :data:`DECODERS` (local TIFF blocks decoded without GDAL, or by GDAL).
     """
     if isinstance(path, Scene) or is_scene(path):
         if calibrate is None:
             raise SceneError(f"{path} is a scene; reading it needs a calibration (calibrate=)")
         scene = path if isinstance(path, Scene) else find_scene(path)
-        return SceneSource(scene, bands, calibrate(scene, tuple(bands)), threads=threads)
+        return SceneSource(
+            scene, bands, calibrate(scene, tuple(bands)), threads=threads, decoder=decoder
+        )
     if is_remote(path):  # a composite COG by URL
         return CompositeSource(path, tuple(bands), units, threads=threads)
     p = Path(path)
     if not p.exists():
         raise SceneError(f"input {p} does not exist; give a composite GeoTIFF or a scene folder")
-    return CompositeSource(p, tuple(bands), units, threads=threads)
+    return CompositeSource(p, tuple(bands), units, threads=threads, decoder=decoder)

@@ -11,7 +11,8 @@ All kernels work on one *strip* of tiles. Shapes and names used throughout:
 * ``buf``: ``(n_bands, n_buf_rows, width)`` float32, raster rows held in memory,
   normalised model input (0 where the input is nodata), made once per pixel when
   the rows are read: :func:`normalise_rows` from values, :func:`lookup_rows` from
-  a scene's DN (one table per band, :func:`dn_input_tables`);
+  a scene's DN (one table per band,
+  :func:`pix2lst.runtime.pipeline.dn_input_tables`);
 * ``rmap``: ``(tile,)`` int64, the row of ``buf`` feeding each tile row
   (reflection at the scene border already applied);
 * ``cmap``: ``(padded_width,)`` int64, the raster column feeding each padded column;
@@ -32,7 +33,6 @@ from numba import njit
 __all__ = [
     "accumulate",
     "cut_tiles",
-    "dn_input_tables",
     "finalize_rows",
     "gather_valid",
     "lookup_rows",
@@ -88,23 +88,6 @@ def tiles_with_data(valid, n_cols, stride, tile):  # type: ignore[no-untyped-def
     return out
 
 
-def dn_input_tables(
-    values: np.ndarray, scale: np.ndarray, offset: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Model input and validity of every DN, from a source's value tables.
-
-    ``values``: ``(n_bands, n)`` float32, the calibrated value of each DN (NaN for
-    nodata). Returns ``(inputs, ok)``: ``values * scale + offset`` in float32 (the
-    arithmetic of :func:`normalise_rows`, so a lookup gives bit for bit the same),
-    0 where the value is not finite; and uint8 1 where it is finite.
-    """
-    values = np.asarray(values, dtype=np.float32)
-    ok = np.isfinite(values)
-    inputs = values * scale[:, None].astype(np.float32) + offset[:, None].astype(np.float32)
-    inputs[~ok] = np.float32(0.0)
-    return np.ascontiguousarray(inputs, dtype=np.float32), ok.astype(np.uint8)
-
-
 @njit(nogil=True, cache=True)
 def normalise_rows(rows, scale, offset, valid):  # type: ignore[no-untyped-def]
     """In place: ``rows = rows * scale + offset`` per band, 0 where not finite; ``valid`` 1
@@ -130,7 +113,7 @@ def normalise_rows(rows, scale, offset, valid):  # type: ignore[no-untyped-def]
 def lookup_rows(dn, inputs, ok, out, valid):  # type: ignore[no-untyped-def]
     """DN to model input: ``out[b] = inputs[b, dn[b]]``; ``valid`` 1 where ``ok[b, dn[b]]``
     for every band. ``dn``: unsigned ``(n_bands, n, w)``; ``out`` float32, ``valid`` uint8
-    ``(n, w)``, any strides; the tables from :func:`dn_input_tables`."""
+    ``(n, w)``, any strides; the tables from :func:`~pix2lst.runtime.pipeline.dn_input_tables`."""
     n_bands, n_rows, width = dn.shape
     for i in range(n_rows):
         dst_ok = valid[i]

@@ -70,6 +70,7 @@ __all__ = [
     "PipelineStats",
     "Progress",
     "Sink",
+    "dn_input_tables",
     "idle_priority_available",
     "io_threads",
     "run_pipeline",
@@ -115,6 +116,23 @@ class PipelineStats:
     def tiles_skipped(self) -> int:
         """Tiles without any valid pixel, not sent to the model."""
         return self.tiles - self.tiles_run
+
+
+def dn_input_tables(
+    values: np.ndarray, scale: np.ndarray, offset: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model input and validity of every DN, from a source's value tables.
+
+    ``values``: ``(n_bands, n)`` float32, the calibrated value of each DN (NaN for
+    nodata). Returns ``(inputs, ok)``: ``values * scale + offset`` in float32 (the
+    arithmetic of :func:`normalise_rows`, so a lookup gives bit for bit the same),
+    0 where the value is not finite; and uint8 1 where it is finite.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    ok = np.isfinite(values)
+    inputs = values * scale[:, None].astype(np.float32) + offset[:, None].astype(np.float32)
+    inputs[~ok] = np.float32(0.0)
+    return np.ascontiguousarray(inputs, dtype=np.float32), ok.astype(np.uint8)
 
 
 def idle_priority_available() -> bool:
@@ -266,7 +284,7 @@ class _Run:
         values = dn_table(source) if all(hasattr(s, "read_dn") for s in sources) else None
         self.values = values
         if values is not None:
-            self.inputs, self.ok = kernels.dn_input_tables(values, self.scale, self.offset)
+            self.inputs, self.ok = dn_input_tables(values, self.scale, self.offset)
             self.dn_dtype = source.dn_dtype  # type: ignore[attr-defined]
         self.scratch: dict[int, npt.NDArray[Any]] = {}  # a DN buffer per reader
         self.ring = np.empty((n_bands, self.ring_rows, grid.width), dtype=np.float32)

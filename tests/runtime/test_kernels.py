@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from pix2lst.runtime import kernels, kernels_ref
 from pix2lst.runtime.blending import BLENDS, blend_weights
+from pix2lst.runtime.pipeline import dn_input_tables
 from pix2lst.runtime.tiling import TileGrid
 
 
@@ -95,7 +96,7 @@ def test_dn_lookup_equals_normalising_the_values(s: dict) -> None:
     looked_up = np.stack([values[b][dn[b]] for b in range(n_bands)])
     scale = rng.uniform(0.001, 0.1, n_bands).astype(np.float32)
     offset = rng.uniform(-2, 2, n_bands).astype(np.float32)
-    inputs, ok = kernels.dn_input_tables(values, scale, offset)
+    inputs, ok = dn_input_tables(values, scale, offset)
     out1 = np.full(dn.shape, 5, np.float32)
     out2 = out1.copy()
     v1 = np.full(dn.shape[1:], 9, dtype=np.uint8)
