@@ -79,13 +79,18 @@ def make_model(
     meta: ModelMetadata | None = None,
     with_metadata: bool = True,
     graph_tile: int | None = None,
+    spatial: bool = False,
     **meta_kw: Any,
 ) -> Path:
-    """Write a tiny model: ``constant`` (value), ``identity`` (band index) or ``conv``."""
+    """Write a tiny model: ``constant`` (value), ``identity`` (band index) or ``conv``.
+
+    ``spatial=True``: symbolic height/width (runs larger tiles), else fixed ``graph_tile``.
+    """
     n = len(bands)
     gt = graph_tile or tile
-    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", n, gt, gt])
-    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 1, gt, gt])
+    hw: list[int | str] = ["H", "W"] if spatial else [gt, gt]
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", n, *hw])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 1, *hw])
     inits = [numpy_helper.from_array(np.array([band], dtype=np.int64), "idx")]
     if kind == "identity":
         nodes = [helper.make_node("Gather", ["input", "idx"], ["output"], axis=1)]

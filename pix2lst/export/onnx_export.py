@@ -92,6 +92,14 @@ def fit_tiles(x: np.ndarray, tile: int) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
+DYNAMIC_AXES = {
+    "x": {0: "batch", 2: "height", 3: "width"},
+    "y": {0: "batch", 2: "height", 3: "width"},
+}
+"""Batch and spatial dims are symbolic: the model runs at any multiple of ``2**depth``
+(``LSTPredictor(tile_size=...)``); ``pix2lst.tile_size`` stays the tile it was made for."""
+
+
 def _to_onnx_bytes(net: nn.Module, example: torch.Tensor) -> bytes:
     buf = io.BytesIO()
     with warnings.catch_warnings():
@@ -100,7 +108,7 @@ def _to_onnx_bytes(net: nn.Module, example: torch.Tensor) -> bytes:
             net, (example,), buf,  # type: ignore[arg-type]
             dynamo=False, opset_version=OPSET,
             input_names=["x"], output_names=["y"],
-            dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, do_constant_folding=True,
+            dynamic_axes=DYNAMIC_AXES, do_constant_folding=True,
         )  # fmt: skip
     return buf.getvalue()
 

@@ -35,12 +35,25 @@ __all__ = ["predict"]
     show_default=True,
     help="auto | cpu | cuda | tensorrt | openvino, or a comma list.",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Tiles per batch (a 512 px tile is 4x the pixels of a 256 px one).",
+)
+@click.option(
+    "--tile-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Tile the scene is cut into: a multiple of 2**depth, at least the model's own tile "
+    "(needs a model with symbolic height/width) [default: the model's tile].",
+)
 @click.option(
     "--padding",
     type=click.IntRange(min=0),
     default=None,
-    help="Tile border blended with neighbours (ArcGIS meaning) [default: tile/4].",
+    help="Tile border blended with neighbours (ArcGIS meaning) [default: the model's tile/4].",
 )
 @click.option("--blend", type=click.Choice(BLENDS), default="hann", show_default=True)
 @click.option("--units", type=click.Choice(["K", "C"]), default="K", show_default=True)
@@ -68,6 +81,7 @@ def predict(
     model: Path | None,
     providers: str,
     batch_size: int,
+    tile_size: int | None,
     padding: int | None,
     blend: str,
     units: str,
@@ -91,6 +105,7 @@ def predict(
         model,
         providers=providers,
         batch_size=batch_size,
+        tile_size=tile_size,
         padding=padding,
         blend=blend,
         io_priority=io_priority,
@@ -102,7 +117,7 @@ def predict(
             f"--padding {padding} leaves a stride of {tile - 2 * padding} px between "
             f"{tile} px tiles: every pixel would be predicted about "
             f"{(tile // max(tile - 2 * padding, 1)) ** 2} times. Use --padding "
-            f"{(tile - max(tile // 8, 1)) // 2} or less (default {tile // 4})"
+            f"{(tile - max(tile // 8, 1)) // 2} or less (default {predictor.metadata.tile_size // 4})"
         )
     with progress_callback("predict", "tile") as progress:
         summary = predictor.predict_file(

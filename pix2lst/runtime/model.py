@@ -25,7 +25,7 @@ from pix2lst.errors import ModelError, ParameterError
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.session import CUDA, TRT, SessionConfig, create_session, resolve_providers
 
-__all__ = ["BatchRunner", "LoadedModel", "load_model"]
+__all__ = ["BatchRunner", "LoadedModel", "load_model", "run_tile_size"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,44 @@ class LoadedModel:
     def provider(self) -> str:
         """The main provider (first of :attr:`providers`)."""
         return self.providers[0]
+
+    @property
+    def spatial_dims_symbolic(self) -> bool:
+        """Whether the graph's height and width are symbolic (it runs at other tile sizes)."""
+        return _spatial_symbolic(self.session)
+
+
+def _spatial_symbolic(session: ort.InferenceSession) -> bool:
+    nodes = (*session.get_inputs(), *session.get_outputs()[:1])
+    return all(not isinstance(d, int) for node in nodes for d in list(node.shape)[2:4])
+
+
+def run_tile_size(
+    meta: ModelMetadata, session: ort.InferenceSession, tile_size: int | None, source: str = "model"
+) -> int:
+    """The tile a scene is cut into: ``tile_size``, or the model's own (``None``), validated.
+
+    A tile other than the metadata's needs a graph with symbolic height/width, a
+    multiple of ``2**depth`` and at least the model's tile (less context than it
+    was made for); anything else raises a one-line :class:`ParameterError`.
+    """
+    own = meta.tile_size
+    if tile_size is None or int(tile_size) == own:
+        return own
+    tile = int(tile_size)
+    step = 2**meta.depth if meta.depth else 1
+    if tile < own or tile % step:
+        raise ParameterError(
+            f"tile size {tile} does not fit {source}: use a multiple of {step} (2**depth) of at "
+            f"least {own} px, the tile it was made for (default {own})"
+        )
+    if not _spatial_symbolic(session):
+        raise ParameterError(
+            f"{source} was exported for fixed {own}x{own} tiles, so it cannot run {tile} px "
+            f"tiles; leave the tile size at {own}, or re-export it with `pix2lst export` "
+            "(symbolic height/width) or scripts/dynamic_spatial_axes.py"
+        )
+    return tile
 
 
 def _check_shapes(
@@ -115,10 +153,12 @@ def load_model(
     config: SessionConfig | None = None,
     *,
     batch_size: int = 8,
+    tile_size: int | None = None,
 ) -> LoadedModel:
     """Load ``path`` (``None``: the shipped default model) and validate it.
 
-    Raises :class:`ModelError` for a missing file, a file that is not ONNX, a
+    ``batch_size`` and ``tile_size`` (the run tile, see :func:`run_tile_size`;
+    ``None``: the model's) only shape TensorRT's engine profile. Raises :class:`ModelError` for a missing file, a file that is not ONNX, a
     model without pix2lst metadata, or graph shapes that contradict the metadata;
     :class:`~pix2lst.errors.ProviderError` for an unavailable provider.
     """
@@ -151,14 +191,13 @@ def load_model(
         )
         meta = ModelMetadata.from_props(probe.get_modelmeta().custom_metadata_map, source=source)
         name, _ = _check_shapes(probe, meta, source)
-        keys.update(
-            input_name=name,
-            input_shape=(batch_size, len(meta.bands), meta.tile_size, meta.tile_size),
-        )
+        tile = run_tile_size(meta, probe, tile_size, source)
+        keys.update(input_name=name, input_shape=(batch_size, len(meta.bands), tile, tile))
         del probe
     session = _open(data, providers, config, source, reason=reasons[0], **keys)
     meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, source=source)
     in_name, out_name = _check_shapes(session, meta, source)
+    run_tile_size(meta, session, tile_size, source)
     return LoadedModel(model_path, digest, meta, session, in_name, out_name)
 
 
@@ -181,18 +220,22 @@ def _check_batch_memory(shape: tuple[int, int, int, int]) -> None:
 class BatchRunner:
     """Run ``(n, bands, tile, tile)`` float32 batches (``n <= batch_size``) through a model.
 
+    ``tile_size`` is the run tile (``None``: the model's own, see :func:`run_tile_size`).
+
     On CUDA/TensorRT the input and output live in device buffers allocated once
     (IO binding); the host batch is copied in place and the full batch is run
     (items past ``n`` are ignored), which keeps TensorRT on one shape.
     """
 
-    def __init__(self, model: LoadedModel, batch_size: int) -> None:
+    def __init__(self, model: LoadedModel, batch_size: int, tile_size: int | None = None) -> None:
         if batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, not {batch_size}")
         self.model = model
         self.batch_size = batch_size
         meta = model.metadata
-        self.input_shape = (batch_size, len(meta.bands), meta.tile_size, meta.tile_size)
+        tile = run_tile_size(meta, model.session, tile_size, str(model.path))
+        self.tile_size = tile
+        self.input_shape = (batch_size, len(meta.bands), tile, tile)
         _check_batch_memory(self.input_shape)
         self.seconds = 0.0
         self.batches = 0

@@ -25,7 +25,7 @@ from pix2lst.geo.writer import check_raster_output, raster_writer
 from pix2lst.lst_physics.scene_calibration import scene_calibrator
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.metadata import ModelMetadata
-from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
+from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model, run_tile_size
 from pix2lst.runtime.pipeline import (
     ArraySink,
     PipelineStats,
@@ -89,7 +89,16 @@ class LSTPredictor:
     ``model=None`` loads the shipped default. ``providers`` is ``"auto"``
     (TensorRT -> CUDA -> CPU), a short name (``cpu``, ``cuda``, ``tensorrt``,
     ``openvino``), a comma list or a list. ``padding`` (ArcGIS meaning; default
-    ``tile // 4``) and ``blend`` (``hann``, ``linear``, ``crop``) set the tiling.
+    a quarter of the model's own tile, 64 px for the shipped model, whatever the
+    run tile) and ``blend`` (``hann``, ``linear``, ``crop``) set the tiling.
+    ``tile_size`` is the tile the scene is cut into (``None``: the tile the model
+    was made for, ``metadata.tile_size``); a larger one (a multiple of
+    ``2**depth``, for a model exported with symbolic height/width) recomputes
+    fewer overlapping pixels, e.g. 1.8x the scene's pixels at 512 px, padding 64
+    against 4x at 256 px, but the model sees more context than it was trained
+    with, so its output changes (see the README for the measured cost).
+    ``batch_size`` counts tiles: a 512 px tile is 4x the pixels (and memory) of a
+    256 px tile, so a smaller ``batch_size`` may suit larger tiles.
     One predictor runs one prediction at a time (its batch runner reuses device
     buffers); use one predictor per thread. ``io_priority="idle"`` (default) lets
     reading and writing use only CPU time inference leaves unused (Linux
@@ -117,6 +126,7 @@ class LSTPredictor:
         padding: int | None = None,
         blend: str = "hann",
         *,
+        tile_size: int | None = None,
         session: SessionConfig | None = None,
         io_priority: str = "idle",
         sessions: int | str = "auto",
@@ -133,16 +143,20 @@ class LSTPredictor:
         if n_sessions > 1 and config.intra_op_threads == 0:
             config = replace(config, intra_op_threads=max(1, cores // n_sessions))
         self.models: list[LoadedModel] = [
-            load_model(model, config, batch_size=batch_size) for _ in range(n_sessions)
+            load_model(model, config, batch_size=batch_size, tile_size=tile_size)
+            for _ in range(n_sessions)
         ]
         self.model: LoadedModel = self.models[0]
         self.readers = max(1, min(cores, self.MAX_READERS))
-        tile = self.model.metadata.tile_size
-        self.padding = default_padding(tile) if padding is None else int(padding)
+        meta = self.model.metadata
+        tile = run_tile_size(meta, self.model.session, tile_size, str(self.model.path))
+        self._tile = tile
+        # padding is context at the tile border: it follows the model's tile, not the run tile
+        self.padding = default_padding(meta.tile_size) if padding is None else int(padding)
         TileGrid(tile, tile, tile, self.padding)  # validate padding now, not mid-run
         self.blend = blend
         self.batch_size = batch_size
-        self.runners = [BatchRunner(m, batch_size) for m in self.models]
+        self.runners = [BatchRunner(m, batch_size, tile) for m in self.models]
         self.runner = self.runners[0]
         if n_sessions > 1:
             log.info(
@@ -166,7 +180,7 @@ class LSTPredictor:
             np.zeros((len(self.metadata.bands), 2 * tile, tile + 1), np.float32),
             len(self.metadata.bands),
         )
-        grid = TileGrid(zeros.height, zeros.width, tile, default_padding(tile))  # a few tiles
+        grid = TileGrid(zeros.height, zeros.width, tile, self.padding)  # a few tiles
         run_pipeline(
             zeros,
             ArraySink(zeros.height, zeros.width),
@@ -195,7 +209,8 @@ class LSTPredictor:
 
     @property
     def tile_size(self) -> int:
-        return self.model.metadata.tile_size
+        """The tile the scene is cut into (the model's own unless ``tile_size=`` said otherwise)."""
+        return self._tile
 
     def grid(self, height: int, width: int) -> TileGrid:
         """The tile grid for a ``height`` x ``width`` raster (``.n_tiles`` etc.)."""

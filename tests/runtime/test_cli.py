@@ -109,6 +109,7 @@ def test_cli_refuses_existing_output_without_overwrite(
     [
         (["--providers", "tensorrt"], "not available"),
         (["--padding", "16"], "less than half the tile"),
+        (["--tile-size", "64"], "exported for fixed 32x32 tiles"),
         (["--blend", "gauss"], "Invalid value for '--blend'"),
     ],
 )
