@@ -7,6 +7,10 @@
   in-sample; the Maui scene is the card's cross-scene hold-out.
 * Seams: the default model on a mirror-tiled 1/16-area scene, every blend mode
   at paddings 0, tile/16, tile/8 and tile/4.
+* Run tiles: the default model cut into tiles of its own size, 1.5x and 2x
+  (same padding, tile/4 of its own tile) on the same real scenes and the
+  mirror-tiled 1/16-area scene; errors against the physics LST, and how far
+  each mosaic is from the one at the model's own tile (issue 11).
 """
 
 from __future__ import annotations
@@ -97,4 +101,35 @@ def run(ctx: Context) -> Report:
         "inside tiles; 1.0 = seamless. Seam score = the larger of the two border kinds."
     )
     report.tables.append(t2)
+    if spec.stand_in:  # exported with fixed height/width: it runs its own tile only
+        report.notes.append("run tiles skipped: the stand-in model has fixed 256 px tiles")
+    else:
+        report.tables.append(run_tiles(ctx, report, spec.onnx, spec.tile,
+                                       {**scenes, f"mirror_{h}x{w}": str(folder)}))  # fmt: skip
     return report
+
+
+def run_tiles(ctx: Context, report: Report, model: str, tile: int, scenes: dict[str, str]) -> Table:
+    """The model at run tiles ``tile``, ``1.5 tile``, ``2 tile`` (padding ``tile // 4``)."""
+    tiles = [tile, tile * 3 // 2, 2 * tile]
+    ctx.progress(f"  run tiles {tiles} on {', '.join(scenes)}")
+    res, _, _ = run_task("tasks_accuracy:tile_accuracy",
+                         {"model": model, "scenes": scenes, "tiles": tiles,
+                          "work": str(ctx.work / "accuracy")})  # fmt: skip
+    report.data["run_tiles"] = res
+    t = Table(
+        f"Run tiles vs physics LST, padding {tile // 4}, hann (the model was made for {tile} px)",
+        ["scene", "size", "trained on it", "tile", "stride", "tiles", "RMSE K", "MAE K",
+         "bias K", f"max |d| vs {tile} K", f"mean |d| vs {tile} K", "pixels"],
+    )  # fmt: skip
+    for r in res["rows"]:
+        t.rows.append([r["scene"], f"{r['height']} x {r['width']}",
+                       "yes" if r["in_training_set"] else "no (held out)", r["tile"],
+                       r["tile"] - 2 * r["padding"], r["tiles"], r["rmse_k"], r["mae_k"],
+                       r["bias_k"], r["max_abs_diff_vs_first_k"], r["mean_abs_diff_vs_first_k"],
+                       r["n_pixels"]])  # fmt: skip
+    t.notes.append(
+        "pixels valid in both the prediction and the physics LST (as the table above); "
+        "|d| = |mosaic at this tile - mosaic at the model's tile| over the same pixels"
+    )
+    return t
