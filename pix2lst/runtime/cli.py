@@ -47,7 +47,7 @@ __all__ = ["predict"]
     type=click.IntRange(min=1),
     default=None,
     help="Tile the scene is cut into: a multiple of 2**depth, at least the model's own tile "
-    "(needs a model with symbolic height/width) [default: the model's tile].",
+    "(a model with symbolic height/width only) [default: the model's tile].",
 )
 @click.option(
     "--padding",

@@ -180,7 +180,7 @@ class LSTPredictor:
             np.zeros((len(self.metadata.bands), 2 * tile, tile + 1), np.float32),
             len(self.metadata.bands),
         )
-        grid = TileGrid(zeros.height, zeros.width, tile, self.padding)  # a few tiles
+        grid = TileGrid(zeros.height, zeros.width, tile, default_padding(tile))  # a few tiles
         run_pipeline(
             zeros,
             ArraySink(zeros.height, zeros.width),
