@@ -333,7 +333,10 @@ def _decode_blocks(path: Path) -> bool:
             if not pages or any(p.compression not in _CODECS or not p.is_tiled for p in pages):
                 return False
             size = os.fstat(fh.fileno()).st_size
-            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            with (
+                mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+                memoryview(mapped) as mm,  # slices without copying the bytes
+            ):
                 for k, page in enumerate(pages):
                     spp = page.samplesperpixel if page.planarconfig == 1 else 1
                     whole = page.tilewidth * page.tilelength * page.tiledepth * spp
