@@ -90,6 +90,7 @@ class BlockReader:
         self._decompress, self._unpredict = _codecs(page)
         # decode into reused buffers where the file's byte order is this machine's
         self._direct = page.parent.byteorder == ("<" if sys.byteorder == "little" else ">")
+        self._bytes = bytearray()  # compressed bytes of the block being decoded
         self._pool: list[np.ndarray] = []  # free (rows, cols, contig samples) buffers
         self._floatpred = page.predictor == 3
         self._scratch: np.ndarray | None = None
@@ -197,7 +198,7 @@ class BlockReader:
         if count == 0 or offset == 0:  # a sparse block: GDAL reads nodata, or 0
             return np.full((rows, cols), self._fill, dtype=self.dtype), None
         try:
-            data = os.pread(self._fd, count, offset)
+            data = self._read_bytes(count, offset)
         except OSError as exc:
             raise SceneError(
                 f"{self.path}: {where} cannot be read ({exc}); check the disk or copy the "
@@ -217,7 +218,7 @@ class BlockReader:
                 block = self._decode_into(data, buf, bh if self._tiled else rows)
                 block = block[:rows, :cols, self._sample]
             else:
-                decoded, _, _ = self._decode(data, index)
+                decoded, _, _ = self._decode(bytes(data), index)
                 block = decoded[0, :rows, :cols, self._sample]
                 if decoded.shape[-1] > 1:  # pixel-interleaved: keep only this band's samples
                     block = block.copy()
@@ -234,7 +235,16 @@ class BlockReader:
             )
         return block, buf
 
-    def _decode_into(self, data: bytes, buf: np.ndarray, rows: int) -> np.ndarray:
+    def _read_bytes(self, count: int, offset: int) -> memoryview:
+        """``count`` bytes at ``offset`` into a buffer reused block after block (fresh
+        memory per block would cost the kernel a page clearing for every page)."""
+        if len(self._bytes) < count:
+            self._bytes = bytearray(max(count, 2 * len(self._bytes)))
+        view = memoryview(self._bytes)[:count]
+        got = os.preadv(self._fd, [view], offset)
+        return view[:got]
+
+    def _decode_into(self, data: memoryview, buf: np.ndarray, rows: int) -> np.ndarray:
         """Decode one block's ``rows`` stored rows into ``buf`` (GIL released by the codecs)."""
         view = target = buf[:rows]
         if self._floatpred:  # the floating-point predictor cannot undo in place

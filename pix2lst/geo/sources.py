@@ -84,8 +84,9 @@ class Source(Protocol):
     tags: dict[str, str]
     """Scene tags of the input (:data:`pix2lst.geo.tags.SCENE_TAGS`), where known."""
     block_row_bytes: int
-    """Bytes of one row of compressed blocks across the width (all files): what the
-    GDAL block cache must hold so that each block is decoded once."""
+    """Bytes of one row of compressed blocks across the width (all files) that GDAL
+    decodes: what the GDAL block cache must hold so that each block is decoded once
+    (0 where :mod:`pix2lst.geo.decode` decodes them, with a cache of its own)."""
 
     def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
         """Rows ``[start, stop)`` as float32 ``(n_bands, stop - start, width)``, NaN nodata.
@@ -269,6 +270,8 @@ class CompositeSource(_Grid):
             if self._float32
             else None
         )
+        if self._blocks is not None:
+            self.block_row_bytes = 0
 
     def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
         window = Window(0, start, self.width, stop - start)  # type: ignore[no-untyped-call]
@@ -344,6 +347,8 @@ class SceneSource(_Grid):
         self.dn_dtype = np.dtype(self._dtype)
         self._dn: npt.NDArray[Any] | None = None
         self._blocks = _block_readers(self._stack, [ds.name for ds in self._ds], decoder)
+        if self._blocks is not None:
+            self.block_row_bytes = 0
 
     def dn_table(self) -> F32 | None:
         """The calibrated value of every DN (:class:`DNSource`), when the bands are unsigned

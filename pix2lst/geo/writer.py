@@ -25,11 +25,13 @@ reader support). ``creation_options`` (``--co NAME=VALUE``) override the profile
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -306,6 +308,20 @@ _CODECS = {1: "none", 5: "lzw", 8: "zlib", 32946: "zlib", 50000: "zstd"}
 predictor (it cannot fail once the bytes decompress to a whole block)."""
 
 
+def _undecodable(mm: memoryview, jobs: list[tuple[Any, ...]]) -> tuple[int, int, str] | None:
+    """The first of ``jobs`` (IFD, block, offset, bytes, decoder, size) whose bytes do not
+    decompress to a whole block, as (IFD, block, why); None when all do."""
+    buf = bytearray(max((job[5] for job in jobs), default=0))
+    for k, i, off, n, decode, whole in jobs:
+        try:
+            got = n if decode is None else len(decode(mm[off : off + n], out=buf))
+        except Exception as exc:  # the codec's own error: a corrupt block
+            return k, i, str(exc)
+        if got != whole:
+            return k, i, f"{got} of {whole} bytes"
+    return None
+
+
 def _decode_blocks(path: Path) -> bool:
     """Decompress every block of every IFD of ``path``; False if tifffile cannot parse it.
 
@@ -333,33 +349,37 @@ def _decode_blocks(path: Path) -> bool:
             if not pages or any(p.compression not in _CODECS or not p.is_tiled for p in pages):
                 return False
             size = os.fstat(fh.fileno()).st_size
-            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                for k, page in enumerate(pages):
-                    spp = page.samplesperpixel if page.planarconfig == 1 else 1
-                    whole = page.tilewidth * page.tilelength * page.tiledepth * spp
-                    whole *= page.bitspersample // 8
-                    codec = _CODECS[page.compression]
-                    decode = None if codec == "none" else getattr(imagecodecs, codec + "_decode")
-                    buf = bytearray(whole)
-                    for i, (off, n) in enumerate(
-                        zip(page.dataoffsets, page.databytecounts, strict=True)
-                    ):
-                        if not off or not n or off + n > size:
-                            raise OutputWriteError(
-                                f"{name} was written incomplete (block {i} of IFD {k} is missing "
-                                "or cut short); the disk may be full. Nothing was replaced"
-                            )
-                        try:
-                            got = n if decode is None else len(decode(mm[off : off + n], out=buf))
-                        except Exception as exc:
-                            got, why = -1, exc
-                        if got != whole:
-                            detail = f"{why}" if got < 0 else f"{got} of {whole} bytes"
-                            raise OutputWriteError(
-                                f"writing {name} failed (block {i} of IFD {k} does not decode: "
-                                f"{detail}); check the free space and the folder, then run again "
-                                "(the previous output, if any, is untouched)"
-                            )
+            jobs = []  # (IFD, block, offset, bytes, decoder, decoded size)
+            for k, page in enumerate(pages):
+                spp = page.samplesperpixel if page.planarconfig == 1 else 1
+                whole = page.tilewidth * page.tilelength * page.tiledepth * spp
+                whole *= page.bitspersample // 8
+                codec = _CODECS[page.compression]
+                decode = None if codec == "none" else getattr(imagecodecs, codec + "_decode")
+                for i, (off, n) in enumerate(
+                    zip(page.dataoffsets, page.databytecounts, strict=True)
+                ):
+                    if not off or not n or off + n > size:
+                        raise OutputWriteError(
+                            f"{name} was written incomplete (block {i} of IFD {k} is missing "
+                            "or cut short); the disk may be full. Nothing was replaced"
+                        )
+                    jobs.append((k, i, int(off), int(n), decode, whole))
+            workers = _workers("ALL_CPUS")
+            with (
+                mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+                memoryview(mapped) as mm,  # slices without copying the bytes
+                ThreadPoolExecutor(workers) as pool,  # the codecs release the GIL
+            ):
+                parts = [jobs[j::workers] for j in range(workers)]
+                for failed in pool.map(functools.partial(_undecodable, mm), parts):
+                    if failed is not None:
+                        k, i, detail = failed
+                        raise OutputWriteError(
+                            f"writing {name} failed (block {i} of IFD {k} does not decode: "
+                            f"{detail}); check the free space and the folder, then run again "
+                            "(the previous output, if any, is untouched)"
+                        )
     return True
 
 
@@ -414,10 +434,13 @@ def _streamable(dtype: str, nodata: float | None) -> bool:
 
 
 def _workers(threads: str | int) -> int:
-    """``NUM_THREADS`` (``ALL_CPUS`` or a count) as a number of compression workers."""
+    """``NUM_THREADS`` (``ALL_CPUS`` or a count) as a number of workers (``ALL_CPUS``: the
+    cores this process may run on)."""
     text = str(threads).strip().upper()
     if text.isdigit():
         return max(1, int(text))
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
 
 
@@ -506,9 +529,9 @@ def raster_writer(
                 from pix2lst.geo.overviews import append_overviews
 
                 try:
-                    append_overviews(
+                    append_overviews(  # the run is over: every core compresses
                         stream_path, writer.overviews, block=int(profile["blockxsize"]),
-                        workers=_workers(threads),
+                        workers=_workers("ALL_CPUS"),
                     )  # fmt: skip
                 except Exception as exc:  # OSError (a full disk) or tifffile's own errors
                     raise _write_failed(target, exc) from exc

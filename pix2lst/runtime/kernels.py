@@ -36,6 +36,7 @@ __all__ = [
     "finalize_rows",
     "gather_valid",
     "lookup_rows",
+    "lookup_values",
     "normalise_rows",
     "strip_valid",
     "tiles_with_data",
@@ -132,6 +133,18 @@ def lookup_rows(dn, inputs, ok, out, valid):  # type: ignore[no-untyped-def]
                     v = src[c]
                     dst[c] = t[v]
                     dst_ok[c] &= k[v]
+
+
+@njit(nogil=True, cache=True)
+def lookup_values(dn, table, out):  # type: ignore[no-untyped-def]
+    """``out = table[dn]`` for a 2-D block of one band's DN (e.g. the brightness
+    temperature a residual model adds back); ``out`` float32, any strides."""
+    n_rows, width = dn.shape
+    for i in range(n_rows):
+        src = dn[i]
+        dst = out[i]
+        for c in range(width):
+            dst[c] = table[src[c]]
 
 
 @njit(nogil=True, cache=True)

@@ -22,6 +22,7 @@ __all__ = [
     "finalize_rows_np",
     "gather_valid_np",
     "lookup_rows_np",
+    "lookup_values_np",
     "normalise_rows_np",
     "reference_mosaic",
     "strip_valid_np",
@@ -60,6 +61,10 @@ def lookup_rows_np(
 ) -> None:
     out[...] = np.stack([inputs[b][dn[b]] for b in range(dn.shape[0])])
     valid[...] = np.stack([ok[b][dn[b]] for b in range(dn.shape[0])]).all(axis=0)
+
+
+def lookup_values_np(dn: npt.NDArray[np.unsignedinteger], table: F32, out: F32) -> None:
+    out[...] = table[dn]
 
 
 def cut_tiles_np(buf: F32, rmap: I64, cmap: I64, col_starts: I64, batch: F32) -> None:

@@ -378,7 +378,9 @@ class _Run:
             _read_columns(source, start + a, start + a + m, cols, dn, dn=True)
             kernels.lookup_rows(dn, self.inputs, self.ok, rows[:, a : a + m], valid[a : a + m])
             if self.resid_ring is not None:
-                self.resid_ring[pos + a : pos + a + m, c0:c1] = np.take(self.values[ri], dn[ri])
+                kernels.lookup_values(
+                    dn[ri], self.values[ri], self.resid_ring[pos + a : pos + a + m, c0:c1]
+                )
 
     def run(self) -> None:
         grid, size = self.grid, self.runners[0].batch_size

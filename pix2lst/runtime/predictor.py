@@ -336,7 +336,7 @@ class LSTPredictor:
             )  # fmt: skip
             # bound GDAL's block cache (default: 5 % of RAM) to what streaming needs:
             # a row of input blocks twice over (each block decoded once) and the output's
-            cache = 2 * source.block_row_bytes + 2 * 256 * source.width * 4 + (32 << 20)
+            cache = 2 * source.block_row_bytes + 2 * 256 * source.width * 4 + (8 << 20)
             with (
                 rasterio.Env(GDAL_CACHEMAX=cache),
                 raster_writer(

@@ -108,6 +108,12 @@ def test_dn_lookup_equals_normalising_the_values(s: dict) -> None:
     np.testing.assert_array_equal(out1, looked_up)
     np.testing.assert_array_equal(v1, v2)
     np.testing.assert_array_equal(v1, v3)
+    r1 = np.full(dn.shape[1:], 5, np.float32)
+    r2 = r1.copy()
+    kernels.lookup_values(dn[-1], values[-1], r1)
+    kernels_ref.lookup_values_np(dn[-1], values[-1], r2)
+    np.testing.assert_array_equal(r1, r2)
+    np.testing.assert_array_equal(r1, np.stack([values[-1][dn[-1]]])[0])
 
 
 @given(strips())
