@@ -25,17 +25,20 @@ def null_model(like: str | Path, dst: Path) -> Path:
     from onnx import TensorProto, helper, numpy_helper
 
     meta = read_metadata(like)
-    n, t = len(meta.bands), meta.tile_size
-    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", n, t, t])
-    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 1, t, t])
+    n = len(meta.bands)
+    # symbolic height and width, as exported models have: it runs any tile size
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", n, "height", "width"])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 1, "height", "width"])
     inits = [
         numpy_helper.from_array(np.array([0], dtype=np.int64), "first"),
-        numpy_helper.from_array(np.array([1, t, t], dtype=np.int64), "rest"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
+        numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "hw"),
     ]
     nodes = [
         helper.make_node("Shape", ["input"], ["shape"]),
         helper.make_node("Gather", ["shape", "first"], ["n"], axis=0),
-        helper.make_node("Concat", ["n", "rest"], ["out_shape"], axis=0),
+        helper.make_node("Gather", ["shape", "hw"], ["size"], axis=0),
+        helper.make_node("Concat", ["n", "one", "size"], ["out_shape"], axis=0),
         helper.make_node(
             "ConstantOfShape", ["out_shape"], ["output"],
             value=numpy_helper.from_array(np.array([0.0], dtype=np.float32)),

@@ -174,7 +174,7 @@ def predict_e2e(
     model: str, src: str, dst: str, padding: int, blend: str = "hann", batch_size: int = 8,
     providers: str = "auto", keep: bool = False, kernels: str = "numba",
     io_priority: str = "idle", sessions: int | str = "auto", readers: int | None = None,
-    decoder: str = "auto",
+    decoder: str = "auto", tile_size: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """``LSTPredictor(...).predict_file(src, dst)``: setup and run seconds, Mpx/s.
 
@@ -205,7 +205,7 @@ def predict_e2e(
     t0 = time.perf_counter()
     predictor = LSTPredictor(
         model=model, providers=providers, batch_size=batch_size, padding=padding, blend=blend,
-        io_priority=io_priority, sessions=sessions,
+        io_priority=io_priority, sessions=sessions, tile_size=tile_size,
     )  # fmt: skip
     if readers is not None:
         predictor.readers = readers
