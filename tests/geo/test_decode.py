@@ -60,7 +60,7 @@ def geotiffs(draw: st.DrawFn) -> dict[str, Any]:
     compress = draw(st.sampled_from(["none", "deflate", "lzw", "zstd"]))
     profile: dict[str, Any] = {"compress": compress}
     if compress != "none":
-        profile["predictor"] = draw(st.sampled_from([1, 3] if dtype in FLOATS else [1, 2]))
+        profile["predictor"] = draw(st.sampled_from([1] if dtype in FLOATS else [1, 2]))
     if draw(st.booleans()):
         block = draw(st.sampled_from([16, 32, 48]))
         profile.update(tiled=True, blockxsize=block, blockysize=draw(st.sampled_from([16, 32])))
@@ -191,7 +191,7 @@ def test_two_readers_of_one_file_in_two_threads(tmp_path: Path) -> None:
         tmp_path / "c.tif",
         data,
         compress="zstd",
-        predictor=3,
+        predictor=1,
         tiled=True,
         blockxsize=32,
         blockysize=32,
@@ -258,6 +258,7 @@ def _tiled(tmp_path: Path, name: str = "t.tif", **profile: Any) -> Path:
         ({"compress": "lerc", "dtype": "float32"}, "compression 34887"),
         ({"compress": "deflate", "nbits": 12}, "12-bit"),
         ({"compress": "deflate", "predictor": 2, "dtype": "float32"}, "horizontal-differencing"),
+        ({"compress": "zstd", "predictor": 3, "dtype": "float32"}, "floating-point predictor"),
         ({"compress": "deflate", "dtype": "int8"}, "sample type"),
     ],
 )
@@ -340,7 +341,9 @@ def test_sources_decode_with_block_readers_and_give_gdals_values(
         ]
         fast, gdal = opened
         try:
-            assert fast._blocks is not None and gdal._blocks is None  # type: ignore[attr-defined]
+            # the composite's float predictor is left to GDAL (faster there)
+            assert (fast._blocks is not None) == (src == sample_scene)  # type: ignore[attr-defined]
+            assert gdal._blocks is None  # type: ignore[attr-defined]
             np.testing.assert_array_equal(fast.read_rows(3, 200), gdal.read_rows(3, 200))
             window = Window(100, 50, 300, 77)
             a = np.empty((len(bands), 77, 300), np.float32)
