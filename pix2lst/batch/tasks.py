@@ -105,7 +105,7 @@ class PredictorPlugin(WorkerPlugin):
         session = replace(SessionConfig(), intra_op_threads=threads)
         self.predictor = LSTPredictor(
             o.model, providers=o.providers, batch_size=o.batch_size, padding=o.padding,
-            blend=o.blend, session=session,
+            blend=o.blend, session=session, sessions=1,  # the workers are the parallelism
         )  # fmt: skip
         log.info("worker predictor ready: %s, %d ORT threads", self.predictor.provider, threads)
 

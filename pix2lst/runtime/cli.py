@@ -38,9 +38,9 @@ __all__ = ["predict"]
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Tiles per batch (a 512 px tile is 4x the pixels of a 256 px one).",
+    default=None,
+    help="Tiles per batch (a 512 px tile is 4x the pixels of a 256 px one). "
+    "Default: 8 tiles shared by the sessions (8 // sessions per batch).",
 )
 @click.option(
     "--tile-size",
@@ -80,7 +80,7 @@ def predict(
     output: Path,
     model: Path | None,
     providers: str,
-    batch_size: int,
+    batch_size: int | None,
     tile_size: int | None,
     padding: int | None,
     blend: str,

@@ -109,11 +109,16 @@ class LSTPredictor:
     ``sessions`` (``"auto"`` or a count): ONNX Runtime sessions that run batches in
     parallel, each with ``cores / sessions`` intra-op threads unless
     ``session.intra_op_threads`` says otherwise. ``"auto"`` takes one per 4 usable
-    cores on a CPU (one on 2 cores) and one per GPU
+    cores on a CPU, at least two (two one-thread sessions on 2 cores), and one per GPU
     (:func:`~pix2lst.runtime.session.auto_sessions`). The mosaic is the same for any
-    number of sessions. Scene and composite files are read by one thread per usable
+    number of sessions. ``batch_size=None``: :data:`TILES_IN_FLIGHT` tiles shared by
+    the sessions (8 // sessions per batch), so more sessions do not take more memory. Scene and composite files are read by one thread per usable
     core (at most 8), each decoding its own range of columns.
     """
+
+    TILES_IN_FLIGHT = 8
+    """Tiles of all sessions' batches together when ``batch_size`` is not given: each of
+    N sessions then runs batches of ``8 // N`` tiles, so memory does not grow with N."""
 
     MAX_READERS = 8
     """Parallel readers of an input file at most (one per usable core below that)."""
@@ -122,7 +127,7 @@ class LSTPredictor:
         self,
         model: str | os.PathLike[str] | None = None,
         providers: str | list[str] = "auto",
-        batch_size: int = 8,
+        batch_size: int | None = None,
         padding: int | None = None,
         blend: str = "hann",
         *,
@@ -135,11 +140,13 @@ class LSTPredictor:
             raise ParameterError(f"blend must be one of {', '.join(BLENDS)}, not {blend!r}")
         io_threads(io_priority)  # validates
         self.io_priority = io_priority
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, not {batch_size}")
         config = replace(session or SessionConfig(), providers=providers)
         cores = usable_cores()
         n_sessions = resolve_sessions(sessions, resolve_providers(config.providers)[0], cores)
+        if batch_size is None:  # TILES_IN_FLIGHT shared by the sessions: memory stays flat
+            batch_size = max(1, self.TILES_IN_FLIGHT // n_sessions)
         if n_sessions > 1 and config.intra_op_threads == 0:
             config = replace(config, intra_op_threads=max(1, cores // n_sessions))
         self.models: list[LoadedModel] = [

@@ -136,11 +136,11 @@ def test_gpu_session_preloads_and_logs_one_line_on_the_provider_and_why(
 
 def test_sessions_auto_and_counts() -> None:
     auto = session_mod.auto_sessions
-    assert auto(CPU, 2) == 1 and auto(CPU, 3) == 1  # 2 cores: one session, as before
+    assert auto(CPU, 1) == 1 and auto(CPU, 2) == 2 and auto(CPU, 3) == 2  # 2 x 1 thread
     assert auto(CPU, 8) == 2 and auto(CPU, 16) == 4  # 4 x 4 threads on 16 cores
     assert auto(CUDA, 16) == 1 and auto(TRT, 64) == 1  # one per GPU device
     assert auto("OpenVINOExecutionProvider", 16) == 1
-    assert auto(CPU) == max(1, session_mod.usable_cores() // session_mod.CORES_PER_SESSION)
+    assert auto(CPU) == auto(CPU, session_mod.usable_cores())
     resolve = session_mod.resolve_sessions
     assert resolve("auto", CPU, 16) == 4 and resolve(" 3 ", CPU) == 3 and resolve(2, CUDA) == 2
     for bad in ("0", "two", 0, -1, True, 1.5):
