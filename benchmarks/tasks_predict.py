@@ -171,7 +171,8 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
 
 
 def predict_e2e(
-    model: str, src: str, dst: str, padding: int, blend: str = "hann", batch_size: int = 8,
+    model: str, src: str, dst: str, padding: int, blend: str = "hann",
+    batch_size: int | None = None,
     providers: str = "auto", keep: bool = False, kernels: str = "numba",
     io_priority: str = "idle", sessions: int | str = "auto", readers: int | None = None,
     decoder: str = "auto", tile_size: int | None = None,
