@@ -87,9 +87,21 @@ def _trained_on(scene: str, training_scenes: list[str]) -> bool:
     return False
 
 
+def _prepared(folder: str, dest: Path) -> tuple[Path, Path]:
+    """The scene's TOA composite and physics LST (planck) in ``dest``, written once."""
+    import pix2lst.lst_physics as physics
+
+    dest.mkdir(parents=True, exist_ok=True)
+    comp, lst = dest / "composite_toa.tif", dest / "lst_planck.tif"
+    if not comp.exists():
+        physics.write_composite(folder, comp, units="toa")
+    if not lst.exists():
+        physics.write_lst(folder, lst)
+    return comp, lst
+
+
 def model_accuracy(model: str, scenes: dict[str, str], work: str) -> dict[str, Any]:
     """Score ``model`` on each scene folder against its physics LST (``write_lst``, planck)."""
-    import pix2lst.lst_physics as physics
     from pix2lst.export.evaluate import evaluate_scene
     from pix2lst.runtime.model import load_model
 
@@ -98,13 +110,7 @@ def model_accuracy(model: str, scenes: dict[str, str], work: str) -> dict[str, A
     rows = []
     t0 = time.perf_counter()
     for name, folder in scenes.items():
-        dest = Path(work) / name
-        dest.mkdir(parents=True, exist_ok=True)
-        comp, lst = dest / "composite_toa.tif", dest / "lst_planck.tif"
-        if not comp.exists():
-            physics.write_composite(folder, comp, units="toa")
-        if not lst.exists():
-            physics.write_lst(folder, lst)
+        comp, lst = _prepared(folder, Path(work) / name)
         ev = evaluate_scene(model, comp, lst)
         seen = _trained_on(name, trained_on)
         rows.append({"scene": name, "in_training_set": seen, **ev.metrics.to_dict()})
@@ -126,7 +132,6 @@ def tile_accuracy(
     and the physics LST (as :func:`model_accuracy`), and the max/mean |difference|
     from the mosaic of the first tile. Scenes are prepared as in :func:`model_accuracy`.
     """
-    import pix2lst.lst_physics as physics
     from pix2lst.export.evaluate import read_composite
     from pix2lst.export.metrics import evaluate_lst
     from pix2lst.runtime import LSTPredictor
@@ -136,13 +141,7 @@ def tile_accuracy(
     rows = []
     t0 = time.perf_counter()
     for name, folder in scenes.items():
-        dest = Path(work) / name
-        dest.mkdir(parents=True, exist_ok=True)
-        comp, lst = dest / "composite_toa.tif", dest / "lst_planck.tif"
-        if not comp.exists():
-            physics.write_composite(folder, comp, units="toa")
-        if not lst.exists():
-            physics.write_lst(folder, lst)
+        comp, lst = _prepared(folder, Path(work) / name)
         x = read_composite(comp, meta.bands)
         import rasterio
 
