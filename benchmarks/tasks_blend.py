@@ -50,12 +50,12 @@ def blend_kernels(
     if backend == "numba":
         norm, cut, accum, final, valid_fn = (
             kernels.normalise_rows, kernels.cut_tiles, kernels.accumulate,
-            kernels.finalize_rows, kernels.strip_valid,
+            kernels.finalize_rows, kernels.gather_valid,
         )  # fmt: skip
     else:
         norm, cut, accum, final, valid_fn = (
             kernels_ref.normalise_rows_np, kernels_ref.cut_tiles_np, kernels_ref.accumulate_np,
-            kernels_ref.finalize_rows_np, kernels_ref.strip_valid_np,
+            kernels_ref.finalize_rows_np, kernels_ref.gather_valid_np,
         )  # fmt: skip
     buf = _strip(scene, tile)
     n_bands, _, width = buf.shape
@@ -80,8 +80,8 @@ def blend_kernels(
     def one_strip(times: dict[str, float]) -> None:
         rows = buf.copy()  # normalised in place (the copy is not timed)
         t = time.perf_counter()
-        valid_fn(buf, rmap, cmap, valid)
-        norm(rows, scale, offset, row_valid)
+        norm(rows, scale, offset, row_valid)  # and each row's validity, as the readers do
+        valid_fn(row_valid, rmap, cmap, valid)  # the strip's, as the pipeline gathers it
         for cs in chunks:
             cut(rows, rmap, cmap, cs, batch)
         t1 = time.perf_counter()

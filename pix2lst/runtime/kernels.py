@@ -38,31 +38,16 @@ __all__ = [
     "lookup_rows",
     "lookup_values",
     "normalise_rows",
-    "strip_valid",
     "tiles_with_data",
 ]
-
-
-@njit(nogil=True, cache=True)
-def strip_valid(buf, rmap, cmap, valid):  # type: ignore[no-untyped-def]
-    """Write into ``valid`` 1 where all bands of the strip pixel are finite, else 0."""
-    n_bands, _, width = buf.shape
-    for i in range(rmap.shape[0]):
-        r = rmap[i]
-        ok = np.ones(width, dtype=np.uint8)
-        for b in range(n_bands):  # contiguous rows, branch-free: vectorises
-            row = buf[b, r]
-            for c in range(width):
-                ok[c] &= np.uint8(np.isfinite(row[c]))
-        for j in range(cmap.shape[0]):
-            valid[i, j] = ok[cmap[j]]
 
 
 @njit(nogil=True, cache=True)
 def gather_valid(row_valid, rmap, cmap, valid):  # type: ignore[no-untyped-def]
     """The strip's validity from per-row validity: ``valid[i, j] = row_valid[rmap[i], cmap[j]]``.
 
-    Same result as :func:`strip_valid` on the rows ``row_valid`` was computed from.
+    Same result as :func:`~pix2lst.runtime.kernels_ref.strip_valid_np` on the values
+    ``row_valid`` was computed from.
     """
     for i in range(rmap.shape[0]):
         src = row_valid[rmap[i]]

@@ -37,13 +37,10 @@ def strips(draw: st.DrawFn) -> dict:
 
 @given(strips())
 @settings(max_examples=60, deadline=None)
-def test_strip_valid_and_tiles_with_data(s: dict) -> None:
+def test_gather_valid_and_tiles_with_data(s: dict) -> None:
     g: TileGrid = s["grid"]
     a = np.zeros((g.tile, g.padded_width), dtype=np.uint8)
-    b = np.ones_like(a)
-    kernels.strip_valid(s["buf"], s["rmap"], s["cmap"], a)
-    kernels_ref.strip_valid_np(s["buf"], s["rmap"], s["cmap"], b)
-    np.testing.assert_array_equal(a, b)
+    kernels_ref.strip_valid_np(s["buf"], s["rmap"], s["cmap"], a)  # the oracle
     rv1 = np.isfinite(s["buf"]).all(axis=0).astype(np.uint8)  # per-row validity
     c = np.zeros_like(a)
     kernels.gather_valid(rv1, s["rmap"], s["cmap"], c)
@@ -122,7 +119,7 @@ def test_accumulate_and_finalize(s: dict) -> None:
     g: TileGrid = s["grid"]
     rng = s["rng"]
     valid = np.zeros((g.tile, g.padded_width), dtype=np.uint8)
-    kernels.strip_valid(s["buf"], s["rmap"], s["cmap"], valid)
+    kernels_ref.strip_valid_np(s["buf"], s["rmap"], s["cmap"], valid)
     weights = blend_weights(s["blend"], g.tile, g.padding)
     col_starts = (np.arange(g.n_cols) * g.stride).astype(np.int64)
     preds = rng.normal(300, 5, (g.n_cols, g.tile, g.tile)).astype(np.float32)
