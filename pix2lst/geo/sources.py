@@ -101,9 +101,9 @@ class Source(Protocol):
 class DNSource(Source, Protocol):
     """A source whose values are a per-band function of unsigned integer DN (a scene).
 
-    The pipeline keeps such an input as DN (half the bytes of float32) and turns it
-    into model input by table lookup, fused with cutting tiles, instead of
-    calibrating every pixel first: :meth:`dn_table` gives the calibrated value of
+    The pipeline's readers read such an input as DN and turn each pixel into model
+    input by one table lookup per band (calibration and normalisation together)
+    instead of calibrating it first: :meth:`dn_table` gives the calibrated value of
     every DN, :meth:`read_dn` the DN themselves.
     """
 
@@ -383,14 +383,19 @@ class SceneSource(_Grid):
         self, window: Window | None = None, *, boundless: bool = False, out: F32 | None = None
     ) -> F32:
         """Calibrated ``(n_bands, h, w)`` float32 of ``window`` (whole scene if None)."""
-        fill = [0 if nd is None else nd for nd in self.nodata]
-        dn = np.stack(
-            [
-                ds.read(1, window=window, boundless=boundless,
-                        fill_value=fill[i] if boundless else None)
-                for i, ds in enumerate(self._ds)
-            ]
-        )  # fmt: skip
+        if not boundless:  # the DN path, by whichever decoder reads this scene
+            win = window or Window(0, 0, self.width, self.height)  # type: ignore[no-untyped-call]
+            (r0, r1), (c0, c1) = win.round_offsets().round_lengths().toranges()
+            dn = np.empty((len(self._ds), int(r1 - r0), int(c1 - c0)), dtype=self._dtype)
+            self.read_dn(int(r0), int(r1), (int(c0), int(c1)), dn)
+        else:
+            fill = [0 if nd is None else nd for nd in self.nodata]
+            dn = np.stack(
+                [
+                    ds.read(1, window=window, boundless=True, fill_value=fill[i])
+                    for i, ds in enumerate(self._ds)
+                ]
+            )
         return np.asarray(self.calibrate(dn, self.nodata, out), dtype=np.float32)
 
     def close(self) -> None:
