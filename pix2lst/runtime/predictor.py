@@ -25,7 +25,7 @@ from pix2lst.geo.writer import check_raster_output, raster_writer
 from pix2lst.lst_physics.scene_calibration import scene_calibrator
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.metadata import ModelMetadata
-from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model, run_tile_size
+from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
 from pix2lst.runtime.pipeline import (
     ArraySink,
     PipelineStats,
@@ -112,8 +112,9 @@ class LSTPredictor:
     cores on a CPU, at least two (two one-thread sessions on 2 cores), and one per GPU
     (:func:`~pix2lst.runtime.session.auto_sessions`). The mosaic is the same for any
     number of sessions. ``batch_size=None``: :data:`TILES_IN_FLIGHT` tiles shared by
-    the sessions (8 // sessions per batch), so more sessions do not take more memory. Scene and composite files are read by one thread per usable
-    core (at most 8), each decoding its own range of columns.
+    the sessions (8 // sessions per batch), so more sessions do not take more memory.
+    Scene and composite files are read by one thread per usable core (at most 8),
+    each decoding its own range of columns.
     """
 
     TILES_IN_FLIGHT = 8
@@ -155,16 +156,15 @@ class LSTPredictor:
         ]
         self.model: LoadedModel = self.models[0]
         self.readers = max(1, min(cores, self.MAX_READERS))
-        meta = self.model.metadata
-        tile = run_tile_size(meta, self.model.session, tile_size, str(self.model.path))
-        self._tile = tile
+        self.runners = [BatchRunner(m, batch_size, tile_size) for m in self.models]
+        self.runner = self.runners[0]
+        tile = self.runner.tile_size  # validated by the runner (run_tile_size)
         # padding is context at the tile border: it follows the model's tile, not the run tile
+        meta = self.model.metadata
         self.padding = default_padding(meta.tile_size) if padding is None else int(padding)
         TileGrid(tile, tile, tile, self.padding)  # validate padding now, not mid-run
         self.blend = blend
         self.batch_size = batch_size
-        self.runners = [BatchRunner(m, batch_size, tile) for m in self.models]
-        self.runner = self.runners[0]
         if n_sessions > 1:
             log.info(
                 "%d ONNX Runtime sessions of %s intra-op threads run batches in parallel",
@@ -217,7 +217,7 @@ class LSTPredictor:
     @property
     def tile_size(self) -> int:
         """The tile the scene is cut into (the model's own unless ``tile_size=`` said otherwise)."""
-        return self._tile
+        return self.runner.tile_size
 
     def grid(self, height: int, width: int) -> TileGrid:
         """The tile grid for a ``height`` x ``width`` raster (``.n_tiles`` etc.)."""
