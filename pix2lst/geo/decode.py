@@ -94,8 +94,6 @@ class BlockReader:
         self._direct = page.parent.byteorder == ("<" if sys.byteorder == "little" else ">")
         self._bytes = bytearray()  # compressed bytes of the block being decoded
         self._pool: list[np.ndarray] = []  # free (rows, cols, contig samples) buffers
-        self._floatpred = page.predictor == 3
-        self._scratch: np.ndarray | None = None
         nodata = page.nodata  # GDAL fills a sparse (absent) block with nodata, else 0
         self._fill = 0 if nodata is None else nodata
         # block row -> {block col -> (decoded block cropped to the image, its pooled buffer)}
@@ -248,12 +246,8 @@ class BlockReader:
 
     def _decode_into(self, data: memoryview, buf: np.ndarray, rows: int) -> np.ndarray:
         """Decode one block's ``rows`` stored rows into ``buf`` (GIL released by the codecs)."""
-        view = target = buf[:rows]
-        if self._floatpred:  # the floating-point predictor cannot undo in place
-            if self._scratch is None:
-                self._scratch = np.empty_like(buf)
-            target = self._scratch[:rows]
-        flat = target.reshape(-1).view(np.uint8)
+        view = buf[:rows]
+        flat = view.reshape(-1).view(np.uint8)
         if self._decompress is None:
             raw = np.frombuffer(data, np.uint8, count=min(len(data), flat.size))
             flat[: raw.size] = raw
@@ -264,8 +258,8 @@ class BlockReader:
             raise SceneError(
                 f"{size} bytes decoded, {flat.size} expected"
             )  # reworded by the caller
-        if self._unpredict is not None:
-            self._unpredict(target, axis=-2, out=view)
+        if self._unpredict is not None:  # the horizontal predictor, undone in place
+            self._unpredict(view, axis=-2, out=view)
         return view
 
     # -- closing --------------------------------------------------------------
