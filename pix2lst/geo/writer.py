@@ -241,14 +241,17 @@ def _check_blocks(ds: Any, path: Path, size: int) -> None:  # path: the target, 
                     )
 
 
-def _check_complete(ds: Any, path: Path, grid: Grid, count: int) -> None:
-    name = target_of(path)
+def _check_size(ds: Any, path: Path, grid: Grid, count: int) -> None:
     if (ds.width, ds.height, ds.count) != (grid.width, grid.height, count):
         raise OutputWriteError(
-            f"{name} reads back as {ds.width} x {ds.height} x {ds.count}, not "
+            f"{target_of(path)} reads back as {ds.width} x {ds.height} x {ds.count}, not "
             f"{grid.width} x {grid.height} x {count}; the disk may be full"
         )
-    _check_blocks(ds, name, path.stat().st_size)
+
+
+def _check_complete(ds: Any, path: Path, grid: Grid, count: int) -> None:
+    _check_size(ds, path, grid, count)
+    _check_blocks(ds, target_of(path), path.stat().st_size)
 
 
 def _gdal_failed(path: Path, exc: BaseException) -> OutputWriteError:
@@ -271,17 +274,17 @@ def verify_raster(path: Path, grid: Grid, count: int) -> None:
     fails.
 
     A write that failed silently (a full disk, a truncated file) surfaces here, before
-    the file is renamed onto its target. GDAL opens the file and checks that every block
-    is present and inside it (TIFF tags, no decoding); then every block of every IFD
-    (the overviews too) is decompressed from its bytes (:func:`_decode_blocks`, tifffile +
+    the file is renamed onto its target. GDAL opens the file and checks its size; then
+    every block of every IFD (the overviews too) must be present, inside the file, and
+    decompress from its bytes to a whole block (:func:`_decode_blocks`, tifffile +
     imagecodecs: about 4x fewer core-seconds than reading it back through GDAL, whose
-    floating-point predictor is slow) and must give a whole block. A file tifffile cannot
-    parse is read back through GDAL instead (:func:`_read_back`).
+    floating-point predictor is slow). A file tifffile cannot parse has its blocks
+    checked and is read back through GDAL instead (:func:`_read_back`).
     Messages name the target the temporary ``path`` stands for.
     """
     try:
         with rasterio.open(path) as ds:
-            _check_complete(ds, path, grid, count)
+            _check_size(ds, path, grid, count)
     except (rasterio.errors.RasterioIOError, CPLE_BaseError, OSError) as exc:
         raise _gdal_failed(path, exc) from exc
     if not _decode_blocks(path):
@@ -289,9 +292,11 @@ def verify_raster(path: Path, grid: Grid, count: int) -> None:
 
 
 def _read_back(path: Path, count: int) -> None:
-    """Read ``path`` and its overviews back through GDAL (every block decoded)."""
+    """Check ``path``'s blocks and read it and its overviews back through GDAL (every
+    block decoded)."""
     try:
         with rasterio.open(path, NUM_THREADS="ALL_CPUS") as ds:  # decode with every core
+            _check_blocks(ds, target_of(path), path.stat().st_size)
             rows = max(ds.block_shapes[0][0], 1) * 4
             buf = np.empty((count, min(rows, ds.height), ds.width), dtype=ds.dtypes[0])
             for start in range(0, ds.height, rows):
