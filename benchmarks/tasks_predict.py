@@ -174,7 +174,7 @@ def predict_e2e(
     model: str, src: str, dst: str, padding: int, blend: str = "hann",
     batch_size: int | None = None,
     providers: str = "auto", keep: bool = False, kernels: str = "numba",
-    io_priority: str = "idle", sessions: int | str = "auto", readers: int | None = None,
+    io_priority: str = "auto", sessions: int | str = "auto", readers: int | None = None,
     decoder: str = "auto", tile_size: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """``LSTPredictor(...).predict_file(src, dst)``: setup and run seconds, Mpx/s.

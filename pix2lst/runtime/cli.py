@@ -60,10 +60,11 @@ __all__ = ["predict"]
 @click.option(
     "--io-priority",
     type=click.Choice(IO_PRIORITIES),
-    default="idle",
+    default="auto",
     show_default=True,
     help="idle: reading and writing use only CPU time inference leaves (Linux); "
-    "normal: as any thread, e.g. when other busy programs share the machine.",
+    "normal: as any thread, e.g. when other busy programs share the machine; "
+    "auto: idle when the model runs on the CPU, normal on a GPU.",
 )
 @click.option(
     "--sessions",

@@ -30,7 +30,8 @@ Numba kernels, rasterio and ONNX Runtime release the GIL, so the threads overlap
 On a CPU, inference and everything else share the same cores, and ONNX Runtime's
 threads wait at barriers between operators, so some CPU time is left over while it
 runs; but a thread that preempts one of ORT's stalls the whole operator. With
-``io_priority="idle"`` (the default) the reader thread (decoding, calibration)
+``io_priority="idle"`` (what ``"auto"``, the default, means on a CPU) the reader
+thread (decoding, calibration)
 after the first strip and the writer thread (compression) run at Linux's
 ``SCHED_IDLE`` policy: they get only CPU time that no other thread wants, so they
 fill ORT's gaps instead of preempting it (benchmarks/RESULTS.md has the figures).
@@ -39,6 +40,8 @@ process-wide worker pool would otherwise run that work at normal priority, or
 inherit the idle one for later, unrelated GDAL work. The policy belongs to the
 two threads, which end with the run; the caller's threads are untouched. Elsewhere
 than on Linux the policy does not exist and the threads run as any other.
+On a GPU (CUDA, TensorRT) the cores are not ORT's: ``"auto"`` means ``"normal"``
+there, and GDAL compresses the output on every core.
 """
 
 from __future__ import annotations
@@ -75,13 +78,17 @@ __all__ = [
     "dn_input_tables",
     "idle_priority_available",
     "io_threads",
+    "resolve_io_priority",
     "run_pipeline",
 ]
 
 log = logging.getLogger(__name__)
 
-IO_PRIORITIES = ("idle", "normal")
-"""``io_priority`` values: reader and writer threads at ``SCHED_IDLE``, or as any thread."""
+IO_PRIORITIES = ("auto", "idle", "normal")
+"""``io_priority`` values: reader and writer threads at ``SCHED_IDLE``, or as any thread;
+``"auto"``: idle when ORT runs on the CPU, normal when it runs on a GPU."""
+
+_GPU_PROVIDERS = frozenset({"CUDAExecutionProvider", "TensorrtExecutionProvider"})
 
 Progress = Callable[[int, int], None]
 """``progress(tiles_done, tiles_total)``, called after each batch and strip."""
@@ -142,18 +149,27 @@ def idle_priority_available() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "SCHED_IDLE")
 
 
-def _runs_idle(io_priority: str) -> bool:
-    """Whether reader and writer go to ``SCHED_IDLE`` for ``io_priority`` (validated) here."""
+def resolve_io_priority(io_priority: str, provider: str | None = None) -> str:
+    """``"idle"`` or ``"normal"``: ``io_priority`` validated, ``"auto"`` decided for the
+    ONNX Runtime ``provider`` the model runs on (None: the CPU)."""
     if io_priority not in IO_PRIORITIES:
         raise ParameterError(
             f"io_priority must be one of {', '.join(IO_PRIORITIES)}, not {io_priority!r}"
         )
-    return io_priority == "idle" and idle_priority_available()
+    if io_priority == "auto":
+        return "normal" if provider in _GPU_PROVIDERS else "idle"
+    return io_priority
 
 
-def io_threads(io_priority: str) -> str:
-    """GDAL's ``NUM_THREADS`` for the input and the streamed output at ``io_priority``."""
-    return "1" if _runs_idle(io_priority) else "ALL_CPUS"
+def _runs_idle(io_priority: str, provider: str | None = None) -> bool:
+    """Whether reader and writer go to ``SCHED_IDLE`` for ``io_priority`` here."""
+    return resolve_io_priority(io_priority, provider) == "idle" and idle_priority_available()
+
+
+def io_threads(io_priority: str, provider: str | None = None) -> str:
+    """GDAL's ``NUM_THREADS`` for the input and the streamed output at ``io_priority``
+    (``"auto"`` decided for ``provider``, None: the CPU)."""
+    return "1" if _runs_idle(io_priority, provider) else "ALL_CPUS"
 
 
 def _to_idle_priority() -> None:
@@ -164,7 +180,8 @@ def _to_idle_priority() -> None:
         log.debug("could not move an I/O thread to SCHED_IDLE: %s", exc)
 
 
-def _infer(runner: BatchRunner, batch: F32, n: int) -> F32:
+def _infer(runner: BatchRunner, batch: F32, n: int, filled: Future[None]) -> F32:
+    filled.result()  # the filler thread has cut the batch's tiles (raises what it raised)
     return np.ascontiguousarray(runner.run(batch, n))
 
 
@@ -274,8 +291,9 @@ class _Run:
         self.acc = np.zeros((tile, grid.padded_width), dtype=np.float64)
         self.wacc = np.zeros_like(self.acc)
         self.valids = [np.zeros(self.acc.shape, dtype=np.uint8) for _ in range(AHEAD)]
-        # one batch being filled while each session runs one
-        self.batches = [runner.new_batch() for _ in range(len(self.runners) + 1)]
+        # per session: one batch being cut by its filler, one running, and one spare to
+        # queue into while the oldest is blended
+        self.batches = [runner.new_batch() for _ in range(2 * len(self.runners) + 1)]
         n = grid.n_rows
         lo = [int(grid.strip_rows(r).min()) for r in range(n)]
         self.hi = [int(grid.strip_rows(r).max()) + 1 for r in range(n)]
@@ -311,7 +329,7 @@ class _Run:
         self.out_rows = max(
             (b - a for a, b in (grid.finished_rows(r) for r in range(grid.n_rows))), default=1
         )
-        self.idle = _runs_idle(io_priority)
+        self.idle = _runs_idle(io_priority, runner.model.provider)
         align = int(getattr(source, "block_width", 0) or COLUMN_ALIGN)
         self.columns = column_splits(grid.width, len(sources), align)
         self.sources = list(sources)[: len(self.columns)]
@@ -324,6 +342,10 @@ class _Run:
         self.infer = [
             ThreadPoolExecutor(1, thread_name_prefix="pix2lst-infer") for _ in self.runners
         ]
+        # as many filler threads, which cut batches' tiles out of the ring (a copy of 4x
+        # the scene's pixels at padding tile / 4) while the sessions run earlier batches
+        # and this thread blends
+        self.fillers = ThreadPoolExecutor(len(self.runners), thread_name_prefix="pix2lst-fill")
         self.writer = ThreadPoolExecutor(
             1,
             thread_name_prefix="pix2lst-write",
@@ -331,7 +353,7 @@ class _Run:
         )
 
     def close(self) -> None:
-        for pool in (self.reader, *self.readers, *self.infer, self.writer):
+        for pool in (self.reader, *self.readers, self.fillers, *self.infer, self.writer):
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _submit_load(self, row: int) -> None:
@@ -401,8 +423,6 @@ class _Run:
             while strip.filled < strip.starts.size:
                 take = min(size - self.filling, strip.starts.size - strip.filled)
                 starts = strip.starts[strip.filled : strip.filled + take]
-                batch = self.batches[self.n_batches % len(self.batches)]
-                kernels.cut_tiles(self.ring, strip.rmap, self.cmap, starts, batch[self.filling :])
                 self.segments.append((strip, starts, self.filling))
                 strip.filled += take
                 strip.unblended += take
@@ -442,13 +462,22 @@ class _Run:
         k = self.n_batches
         batch = self.batches[k % len(self.batches)]
         which = k % len(self.runners)
-        fut = self.infer[which].submit(_infer, self.runners[which], batch, self.filling)
+        filled = self.fillers.submit(self._cut, self.segments, batch)
+        fut = self.infer[which].submit(_infer, self.runners[which], batch, self.filling, filled)
         self.inflight.append((fut, self.segments))
         self.tiles_run += self.filling
         self.segments, self.filling = [], 0
         self.n_batches += 1
-        if len(self.inflight) > len(self.runners):  # its batch buffer is the next to fill
+        if len(self.inflight) >= len(self.batches) - 1:  # its buffer is the next but one
             self._blend(self.inflight.popleft())
+
+    def _cut(self, segments: list[_Segment], batch: F32) -> None:
+        """Copy the tiles of ``segments`` out of the ring into ``batch`` (a filler thread).
+
+        The ring rows stay: a strip's rows are replaced only once the strip is finished,
+        after every batch holding its tiles has run."""
+        for strip, starts, first in segments:
+            kernels.cut_tiles(self.ring, strip.rmap, self.cmap, starts, batch[first:])
 
     def _drain(self) -> None:
         while self.inflight:
@@ -538,9 +567,10 @@ def run_pipeline(
     on the sessions in turn, in parallel, and are blended in order (same mosaic).
     ``io_priority``: ``"idle"`` runs the reader and writer threads at ``SCHED_IDLE``
     (see the module docstring; open the source and sink with
-    :func:`io_threads` GDAL threads), ``"normal"`` as any thread.
+    :func:`io_threads` GDAL threads), ``"normal"`` as any thread, ``"auto"`` idle
+    when the runners' provider is the CPU, normal on a GPU.
     """
-    _runs_idle(io_priority)  # validates
+    resolve_io_priority(io_priority)  # validates
     sources = [source] if not isinstance(source, Sequence) else list(source)
     runners = [runner] if isinstance(runner, BatchRunner) else list(runner)
     if not sources or not runners:

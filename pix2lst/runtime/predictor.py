@@ -31,6 +31,7 @@ from pix2lst.runtime.pipeline import (
     PipelineStats,
     Progress,
     io_threads,
+    resolve_io_priority,
     run_pipeline,
 )
 from pix2lst.runtime.session import SessionConfig, resolve_providers, resolve_sessions, usable_cores
@@ -100,11 +101,13 @@ class LSTPredictor:
     ``batch_size`` counts tiles: a 512 px tile is 4x the pixels (and memory) of a
     256 px tile, so a smaller ``batch_size`` may suit larger tiles.
     One predictor runs one prediction at a time (its batch runner reuses device
-    buffers); use one predictor per thread. ``io_priority="idle"`` (default) lets
+    buffers); use one predictor per thread. ``io_priority="idle"`` lets
     reading and writing use only CPU time inference leaves unused (Linux
     ``SCHED_IDLE`` threads, see :mod:`pix2lst.runtime.pipeline`); ``"normal"``
     gives them the same priority as inference, e.g. when other busy programs
-    share the machine.
+    share the machine; ``"auto"`` (default): idle when the model runs on the CPU,
+    normal on a GPU (CUDA, TensorRT), where the cores are free for decoding and
+    compression (GDAL then compresses the output on every core).
 
     ``sessions`` (``"auto"`` or a count): ONNX Runtime sessions that run batches in
     parallel, each with ``cores / sessions`` intra-op threads unless
@@ -134,13 +137,12 @@ class LSTPredictor:
         *,
         tile_size: int | None = None,
         session: SessionConfig | None = None,
-        io_priority: str = "idle",
+        io_priority: str = "auto",
         sessions: int | str = "auto",
     ) -> None:
         if blend not in BLENDS:
             raise ParameterError(f"blend must be one of {', '.join(BLENDS)}, not {blend!r}")
-        io_threads(io_priority)  # validates
-        self.io_priority = io_priority
+        resolve_io_priority(io_priority)  # validates; "auto" is decided once the model is open
         if batch_size is not None and batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, not {batch_size}")
         config = replace(session or SessionConfig(), providers=providers)
@@ -155,6 +157,8 @@ class LSTPredictor:
             for _ in range(n_sessions)
         ]
         self.model: LoadedModel = self.models[0]
+        # "idle" or "normal": "auto" decided for the provider the model runs on
+        self.io_priority = resolve_io_priority(io_priority, self.model.provider)
         self.readers = max(1, min(cores, self.MAX_READERS))
         self.runners = [BatchRunner(m, batch_size, tile_size) for m in self.models]
         self.runner = self.runners[0]

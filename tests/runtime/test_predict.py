@@ -24,6 +24,7 @@ from pix2lst.runtime.pipeline import (
     ArraySink,
     column_splits,
     idle_priority_available,
+    resolve_io_priority,
     run_pipeline,
 )
 from tests.conftest import BANDS, LST_LIKE, make_model, run_python, sample_dn, write_composite
@@ -239,6 +240,22 @@ def test_reader_and_writer_yield_to_inference(models: dict[str, Path]) -> None:
     np.testing.assert_array_equal(outs["idle"], outs["normal"])
     with pytest.raises(ValueError, match="io_priority"):
         LSTPredictor(models["conv"], providers="cpu", io_priority="low")
+
+
+def test_io_priority_auto_follows_the_provider(models: dict[str, Path]) -> None:
+    # on the CPU, reading and writing yield to ORT; on a GPU the cores are free for them
+    assert resolve_io_priority("auto", "CPUExecutionProvider") == "idle"
+    assert resolve_io_priority("auto", None) == "idle"
+    assert resolve_io_priority("auto", "OpenVINOExecutionProvider") == "idle"
+    for gpu in ("CUDAExecutionProvider", "TensorrtExecutionProvider"):
+        assert resolve_io_priority("auto", gpu) == "normal"
+        assert resolve_io_priority("idle", gpu) == "idle"  # an explicit choice stays
+    assert LSTPredictor(models["conv"], providers="cpu").io_priority == "idle"
+    assert LSTPredictor(models["conv"], providers="cpu", io_priority="normal").io_priority == (
+        "normal"
+    )
+    with pytest.raises(ValueError, match="io_priority must be one of auto, idle, normal"):
+        resolve_io_priority("low")
 
 
 def test_denormalisation_residual_and_celsius(tmp_path: Path) -> None:
