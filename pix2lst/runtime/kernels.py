@@ -99,28 +99,31 @@ def normalise_rows(rows, scale, offset, valid):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
-def lookup_rows(dn, inputs, ok, out, valid):  # type: ignore[no-untyped-def]
-    """DN to model input: ``out[b] = inputs[b, dn[b]]``; ``valid`` 1 where ``ok[b, dn[b]]``
-    for every band. ``dn``: unsigned ``(n_bands, n, w)``; ``out`` float32, ``valid`` uint8
-    ``(n, w)``, any strides; the tables from :func:`~pix2lst.runtime.pipeline.dn_input_tables`."""
+def lookup_rows(dn, inputs, out, valid):  # type: ignore[no-untyped-def]
+    """DN to model input: ``out[b] = inputs[b, dn[b]]``, 0 where that is NaN; ``valid`` 1
+    where no band's entry is NaN. ``dn``: unsigned ``(n_bands, n, w)``; ``out`` float32,
+    ``valid`` uint8 ``(n, w)``, any strides; ``inputs`` from
+    :func:`~pix2lst.runtime.pipeline.dn_input_tables` (one gather per pixel and band)."""
     n_bands, n_rows, width = dn.shape
+    zero = np.float32(0.0)
     for i in range(n_rows):
         dst_ok = valid[i]
         for b in range(n_bands):
             src = dn[b, i]
             dst = out[b, i]
             t = inputs[b]
-            k = ok[b]
             if b == 0:
-                for c in range(width):
-                    v = src[c]
-                    dst[c] = t[v]
-                    dst_ok[c] = k[v]
+                for c in range(width):  # branch-free: vectorises
+                    v = t[src[c]]
+                    f = v == v  # not NaN
+                    dst[c] = v if f else zero
+                    dst_ok[c] = np.uint8(f)
             else:
                 for c in range(width):
-                    v = src[c]
-                    dst[c] = t[v]
-                    dst_ok[c] &= k[v]
+                    v = t[src[c]]
+                    f = v == v
+                    dst[c] = v if f else zero
+                    dst_ok[c] &= np.uint8(f)
 
 
 @njit(nogil=True, cache=True)

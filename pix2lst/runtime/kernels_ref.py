@@ -56,11 +56,11 @@ def normalise_rows_np(rows: F32, scale: F32, offset: F32, valid: U8) -> None:
     rows[...] = np.where(finite, y, np.float32(0))
 
 
-def lookup_rows_np(
-    dn: npt.NDArray[np.unsignedinteger], inputs: F32, ok: U8, out: F32, valid: U8
-) -> None:
-    out[...] = np.stack([inputs[b][dn[b]] for b in range(dn.shape[0])])
-    valid[...] = np.stack([ok[b][dn[b]] for b in range(dn.shape[0])]).all(axis=0)
+def lookup_rows_np(dn: npt.NDArray[np.unsignedinteger], inputs: F32, out: F32, valid: U8) -> None:
+    looked_up = np.stack([inputs[b][dn[b]] for b in range(dn.shape[0])])
+    ok = ~np.isnan(looked_up)
+    out[...] = np.where(ok, looked_up, np.float32(0))
+    valid[...] = ok.all(axis=0)
 
 
 def lookup_values_np(dn: npt.NDArray[np.unsignedinteger], table: F32, out: F32) -> None:

@@ -127,21 +127,20 @@ class PipelineStats:
         return self.tiles - self.tiles_run
 
 
-def dn_input_tables(
-    values: np.ndarray, scale: np.ndarray, offset: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Model input and validity of every DN, from a source's value tables.
+def dn_input_tables(values: np.ndarray, scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Model input of every DN, from a source's value tables.
 
     ``values``: ``(n_bands, n)`` float32, the calibrated value of each DN (NaN for
-    nodata). Returns ``(inputs, ok)``: ``values * scale + offset`` in float32 (the
+    nodata). Returns ``(n_bands, n)`` float32 ``values * scale + offset`` (the
     arithmetic of :func:`normalise_rows`, so a lookup gives bit for bit the same),
-    0 where the value is not finite; and uint8 1 where it is finite.
+    NaN where the value is not finite: one table holds input and validity, and
+    :func:`~pix2lst.runtime.kernels.lookup_rows` writes 0 and marks the pixel
+    invalid where it finds NaN.
     """
     values = np.asarray(values, dtype=np.float32)
-    ok = np.isfinite(values)
     inputs = values * scale[:, None].astype(np.float32) + offset[:, None].astype(np.float32)
-    inputs[~ok] = np.float32(0.0)
-    return np.ascontiguousarray(inputs, dtype=np.float32), ok.astype(np.uint8)
+    inputs[~np.isfinite(values)] = np.float32(np.nan)
+    return np.ascontiguousarray(inputs, dtype=np.float32)
 
 
 def idle_priority_available() -> bool:
@@ -305,7 +304,7 @@ class _Run:
         values = dn_table(source) if all(hasattr(s, "read_dn") for s in sources) else None
         self.values = values
         if values is not None:
-            self.inputs, self.ok = dn_input_tables(values, self.scale, self.offset)
+            self.inputs = dn_input_tables(values, self.scale, self.offset)
             self.dn_dtype = source.dn_dtype  # type: ignore[attr-defined]
         self.scratch: dict[int, npt.NDArray[Any]] = {}  # a DN buffer per reader
         self.ring = np.empty((n_bands, self.ring_rows, grid.width), dtype=np.float32)
@@ -401,7 +400,7 @@ class _Run:
             m = min(DN_CHUNK, n - a)
             dn = scratch[:, :m]
             _read_columns(source, start + a, start + a + m, cols, dn, dn=True)
-            kernels.lookup_rows(dn, self.inputs, self.ok, rows[:, a : a + m], valid[a : a + m])
+            kernels.lookup_rows(dn, self.inputs, rows[:, a : a + m], valid[a : a + m])
             if self.resid_ring is not None:
                 kernels.lookup_values(
                     dn[ri], self.values[ri], self.resid_ring[pos + a : pos + a + m, c0:c1]
