@@ -354,10 +354,17 @@ def test_cog_output_is_valid(tmp_path: Path, models: dict[str, Path]) -> None:
 
 
 @pytest.mark.parametrize("target", ["lst", "lst_minus_bt"])
-def test_scene_folder_equals_composite(tmp_path: Path, sample_scene: Path, target: str) -> None:
-    # the scene is read as DN and looked up (kernels.lookup_rows, the residual BT by
-    # table), the composite as calibrated values: bit for bit the same output
+def test_scene_folder_equals_composite(
+    tmp_path: Path, sample_scene: Path, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the scene is read as DN (decoded by geo.decode, or by GDAL) and looked up
+    # (kernels.lookup_rows, the residual BT by table), the composite as calibrated
+    # values: bit for bit the same output
+    import functools
+
+    from pix2lst.geo.sources import open_source
     from pix2lst.lst_physics import write_composite as physics_composite
+    from pix2lst.runtime import predictor as predictor_mod
 
     residual = {"target": target, "residual_band": "B10"} if target == "lst_minus_bt" else {}
     model = make_model(
@@ -373,13 +380,18 @@ def test_scene_folder_equals_composite(tmp_path: Path, sample_scene: Path, targe
     a = p.predict_file(sample_scene, tmp_path / "a.tif", check_range=False)  # random weights
     p.predict_file(comp, tmp_path / "b.tif", check_range=False)
     p.predict_file(sample_scene / "test_MTL.txt", tmp_path / "c.tif", check_range=False)
+    gdal = functools.partial(open_source, decoder="gdal")
+    monkeypatch.setattr(predictor_mod, "open_source", gdal)
+    p.predict_file(sample_scene, tmp_path / "d.tif", check_range=False)
     with (
         rasterio.open(tmp_path / "a.tif") as x,
         rasterio.open(tmp_path / "b.tif") as y,
         rasterio.open(tmp_path / "c.tif") as z,
+        rasterio.open(tmp_path / "d.tif") as g,
     ):
         np.testing.assert_array_equal(x.read(1), y.read(1))
         np.testing.assert_array_equal(x.read(1), z.read(1))
+        np.testing.assert_array_equal(x.read(1), g.read(1))
         assert x.crs == y.crs and x.transform == y.transform
     assert a.tiles == p.grid(a.height, a.width).n_tiles
 
