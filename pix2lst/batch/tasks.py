@@ -12,6 +12,7 @@ timeout), so that Dask retries the task.
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import threading
 import time
@@ -66,7 +67,7 @@ class PredictOptions:
 
     def __post_init__(self) -> None:
         if self.tile_size is not None and (
-            isinstance(self.tile_size, bool) or not isinstance(self.tile_size, int)
+            isinstance(self.tile_size, bool) or not isinstance(self.tile_size, numbers.Integral)
             or self.tile_size < 1
         ):  # fmt: skip
             raise ParameterError(
