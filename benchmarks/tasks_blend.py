@@ -61,6 +61,7 @@ def blend_kernels(
     n_bands, _, width = buf.shape
     grid = TileGrid(tile * 8, width, tile, padding)
     rmap = np.arange(tile, dtype=np.int64)
+    arows = np.arange(tile, dtype=np.int64)  # accumulator rows (a ring in the pipeline)
     cmap = grid.strip_cols()
     weights = blend_weights(blend, tile, padding)
     scale = np.full(n_bands, 1e-4, np.float32)
@@ -86,14 +87,13 @@ def blend_kernels(
             cut(rows, rmap, cmap, cs, batch)
         t1 = time.perf_counter()
         for cs in chunks:
-            accum(acc, wacc, preds[: len(cs)], cs, weights, valid)
+            accum(acc, wacc, preds[: len(cs)], cs, weights, valid, arows)
         t2 = time.perf_counter()
-        final(acc, wacc, 0, padding, 50.0, 300.0, 0.0, resid, False, out)
+        final(acc, wacc, arows[padding : padding + grid.stride], padding, 50.0, 300.0, 0.0,
+              resid, False, out)  # fmt: skip
         t3 = time.perf_counter()
-        acc[: tile - grid.stride] = acc[grid.stride :]  # roll the accumulator (not timed)
-        acc[tile - grid.stride :] = 0.0
-        wacc[: tile - grid.stride] = wacc[grid.stride :]
-        wacc[tile - grid.stride :] = 0.0
+        acc[arows[: grid.stride]] = 0.0  # the finished rows cleared (not timed)
+        wacc[arows[: grid.stride]] = 0.0
         times["fill_s"] += t1 - t
         times["accumulate_s"] += t2 - t1
         times["finalize_s"] += t3 - t2

@@ -18,8 +18,11 @@ All kernels work on one *strip* of tiles. Shapes and names used throughout:
 * ``cmap``: ``(padded_width,)`` int64, the raster column feeding each padded column;
 * ``col_starts``: ``(k,)`` int64, the padded column where each tile of a batch starts;
 * ``valid``: ``(tile, padded_width)`` uint8, 1 where every band is finite;
-* ``acc`` / ``wacc``: ``(tile, padded_width)`` float64 rolling accumulators of
-  ``sum(w * prediction)`` and ``sum(w)``.
+* ``acc`` / ``wacc``: ``(n_acc_rows, padded_width)`` float64 accumulators of
+  ``sum(w * prediction)`` and ``sum(w)``, a ring of rows (the pipeline keeps padded
+  row ``p`` at ``p % tile`` and clears rows it has finished: nothing is moved);
+* ``arows``: int64, the accumulator row of each tile row (``(tile,)``) or of each
+  output row.
 
 Each kernel has a plain-numpy twin in :mod:`pix2lst.runtime.kernels_ref` with
 the same signature; the tests check they agree.
@@ -159,8 +162,8 @@ def cut_tiles(buf, rmap, cmap, col_starts, batch):  # type: ignore[no-untyped-de
 
 
 @njit(nogil=True, cache=True)
-def accumulate(acc, wacc, preds, col_starts, weights, valid):  # type: ignore[no-untyped-def]
-    """Add ``weights * preds[k]`` and ``weights`` into the strip accumulators.
+def accumulate(acc, wacc, preds, col_starts, weights, valid, arows):  # type: ignore[no-untyped-def]
+    """Add ``weights * preds[k]`` and ``weights`` into accumulator rows ``arows``.
 
     Pixels that are invalid in the input, or whose prediction is not finite, add
     nothing to either sum. Serial: row by row, the tiles of a row in order.
@@ -168,10 +171,11 @@ def accumulate(acc, wacc, preds, col_starts, weights, valid):  # type: ignore[no
     tile = weights.shape[0]
     n = col_starts.shape[0]
     for i in range(tile):
+        r = arows[i]
         for k in range(n):
             cs = col_starts[k]
-            a = acc[i, cs : cs + tile]
-            wa = wacc[i, cs : cs + tile]
+            a = acc[r, cs : cs + tile]
+            wa = wacc[r, cs : cs + tile]
             ok = valid[i, cs : cs + tile]
             for j in range(tile):  # branch-free (adding 0.0 changes nothing): vectorises
                 p = np.float64(preds[k, i, j])
@@ -182,20 +186,21 @@ def accumulate(acc, wacc, preds, col_starts, weights, valid):  # type: ignore[no
 
 
 @njit(nogil=True, cache=True)
-def finalize_rows(acc, wacc, row0, padding, scale, offset, shift, resid, has_resid, out):  # type: ignore[no-untyped-def]
+def finalize_rows(acc, wacc, arows, padding, scale, offset, shift, resid, has_resid, out):  # type: ignore[no-untyped-def]
     """Write finished rows: ``out = (acc / wacc) * scale + offset [+ resid] + shift``.
 
     ``out`` is float32 ``(n_rows, width)`` and takes accumulator rows
-    ``row0 .. row0 + n_rows`` from padded column ``padding`` on; ``resid`` (same
+    ``arows`` (``(n_rows,)``) from padded column ``padding`` on; ``resid`` (same
     shape as ``out``) is the brightness temperature a residual model adds back.
     Pixels without any weight are NaN. The arithmetic is float64, rounded once.
     """
     n_rows, width = out.shape
     for i in range(n_rows):
+        r = arows[i]
         for j in range(width):
-            w = wacc[row0 + i, padding + j]
+            w = wacc[r, padding + j]
             if w > 0.0:
-                v = (acc[row0 + i, padding + j] / w) * scale + offset
+                v = (acc[r, padding + j] / w) * scale + offset
                 if has_resid:
                     v += np.float64(resid[i, j])
                 out[i, j] = np.float32(v + shift)

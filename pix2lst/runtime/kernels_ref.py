@@ -74,20 +74,20 @@ def cut_tiles_np(buf: F32, rmap: I64, cmap: I64, col_starts: I64, batch: F32) ->
 
 
 def accumulate_np(
-    acc: F64, wacc: F64, preds: F32, col_starts: I64, weights: F64, valid: U8
+    acc: F64, wacc: F64, preds: F32, col_starts: I64, weights: F64, valid: U8, arows: I64
 ) -> None:
     tile = weights.shape[0]
     for k, cs in enumerate(col_starts):
         p = preds[k].astype(np.float64)
         ok = valid[:, cs : cs + tile].astype(bool) & np.isfinite(p)
-        acc[:, cs : cs + tile] += np.where(ok, weights * np.where(ok, p, 0.0), 0.0)
-        wacc[:, cs : cs + tile] += np.where(ok, weights, 0.0)
+        acc[arows, cs : cs + tile] += np.where(ok, weights * np.where(ok, p, 0.0), 0.0)
+        wacc[arows, cs : cs + tile] += np.where(ok, weights, 0.0)
 
 
 def finalize_rows_np(
     acc: F64,
     wacc: F64,
-    row0: int,
+    arows: I64,
     padding: int,
     scale: float,
     offset: float,
@@ -96,9 +96,9 @@ def finalize_rows_np(
     has_resid: bool,
     out: F32,
 ) -> None:
-    n_rows, width = out.shape
-    a = acc[row0 : row0 + n_rows, padding : padding + width]
-    w = wacc[row0 : row0 + n_rows, padding : padding + width]
+    width = out.shape[1]
+    a = acc[arows, padding : padding + width]
+    w = wacc[arows, padding : padding + width]
     with np.errstate(invalid="ignore", divide="ignore"):
         v = (a / w) * scale + offset
     if has_resid:

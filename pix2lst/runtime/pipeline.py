@@ -17,10 +17,12 @@ For each strip (one row of tiles) of the :class:`~pix2lst.runtime.tiling.TileGri
 3. tiles are copied into one of two reused batch buffers while an inference
    thread runs ONNX Runtime on the other. Batches run across strip borders, so
    ORT always has a full batch queued; the weighted predictions are added to a
-   rolling float64 accumulator of ``tile`` rows x padded width;
+   float64 accumulator of ``tile`` rows x padded width, a ring of rows (padded row
+   ``p`` at ``p % tile``);
 4. once a strip's last tile is added, the ``stride`` rows that no later strip
-   touches are normalised and handed to a writer thread, and the accumulator rolls
-   up by ``stride`` rows, before any tile of the next strip is added.
+   touches are normalised and handed to a writer thread, and their accumulator
+   rows are cleared for the rows the next strip brings, before any tile of the
+   next strip is added (nothing is moved).
 
 Peak memory is a few ``tile x width`` arrays, whatever the scene height. The
 Numba kernels, rasterio and ONNX Runtime release the GIL, so the threads overlap.
@@ -207,6 +209,7 @@ class _Strip:
 
     row: int
     rmap: npt.NDArray[np.int64]  # ring row of each of the strip's tile rows
+    arows: npt.NDArray[np.int64]  # accumulator row of each of the strip's tile rows
     valid: npt.NDArray[np.uint8]
     starts: npt.NDArray[np.int64]  # padded column of each tile to run
     filled: int = 0
@@ -423,7 +426,8 @@ class _Run:
         kernels.gather_valid(self.ring_valid, rmap, self.cmap, valid)
         cols = np.flatnonzero(kernels.tiles_with_data(valid, grid.n_cols, grid.stride, grid.tile))
         self.done += grid.n_cols - cols.size
-        strip = _Strip(row, rmap, valid, (cols * grid.stride).astype(np.int64))
+        arows = (row * grid.stride + np.arange(grid.tile, dtype=np.int64)) % grid.tile
+        strip = _Strip(row, rmap, arows, valid, (cols * grid.stride).astype(np.int64))
         self.active.append(strip)
         return strip
 
@@ -456,7 +460,7 @@ class _Run:
         for strip, starts, first in segments:
             kernels.accumulate(
                 self.acc, self.wacc, preds[first : first + starts.size], starts,
-                self.weights, strip.valid,
+                self.weights, strip.valid, strip.arows,
             )  # fmt: skip
             strip.unblended -= starts.size
             self.done += starts.size
@@ -488,22 +492,25 @@ class _Run:
         return rows[np.arange(start, stop) % self.ring_rows]  # the rows wrap around the ring
 
     def _finish(self, strip: _Strip) -> None:
-        """Write the strip's finished rows, roll the accumulator, read strip ``row + AHEAD``."""
+        """Write the strip's finished rows, clear their accumulator rows, read strip
+        ``row + AHEAD``."""
         grid, tile, stride = self.grid, self.grid.tile, self.grid.stride
         start, stop = grid.finished_rows(strip.row)
         if stop > start:
             out = self._out_buffer()[: stop - start]
             resid = self._resid_rows(start, stop)
+            arows = (np.arange(start, stop, dtype=np.int64) + grid.padding) % tile
             kernels.finalize_rows(
-                self.acc, self.wacc, start - grid.row_origin(strip.row), grid.padding,
+                self.acc, self.wacc, arows, grid.padding,
                 self.meta.output_scale, self.meta.output_offset, self.shift,
                 resid, self.resid_index >= 0, out,
             )  # fmt: skip
             self.writes.append((self.writer.submit(self.sink.write_rows, start, out), out))
-        self.acc[: tile - stride] = self.acc[stride:]
-        self.acc[tile - stride :] = 0.0
-        self.wacc[: tile - stride] = self.wacc[stride:]
-        self.wacc[tile - stride :] = 0.0
+        # padded rows [row * stride, (row + 1) * stride): no later strip touches them, and
+        # their ring rows take the next strip's new rows
+        done = strip.arows[:stride]
+        self.acc[done] = 0.0
+        self.wacc[done] = 0.0
         if strip.row + AHEAD < grid.n_rows:  # no unfinished strip needs the rows it replaces
             self._submit_load(strip.row + AHEAD)
         if self.progress is not None:

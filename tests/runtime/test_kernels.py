@@ -127,18 +127,20 @@ def test_accumulate_and_finalize(s: dict) -> None:
     acc = rng.normal(size=valid.shape)
     wacc = rng.uniform(0, 1, valid.shape)
     acc2, wacc2 = acc.copy(), wacc.copy()
-    kernels.accumulate(acc, wacc, preds, col_starts, weights, valid)
-    kernels_ref.accumulate_np(acc2, wacc2, preds, col_starts, weights, valid)
+    arows = rng.permutation(g.tile).astype(np.int64)  # the accumulator is a ring of rows
+    kernels.accumulate(acc, wacc, preds, col_starts, weights, valid, arows)
+    kernels_ref.accumulate_np(acc2, wacc2, preds, col_starts, weights, valid, arows)
     np.testing.assert_allclose(acc, acc2, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(wacc, wacc2, rtol=1e-12, atol=1e-12)
 
     rows = min(g.tile, 5)
     resid = rng.normal(300, 3, (rows, g.width)).astype(np.float32)
-    wacc[0, g.padding] = 0.0  # a pixel without weight becomes NaN
+    out_rows = rng.permutation(g.tile)[:rows].astype(np.int64)
+    wacc[out_rows[0], g.padding] = 0.0  # a pixel without weight becomes NaN
     for has_resid in (False, True):
         out1 = np.zeros((rows, g.width), dtype=np.float32)
         out2 = np.zeros_like(out1)
-        args = (0, g.padding, 0.5, 250.0, -273.15, resid, has_resid)
+        args = (out_rows, g.padding, 0.5, 250.0, -273.15, resid, has_resid)
         kernels.finalize_rows(acc, wacc, *args, out1)
         kernels_ref.finalize_rows_np(acc, wacc, *args, out2)
         np.testing.assert_array_equal(out1, out2)
