@@ -168,12 +168,25 @@ def physics(method: str, emissivity: str, mask_clouds: bool, **kw: Any) -> None:
 )  # fmt: skip
 @click.option("--providers", default="auto", show_default=True, help="auto | cpu | cuda | ...")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--tile-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Tile the scene is cut into: a multiple of 2**depth, at least the model's own tile "
+    "(a model with symbolic height/width only) [default: the model's tile].",
+)
 @click.option("--padding", type=click.IntRange(min=0), default=None, help="[default: tile/4]")
 @click.option(
     "--blend", type=click.Choice(["hann", "linear", "crop"]), default="hann", show_default=True
 )
 def predict(
-    model: str | None, providers: str, batch_size: int, padding: int | None, blend: str, **kw: Any
+    model: str | None,
+    providers: str,
+    batch_size: int,
+    tile_size: int | None,
+    padding: int | None,
+    blend: str,
+    **kw: Any,
 ) -> None:
     """LST of every INPUT predicted by an ONNX model, into OUTDIR/<scene id>.tif."""
     from pix2lst.batch.tasks import PredictOptions
@@ -183,7 +196,7 @@ def predict(
     options = PredictOptions(
         str(Path(model).resolve()) if model else None, providers, batch_size, padding, blend,
         kw.pop("units"), kw.pop("cog"),
-        creation_options=tuple(kw.pop("creation_options").items()),
+        creation_options=tuple(kw.pop("creation_options").items()), tile_size=tile_size,
     )  # fmt: skip
     _run("predict", options, kw)
 

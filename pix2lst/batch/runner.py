@@ -32,6 +32,7 @@ from pix2lst.batch.tasks import (
     PredictOptions,
     PredictorPlugin,
     Task,
+    check_predict_options,
     run_scene,
 )
 from pix2lst.errors import (
@@ -192,6 +193,8 @@ def run(
     opts = options if options is not None else expected()
     if not isinstance(opts, expected):
         raise ParameterError(f"task {task!r} takes {expected.__name__}, not {type(opts).__name__}")
+    if isinstance(opts, PredictOptions):
+        check_predict_options(opts)  # a tile the model cannot run: one line, before any work
     items = expand_inputs(inputs)
     out = Path(out_dir)
     try:

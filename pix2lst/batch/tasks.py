@@ -12,6 +12,7 @@ timeout), so that Dask retries the task.
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import threading
 import time
@@ -23,7 +24,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from pix2lst.batch.inputs import BatchInput
 from pix2lst.batch.manifest import ManifestRow
-from pix2lst.errors import Pix2LstError
+from pix2lst.errors import ParameterError, Pix2LstError
 
 __all__ = [
     "PLUGIN_NAME",
@@ -31,6 +32,7 @@ __all__ = [
     "PredictOptions",
     "PredictorPlugin",
     "Task",
+    "check_predict_options",
     "is_transient",
     "run_scene",
 ]
@@ -47,7 +49,9 @@ class PredictOptions:
 
     ``model=None`` is the shipped model; with a remote cluster the model path must
     exist on every worker. ``threads``: ONNX Runtime intra-op threads per worker
-    (0: the worker's share of the cores).
+    (0: the worker's share of the cores). ``tile_size``: the tile each scene is cut
+    into (``None``: the model's own; a larger one needs a model with symbolic
+    height/width, see :class:`~pix2lst.runtime.LSTPredictor`).
     """
 
     model: str | None = None
@@ -59,6 +63,17 @@ class PredictOptions:
     cog: bool = False
     threads: int = 0
     creation_options: tuple[tuple[str, str], ...] = ()
+    tile_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.tile_size is not None and (
+            isinstance(self.tile_size, bool) or not isinstance(self.tile_size, numbers.Integral)
+            or self.tile_size < 1
+        ):  # fmt: skip
+            raise ParameterError(
+                f"tile_size must be a positive whole number of pixels or None (the model's "
+                f"own tile), not {self.tile_size!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -106,11 +121,40 @@ class PredictorPlugin(WorkerPlugin):
         self.predictor = LSTPredictor(
             o.model, providers=o.providers, batch_size=o.batch_size, padding=o.padding,
             blend=o.blend, session=session, sessions=1,  # the workers are the parallelism
+            tile_size=o.tile_size,
         )  # fmt: skip
         log.info("worker predictor ready: %s, %d ORT threads", self.predictor.provider, threads)
 
     def teardown(self, worker: Any = None) -> None:
         self.predictor = None
+
+
+def check_predict_options(options: PredictOptions) -> None:
+    """Refuse a ``tile_size`` the model cannot run, here, before any worker or scene starts.
+
+    The model is opened on the CPU (no warm-up) when this machine has it, and its
+    graph and metadata checked as :class:`~pix2lst.runtime.LSTPredictor` does (a
+    one-line :class:`~pix2lst.errors.ParameterError`: not a multiple of ``2**depth``,
+    smaller than the model's tile, or a model exported for fixed tiles). A model
+    path that exists only on the workers of a remote cluster is checked there.
+    """
+    if options.tile_size is None:
+        return
+    from pix2lst.runtime.model import load_model
+    from pix2lst.runtime.session import SessionConfig
+
+    if options.model is None:
+        from pix2lst.data import default_model_path
+
+        path = default_model_path()
+    else:
+        path = Path(options.model)
+    if not path.is_file():
+        log.info("model %s is not on this machine: the workers check tile_size %d", path,
+                 options.tile_size)  # fmt: skip
+        return
+    config = SessionConfig(providers="cpu", graph_optimization="disable", warmup=False)
+    load_model(path, config, batch_size=1, tile_size=options.tile_size)
 
 
 def _worker_share(worker: Any) -> int:

@@ -14,7 +14,8 @@ One place for each raster concern:
   :class:`BlockReader`, with GDAL as the fallback for what it declines;
 * :mod:`.stream`: strip-by-strip streaming of band files into one output;
 * :mod:`.writer`: the one GeoTIFF/COG writer (profile, overviews, band unit, tags,
-  verified), :mod:`.tags`: the tag names, :mod:`.units`: K / degC;
+  verified), :mod:`.verify`: its read-back check before the rename (every block
+  present and decoding), :mod:`.tags`: the tag names, :mod:`.units`: K / degC;
 * :mod:`.atomic`: no partial output, no silent overwrite.
 
 Submodules are imported on use; ``from pix2lst.geo import Grid`` also works.

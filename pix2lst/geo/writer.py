@@ -4,7 +4,8 @@
 file beside the target (:func:`pix2lst.geo.atomic.atomic_output`). When the block
 ends without error the descriptions, band units and tags are set, overviews are
 added (so that QGIS draws a whole scene fast) on the closed file once it has been
-checked, and the result re-opened and checked completely (:func:`verify_raster`:
+checked, and the result re-opened and checked completely
+(:func:`pix2lst.geo.verify.verify_raster`:
 every block present and inside the file, every block of every IFD decompresses; a
 full disk or any GDAL write error fails the run here), and only then renamed onto
 the target. Overviews of a one-band float32 raster written as full-width rows in
@@ -25,13 +26,11 @@ reader support). ``creation_options`` (``--co NAME=VALUE``) override the profile
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import math
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,21 +43,20 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from pix2lst.errors import OutputWriteError, ParameterError
-from pix2lst.geo.atomic import atomic_output, check_output, target_of
+from pix2lst.geo.atomic import atomic_output, check_output
 from pix2lst.geo.grid import Grid
 from pix2lst.geo.plausible import RangeCount, lst_range_count
+from pix2lst.geo.verify import check_complete, thread_count, verify_raster, write_failed
 
 __all__ = [
     "BLOCK",
     "RASTER_SUFFIXES",
     "RasterWriter",
-    "check_complete",
     "check_raster_output",
     "creation_profile",
     "overview_factors",
     "parse_creation_options",
     "raster_writer",
-    "verify_raster",
 ]
 
 if TYPE_CHECKING:
@@ -192,7 +190,7 @@ class RasterWriter:
             else:
                 self._ds.write(array, indexes, window=window)
         except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
-            raise _write_failed(self._target, exc) from exc
+            raise write_failed(self._target, exc) from exc
         if self.overviews is not None:
             rows = array if array.ndim == 2 else array[0] if array.shape[0] == 1 else None
             streamed = False
@@ -200,7 +198,7 @@ class RasterWriter:
                 try:
                     streamed = self.overviews.add(int(window.row_off), rows)
                 except OSError as exc:  # the spool beside the output: a full disk
-                    raise _write_failed(self._target, exc) from exc
+                    raise write_failed(self._target, exc) from exc
             if not streamed:
                 self.overviews.close()
                 self.overviews = None
@@ -213,179 +211,6 @@ class RasterWriter:
         """Full-width rows ``(h, w)`` of band 1 starting at row ``start``."""
         window = Window(0, start, self.width, rows.shape[0])  # type: ignore[no-untyped-call]
         self._write(rows, 1, window)
-
-
-def _write_failed(path: Path, exc: BaseException) -> OutputWriteError:
-    return OutputWriteError(
-        f"writing {path} failed ({exc}); check the free space and the folder, "
-        "then run again (the previous output, if any, is untouched)"
-    )
-
-
-def _check_blocks(ds: Any, path: Path, size: int) -> None:  # path: the target, for messages
-    """Every block of a GeoTIFF is present and lies inside the file (a full disk cuts it)."""
-    if ds.driver != "GTiff":
-        return
-    bh, bw = ds.block_shapes[0]
-    nby, nbx = -(-ds.height // bh), -(-ds.width // bw)
-    bands = [1] if ds.interleaving and ds.interleaving.name == "PIXEL" else range(1, ds.count + 1)
-    for b in bands:
-        for y in range(nby):
-            for x in range(nbx):
-                off = ds.get_tag_item(f"BLOCK_OFFSET_{x}_{y}", "TIFF", bidx=b)
-                n = ds.get_tag_item(f"BLOCK_SIZE_{x}_{y}", "TIFF", bidx=b)
-                if not off or not n or int(off) + int(n) > size:
-                    raise OutputWriteError(
-                        f"{path} was written incomplete (block {x},{y} of band {b} is missing or "
-                        "cut short); the disk may be full. Nothing was replaced"
-                    )
-
-
-def _check_size(ds: Any, path: Path, grid: Grid, count: int) -> None:
-    if (ds.width, ds.height, ds.count) != (grid.width, grid.height, count):
-        raise OutputWriteError(
-            f"{target_of(path)} reads back as {ds.width} x {ds.height} x {ds.count}, not "
-            f"{grid.width} x {grid.height} x {count}; the disk may be full"
-        )
-
-
-def _check_complete(ds: Any, path: Path, grid: Grid, count: int) -> None:
-    _check_size(ds, path, grid, count)
-    _check_blocks(ds, target_of(path), path.stat().st_size)
-
-
-def _gdal_failed(path: Path, exc: BaseException) -> OutputWriteError:
-    if isinstance(exc, OutputWriteError):
-        return exc
-    return _write_failed(target_of(path), exc)
-
-
-def check_complete(path: Path, grid: Grid, count: int) -> None:
-    """Open ``path`` and check its size and that every block lies inside it (no decoding)."""
-    try:
-        with rasterio.open(path, NUM_THREADS="ALL_CPUS") as ds:  # decode with every core
-            _check_complete(ds, path, grid, count)
-    except (rasterio.errors.RasterioIOError, CPLE_BaseError, OSError) as exc:
-        raise _gdal_failed(path, exc) from exc
-
-
-def verify_raster(path: Path, grid: Grid, count: int) -> None:
-    """Re-open ``path``, check its blocks, decode them all; :class:`OutputWriteError` if anything
-    fails.
-
-    A write that failed silently (a full disk, a truncated file) surfaces here, before
-    the file is renamed onto its target. GDAL opens the file and checks its size; then
-    every block of every IFD (the overviews too) must be present, inside the file, and
-    decompress from its bytes to a whole block (:func:`_decode_blocks`, tifffile +
-    imagecodecs: about 4x fewer core-seconds than reading it back through GDAL, whose
-    floating-point predictor is slow). A file tifffile cannot parse has its blocks
-    checked and is read back through GDAL instead (:func:`_read_back`).
-    Messages name the target the temporary ``path`` stands for.
-    """
-    try:
-        with rasterio.open(path) as ds:
-            _check_size(ds, path, grid, count)
-    except (rasterio.errors.RasterioIOError, CPLE_BaseError, OSError) as exc:
-        raise _gdal_failed(path, exc) from exc
-    if not _decode_blocks(path):
-        _read_back(path, count)
-
-
-def _read_back(path: Path, count: int) -> None:
-    """Check ``path``'s blocks and read it and its overviews back through GDAL (every
-    block decoded)."""
-    try:
-        with rasterio.open(path, NUM_THREADS="ALL_CPUS") as ds:  # decode with every core
-            _check_blocks(ds, target_of(path), path.stat().st_size)
-            rows = max(ds.block_shapes[0][0], 1) * 4
-            buf = np.empty((count, min(rows, ds.height), ds.width), dtype=ds.dtypes[0])
-            for start in range(0, ds.height, rows):
-                n = min(rows, ds.height - start)
-                ds.read(window=Window(0, start, ds.width, n), out=buf[:, :n])  # type: ignore[no-untyped-call]
-            for f in ds.overviews(1):
-                ds.read(out_shape=(count, -(-ds.height // f), -(-ds.width // f)))
-    except (rasterio.errors.RasterioIOError, CPLE_BaseError, OSError) as exc:
-        raise _gdal_failed(path, exc) from exc
-
-
-_CODECS = {1: "none", 5: "lzw", 8: "zlib", 32946: "zlib", 50000: "zstd"}
-"""TIFF compression tag -> the imagecodecs decoder that checks a block without undoing the
-predictor (it cannot fail once the bytes decompress to a whole block)."""
-
-
-def _undecodable(mm: memoryview, jobs: list[tuple[Any, ...]]) -> tuple[int, int, str] | None:
-    """The first of ``jobs`` (IFD, block, offset, bytes, decoder, size) whose bytes do not
-    decompress to a whole block, as (IFD, block, why); None when all do."""
-    buf = bytearray(max((job[5] for job in jobs), default=0))
-    for k, i, off, n, decode, whole in jobs:
-        try:
-            got = n if decode is None else len(decode(mm[off : off + n], out=buf))
-        except Exception as exc:  # the codec's own error: a corrupt block
-            return k, i, str(exc)
-        if got != whole:
-            return k, i, f"{got} of {whole} bytes"
-    return None
-
-
-def _decode_blocks(path: Path) -> bool:
-    """Decompress every block of every IFD of ``path``; False if tifffile cannot parse it.
-
-    Raises :class:`OutputWriteError` for a block that is missing, lies outside the file,
-    or does not decompress to a whole block. Private to the writer: it checks bytes, it
-    does not undo the predictor nor return pixels.
-    """
-    import mmap
-
-    import imagecodecs
-    import tifffile
-
-    name = target_of(path)
-    try:
-        fh = open(path, "rb")
-    except OSError as exc:
-        raise _write_failed(name, exc) from exc
-    with fh:
-        try:
-            tif = tifffile.TiffFile(fh)
-            pages = [p for p in tif.pages if isinstance(p, tifffile.TiffPage)]
-        except Exception:
-            return False
-        with tif:
-            if not pages or any(p.compression not in _CODECS or not p.is_tiled for p in pages):
-                return False
-            size = os.fstat(fh.fileno()).st_size
-            jobs = []  # (IFD, block, offset, bytes, decoder, decoded size)
-            for k, page in enumerate(pages):
-                spp = page.samplesperpixel if page.planarconfig == 1 else 1
-                whole = page.tilewidth * page.tilelength * page.tiledepth * spp
-                whole *= page.bitspersample // 8
-                codec = _CODECS[page.compression]
-                decode = None if codec == "none" else getattr(imagecodecs, codec + "_decode")
-                for i, (off, n) in enumerate(
-                    zip(page.dataoffsets, page.databytecounts, strict=True)
-                ):
-                    if not off or not n or off + n > size:
-                        raise OutputWriteError(
-                            f"{name} was written incomplete (block {i} of IFD {k} is missing "
-                            "or cut short); the disk may be full. Nothing was replaced"
-                        )
-                    jobs.append((k, i, int(off), int(n), decode, whole))
-            workers = _workers("ALL_CPUS")
-            with (
-                mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
-                memoryview(mapped) as mm,  # slices without copying the bytes
-                ThreadPoolExecutor(workers) as pool,  # the codecs release the GIL
-            ):
-                parts = [jobs[j::workers] for j in range(workers)]
-                for failed in pool.map(functools.partial(_undecodable, mm), parts):
-                    if failed is not None:
-                        k, i, detail = failed
-                        raise OutputWriteError(
-                            f"writing {name} failed (block {i} of IFD {k} does not decode: "
-                            f"{detail}); check the free space and the folder, then run again "
-                            "(the previous output, if any, is untouched)"
-                        )
-    return True
 
 
 def _plenty_of_room(path: Path) -> bool:
@@ -430,23 +255,12 @@ def _build_overviews(path: Path, factors: list[int], target: Path) -> None:
             ds.build_overviews(factors, Resampling.average)
             ds.update_tags(ns="rio_overview", resampling="average")
     except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
-        raise _write_failed(target, exc) from exc
+        raise write_failed(target, exc) from exc
 
 
 def _streamable(dtype: str, nodata: float | None) -> bool:
     """Overviews can be streamed: float32 with NaN nodata (the means leave NaN out)."""
     return np.dtype(dtype) == np.float32 and nodata is not None and math.isnan(nodata)
-
-
-def _workers(threads: str | int) -> int:
-    """``NUM_THREADS`` (``ALL_CPUS`` or a count) as a number of workers (``ALL_CPUS``: the
-    cores this process may run on)."""
-    text = str(threads).strip().upper()
-    if text.isdigit():
-        return max(1, int(text))
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
 
 
 @contextlib.contextmanager
@@ -503,7 +317,7 @@ def raster_writer(
                     stream = OverviewStream(grid.height, grid.width, factors, tmp.parent)
                 except OSError as exc:
                     ds.close()
-                    raise _write_failed(target, exc) from exc
+                    raise write_failed(target, exc) from exc
             writer = RasterWriter(ds, check, target, stream)
             try:
                 with ds:
@@ -528,7 +342,7 @@ def raster_writer(
                         ds.update_tags(ns="rio_overview", resampling="average")
                         factors = []
             except CPLE_BaseError as exc:  # raised by GDAL while flushing / closing
-                raise _write_failed(target, exc) from exc
+                raise write_failed(target, exc) from exc
             if writer.overviews is not None:  # streamed: appended as IFDs of their own
                 check_complete(stream_path, grid, count)
                 from pix2lst.geo.overviews import append_overviews
@@ -536,10 +350,10 @@ def raster_writer(
                 try:
                     append_overviews(  # the run is over: every core compresses
                         stream_path, writer.overviews, block=int(profile["blockxsize"]),
-                        workers=_workers("ALL_CPUS"),
+                        workers=thread_count("ALL_CPUS"),
                     )  # fmt: skip
                 except Exception as exc:  # OSError (a full disk) or tifffile's own errors
-                    raise _write_failed(target, exc) from exc
+                    raise write_failed(target, exc) from exc
             elif factors:  # near a full disk: only on a file checked complete (GDAL can crash
                 check_complete(stream_path, grid, count)  # building them after a failed write)
                 _build_overviews(stream_path, factors, target)
@@ -548,7 +362,7 @@ def raster_writer(
                 try:
                     rasterio.shutil.copy(stream_path, tmp, **{**_COG, **extra})
                 except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
-                    raise _write_failed(target, exc) from exc
+                    raise write_failed(target, exc) from exc
             verify_raster(tmp, grid, count)
         finally:
             if stream is not None:

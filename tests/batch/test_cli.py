@@ -42,6 +42,30 @@ def test_batch_predict(tmp_path, dask_client):
     assert (tmp_path / "out" / "LC08_CLI_P.tif").is_file()
 
 
+def test_batch_predict_tile_size(tmp_path, dask_client):
+    import rasterio
+
+    scene = make_scene(tmp_path / "a", "LC08_CLI_T")
+    spatial = make_model(tmp_path / "s.onnx", "conv", tile=32, depth=3, spatial=True, **LST_LIKE)
+    result = _invoke("batch", "predict", str(scene), "-o", str(tmp_path / "out"), "--model",
+                     str(spatial), "--providers", "cpu", "--tile-size", "64", "--batch-size", "2",
+                     "--scheduler", dask_client.scheduler.address)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out" / "LC08_CLI_T.tif") as ds:
+        assert ds.tags()["TILE_SIZE"] == "64"
+
+
+def test_batch_predict_tile_size_of_a_fixed_model_is_one_line(tmp_path):
+    scene = make_scene(tmp_path / "a", "LC08_CLI_F")
+    fixed = make_model(tmp_path / "f.onnx", "conv", tile=32, depth=3, **LST_LIKE)
+    result = _invoke("batch", "predict", str(scene), "-o", str(tmp_path / "out"), "--model",
+                     str(fixed), "--tile-size", "64", "--scheduler", "tcp://127.0.0.1:1")  # fmt: skip
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "exported for fixed 32x32 tiles" in lines[0], result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [

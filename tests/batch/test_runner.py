@@ -61,6 +61,43 @@ def test_predict_batch_equals_predict_file(tmp_path, dask_client):
         np.testing.assert_array_equal(a.read(1), b.read(1))
 
 
+def test_predict_batch_with_a_larger_tile_equals_predict_file(tmp_path, dask_client):
+    from pix2lst.runtime import LSTPredictor
+
+    (mtl,) = _scenes(tmp_path, 1)
+    model = make_model(tmp_path / "s.onnx", "conv", tile=32, depth=3, spatial=True, **LST_LIKE)
+    options = PredictOptions(model=str(model), providers="cpu", batch_size=2, tile_size=64)
+    (row,) = run([str(mtl)], tmp_path / "out", "predict", client=dask_client, options=options)
+    assert row.status == "ok", row.error
+    LSTPredictor(model, providers="cpu", batch_size=2, tile_size=64).predict_file(
+        mtl, tmp_path / "one.tif"
+    )
+    with rasterio.open(row.output) as a, rasterio.open(tmp_path / "one.tif") as b:
+        assert a.tags()["TILE_SIZE"] == "64" and a.tags()["PADDING"] == "8"
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+@pytest.mark.parametrize(
+    ("spatial", "tile", "said"),
+    [(False, 64, "exported for fixed 32x32 tiles"), (True, 36, "multiple of 8")],
+)
+def test_a_tile_the_model_cannot_run_is_refused_before_any_work(tmp_path, spatial, tile, said):
+    (mtl,) = _scenes(tmp_path, 1)
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32, depth=3, spatial=spatial, **LST_LIKE)
+    options = PredictOptions(model=str(model), providers="cpu", tile_size=tile)
+    with pytest.raises(ParameterError, match=said) as err:  # no scheduler answers there
+        run([str(mtl)], tmp_path / "out", "predict", scheduler="tcp://127.0.0.1:1",
+            options=options)  # fmt: skip
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("tile", [0, -32, 64.0, True])
+def test_predict_options_refuse_a_tile_that_is_no_size(tile):
+    with pytest.raises(ParameterError, match="tile_size must be a positive whole number"):
+        PredictOptions(tile_size=tile)
+
+
 def test_a_failing_scene_is_recorded_and_the_others_finish(tmp_path, dask_client, http_server):
     good, no_b10 = _scenes(tmp_path, 2)
     (no_b10.parent / "LC08_TEST_1_B10.TIF").unlink()

@@ -15,7 +15,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from pix2lst.errors import ParameterError
-from pix2lst.geo import writer as writer_mod
+from pix2lst.geo import verify as verify_mod
 from pix2lst.geo.grid import Grid
 from pix2lst.geo.overviews import OverviewStream, accumulate_rows, accumulate_rows_ref
 from pix2lst.geo.writer import raster_writer
@@ -103,7 +103,7 @@ def test_writer_appends_streamed_overviews_gdal_reads(tmp_path: Path) -> None:
     np.testing.assert_allclose(small, refs[1], rtol=1e-6, equal_nan=True)
     for lvl, ref in enumerate(refs):
         np.testing.assert_allclose(_overview(out, lvl), ref, rtol=1e-6, equal_nan=True)
-    assert writer_mod._decode_blocks(out)  # base and overview IFDs decode
+    assert verify_mod._decode_blocks(out)  # base and overview IFDs decode
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lst.tif"]
 
 
