@@ -21,8 +21,9 @@ if TYPE_CHECKING:  # the real types for type checkers; at run time see __getattr
     from pix2lst.runtime.blending import BLENDS, blend_weights
     from pix2lst.runtime.metadata import FORMAT_VERSION, TARGETS, ModelMetadata
     from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
-    from pix2lst.runtime.pipeline import IO_PRIORITIES, PipelineStats, run_pipeline
+    from pix2lst.runtime.pipeline import PipelineStats, run_pipeline
     from pix2lst.runtime.predictor import UNITS, LSTPredictor, PredictionSummary
+    from pix2lst.runtime.priority import IO_PRIORITIES
     from pix2lst.runtime.session import (
         PROVIDER_ALIASES,
         SessionConfig,
@@ -62,7 +63,7 @@ _WHERE = {
     "BLENDS": "blending", "blend_weights": "blending",
     "FORMAT_VERSION": "metadata", "TARGETS": "metadata", "ModelMetadata": "metadata",
     "BatchRunner": "model", "LoadedModel": "model", "load_model": "model",
-    "IO_PRIORITIES": "pipeline", "PipelineStats": "pipeline", "run_pipeline": "pipeline",
+    "IO_PRIORITIES": "priority", "PipelineStats": "pipeline", "run_pipeline": "pipeline",
     "UNITS": "predictor", "LSTPredictor": "predictor", "PredictionSummary": "predictor",
     "PROVIDER_ALIASES": "session", "SessionConfig": "session",
     "available_providers": "session", "create_session": "session",

@@ -15,7 +15,7 @@ from pix2lst._cli_options import (
 )
 from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
-from pix2lst.runtime.pipeline import IO_PRIORITIES
+from pix2lst.runtime.priority import IO_PRIORITIES
 
 __all__ = ["predict"]
 

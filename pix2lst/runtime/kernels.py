@@ -12,7 +12,7 @@ All kernels work on one *strip* of tiles. Shapes and names used throughout:
   normalised model input (0 where the input is nodata), made once per pixel when
   the rows are read: :func:`normalise_rows` from values, :func:`lookup_rows` from
   a scene's DN (one table per band,
-  :func:`pix2lst.runtime.pipeline.dn_input_tables`);
+  :func:`pix2lst.runtime.ring.dn_input_tables`);
 * ``rmap``: ``(tile,)`` int64, the row of ``buf`` feeding each tile row
   (reflection at the scene border already applied);
 * ``cmap``: ``(padded_width,)`` int64, the raster column feeding each padded column;
@@ -103,7 +103,7 @@ def lookup_rows(dn, inputs, out, valid):  # type: ignore[no-untyped-def]
     """DN to model input: ``out[b] = inputs[b, dn[b]]``, 0 where that is NaN; ``valid`` 1
     where no band's entry is NaN. ``dn``: unsigned ``(n_bands, n, w)``; ``out`` float32,
     ``valid`` uint8 ``(n, w)``, any strides; ``inputs`` from
-    :func:`~pix2lst.runtime.pipeline.dn_input_tables` (one gather per pixel and band)."""
+    :func:`~pix2lst.runtime.ring.dn_input_tables` (one gather per pixel and band)."""
     n_bands, n_rows, width = dn.shape
     zero = np.float32(0.0)
     for i in range(n_rows):

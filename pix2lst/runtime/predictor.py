@@ -26,14 +26,8 @@ from pix2lst.lst_physics.scene_calibration import scene_calibrator
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
-from pix2lst.runtime.pipeline import (
-    ArraySink,
-    PipelineStats,
-    Progress,
-    io_threads,
-    resolve_io_priority,
-    run_pipeline,
-)
+from pix2lst.runtime.pipeline import ArraySink, PipelineStats, Progress, run_pipeline
+from pix2lst.runtime.priority import io_threads, resolve_io_priority
 from pix2lst.runtime.session import SessionConfig, resolve_providers, resolve_sessions, usable_cores
 from pix2lst.runtime.tiling import TileGrid, default_padding
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from pix2lst.runtime import kernels, kernels_ref
 from pix2lst.runtime.blending import BLENDS, blend_weights
-from pix2lst.runtime.pipeline import dn_input_tables
+from pix2lst.runtime.ring import dn_input_tables
 from pix2lst.runtime.tiling import TileGrid
 
 

@@ -17,16 +17,12 @@ from hypothesis import strategies as st
 from pix2lst.errors import EmptySceneError
 from pix2lst.geo.sources import ArraySource
 from pix2lst.runtime import BLENDS, LSTPredictor
-from pix2lst.runtime import pipeline as pipeline_mod
+from pix2lst.runtime import ring as ring_mod
 from pix2lst.runtime import session as session_mod
 from pix2lst.runtime.kernels_ref import reference_mosaic
-from pix2lst.runtime.pipeline import (
-    ArraySink,
-    column_splits,
-    idle_priority_available,
-    resolve_io_priority,
-    run_pipeline,
-)
+from pix2lst.runtime.pipeline import ArraySink, run_pipeline
+from pix2lst.runtime.priority import idle_priority_available, resolve_io_priority
+from pix2lst.runtime.ring import column_splits
 from tests.conftest import BANDS, LST_LIKE, make_model, run_python, sample_dn, write_composite
 
 TILES = (16, 32)
@@ -500,7 +496,7 @@ def test_parallel_column_readers_give_the_same_file(
     p = LSTPredictor(model, providers="cpu")
     outs = []
     seen: list[int] = []
-    real = pipeline_mod._read_columns
+    real = ring_mod._read_columns
 
     def spy(source: Any, *args: Any, **kwargs: Any) -> None:
         seen.append(id(source))
@@ -509,11 +505,11 @@ def test_parallel_column_readers_give_the_same_file(
     for readers in (1, 3):
         p.readers = readers
         seen.clear()
-        pipeline_mod._read_columns = spy  # type: ignore[assignment]
+        ring_mod._read_columns = spy  # type: ignore[assignment]
         try:
             p.predict_file(src, tmp_path / f"r{readers}.tif")
         finally:
-            pipeline_mod._read_columns = real  # type: ignore[assignment]
+            ring_mod._read_columns = real  # type: ignore[assignment]
         assert len(set(seen)) == min(readers, 2)  # 627 px: two column blocks of 512
         with rasterio.open(tmp_path / f"r{readers}.tif") as ds:
             outs.append(ds.read(1))
