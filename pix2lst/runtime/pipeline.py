@@ -9,9 +9,9 @@ For each strip (one row of tiles) of the :class:`~pix2lst.runtime.tiling.TileGri
 2. the validity of each raster row (all bands finite) was computed at the same
    time; the strip's mask is gathered from it and tiles without a single valid
    pixel are not sent to the model;
-3. filler threads copy tiles into reused batch buffers while inference threads
-   (one per ONNX Runtime session) run earlier batches and this thread blends the
-   ones that are done. Batches run across strip borders, so
+3. filler threads (one per session, or one per 4 cores where that is more) copy
+   tiles into reused batch buffers while inference threads (one per ONNX Runtime
+   session) run earlier batches and this thread blends the ones that are done. Batches run across strip borders, so
    ORT always has a full batch queued; the weighted predictions are added to a
    float64 accumulator of ``tile`` rows x padded width, a ring of rows (padded row
    ``p`` at ``p % tile``);
@@ -48,6 +48,7 @@ from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.model import BatchRunner
 from pix2lst.runtime.priority import resolve_io_priority, runs_idle, to_idle_priority
 from pix2lst.runtime.ring import InputRing
+from pix2lst.runtime.session import usable_cores
 from pix2lst.runtime.tiling import TileGrid
 
 __all__ = ["AHEAD", "ArraySink", "PipelineStats", "Progress", "Sink", "run_pipeline"]
@@ -154,9 +155,13 @@ class _Run:
         self.acc = np.zeros((tile, grid.padded_width), dtype=np.float64)
         self.wacc = np.zeros_like(self.acc)
         self.valids = [np.zeros(self.acc.shape, dtype=np.uint8) for _ in range(AHEAD)]
-        # per session: one batch being cut by its filler, one running, and one spare to
-        # queue into while the oldest is blended
-        self.batches = [runner.new_batch() for _ in range(2 * len(self.runners) + 1)]
+        # filler threads cut batches' tiles out of the ring (a copy of 4x the scene's
+        # pixels at padding tile / 4) while the sessions run earlier batches and this
+        # thread blends: one per session, or one per 4 cores where there are more (a GPU
+        # session leaves the cores to the host side)
+        n_fill = max(len(self.runners), usable_cores() // 4)
+        # a batch being cut per filler, one running per session, one to queue into
+        self.batches = [runner.new_batch() for _ in range(n_fill + len(self.runners) + 1)]
         n = grid.n_rows
         lo = [int(grid.strip_rows(r).min()) for r in range(n)]
         self.hi = [int(grid.strip_rows(r).max()) + 1 for r in range(n)]
@@ -181,10 +186,7 @@ class _Run:
         self.infer = [
             ThreadPoolExecutor(1, thread_name_prefix="pix2lst-infer") for _ in self.runners
         ]
-        # as many filler threads, which cut batches' tiles out of the ring (a copy of 4x
-        # the scene's pixels at padding tile / 4) while the sessions run earlier batches
-        # and this thread blends
-        self.fillers = ThreadPoolExecutor(len(self.runners), thread_name_prefix="pix2lst-fill")
+        self.fillers = ThreadPoolExecutor(n_fill, thread_name_prefix="pix2lst-fill")
         self.writer = ThreadPoolExecutor(
             1,
             thread_name_prefix="pix2lst-write",

@@ -466,6 +466,31 @@ def test_several_sessions_give_the_same_mosaic(models: dict[str, Path], batch_si
     assert auto.sessions == session_mod.auto_sessions("CPUExecutionProvider")
 
 
+def test_more_fillers_than_sessions_give_the_same_mosaic(
+    models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # on a 16- or 64-core machine one filler thread per 4 cores cuts tiles, more than
+    # there are sessions (a GPU has one): the batches still run and blend in order
+    import pix2lst.runtime.pipeline as pipeline_mod
+
+    arr = scene_like(150, 120, 3, holes=True)
+    p = LSTPredictor(models["conv"], providers="cpu", batch_size=2, padding=8, sessions=1)
+    out1 = p.predict_array(arr)
+    fillers: list[int] = []
+    real = pipeline_mod.ThreadPoolExecutor
+
+    def counting(n: int, **kw: Any) -> Any:
+        if kw.get("thread_name_prefix") == "pix2lst-fill":
+            fillers.append(n)
+        return real(n, **kw)
+
+    monkeypatch.setattr(pipeline_mod, "ThreadPoolExecutor", counting)
+    for cores in (16, 64):
+        monkeypatch.setattr(pipeline_mod, "usable_cores", lambda c=cores: c)
+        np.testing.assert_array_equal(p.predict_array(arr), out1)
+    assert fillers == [4, 16]
+
+
 @given(
     width=st.integers(1, 5000),
     parts=st.integers(1, 20),
