@@ -5,7 +5,8 @@ For each strip (one row of tiles) of the :class:`~pix2lst.runtime.tiling.TileGri
 1. reader threads have already read the raster rows the strip needs into the
    :class:`~pix2lst.runtime.ring.InputRing`, a ring of rows made model input once
    per pixel (see :mod:`pix2lst.runtime.ring`), never copied again but into tiles.
-   The readers run ``AHEAD`` strips ahead of the oldest strip still being blended;
+   The readers run :func:`ahead_strips` strips ahead of the oldest strip still being
+   blended;
 2. the validity of each raster row (all bands finite) was computed at the same
    time; the strip's mask is gathered from it and tiles without a single valid
    pixel are not sent to the model;
@@ -51,7 +52,7 @@ from pix2lst.runtime.ring import InputRing
 from pix2lst.runtime.session import usable_cores
 from pix2lst.runtime.tiling import TileGrid
 
-__all__ = ["AHEAD", "ArraySink", "PipelineStats", "Progress", "Sink", "run_pipeline"]
+__all__ = ["LEAD_ROWS", "ArraySink", "PipelineStats", "Progress", "Sink", "run_pipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +115,18 @@ class _Strip:
         return self.filled == self.starts.size and self.unblended == 0
 
 
-AHEAD = 3
-"""Strips read ahead of the oldest unfinished one. An idle-priority reader gets
-CPU time only in ORT's gaps, and every few strips a new row of compressed input
-blocks must be decoded: three strips of lead time absorb that without stalls."""
+LEAD_ROWS = 256
+"""Raster rows the readers keep ahead of the strip being filled. An idle-priority
+reader gets CPU time only in ORT's gaps, and every few strips a new row of
+compressed input blocks must be decoded: 256 rows of lead (two strips at 256 px
+tiles) absorb that without stalls."""
+
+
+def ahead_strips(stride: int) -> int:
+    """Strips read ahead of the oldest unfinished one: enough for :data:`LEAD_ROWS` rows
+    beyond it, at least 2 (3 at 256 px tiles, 2 at 512 px: the ring holds that many
+    strips, so larger tiles do not take a ring of rows they do not need)."""
+    return max(2, -(-LEAD_ROWS // max(1, stride)) + 1)
 
 
 _Segment = tuple[_Strip, npt.NDArray[np.int64], int]
@@ -135,7 +144,7 @@ class _Run:
     of the next strip is.
 
     A strip's tile rows are indices into the :class:`~pix2lst.runtime.ring.InputRing`.
-    Strip ``r + AHEAD`` is read once strip ``r`` is finished, and the ring is sized so
+    Strip ``r + ahead`` is read once strip ``r`` is finished, and the ring is sized so
     that this never overwrites a row an unfinished strip needs.
     """
 
@@ -154,7 +163,8 @@ class _Run:
         self.cmap = grid.strip_cols()
         self.acc = np.zeros((tile, grid.padded_width), dtype=np.float64)
         self.wacc = np.zeros_like(self.acc)
-        self.valids = [np.zeros(self.acc.shape, dtype=np.uint8) for _ in range(AHEAD)]
+        self.ahead = ahead = ahead_strips(grid.stride)
+        self.valids = [np.zeros(self.acc.shape, dtype=np.uint8) for _ in range(ahead)]
         # filler threads cut batches' tiles out of the ring (a copy of 4x the scene's
         # pixels at padding tile / 4) while the sessions run earlier batches and this
         # thread blends: one per session, or one per 4 cores where there are more (a GPU
@@ -165,8 +175,8 @@ class _Run:
         n = grid.n_rows
         lo = [int(grid.strip_rows(r).min()) for r in range(n)]
         self.hi = [int(grid.strip_rows(r).max()) + 1 for r in range(n)]
-        ring_rows = max(self.hi[min(r + AHEAD - 1, n - 1)] - lo[r] for r in range(n))
-        # the rows of AHEAD strips: the reads for strip r + AHEAD start once strip r is done
+        ring_rows = max(self.hi[min(r + ahead - 1, n - 1)] - lo[r] for r in range(n))
+        # the rows of `ahead` strips: the reads for strip r + ahead start once r is done
         self.ring = InputRing(sources, meta, grid.width, min(ring_rows, grid.height))
         self.has_resid = self.ring.resid is not None
         self.dummy = np.zeros((1, 1), dtype=np.float32)
@@ -199,7 +209,7 @@ class _Run:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _submit_load(self, row: int) -> None:
-        self.loads.pop(row - AHEAD, None)  # opened and finished by now
+        self.loads.pop(row - self.ahead, None)  # opened and finished by now
         self.loads[row] = self.ring.fill(self.hi[row])
 
     def run(self) -> None:
@@ -207,10 +217,10 @@ class _Run:
         self._submit_load(0)
         if self.idle:  # after the first strip, which nothing can overlap with
             self.ring.to_idle_priority()
-        for row in range(1, min(AHEAD, grid.n_rows)):
+        for row in range(1, min(self.ahead, grid.n_rows)):
             self._submit_load(row)
         for row in range(grid.n_rows):
-            if row not in self.loads:  # strip row - AHEAD still holds ring rows: flush
+            if row not in self.loads:  # strip row - ahead still holds ring rows: flush
                 self._submit_batch()
                 self._drain()
             strip = self._open(row)
@@ -236,7 +246,7 @@ class _Run:
         grid = self.grid
         self.loads[row].result()
         rmap = np.ascontiguousarray(grid.strip_rows(row) % self.ring.rows)
-        valid = self.valids[row % AHEAD]
+        valid = self.valids[row % self.ahead]
         kernels.gather_valid(self.ring.valid, rmap, self.cmap, valid)
         cols = np.flatnonzero(kernels.tiles_with_data(valid, grid.n_cols, grid.stride, grid.tile))
         self.done += grid.n_cols - cols.size
@@ -298,7 +308,7 @@ class _Run:
     def _out_buffer(self) -> F32:
         """A buffer for finished rows: a new one while few writes are queued, else the
         oldest queued write's once it is written (no fresh pages per strip)."""
-        if len(self.writes) < AHEAD:
+        if len(self.writes) < self.ahead:
             return np.empty((self.out_rows, self.grid.width), dtype=np.float32)
         fut, buf = self.writes.popleft()
         fut.result()  # raises what the sink raised
@@ -306,7 +316,7 @@ class _Run:
 
     def _finish(self, strip: _Strip) -> None:
         """Write the strip's finished rows, clear their accumulator rows, read strip
-        ``row + AHEAD``."""
+        ``row + ahead``."""
         grid, tile, stride = self.grid, self.grid.tile, self.grid.stride
         start, stop = grid.finished_rows(strip.row)
         if stop > start:
@@ -324,8 +334,8 @@ class _Run:
         done = strip.arows[:stride]
         self.acc[done] = 0.0
         self.wacc[done] = 0.0
-        if strip.row + AHEAD < grid.n_rows:  # no unfinished strip needs the rows it replaces
-            self._submit_load(strip.row + AHEAD)
+        if strip.row + self.ahead < grid.n_rows:  # no unfinished strip needs these rows
+            self._submit_load(strip.row + self.ahead)
         if self.progress is not None:
             self.progress(self.done, grid.n_tiles)
 
