@@ -130,18 +130,21 @@ class PredictorPlugin(WorkerPlugin):
 
 
 def check_predict_options(options: PredictOptions) -> None:
-    """Refuse a ``tile_size`` the model cannot run, here, before any worker or scene starts.
+    """Refuse a ``tile_size`` or ``padding`` the model cannot run, here, before any worker
+    or scene starts.
 
     The model is opened on the CPU (no warm-up) when this machine has it, and its
     graph and metadata checked as :class:`~pix2lst.runtime.LSTPredictor` does (a
-    one-line :class:`~pix2lst.errors.ParameterError`: not a multiple of ``2**depth``,
-    smaller than the model's tile, or a model exported for fixed tiles). A model
-    path that exists only on the workers of a remote cluster is checked there.
+    one-line :class:`~pix2lst.errors.ParameterError`: a run tile not a multiple of
+    ``2**depth``, smaller than the model's tile, or on a model exported for fixed
+    tiles; a padding that leaves no stride). A model path that exists only on the
+    workers of a remote cluster is checked there.
     """
-    if options.tile_size is None:
+    if options.tile_size is None and options.padding is None:
         return
     from pix2lst.runtime.model import load_model
     from pix2lst.runtime.session import SessionConfig
+    from pix2lst.runtime.tiling import TileGrid
 
     if options.model is None:
         from pix2lst.data import default_model_path
@@ -150,11 +153,13 @@ def check_predict_options(options: PredictOptions) -> None:
     else:
         path = Path(options.model)
     if not path.is_file():
-        log.info("model %s is not on this machine: the workers check tile_size %d", path,
-                 options.tile_size)  # fmt: skip
+        log.info("model %s is not on this machine: the workers check its tile and padding", path)
         return
     config = SessionConfig(providers="cpu", graph_optimization="disable", warmup=False)
-    load_model(path, config, batch_size=1, tile_size=options.tile_size)
+    model = load_model(path, config, batch_size=1, tile_size=options.tile_size)
+    if options.padding is not None:
+        tile = options.tile_size or model.metadata.tile_size
+        TileGrid(tile, tile, tile, int(options.padding))  # one line if it does not fit
 
 
 def _worker_share(worker: Any) -> int:

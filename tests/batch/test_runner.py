@@ -92,6 +92,18 @@ def test_a_tile_the_model_cannot_run_is_refused_before_any_work(tmp_path, spatia
     assert not (tmp_path / "out").exists()
 
 
+def test_a_padding_that_leaves_no_stride_is_refused_before_any_work(tmp_path):
+    # padding must be less than half the run tile: 16 on 32 px tiles leaves no stride
+    (mtl,) = _scenes(tmp_path, 1)
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32, depth=3, **LST_LIKE)
+    options = PredictOptions(model=str(model), providers="cpu", padding=16)
+    with pytest.raises(ParameterError, match="padding 16 does not fit 32 px tiles") as err:
+        run([str(mtl)], tmp_path / "out", "predict", scheduler="tcp://127.0.0.1:1",
+            options=options)  # fmt: skip
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("tile", [0, -32, 64.0, True])
 def test_predict_options_refuse_a_tile_that_is_no_size(tile):
     with pytest.raises(ParameterError, match="tile_size must be a positive whole number"):
