@@ -23,11 +23,13 @@ from tests.conftest import REPO, crop_scene
 SLOW_CHILD = """
 import sys, time
 import pix2lst.geo.writer as w
+PAUSE = 60.0
 write = w.RasterWriter._write
 def slow(self, *args, **kw):
     write(self, *args, **kw)
     print("writing", flush=True)
-    time.sleep(60)
+    for _ in range(max(1, round(PAUSE / 0.2))):  # short sleeps: the handler runs within
+        time.sleep(PAUSE / max(1, round(PAUSE / 0.2)))  # 0.2 s whichever thread got the signal
 w.RasterWriter._write = slow
 from pix2lst.cli import main
 main(sys.argv[1:], prog_name="pix2lst")
@@ -70,7 +72,11 @@ def test_a_signal_unwinds_like_ctrl_c(tmp_path: Path, scene: Path, sig: signal.S
     proc = start(["physics", str(scene), "-o", str(out), "--overwrite"])
     assert hidden(tmp_path), "the temporary output should exist while writing"
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"the child did not stop within 60 s of {sig.name}: {proc.communicate()[1]}")
     assert proc.returncode == 128 + sig, err
     assert "Traceback" not in err
     assert [line for line in err.splitlines() if line.strip()] == [
@@ -104,7 +110,7 @@ def test_an_ignored_hangup_stays_ignored(tmp_path: Path, scene: Path) -> None:
     """Under nohup (SIGHUP ignored) a hangup does not stop the run."""
     out = tmp_path / "lst.tif"
     proc = subprocess.Popen(
-        [sys.executable, "-c", SLOW_CHILD.replace("time.sleep(60)", "time.sleep(0.5)"),
+        [sys.executable, "-c", SLOW_CHILD.replace("PAUSE = 60.0", "PAUSE = 0.5"),
          "physics", str(scene), "-o", str(out)],
         cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
