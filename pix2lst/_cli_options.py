@@ -5,6 +5,7 @@
 - ``--overwrite``: replace an existing output; without it nothing is replaced.
 - ``--co NAME=VALUE``: a GDAL creation option for a raster writer (repeatable).
 - ``--cog``: write a Cloud-Optimised GeoTIFF.
+- ``--tile-size N``: the run tile of ``predict`` and ``batch predict``.
 - ``-v/-vv`` and ``-q/--quiet`` on the group: the level of pix2lst's own logger
   (rasterio and GDAL stay at WARNING); ``-q`` also turns progress bars off.
 - :func:`progress_bar`: a tqdm bar drawn only on a terminal and never with ``-q``.
@@ -30,6 +31,7 @@ __all__ = [
     "overwrite_option",
     "progress_bar",
     "quiet",
+    "tile_size_option",
     "verbosity_options",
 ]
 
@@ -121,6 +123,17 @@ def cog_option(f: F) -> F:
     """``--cog``: write a Cloud-Optimised GeoTIFF (overviews, internal tiles)."""
     return click.option(
         "--cog", is_flag=True, help="Write a Cloud-Optimised GeoTIFF (tiled, with overviews)."
+    )(f)
+
+
+def tile_size_option(f: F) -> F:
+    """``--tile-size N``: the tile a scene is cut into (``LSTPredictor(tile_size=)``)."""
+    return click.option(
+        "--tile-size",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Tile the scene is cut into: a multiple of 2**depth, at least the model's own "
+        "tile (a model with symbolic height/width only) [default: the model's tile].",
     )(f)
 
 

@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-from pix2lst._cli_options import co_option, output_option, overwrite_option, progress_callback
+from pix2lst._cli_options import (
+    co_option,
+    output_option,
+    overwrite_option,
+    progress_callback,
+    tile_size_option,
+)
 
 __all__ = ["LST_INPUT", "LstInput", "batch", "cube"]
 
@@ -168,13 +174,7 @@ def physics(method: str, emissivity: str, mask_clouds: bool, **kw: Any) -> None:
 )  # fmt: skip
 @click.option("--providers", default="auto", show_default=True, help="auto | cpu | cuda | ...")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option(
-    "--tile-size",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Tile the scene is cut into: a multiple of 2**depth, at least the model's own tile "
-    "(a model with symbolic height/width only) [default: the model's tile].",
-)
+@tile_size_option
 @click.option("--padding", type=click.IntRange(min=0), default=None, help="[default: tile/4]")
 @click.option(
     "--blend", type=click.Choice(["hann", "linear", "crop"]), default="hann", show_default=True

@@ -12,6 +12,7 @@ from pix2lst._cli_options import (
     output_option,
     overwrite_option,
     progress_callback,
+    tile_size_option,
 )
 from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
@@ -42,13 +43,7 @@ __all__ = ["predict"]
     help="Tiles per batch (a 512 px tile is 4x the pixels of a 256 px one). "
     "Default: 8 tiles shared by the sessions (8 // sessions per batch).",
 )
-@click.option(
-    "--tile-size",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Tile the scene is cut into: a multiple of 2**depth, at least the model's own tile "
-    "(a model with symbolic height/width only) [default: the model's tile].",
-)
+@tile_size_option
 @click.option(
     "--padding",
     type=click.IntRange(min=0),
