@@ -6,7 +6,9 @@ for packing it for the H200 box), contenders alternate:
 * ORT-CUDA ceiling with host arrays (the harness's ``ort_ceiling``, batch 8 and 32)
   and with device I/O (IO binding to CUDA ``OrtValue``s; with and without
   ``enable_cuda_graph``);
-* end to end on CUDA from the scene folder (batch 8 and 32) and from the composite;
+* end to end on CUDA from the scene folder (batch 8 and 32; and batch 8 with
+  ``io_priority="idle"``, the default before ``"auto"`` chose ``"normal"`` on a GPU)
+  and from the composite;
 * CUDA vs CPU parity through the runtime (1/16-area scene: largest / mean
   difference in kelvin, same nodata);
 * torch on CUDA with the same weights (fp32 and fp16 autocast), if torch sees a GPU;
@@ -130,6 +132,17 @@ def run(ctx: Context) -> Report:
                     ),
                 )
             )
+        c.append(  # the old default: reader and writer at SCHED_IDLE, GDAL on one thread
+            (
+                "e2e",
+                Contender(
+                    "cuda-scene-b8-io-idle",
+                    "tasks_predict:predict_e2e",
+                    {**e2e, "src": str(folder), "providers": "cuda", "batch_size": 8,
+                     "io_priority": "idle", "dst": str(work / "gpu-s8-idle.tif")},
+                ),
+            )
+        )  # fmt: skip
         c.append(
             (
                 "e2e",
