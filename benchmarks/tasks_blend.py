@@ -1,7 +1,7 @@
 """Child task: the runtime's per-strip kernels, Numba against their plain-numpy twins.
 
 One strip of the pipeline is: normalise the strip's rows (``normalise_rows``, once
-per pixel) and cut its tiles into model batches (``cut_tiles``), add ``weights * prediction`` into the rolling accumulators
+per pixel) and cut its tiles into model batches (``cut_tiles``), add ``weights * prediction`` into the accumulators
 (``accumulate``, the blending proper), and turn finished rows into output
 (``finalize_rows``). The input strip holds real DNs of the benchmark scene
 (bands B1-B7, B10); predictions are fixed random values (the kernels' cost does

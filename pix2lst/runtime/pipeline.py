@@ -12,10 +12,10 @@ For each strip (one row of tiles) of the :class:`~pix2lst.runtime.tiling.TileGri
    pixel are not sent to the model;
 3. filler threads (one per session, or one per 4 cores where that is more) copy
    tiles into reused batch buffers while inference threads (one per ONNX Runtime
-   session) run earlier batches and this thread blends the ones that are done. Batches run across strip borders, so
-   ORT always has a full batch queued; the weighted predictions are added to a
-   float64 accumulator of ``tile`` rows x padded width, a ring of rows (padded row
-   ``p`` at ``p % tile``);
+   session) run earlier batches and this thread blends the ones that are done.
+   Batches run across strip borders, so ORT always has a full batch queued; the
+   weighted predictions are added to a float64 accumulator of ``tile`` rows x
+   padded width, a ring of rows (padded row ``p`` at ``p % tile``);
 4. once a strip's last tile is added, the ``stride`` rows that no later strip
    touches are normalised and handed to a writer thread, and their accumulator
    rows are cleared for the rows the next strip brings, before any tile of the
