@@ -5,16 +5,16 @@ file beside the target (:func:`pix2lst.geo.atomic.atomic_output`). When the bloc
 ends without error the descriptions, band units and tags are set, overviews are
 added (so that QGIS draws a whole scene fast) on the closed file once it has been
 checked, and the result re-opened and checked completely
-(:func:`pix2lst.geo.verify.verify_raster`:
-every block present and inside the file, every block of every IFD decompresses; a
-full disk or any GDAL write error fails the run here), and only then renamed onto
-the target. Overviews of a one-band float32 raster written as full-width rows in
-order (the streaming runtime and physics) are averaged as the rows arrive
-(:mod:`pix2lst.geo.overviews`) and appended as reduced-resolution IFDs; any other
-writes (composites, windows out of order, ``creation_options``) get GDAL's
-``build_overviews(average)`` at the end. An
-LST raster is also checked for plausible values (streamed counts, no second pass). An existing target is
-kept until that rename; a failure leaves neither a partial file nor a temporary one.
+(:func:`pix2lst.geo.verify.verify_raster`: every block present and inside the file,
+every block of every IFD decompresses; a full disk or any GDAL write error fails the
+run here), and only then renamed onto the target. Overviews of a one-band float32
+raster written as full-width rows in order (the streaming runtime and physics) are
+averaged as the rows arrive (:mod:`pix2lst.geo.overviews`) and appended as
+reduced-resolution IFDs; any other writes (composites, windows out of order,
+``creation_options``) get GDAL's ``build_overviews(average)`` at the end. An LST
+raster is also checked for plausible values (streamed counts, no second pass). An
+existing target is kept until that rename; a failure leaves neither a partial file
+nor a temporary one.
 
 The streamed file is tiled (256 px blocks), ZSTD level 1 with the floating-point
 predictor: it compresses several times faster than DEFLATE, which matters when

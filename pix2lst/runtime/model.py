@@ -158,9 +158,11 @@ def load_model(
     """Load ``path`` (``None``: the shipped default model) and validate it.
 
     ``batch_size`` and ``tile_size`` (the run tile, see :func:`run_tile_size`;
-    ``None``: the model's) only shape TensorRT's engine profile. Raises :class:`ModelError` for a missing file, a file that is not ONNX, a
-    model without pix2lst metadata, or graph shapes that contradict the metadata;
-    :class:`~pix2lst.errors.ProviderError` for an unavailable provider.
+    ``None``: the model's) only shape TensorRT's engine profile. Raises
+    :class:`ModelError` for a missing file, a file that is not ONNX, a model without
+    pix2lst metadata, or graph shapes that contradict the metadata;
+    :class:`~pix2lst.errors.ProviderError` for an unavailable provider; a one-line
+    :class:`ParameterError` for a ``tile_size`` the model cannot run.
     """
     config = config or SessionConfig()
     if path is None:

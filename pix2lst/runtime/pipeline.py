@@ -49,7 +49,7 @@ from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.model import BatchRunner
 from pix2lst.runtime.priority import resolve_io_priority, runs_idle, to_idle_priority
 from pix2lst.runtime.ring import InputRing
-from pix2lst.runtime.session import usable_cores
+from pix2lst.runtime.session import CORES_PER_SESSION, usable_cores
 from pix2lst.runtime.tiling import TileGrid
 
 __all__ = ["LEAD_ROWS", "ArraySink", "PipelineStats", "Progress", "Sink", "run_pipeline"]
@@ -167,9 +167,9 @@ class _Run:
         self.valids = [np.zeros(self.acc.shape, dtype=np.uint8) for _ in range(ahead)]
         # filler threads cut batches' tiles out of the ring (a copy of 4x the scene's
         # pixels at padding tile / 4) while the sessions run earlier batches and this
-        # thread blends: one per session, or one per 4 cores where there are more (a GPU
-        # session leaves the cores to the host side)
-        n_fill = max(len(self.runners), usable_cores() // 4)
+        # thread blends: one per session, or one per CORES_PER_SESSION cores where there
+        # are more (a GPU session leaves the cores to the host side)
+        n_fill = max(len(self.runners), usable_cores() // CORES_PER_SESSION)
         # a batch being cut per filler, one running per session, one to queue into
         self.batches = [runner.new_batch() for _ in range(n_fill + len(self.runners) + 1)]
         n = grid.n_rows

@@ -97,7 +97,7 @@ class LSTPredictor:
     One predictor runs one prediction at a time (its batch runner reuses device
     buffers); use one predictor per thread. ``io_priority="idle"`` lets
     reading and writing use only CPU time inference leaves unused (Linux
-    ``SCHED_IDLE`` threads, see :mod:`pix2lst.runtime.pipeline`); ``"normal"``
+    ``SCHED_IDLE`` threads, see :mod:`pix2lst.runtime.priority`); ``"normal"``
     gives them the same priority as inference, e.g. when other busy programs
     share the machine; ``"auto"`` (default): idle when the model runs on the CPU,
     normal on a GPU (CUDA, TensorRT), where the cores are free for decoding and
