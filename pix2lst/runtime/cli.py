@@ -17,6 +17,7 @@ from pix2lst._cli_options import (
 from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.priority import IO_PRIORITIES
+from pix2lst.runtime.strips import TILINGS
 
 __all__ = ["predict"]
 
@@ -68,6 +69,14 @@ __all__ = ["predict"]
     help="N | auto: ONNX Runtime sessions running batches in parallel, each with cores/N "
     "threads (auto: one per 4 cores on a CPU, one per GPU).",
 )
+@click.option(
+    "--tiling",
+    type=click.Choice(TILINGS),
+    default="auto",
+    show_default=True,
+    help="host: tiles are cut on the CPU and uploaded; device: each strip is uploaded once "
+    "and its tiles are cut where the model runs; auto: device on CUDA, host elsewhere.",
+)
 @cog_option
 @co_option
 @overwrite_option()
@@ -83,6 +92,7 @@ def predict(
     units: str,
     io_priority: str,
     sessions: str,
+    tiling: str,
     cog: bool,
     creation_options: dict[str, str],
     overwrite: bool,
@@ -106,6 +116,7 @@ def predict(
         blend=blend,
         io_priority=io_priority,
         sessions=sessions,
+        tiling=tiling,
     )
     tile = predictor.tile_size
     if padding is not None and tile - 2 * padding < max(tile // 8, 1):

@@ -35,6 +35,7 @@ from numba import njit
 
 __all__ = [
     "accumulate",
+    "cut_strip",
     "cut_tiles",
     "finalize_rows",
     "gather_valid",
@@ -162,6 +163,35 @@ def cut_tiles(buf, rmap, cmap, col_starts, batch):  # type: ignore[no-untyped-de
                 r = rmap[i]
                 for j in range(tile):
                     batch[k, b, i, j] = buf[b, r, cmap[cs + j]]
+
+
+@njit(nogil=True, cache=True)
+def cut_strip(buf, rmap, cmap, out):  # type: ignore[no-untyped-def]
+    """Copy a whole strip of normalised rows into ``out`` (``(n_bands, tile, padded_width)``),
+    columns padded by ``cmap`` (device tiling: the strip is uploaded once and its tiles are
+    cut on the model's device, :mod:`pix2lst.runtime.strips`)."""
+    n_bands = buf.shape[0]
+    tile = rmap.shape[0]
+    width = cmap.shape[0]
+    # the columns that are a plain slice: cmap[j] == j + shift for j in [lo, hi)
+    shift = cmap[width // 2] - width // 2
+    lo = width // 2
+    while lo > 0 and cmap[lo - 1] == lo - 1 + shift:
+        lo -= 1
+    hi = width // 2
+    while hi < width and cmap[hi] == hi + shift:
+        hi += 1
+    for bi in range(n_bands * tile):
+        b = bi // tile
+        i = bi % tile
+        src = buf[b, rmap[i]]
+        dst = out[b, i]
+        for j in range(lo):  # reflected at the left border
+            dst[j] = src[cmap[j]]
+        for j in range(lo, hi):  # an explicit loop: a slice assignment costs 2x here
+            dst[j] = src[j + shift]
+        for j in range(hi, width):  # reflected at the right border
+            dst[j] = src[cmap[j]]
 
 
 @njit(nogil=True, cache=True)

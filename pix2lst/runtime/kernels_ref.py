@@ -18,6 +18,7 @@ from pix2lst.runtime.tiling import TileGrid, reflect_index
 
 __all__ = [
     "accumulate_np",
+    "cut_strip_np",
     "cut_tiles_np",
     "finalize_rows_np",
     "gather_valid_np",
@@ -71,6 +72,10 @@ def cut_tiles_np(buf: F32, rmap: I64, cmap: I64, col_starts: I64, batch: F32) ->
     tile = rmap.shape[0]
     for k, cs in enumerate(col_starts):
         batch[k] = buf[:, rmap][:, :, cmap[cs : cs + tile]]
+
+
+def cut_strip_np(buf: F32, rmap: I64, cmap: I64, out: F32) -> None:
+    out[...] = buf[:, rmap][:, :, cmap]
 
 
 def accumulate_np(

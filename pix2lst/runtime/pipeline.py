@@ -21,6 +21,10 @@ For each strip (one row of tiles) of the :class:`~pix2lst.runtime.tiling.TileGri
    rows are cleared for the rows the next strip brings, before any tile of the
    next strip is added (nothing is moved).
 
+With device tiling (:mod:`pix2lst.runtime.strips`) step 3 copies whole strips
+instead of tiles: a batch is one strip, uploaded once, and ONNX Runtime cuts its
+tiles on the model's device.
+
 Peak memory is a few ``tile x width`` arrays, whatever the scene height. The
 Numba kernels, rasterio and ONNX Runtime release the GIL, so the threads overlap.
 
@@ -50,6 +54,7 @@ from pix2lst.runtime.model import BatchRunner
 from pix2lst.runtime.priority import resolve_io_priority, runs_idle, to_idle_priority
 from pix2lst.runtime.ring import InputRing
 from pix2lst.runtime.session import CORES_PER_SESSION, usable_cores
+from pix2lst.runtime.strips import StripRunner
 from pix2lst.runtime.tiling import TileGrid
 
 __all__ = ["LEAD_ROWS", "ArraySink", "PipelineStats", "Progress", "Sink", "run_pipeline"]
@@ -93,8 +98,15 @@ class PipelineStats:
         return self.tiles - self.tiles_run
 
 
-def _infer(runner: BatchRunner, batch: F32, n: int, filled: Future[None]) -> F32:
-    filled.result()  # the filler thread has cut the batch's tiles (raises what it raised)
+Runner = BatchRunner | StripRunner
+"""Runs a batch of tiles cut on the host, or a strip whose tiles are cut on the device."""
+
+
+def _infer(runner: Runner, batch: F32, segments: list[_Segment], filled: Future[None]) -> F32:
+    filled.result()  # the filler thread has cut the batch (raises what it raised)
+    if isinstance(runner, StripRunner):  # one strip, all of its tiles
+        return runner.run(batch, segments[0][1])
+    n = sum(starts.size for _, starts, _ in segments)
     return np.ascontiguousarray(runner.run(batch, n))
 
 
@@ -149,12 +161,14 @@ class _Run:
     """
 
     def __init__(
-        self, sources: Sequence[Source], sink: Sink, runners: Sequence[BatchRunner],
+        self, sources: Sequence[Source], sink: Sink, runners: Sequence[Runner],
         grid: TileGrid, blend: str, shift: float, progress: Progress | None, io_priority: str,
     ) -> None:  # fmt: skip
         self.sink, self.grid = sink, grid
         self.runners = list(runners)
         runner = self.runners[0]
+        # device tiling: a batch is one whole strip, its tiles cut where the model runs
+        self.by_strip = isinstance(runner, StripRunner)
         self.shift, self.progress = shift, progress
         meta: ModelMetadata = runner.model.metadata
         self.meta = meta
@@ -170,8 +184,10 @@ class _Run:
         # thread blends: one per session, or one per CORES_PER_SESSION cores where there
         # are more (a GPU session leaves the cores to the host side)
         n_fill = max(len(self.runners), usable_cores() // CORES_PER_SESSION)
+        if self.by_strip:  # a strip is a plain copy of 2x its tiles' pixels: fewer suffice
+            n_fill = min(n_fill, len(self.runners) + 1)
         # a batch being cut per filler, one running per session, one to queue into
-        self.batches = [runner.new_batch() for _ in range(n_fill + len(self.runners) + 1)]
+        self.batches = [self._new_batch(runner) for _ in range(n_fill + len(self.runners) + 1)]
         n = grid.n_rows
         lo = [int(grid.strip_rows(r).min()) for r in range(n)]
         self.hi = [int(grid.strip_rows(r).max()) + 1 for r in range(n)]
@@ -203,6 +219,11 @@ class _Run:
             initializer=to_idle_priority if self.idle else None,
         )
 
+    def _new_batch(self, runner: Runner) -> F32:
+        if isinstance(runner, StripRunner):
+            return runner.new_strip(self.grid.padded_width)
+        return runner.new_batch()
+
     def close(self) -> None:
         self.ring.close()
         for pool in (self.fillers, *self.infer, self.writer):
@@ -224,6 +245,10 @@ class _Run:
                 self._submit_batch()
                 self._drain()
             strip = self._open(row)
+            if self.by_strip and strip.starts.size:  # the strip is the batch
+                self.segments = [(strip, strip.starts, 0)]
+                strip.filled = strip.unblended = self.filling = strip.starts.size
+                self._submit_batch()
             while strip.filled < strip.starts.size:
                 take = min(size - self.filling, strip.starts.size - strip.filled)
                 starts = strip.starts[strip.filled : strip.filled + take]
@@ -267,7 +292,7 @@ class _Run:
         batch = self.batches[k % len(self.batches)]
         which = k % len(self.runners)
         filled = self.fillers.submit(self._cut, self.segments, batch)
-        fut = self.infer[which].submit(_infer, self.runners[which], batch, self.filling, filled)
+        fut = self.infer[which].submit(_infer, self.runners[which], batch, self.segments, filled)
         self.inflight.append((fut, self.segments))
         self.tiles_run += self.filling
         self.segments, self.filling = [], 0
@@ -276,10 +301,14 @@ class _Run:
             self._blend(self.inflight.popleft())
 
     def _cut(self, segments: list[_Segment], batch: F32) -> None:
-        """Copy the tiles of ``segments`` out of the ring into ``batch`` (a filler thread).
+        """Copy the tiles of ``segments`` out of the ring into ``batch`` (a filler thread);
+        with device tiling the one segment's whole strip.
 
         The ring rows stay: a strip's rows are replaced only once the strip is finished,
         after every batch holding its tiles has run."""
+        if self.by_strip:
+            kernels.cut_strip(self.ring.data, segments[0][0].rmap, self.cmap, batch)
+            return
         for strip, starts, first in segments:
             kernels.cut_tiles(self.ring.data, strip.rmap, self.cmap, starts, batch[first:])
 
@@ -343,7 +372,7 @@ class _Run:
 def run_pipeline(
     source: Source | Sequence[Source],
     sink: Sink,
-    runner: BatchRunner | Sequence[BatchRunner],
+    runner: Runner | Sequence[Runner],
     grid: TileGrid,
     *,
     blend: str = "hann",
@@ -359,6 +388,9 @@ def run_pipeline(
     must offer ``read(window, out=...)``.
     ``runner``: one batch runner, or one per ONNX Runtime session: batches then run
     on the sessions in turn, in parallel, and are blended in order (same mosaic).
+    :class:`~pix2lst.runtime.strips.StripRunner` s instead of batch runners: device
+    tiling, each strip is one batch (all of its tiles with data) and is copied whole,
+    its tiles cut where the model runs (same mosaic).
     ``io_priority``: ``"idle"`` runs the reader and writer threads at ``SCHED_IDLE``
     (see the module docstring; open the source and sink with
     :func:`io_threads` GDAL threads), ``"normal"`` as any thread, ``"auto"`` idle
@@ -366,9 +398,11 @@ def run_pipeline(
     """
     resolve_io_priority(io_priority)  # validates
     sources = [source] if not isinstance(source, Sequence) else list(source)
-    runners = [runner] if isinstance(runner, BatchRunner) else list(runner)
+    runners = [runner] if isinstance(runner, (BatchRunner, StripRunner)) else list(runner)
     if not sources or not runners:
         raise ParameterError("run_pipeline needs at least one source and one batch runner")
+    if len({type(r) for r in runners}) != 1:
+        raise ParameterError("the runners of one pipeline must all cut tiles the same way")
     if len({r.batch_size for r in runners}) != 1:
         raise ParameterError("all batch runners of one pipeline must share one batch size")
     started = time.perf_counter()

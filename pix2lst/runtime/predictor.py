@@ -29,6 +29,7 @@ from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
 from pix2lst.runtime.pipeline import ArraySink, PipelineStats, Progress, run_pipeline
 from pix2lst.runtime.priority import io_threads, resolve_io_priority
 from pix2lst.runtime.session import SessionConfig, resolve_providers, resolve_sessions, usable_cores
+from pix2lst.runtime.strips import StripRunner, resolve_tiling
 from pix2lst.runtime.tiling import TileGrid, default_padding
 
 __all__ = ["UNITS", "LSTPredictor", "PredictionSummary"]
@@ -112,11 +113,25 @@ class LSTPredictor:
     the sessions (8 // sessions per batch), so more sessions do not take more memory.
     Scene and composite files are read by one thread per usable core (at most 8),
     each decoding its own range of columns.
+
+    ``tiling``: where the overlapping tiles are cut. ``"host"``: filler threads copy
+    them (4x the scene's pixels at the default padding) into batches that ORT runs
+    from host memory. ``"device"``: each strip of rows is copied once and uploaded
+    once, and a small ONNX graph cuts its tiles on the model's device, chained to the
+    model by IO binding (:mod:`pix2lst.runtime.strips`); batches are then
+    :data:`DEVICE_BATCH` tiles unless ``batch_size`` says otherwise. ``"auto"``
+    (default): device on CUDA, host elsewhere (on the CPU ORT's tile gather costs
+    more than the host's copies). The mosaic is the same either way.
     """
 
     TILES_IN_FLIGHT = 8
     """Tiles of all sessions' batches together when ``batch_size`` is not given: each of
     N sessions then runs batches of ``8 // N`` tiles, so memory does not grow with N."""
+
+    DEVICE_BATCH = 32
+    """Tiles per batch with device tiling when ``batch_size`` is not given: the host
+    buffers are strips whatever the batch, so only the device's memory grows with it
+    (half a strip of a full-width Landsat scene, 61 tiles at 256 px, per run)."""
 
     MAX_READERS = 8
     """Parallel readers of an input file at most (one per usable core below that)."""
@@ -133,16 +148,21 @@ class LSTPredictor:
         session: SessionConfig | None = None,
         io_priority: str = "auto",
         sessions: int | str = "auto",
+        tiling: str = "auto",
     ) -> None:
         if blend not in BLENDS:
             raise ParameterError(f"blend must be one of {', '.join(BLENDS)}, not {blend!r}")
         resolve_io_priority(io_priority)  # validates; "auto" is decided once the model is open
+        resolve_tiling(tiling)  # validates, likewise
         if batch_size is not None and batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, not {batch_size}")
         config = replace(session or SessionConfig(), providers=providers)
         cores = usable_cores()
-        n_sessions = resolve_sessions(sessions, resolve_providers(config.providers)[0], cores)
-        if batch_size is None:  # TILES_IN_FLIGHT shared by the sessions: memory stays flat
+        provider = resolve_providers(config.providers)[0]
+        n_sessions = resolve_sessions(sessions, provider, cores)
+        if batch_size is None and resolve_tiling(tiling, provider) == "device":
+            batch_size = self.DEVICE_BATCH  # device memory, not host memory
+        elif batch_size is None:  # TILES_IN_FLIGHT shared by the sessions: memory stays flat
             batch_size = max(1, self.TILES_IN_FLIGHT // n_sessions)
         if n_sessions > 1 and config.intra_op_threads == 0:
             config = replace(config, intra_op_threads=max(1, cores // n_sessions))
@@ -156,6 +176,11 @@ class LSTPredictor:
         self.readers = max(1, min(cores, self.MAX_READERS))
         self.runners = [BatchRunner(m, batch_size, tile_size) for m in self.models]
         self.runner = self.runners[0]
+        # "host" or "device": where tiles are cut ("auto": on the device on CUDA)
+        self.tiling = resolve_tiling(tiling, self.model.provider)
+        self.strip_runners = (
+            [StripRunner(r, config) for r in self.runners] if self.tiling == "device" else []
+        )
         tile = self.runner.tile_size  # validated by the runner (run_tile_size)
         # padding is context at the tile border: it follows the model's tile, not the run tile
         meta = self.model.metadata
@@ -189,18 +214,23 @@ class LSTPredictor:
         run_pipeline(
             zeros,
             ArraySink(zeros.height, zeros.width),
-            self.runners,
+            self._pipeline_runners,
             grid,
             blend=self.blend,
             io_priority=self.io_priority,
         )
-        for runner in self.runners:  # last: it also zeroes the runners' time and batch counts
+        for runner in self._pipeline_runners:  # last: it also zeroes their time and batch counts
             runner.warmup()
 
     # -- introspection ------------------------------------------------------
     @property
     def metadata(self) -> ModelMetadata:
         return self.model.metadata
+
+    @property
+    def _pipeline_runners(self) -> list[BatchRunner] | list[StripRunner]:
+        """What the pipeline runs: batch runners, or with device tiling strip runners."""
+        return self.strip_runners or self.runners
 
     @property
     def sessions(self) -> int:
@@ -250,7 +280,7 @@ class LSTPredictor:
         run_pipeline(
             source,
             sink,
-            self.runners,
+            self._pipeline_runners,
             self.grid(source.height, source.width),
             blend=self.blend,
             shift=shift,
@@ -360,7 +390,7 @@ class LSTPredictor:
                 stats: PipelineStats = run_pipeline(
                     sources,
                     sink,
-                    self.runners,
+                    self._pipeline_runners,
                     grid,
                     blend=self.blend,
                     shift=shift,

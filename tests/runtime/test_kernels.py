@@ -81,6 +81,26 @@ def test_normalise_and_cut_tiles(s: dict) -> None:
 
 @given(strips())
 @settings(max_examples=60, deadline=None)
+def test_cut_strip_holds_every_tile(s: dict) -> None:
+    # device tiling: the whole padded strip, whose slices at the tile starts are the
+    # tiles cut_tiles copies (reflection at both borders included)
+    g: TileGrid = s["grid"]
+    rows = np.nan_to_num(s["buf"])
+    n_bands = rows.shape[0]
+    a = np.full((n_bands, g.tile, g.padded_width), 7, dtype=np.float32)
+    b = np.zeros_like(a)
+    kernels.cut_strip(rows, s["rmap"], s["cmap"], a)
+    kernels_ref.cut_strip_np(rows, s["rmap"], s["cmap"], b)
+    np.testing.assert_array_equal(a, b)
+    col_starts = (np.arange(g.n_cols) * g.stride).astype(np.int64)
+    tiles = np.zeros((g.n_cols, n_bands, g.tile, g.tile), dtype=np.float32)
+    kernels.cut_tiles(rows, s["rmap"], s["cmap"], col_starts, tiles)
+    for k, cs in enumerate(col_starts):
+        np.testing.assert_array_equal(a[:, :, cs : cs + g.tile], tiles[k])
+
+
+@given(strips())
+@settings(max_examples=60, deadline=None)
 def test_dn_lookup_equals_normalising_the_values(s: dict) -> None:
     # a scene's DN looked up in one table per band give bit for bit what
     # calibrating first (values = table[dn]) and normalising gives

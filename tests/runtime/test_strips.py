@@ -1,0 +1,119 @@
+"""Device tiling: strips uploaded once, tiles cut by the shipped graph where the model runs.
+
+No GPU here: the strip runner runs on ORT's CPU provider (the same IO-binding chain,
+with CPU buffers), which is how CI checks that device tiling gives the host path's
+mosaic bit for bit. The CUDA figures come from ``python -m benchmarks gpu``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+from pix2lst.cli import main
+from pix2lst.errors import ParameterError
+from pix2lst.runtime import LSTPredictor
+from pix2lst.runtime.model import BatchRunner, load_model
+from pix2lst.runtime.session import CPU, CUDA, OPENVINO, TRT, SessionConfig
+from pix2lst.runtime.strips import STRIP_GRAPH, StripRunner, resolve_tiling
+from tests.conftest import make_model
+from tests.runtime.test_predict import _assert_reference_mosaic, scene_like
+
+
+@pytest.fixture(scope="module")
+def conv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_model(tmp_path_factory.mktemp("strips") / "conv.onnx", "conv", tile=32)
+
+
+def test_the_shipped_graph_is_what_the_script_builds() -> None:
+    pytest.importorskip("onnx")
+    from scripts.build_strip_graph import build
+
+    assert STRIP_GRAPH.read_bytes() == build(), "run scripts/build_strip_graph.py"
+
+
+def test_tiling_auto_cuts_on_the_device_only_on_cuda() -> None:
+    assert resolve_tiling("auto", CUDA) == "device"
+    for provider in (CPU, TRT, OPENVINO):
+        assert resolve_tiling("auto", provider) == "host"
+    assert resolve_tiling("device", CPU) == "device"
+    assert resolve_tiling("host", CUDA) == "host"
+    with pytest.raises(ParameterError, match="tiling must be one of auto, host, device, not 'gpu'"):
+        resolve_tiling("gpu")
+
+
+def test_a_bad_tiling_is_refused_before_the_model_loads(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="tiling must be one of"):
+        LSTPredictor(tmp_path / "missing.onnx", providers="cpu", tiling="strips")
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 8])
+def test_a_strip_runner_predicts_what_the_batch_runner_does(conv: Path, batch_size: int) -> None:
+    # starts in any order, repeated, at both ends of the strip; chunks of batch_size,
+    # the last one short (padded with its last tile)
+    model = load_model(conv, SessionConfig(providers="cpu", warmup=False), batch_size=batch_size)
+    runner = BatchRunner(model, batch_size)
+    strips = StripRunner(runner)
+    rng = np.random.default_rng(5)
+    strip = rng.normal(size=(8, 32, 150)).astype(np.float32)
+    starts = np.array([0, 118, 16, 16, 64, 100, 3], dtype=np.int64)
+    got = strips.run(strip, starts)
+    assert got.shape == (7, 32, 32)
+    assert strips.batches == -(-7 // batch_size)
+    for k, s in enumerate(starts):
+        tile = np.ascontiguousarray(strip[None, :, :, s : s + 32])
+        np.testing.assert_array_equal(got[k], runner.run(tile, 1)[0])
+    assert strips.run(strip, np.zeros(0, dtype=np.int64)).shape == (0, 32, 32)
+    with pytest.raises(ParameterError, match="do not fit a strip of width 150"):
+        strips.run(strip, np.array([119], dtype=np.int64))
+    with pytest.raises(ParameterError, match="a strip must be"):
+        strips.run(strip[:, :16], np.array([0], dtype=np.int64))
+
+
+@pytest.mark.parametrize(("sessions", "batch_size"), [(1, 1), (1, 3), (2, 3), (1, None)])
+def test_device_tiling_gives_the_host_mosaic(
+    conv: Path, sessions: int, batch_size: int | None
+) -> None:
+    # holes, empty strips, reflection at all four borders: bit for bit the host path's
+    arr = scene_like(150, 120, 11, holes=True)
+    arr[:, 56:110] = np.nan
+    kw = {"providers": "cpu", "padding": 8, "sessions": sessions, "batch_size": batch_size}
+    host = LSTPredictor(conv, tiling="host", **kw)  # type: ignore[arg-type]
+    dev = LSTPredictor(conv, tiling="device", **kw)  # type: ignore[arg-type]
+    assert (host.tiling, dev.tiling) == ("host", "device")
+    assert len(dev.strip_runners) == sessions
+    if batch_size is None:  # device memory, not host memory: a larger default batch
+        assert dev.batch_size == LSTPredictor.DEVICE_BATCH
+    out = dev.predict_array(arr)
+    np.testing.assert_array_equal(out, host.predict_array(arr))
+    _assert_reference_mosaic(dev, arr, 8, "hann")
+    assert np.isnan(out[56:110]).all()
+    tiny = scene_like(5, 3, 1, holes=False)  # one tile, folded at every border
+    np.testing.assert_array_equal(dev.predict_array(tiny), host.predict_array(tiny))
+
+
+def test_device_tiling_of_the_sample_scene_through_the_cli(
+    tmp_path: Path, sample_scene: Path
+) -> None:
+    # the shipped model on the embedded scene: the file is the host path's, bit for bit
+    outs = {}
+    for tiling in ("host", "device"):
+        dst = tmp_path / f"{tiling}.tif"
+        res = CliRunner().invoke(
+            main, ["predict", str(sample_scene), "-o", str(dst), "--providers", "cpu",
+                   "--tiling", tiling],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        with rasterio.open(dst) as ds:
+            outs[tiling] = ds.read(1)
+            assert ds.tags()["PROVIDER"] == "CPUExecutionProvider"
+    assert np.isfinite(outs["device"]).mean() > 0.5
+    np.testing.assert_array_equal(outs["device"], outs["host"])
+    res = CliRunner().invoke(
+        main, ["predict", str(sample_scene), "-o", str(tmp_path / "x.tif"), "--tiling", "gpu"]
+    )
+    assert res.exit_code == 2 and "'gpu' is not one of 'auto', 'host', 'device'" in res.output
