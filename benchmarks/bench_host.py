@@ -12,7 +12,10 @@ writing. Contenders, alternating:
 * ``scene folder, GDAL decoding``: the same with GDAL decoding the blocks;
 * ``scene folder, tile 512``: the same cut into tiles twice the model's size (batch 2,
   the same pixels per batch): 1.8x the scene's pixels go through the tiles instead of 4x;
-* ``composite``: the same from the 8-band float32 composite.
+* ``composite``: the same from the 8-band float32 composite;
+* ``scene folder, device tiling``: whole strips handed to ORT, which cuts the tiles
+  itself (``tiling="device"``, what ``"auto"`` does on CUDA; on the CPU the host's
+  copies are cheaper, and this row measures by how much).
 
 Figures: wall seconds of ``predict_file`` and the process's CPU seconds (all
 threads, ``getrusage``) over the same span. Goal (issue 11, 2-core machine):
@@ -55,6 +58,9 @@ def run(ctx: Context) -> Report:
                    "tile_size": 2 * spec.tile, "batch_size": 2}),
         Contender("composite", "tasks_predict:predict_e2e",
                   {**common, "src": str(comp), "dst": str(ctx.work / "host-c.tif")}),
+        Contender("scene-device-tiling", "tasks_predict:predict_e2e",
+                  {**common, "src": str(folder), "dst": str(ctx.work / "host-d.tif"),
+                   "tiling": "device", "batch_size": 8}),
     ]  # fmt: skip
     runs = compare(contenders, reps, progress=ctx.progress)
     report.data["runs"] = runs_json(runs)
@@ -66,7 +72,7 @@ def run(ctx: Context) -> Report:
     labels = {"scene-1-reader": "scene folder, 1 reader", "scene": "scene folder",
               "scene-gdal": "scene folder, GDAL decoding",
               "scene-tile-512": f"scene folder, tile {2 * spec.tile} (batch 2)",
-              "composite": "composite"}  # fmt: skip
+              "composite": "composite", "scene-device-tiling": "scene folder, device tiling"}  # fmt: skip
     summary = {}
     for name, rs in runs.items():
         ort_s = [float(r.result["summary"].get("inference_seconds", float("nan"))) for r in rs]

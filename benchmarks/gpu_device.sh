@@ -9,9 +9,11 @@
 #
 # It builds the benchmark scenes there (about a minute: the cache does not travel),
 # runs `python -m benchmarks gpu` (ORT-CUDA ceilings with host and device I/O, CUDA
-# graphs, end to end from the scene folder and the composite, CUDA-vs-CPU parity,
+# graphs, end to end from the scene folder with device and host tiling and from the
+# composite, CUDA-vs-CPU parity,
 # torch-CUDA on the same weights, the CPU provider on all cores with sessions=auto
-# and with one session) and leaves results/gpu.{md,json} and nvidia-smi's view
+# and with one session; a contender that fails is reported and the others go on) and
+# leaves results/gpu.{md,json} and nvidia-smi's view
 # under $OUT, which comes back. REPS (default 1) sets the repetitions.
 set -euo pipefail
 OUT="${OUT:-/tmp/pix2lst-gpu-out}"

@@ -123,8 +123,14 @@ def compare(
     *,
     progress: Callable[[str], None] | None = None,
     timeout_s: float = 3600.0,
+    keep_going: bool = False,
 ) -> dict[str, list[Run]]:
-    """Run every contender ``reps`` times, alternating, the order rotated each repetition."""
+    """Run every contender ``reps`` times, alternating, the order rotated each repetition.
+
+    ``keep_going``: a contender whose task fails is recorded as a run whose result is
+    ``{"error": ...}`` (its figures then read as missing) and the others go on; for a
+    measurement that cannot be repeated at will (the GPU part's few device minutes).
+    """
     runs: dict[str, list[Run]] = {c.name: [] for c in contenders}
     n = len(contenders)
     for rep in range(reps):
@@ -132,7 +138,16 @@ def compare(
         for c in order:
             if progress:
                 progress(f"  rep {rep + 1}/{reps}: {c.name}")
-            result, process_s, rss = run_task(c.task, c.params, timeout_s=timeout_s)
+            try:
+                result, process_s, rss = run_task(c.task, c.params, timeout_s=timeout_s)
+            except BenchmarkError as exc:
+                if not keep_going:
+                    raise
+                result, process_s, rss = {"error": str(exc)}, float("nan"), float("nan")
+                if progress:
+                    progress(f"    FAILED: {str(exc).splitlines()[0]}")
+                runs[c.name].append(Run(c.name, rep, process_s, rss, result))
+                continue
             runs[c.name].append(Run(c.name, rep, process_s, rss, result))
             if progress:
                 secs = result.get("wall_s", process_s)

@@ -175,7 +175,7 @@ def predict_e2e(
     batch_size: int | None = None,
     providers: str = "auto", keep: bool = False, kernels: str = "numba",
     io_priority: str = "auto", sessions: int | str = "auto", readers: int | None = None,
-    decoder: str = "auto", tile_size: int | None = None,
+    decoder: str = "auto", tile_size: int | None = None, tiling: str = "auto",
 ) -> dict[str, Any]:  # fmt: skip
     """``LSTPredictor(...).predict_file(src, dst)``: setup and run seconds, Mpx/s.
 
@@ -206,7 +206,7 @@ def predict_e2e(
     t0 = time.perf_counter()
     predictor = LSTPredictor(
         model=model, providers=providers, batch_size=batch_size, padding=padding, blend=blend,
-        io_priority=io_priority, sessions=sessions, tile_size=tile_size,
+        io_priority=io_priority, sessions=sessions, tile_size=tile_size, tiling=tiling,
     )  # fmt: skip
     if readers is not None:
         predictor.readers = readers

@@ -13,9 +13,11 @@ tiles never leave the device; the model's output comes back as usual.
 
 The two sessions are chained by IO binding instead of composing one graph at load
 time: the runtime then needs neither the ``onnx`` package nor a second copy of the
-model, and the same model session serves both paths. On CUDA the strip, the tiles
-and the output are device buffers allocated once per strip width; on the CPU the
-strip is bound in place (no copy) and ORT cuts the tiles itself.
+model, and the same model session serves both paths. The strip, the tiles and the
+output are buffers on the model's device (CUDA; the CPU for any other provider)
+allocated once (the strip's once per strip width), so the code CI runs on the CPU is
+the code that runs on CUDA. On the CPU this costs a copy of each strip and ORT's tile
+gather is slower than the host's copies, so ``"auto"`` keeps host tiling there.
 
 A strip with more tiles than ``batch_size`` runs in chunks of ``batch_size`` tiles
 against the same uploaded strip; a last, shorter chunk is padded with its last tile,
@@ -130,9 +132,8 @@ class StripRunner:
             )
         if not strip.flags.c_contiguous or strip.dtype != np.float32:
             raise ParameterError("a strip must be a C-contiguous float32 array")
-        if self.device == "cpu":  # bound in place: ORT reads the host array itself
-            self._cut.bind_cpu_input("strip", strip)
-            return
+        # one code path on every device (the CPU's is the one CI runs): a buffer of the
+        # strip's shape on the model's device, allocated per width, updated per strip
         if self._strip is None or tuple(self._strip.shape()) != strip.shape:
             self._strip = ort.OrtValue.ortvalue_from_shape_and_type(
                 strip.shape, np.float32, self.device, self.device_id

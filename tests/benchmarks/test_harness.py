@@ -82,6 +82,21 @@ def test_failing_task_reports_its_error() -> None:
         run_task("tasks_selftest:hold_memory", {"mb": -1})
 
 
+def test_compare_can_keep_going_past_a_failing_contender() -> None:
+    from benchmarks.harness import BenchmarkError
+
+    bad = Contender("bad", "tasks_selftest:hold_memory", {"mb": -1})
+    good = Contender("good", "tasks_selftest:hold_memory", {"mb": 0, "value": 4.0})
+    with pytest.raises(BenchmarkError):
+        compare([bad, good], 1)
+    seen: list[str] = []
+    runs = compare([bad, good], 1, progress=seen.append, keep_going=True)
+    assert "hold_memory" in runs["bad"][0].result["error"]
+    assert median_of(runs["bad"], "value") != median_of(runs["bad"], "value")  # NaN: missing
+    assert median_of(runs["good"], "value") == 4.0
+    assert any("FAILED" in line for line in seen)
+
+
 def test_seam_statistic_finds_steps_at_tile_borders() -> None:
     x = np.linspace(0, 10, 256)
     smooth = np.add.outer(x, x)
