@@ -9,7 +9,8 @@ for packing it for the H200 box), contenders alternate:
 * end to end on CUDA from the scene folder: device tiling (``tiling="auto"`` on
   CUDA: strips uploaded once, tiles cut on the device) at batch 8 and 32 (32 is
   its default), host tiling (overlapping tiles uploaded, the path before) at batch
-  8 and 32, device tiling with ``io_priority="idle"`` (the default before
+  8 and 32, device tiling with float32 strips instead of 16-bit DN (what the compact
+  upload earns), device tiling with ``io_priority="idle"`` (the default before
   ``"auto"`` chose ``"normal"`` on a GPU); and from the composite (defaults);
 * CUDA vs CPU parity through the runtime (1/16-area scene: largest / mean
   difference in kelvin, same nodata);
@@ -136,6 +137,18 @@ def run(ctx: Context) -> Report:
                         ),
                     )
                 )
+        c.append(  # device tiling with float32 strips: what the compact DN upload earns
+            (
+                "e2e",
+                Contender(
+                    "cuda-scene-device-b32-f32-strips",
+                    "tasks_predict:predict_e2e",
+                    {**e2e, "src": str(folder), "providers": "cuda", "batch_size": 32,
+                     "tiling": "device", "upload_dn": False,
+                     "dst": str(work / "gpu-s32-f32.tif")},
+                ),
+            )
+        )  # fmt: skip
         c.append(  # the old default: reader and writer at SCHED_IDLE, GDAL on one thread
             (
                 "e2e",

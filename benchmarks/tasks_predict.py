@@ -176,6 +176,7 @@ def predict_e2e(
     providers: str = "auto", keep: bool = False, kernels: str = "numba",
     io_priority: str = "auto", sessions: int | str = "auto", readers: int | None = None,
     decoder: str = "auto", tile_size: int | None = None, tiling: str = "auto",
+    upload_dn: bool | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """``LSTPredictor(...).predict_file(src, dst)``: setup and run seconds, Mpx/s.
 
@@ -185,6 +186,8 @@ def predict_e2e(
     twins (same signatures) in this process, to show what the kernels earn end to end.
     ``readers``: parallel readers of the input (default: the predictor's, one per core);
     ``core_s``: CPU time of the whole process (all threads) during the run.
+    ``upload_dn``: with device tiling, hand the strip runners a scene's DN (True) or its
+    float32 model input (False) instead of their default (DN on a GPU only).
     """
     from pix2lst.runtime import LSTPredictor
 
@@ -210,6 +213,9 @@ def predict_e2e(
     )  # fmt: skip
     if readers is not None:
         predictor.readers = readers
+    if upload_dn is not None:
+        for strips in predictor.strip_runners:
+            strips.upload_dn = upload_dn
     t1 = time.perf_counter()
     c1 = core_seconds()
     summary = predictor.predict_file(src, dst, overwrite=True)

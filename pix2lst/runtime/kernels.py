@@ -43,6 +43,7 @@ __all__ = [
     "lookup_values",
     "normalise_rows",
     "tiles_with_data",
+    "valid_rows",
 ]
 
 
@@ -125,6 +126,24 @@ def lookup_rows(dn, inputs, out, valid):  # type: ignore[no-untyped-def]
                     f = v == v
                     dst[c] = v if f else zero
                     dst_ok[c] &= np.uint8(f)
+
+
+@njit(nogil=True, cache=True)
+def valid_rows(dn, inputs, valid):  # type: ignore[no-untyped-def]
+    """``valid`` 1 where no band's ``inputs[b, dn[b]]`` is NaN: :func:`lookup_rows`'s
+    validity without its values (device tiling uploads the DN and looks them up
+    there, :mod:`pix2lst.runtime.strips`). Shapes as :func:`lookup_rows`'s."""
+    n_bands, n_rows, width = dn.shape
+    for i in range(n_rows):
+        dst_ok = valid[i]
+        for c in range(width):
+            dst_ok[c] = np.uint8(1)
+        for b in range(n_bands):
+            src = dn[b, i]
+            t = inputs[b]
+            for c in range(width):
+                v = t[src[c]]
+                dst_ok[c] &= np.uint8(v == v)
 
 
 @njit(nogil=True, cache=True)

@@ -28,6 +28,7 @@ __all__ = [
     "reference_mosaic",
     "strip_valid_np",
     "tiles_with_data_np",
+    "valid_rows_np",
 ]
 
 F32 = npt.NDArray[np.float32]
@@ -159,3 +160,7 @@ def reference_mosaic(
     if residual_index is not None:
         v = v + array[residual_index].astype(np.float64)
     return np.where(w > 0, v + shift, np.nan).astype(np.float32)
+
+
+def valid_rows_np(dn: npt.NDArray[np.unsignedinteger], inputs: F32, valid: U8) -> None:
+    valid[...] = np.all([~np.isnan(inputs[b][dn[b]]) for b in range(dn.shape[0])], axis=0)

@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -186,14 +186,23 @@ class _Run:
         n_fill = max(len(self.runners), usable_cores() // CORES_PER_SESSION)
         if self.by_strip:  # a strip is a plain copy of 2x its tiles' pixels: fewer suffice
             n_fill = min(n_fill, len(self.runners) + 1)
-        # a batch being cut per filler, one running per session, one to queue into
-        self.batches = [self._new_batch(runner) for _ in range(n_fill + len(self.runners) + 1)]
         n = grid.n_rows
         lo = [int(grid.strip_rows(r).min()) for r in range(n)]
         self.hi = [int(grid.strip_rows(r).max()) + 1 for r in range(n)]
         ring_rows = max(self.hi[min(r + ahead - 1, n - 1)] - lo[r] for r in range(n))
-        # the rows of `ahead` strips: the reads for strip r + ahead start once r is done
-        self.ring = InputRing(sources, meta, grid.width, min(ring_rows, grid.height))
+        # the rows of `ahead` strips: the reads for strip r + ahead start once r is done;
+        # device tiling on a GPU keeps a scene's DN there, looked up on the device
+        keep_dn = self.by_strip and all(getattr(r, "upload_dn", False) for r in self.runners)
+        self.ring = InputRing(
+            sources, meta, grid.width, min(ring_rows, grid.height), keep_dn=keep_dn
+        )
+        if self.ring.holds_dn:
+            lut = self.ring.device_lut()
+            for r in self.runners:
+                if isinstance(r, StripRunner):  # (all are, with a ring of DN)
+                    r.set_lut(lut)
+        # a batch being cut per filler, one running per session, one to queue into
+        self.batches = [self._new_batch(runner) for _ in range(n_fill + len(self.runners) + 1)]
         self.has_resid = self.ring.resid is not None
         self.dummy = np.zeros((1, 1), dtype=np.float32)
         self.loads: dict[int, Future[None]] = {}
@@ -219,9 +228,9 @@ class _Run:
             initializer=to_idle_priority if self.idle else None,
         )
 
-    def _new_batch(self, runner: Runner) -> F32:
+    def _new_batch(self, runner: Runner) -> npt.NDArray[Any]:
         if isinstance(runner, StripRunner):
-            return runner.new_strip(self.grid.padded_width)
+            return runner.new_strip(self.grid.padded_width, dn=self.ring.holds_dn)
         return runner.new_batch()
 
     def close(self) -> None:

@@ -11,6 +11,12 @@ normalisation and validity, :func:`dn_input_tables` and
 :func:`~pix2lst.runtime.kernels.lookup_rows`; other inputs' values by
 :func:`~pix2lst.runtime.kernels.normalise_rows`), together with the row's validity
 (every band finite) and, for a residual model, the residual band's values.
+
+With ``keep_dn`` (device tiling, :mod:`pix2lst.runtime.strips`) a scene's DN are
+kept as they are, decoded straight into the ring, and only their validity is looked
+up here (:func:`~pix2lst.runtime.kernels.valid_rows`): the strips are uploaded as
+16-bit DN, half the bytes of float32, and the model's device looks them up in
+:meth:`InputRing.device_lut`.
 """
 
 from __future__ import annotations
@@ -98,14 +104,17 @@ class InputRing:
     order and each row is read once. The caller must not let a read overwrite a row
     it still needs (row ``x`` lives at ``x % rows``).
 
-    ``data``: ``(n_bands, rows, width)`` float32 model input (0 where nodata);
-    ``valid``: ``(rows, width)`` uint8, 1 where every band is finite; ``resid``:
-    ``(rows, width)`` float32, the residual band's values, or None.
+    ``data``: ``(n_bands, rows, width)`` float32 model input (0 where nodata), or
+    where ``holds_dn`` the scene's DN (``keep_dn=True`` and a
+    :class:`~pix2lst.geo.sources.DNSource`); ``valid``: ``(rows, width)`` uint8, 1
+    where every band is finite; ``resid``: ``(rows, width)`` float32, the residual
+    band's values, or None.
     """
 
     def __init__(
-        self, sources: Sequence[Source], meta: ModelMetadata, width: int, rows: int
-    ) -> None:
+        self, sources: Sequence[Source], meta: ModelMetadata, width: int, rows: int,
+        *, keep_dn: bool = False,
+    ) -> None:  # fmt: skip
         source = sources[0]
         n_bands = len(meta.bands)
         self.rows = rows
@@ -124,7 +133,9 @@ class InputRing:
             self.inputs = dn_input_tables(values, self.scale, self.offset)
             self.dn_dtype = source.dn_dtype  # type: ignore[attr-defined]
         self.scratch: dict[int, npt.NDArray[Any]] = {}  # a DN buffer per reader
-        self.data = np.empty((n_bands, rows, width), dtype=np.float32)
+        self.holds_dn = keep_dn and values is not None
+        dtype = self.dn_dtype if self.holds_dn else np.float32
+        self.data: npt.NDArray[Any] = np.empty((n_bands, rows, width), dtype=dtype)
         self.valid = np.empty((rows, width), dtype=np.uint8)
         # the residual band's values (brightness temperature), which the output adds back
         self.resid = np.empty((rows, width), dtype=np.float32) if self.resid_index >= 0 else None
@@ -137,6 +148,13 @@ class InputRing:
         self._helpers = [
             ThreadPoolExecutor(1, thread_name_prefix="pix2lst-read") for _ in self.sources[1:]
         ]
+
+    def device_lut(self) -> F32:
+        """``(n_bands, entries)`` float32: the model input of every DN (0 for nodata, as
+        :func:`~pix2lst.runtime.kernels.lookup_rows` writes), for a ring that holds DN."""
+        if not self.holds_dn:
+            raise ParameterError("device_lut: this ring holds model input, not DN")
+        return np.ascontiguousarray(np.nan_to_num(self.inputs, nan=0.0), dtype=np.float32)
 
     def fill(self, stop: int) -> Future[None]:
         """Queue reading raster rows up to ``stop`` (from where the last read ended)."""
@@ -193,15 +211,20 @@ class InputRing:
                 self.resid[pos : pos + n, c0:c1] = rows[ri]
             kernels.normalise_rows(rows, self.scale, self.offset, valid)
             return
-        scratch = self.scratch.get(id(source))
-        if scratch is None:  # DN in chunks of rows that stay in the cache for the lookup
-            scratch = np.empty((rows.shape[0], DN_CHUNK, c1 - c0), dtype=self.dn_dtype)
-            self.scratch[id(source)] = scratch
+        scratch = None  # with holds_dn the DN go straight into the ring
+        if not self.holds_dn:  # else in chunks of rows that stay in the cache for the lookup
+            scratch = self.scratch.get(id(source))
+            if scratch is None:
+                scratch = np.empty((rows.shape[0], DN_CHUNK, c1 - c0), dtype=self.dn_dtype)
+                self.scratch[id(source)] = scratch
         for a in range(0, n, DN_CHUNK):
             m = min(DN_CHUNK, n - a)
-            dn = scratch[:, :m]
+            dn = rows[:, a : a + m] if scratch is None else scratch[:, :m]
             _read_columns(source, start + a, start + a + m, cols, dn, dn=True)
-            kernels.lookup_rows(dn, self.inputs, rows[:, a : a + m], valid[a : a + m])
+            if scratch is None:
+                kernels.valid_rows(dn, self.inputs, valid[a : a + m])
+            else:
+                kernels.lookup_rows(dn, self.inputs, rows[:, a : a + m], valid[a : a + m])
             if self.resid is not None:
                 kernels.lookup_values(
                     dn[ri], self.values[ri], self.resid[pos + a : pos + a + m, c0:c1]

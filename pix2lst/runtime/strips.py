@@ -7,9 +7,16 @@ and uploaded 4 times. With device tiling a :class:`StripRunner` takes one strip 
 ``tile`` rows of one row of tiles, columns padded by reflection) as one contiguous
 ``(bands, tile, padded width)`` array, uploads it once (2x the scene's pixels in all,
 as strips overlap by half a tile) and runs a tiny ONNX graph on the model's device
-that gathers the tiles from it (``pix2lst/data/models/strip_tiles.onnx``, built by
+that gathers the tiles from it (``pix2lst/data/models/strip_tiles*.onnx``, built by
 ``scripts/build_strip_graph.py``). Its output is bound as the model's input, so the
 tiles never leave the device; the model's output comes back as usual.
+
+A scene's strips go up as their 16-bit DN (the compact upload: a quarter of the bytes
+of float32 tiles per pixel, an eighth in all) with one table per band that holds
+calibration and normalisation (:meth:`StripRunner.set_lut`, 2 MB per scene), and the
+device looks the DN up; the ring then keeps DN and the host computes only their
+validity (:class:`~pix2lst.runtime.ring.InputRing` ``keep_dn``). Other inputs
+(composites, arrays) go up as float32 model input.
 
 The two sessions are chained by IO binding instead of composing one graph at load
 time: the runtime then needs neither the ``onnx`` package nor a second copy of the
@@ -31,6 +38,7 @@ import time
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -40,15 +48,17 @@ from pix2lst.errors import ParameterError
 from pix2lst.runtime.model import BatchRunner
 from pix2lst.runtime.session import CPU, CUDA, TRT, SessionConfig, create_session
 
-__all__ = ["STRIP_GRAPH", "TILINGS", "StripRunner", "resolve_tiling"]
+__all__ = ["STRIP_GRAPHS", "TILINGS", "StripRunner", "resolve_tiling"]
 
 log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
 
-STRIP_GRAPH = Path(__file__).resolve().parents[1] / "data" / "models" / "strip_tiles.onnx"
-"""The tile-cutting graph: ``strip`` ``(bands, tile, width)``, ``starts`` ``(n,)`` int64 ->
-``tiles`` ``(n, bands, tile, tile)``."""
+_MODELS = Path(__file__).resolve().parents[1] / "data" / "models"
+STRIP_GRAPHS = {"values": _MODELS / "strip_tiles.onnx", "dn": _MODELS / "strip_tiles_dn.onnx"}
+"""The tile-cutting graphs (``scripts/build_strip_graph.py`` says what they take):
+``strip`` ``(bands, tile, width)`` float32 model input (``values``) or uint16 DN with
+their ``lut`` (``dn``), ``starts`` ``(n,)`` int64 -> ``tiles`` ``(n, bands, tile, tile)``."""
 
 TILINGS = ("auto", "host", "device")
 """Where tiles are cut: ``host`` (filler threads copy float32 tiles, ORT uploads them),
@@ -72,17 +82,25 @@ def resolve_tiling(tiling: str, provider: str | None = None) -> str:
 
 
 @cache
-def _graph_bytes() -> bytes:
-    return STRIP_GRAPH.read_bytes()
+def _graph_bytes(kind: str) -> bytes:
+    return STRIP_GRAPHS[kind].read_bytes()
 
 
 class StripRunner:
     """Run whole strips through ``runner``'s model, the tiles cut on its device.
 
-    ``run(strip, starts)`` takes a float32 ``(bands, tile, width)`` strip (contiguous)
-    and the first column of each tile to predict; returns ``(len(starts), tile, tile)``
-    float32. ``config`` gives the cutting session's device and threads (its providers
-    are the model's device: CUDA for CUDA and TensorRT, else the CPU).
+    ``run(strip, starts)`` takes a contiguous ``(bands, tile, width)`` strip and the
+    first column of each tile to predict; returns ``(len(starts), tile, tile)``
+    float32. A float32 strip is normalised model input; a uint16 strip is a scene's
+    DN, looked up on the device in the table :meth:`set_lut` gave (the compact
+    upload). ``config`` gives the cutting sessions' device and threads (their
+    provider is the model's device: CUDA for CUDA and TensorRT, else the CPU).
+
+    ``upload_dn``: whether the pipeline should hand this runner a scene's DN rather
+    than its model input (default: on a GPU only; on the CPU ORT's lookup of 4x the
+    pixels costs more than the host's lookup of each pixel once: the full benchmark
+    scene's null-model run took 27 s with DN strips, 16 s with float32 strips, 6 s
+    with host tiling, 2026-11-29).
     """
 
     def __init__(self, runner: BatchRunner, config: SessionConfig | None = None) -> None:
@@ -95,24 +113,27 @@ class StripRunner:
         on_gpu = self.model.provider in (CUDA, TRT)
         provider = CUDA if on_gpu else CPU
         self.device = "cuda" if on_gpu else "cpu"
+        self.upload_dn = on_gpu
         opts = self.model.session.get_provider_options().get(self.model.provider, {})
         self.device_id = int(opts.get("device_id", config.device_id))
         cut_config = replace(
             config, providers=[provider], device_id=self.device_id, graph_optimization="all"
         )
-        self.cutter = create_session(
-            _graph_bytes(), [provider], cut_config, reason="tiles cut from strips"
-        )
         n, c, t, _ = runner.input_shape
-        self._tiles = ort.OrtValue.ortvalue_from_shape_and_type(
-            (n, c, t, t), np.float32, self.device, self.device_id
-        )
-        self._out = ort.OrtValue.ortvalue_from_shape_and_type(
-            (n, 1, t, t), np.float32, self.device, self.device_id
-        )
-        self._strip: ort.OrtValue | None = None  # on the GPU, per strip width
-        self._cut = self.cutter.io_binding()
-        self._cut.bind_ortvalue_output("tiles", self._tiles)
+        self._tiles = self._buffer((n, c, t, t), np.float32)
+        self._out = self._buffer((n, 1, t, t), np.float32)
+        # per kind of strip ("values", "dn"): the cutting session and its binding
+        self.cutters: dict[str, ort.InferenceSession] = {}
+        self._cut: dict[str, ort.IOBinding] = {}
+        for kind in STRIP_GRAPHS:
+            session = create_session(
+                _graph_bytes(kind), [provider], cut_config, reason=f"tiles cut from {kind} strips"
+            )
+            self.cutters[kind] = session
+            self._cut[kind] = session.io_binding()
+            self._cut[kind].bind_ortvalue_output("tiles", self._tiles)
+        self._strips: dict[str, ort.OrtValue] = {}  # per kind, of the last strip's shape
+        self._lut: ort.OrtValue | None = None
         self._model = self.model.session.io_binding()
         self._model.bind_ortvalue_input(self.model.input_name, self._tiles)
         self._model.bind_ortvalue_output(self.model.output_name, self._out)
@@ -120,28 +141,50 @@ class StripRunner:
         self.seconds = 0.0
         self.batches = 0
 
-    def new_strip(self, width: int) -> F32:
-        """A host strip buffer ``(bands, tile, width)``, to be filled and reused."""
-        return np.zeros((self.bands, self.tile_size, width), dtype=np.float32)
+    def _buffer(self, shape: tuple[int, ...], dtype: type) -> ort.OrtValue:
+        """A buffer on the model's device (one code path everywhere: the CPU's is the one
+        CI runs)."""
+        return ort.OrtValue.ortvalue_from_shape_and_type(shape, dtype, self.device, self.device_id)
 
-    def _bind_strip(self, strip: F32) -> None:
+    def new_strip(self, width: int, *, dn: bool = False) -> npt.NDArray[Any]:
+        """A host strip buffer ``(bands, tile, width)``, to be filled and reused: float32
+        model input, or with ``dn`` uint16 DN."""
+        dtype = np.uint16 if dn else np.float32
+        return np.zeros((self.bands, self.tile_size, width), dtype=dtype)
+
+    def set_lut(self, lut: F32) -> None:
+        """The model input of every DN, ``(bands, entries)`` float32 (0 for nodata), for
+        the DN strips of one scene: uploaded once."""
+        lut = np.ascontiguousarray(lut, dtype=np.float32)
+        if lut.ndim != 2 or lut.shape[0] != self.bands or lut.shape[1] > 1 << 16:
+            raise ParameterError(
+                f"a DN table must be (bands, entries) = ({self.bands}, <= 65536), not {lut.shape}"
+            )
+        if self._lut is None or tuple(self._lut.shape()) != lut.shape:
+            self._lut = self._buffer(lut.shape, np.float32)
+            self._cut["dn"].bind_ortvalue_input("lut", self._lut)
+        self._lut.update_inplace(lut)
+
+    def _bind_strip(self, strip: npt.NDArray[Any]) -> str:
+        """Upload ``strip`` (the one upload of these rows); its kind."""
         if strip.ndim != 3 or strip.shape[:2] != (self.bands, self.tile_size):
             raise ParameterError(
                 f"a strip must be (bands, tile, width) = ({self.bands}, {self.tile_size}, "
                 f"width), not {strip.shape}"
             )
-        if not strip.flags.c_contiguous or strip.dtype != np.float32:
-            raise ParameterError("a strip must be a C-contiguous float32 array")
-        # one code path on every device (the CPU's is the one CI runs): a buffer of the
-        # strip's shape on the model's device, allocated per width, updated per strip
-        if self._strip is None or tuple(self._strip.shape()) != strip.shape:
-            self._strip = ort.OrtValue.ortvalue_from_shape_and_type(
-                strip.shape, np.float32, self.device, self.device_id
-            )
-            self._cut.bind_ortvalue_input("strip", self._strip)
-        self._strip.update_inplace(strip)  # the one upload of these rows
+        kind = {np.dtype(np.float32): "values", np.dtype(np.uint16): "dn"}.get(strip.dtype)
+        if kind is None or not strip.flags.c_contiguous:
+            raise ParameterError("a strip must be a C-contiguous float32 or uint16 array")
+        if kind == "dn" and self._lut is None:
+            raise ParameterError("a DN strip needs the scene's DN table first (set_lut)")
+        held = self._strips.get(kind)
+        if held is None or tuple(held.shape()) != strip.shape:  # a buffer per strip width
+            held = self._strips[kind] = self._buffer(strip.shape, strip.dtype.type)
+            self._cut[kind].bind_ortvalue_input("strip", held)
+        held.update_inplace(strip)
+        return kind
 
-    def run(self, strip: F32, starts: npt.NDArray[np.int64]) -> F32:
+    def run(self, strip: npt.NDArray[Any], starts: npt.NDArray[np.int64]) -> F32:
         """Predict the tiles of ``strip`` that start at columns ``starts``."""
         start = time.perf_counter()
         n = int(starts.size)
@@ -152,15 +195,17 @@ class StripRunner:
                 f"width {strip.shape[-1]} with {tile} px tiles"
             )
         out = np.empty((n, tile, tile), dtype=np.float32)
-        if n:
-            self._bind_strip(strip)
+        if not n:
+            return out
+        kind = self._bind_strip(strip)
+        cutter, binding = self.cutters[kind], self._cut[kind]
         size = self.batch_size
         for a in range(0, n, size):
             m = min(size, n - a)
             self._starts[:m] = starts[a : a + m]
             self._starts[m:] = starts[a + m - 1]  # one shape for every run
-            self._cut.bind_cpu_input("starts", self._starts)
-            self.cutter.run_with_iobinding(self._cut)
+            binding.bind_cpu_input("starts", self._starts)
+            cutter.run_with_iobinding(binding)
             self.model.session.run_with_iobinding(self._model)
             out[a : a + m] = self._out.numpy()[:m, 0]
             self.batches += 1

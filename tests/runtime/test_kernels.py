@@ -131,6 +131,11 @@ def test_dn_lookup_equals_normalising_the_values(s: dict) -> None:
     kernels_ref.lookup_values_np(dn[-1], values[-1], r2)
     np.testing.assert_array_equal(r1, r2)
     np.testing.assert_array_equal(r1, np.stack([values[-1][dn[-1]]])[0])
+    v4, v5 = np.full_like(v1, 9), np.full_like(v1, 9)  # validity alone (device tiling)
+    kernels.valid_rows(dn, inputs, v4)
+    kernels_ref.valid_rows_np(dn, inputs, v5)
+    np.testing.assert_array_equal(v4, v1)
+    np.testing.assert_array_equal(v5, v1)
 
 
 @given(strips())

@@ -19,7 +19,7 @@ from pix2lst.errors import ParameterError
 from pix2lst.runtime import LSTPredictor
 from pix2lst.runtime.model import BatchRunner, load_model
 from pix2lst.runtime.session import CPU, CUDA, OPENVINO, TRT, SessionConfig
-from pix2lst.runtime.strips import STRIP_GRAPH, StripRunner, resolve_tiling
+from pix2lst.runtime.strips import STRIP_GRAPHS, StripRunner, resolve_tiling
 from tests.conftest import make_model
 from tests.runtime.test_predict import _assert_reference_mosaic, scene_like
 
@@ -33,7 +33,8 @@ def test_the_shipped_graph_is_what_the_script_builds() -> None:
     pytest.importorskip("onnx")
     from scripts.build_strip_graph import build
 
-    assert STRIP_GRAPH.read_bytes() == build(), "run scripts/build_strip_graph.py"
+    for kind, path in STRIP_GRAPHS.items():
+        assert path.read_bytes() == build(kind), "run scripts/build_strip_graph.py"
 
 
 def test_tiling_auto_cuts_on_the_device_only_on_cuda() -> None:
@@ -72,6 +73,26 @@ def test_a_strip_runner_predicts_what_the_batch_runner_does(conv: Path, batch_si
         strips.run(strip, np.array([119], dtype=np.int64))
     with pytest.raises(ParameterError, match="a strip must be"):
         strips.run(strip[:, :16], np.array([0], dtype=np.int64))
+
+
+def test_dn_strips_are_looked_up_on_the_device(conv: Path) -> None:
+    # the compact upload: uint16 DN and one table per band give what the float32 strip
+    # of the looked-up values gives
+    model = load_model(conv, SessionConfig(providers="cpu", warmup=False), batch_size=3)
+    strips = StripRunner(BatchRunner(model, 3))
+    rng = np.random.default_rng(9)
+    dn = rng.integers(0, 4096, (8, 32, 100)).astype(np.uint16)
+    lut = rng.normal(size=(8, 4096)).astype(np.float32)
+    starts = np.array([0, 68, 30, 5], dtype=np.int64)
+    with pytest.raises(ParameterError, match="needs the scene's DN table first"):
+        strips.run(dn, starts)
+    with pytest.raises(ParameterError, match="a DN table must be"):
+        strips.set_lut(lut[:3])
+    strips.set_lut(lut)
+    values = np.stack([lut[b][dn[b]] for b in range(8)])
+    np.testing.assert_array_equal(strips.run(dn, starts), strips.run(values, starts))
+    with pytest.raises(ParameterError, match="float32 or uint16"):
+        strips.run(dn.astype(np.int32), starts)
 
 
 @pytest.mark.parametrize(("sessions", "batch_size"), [(1, 1), (1, 3), (2, 3), (1, None)])
@@ -117,3 +138,45 @@ def test_device_tiling_of_the_sample_scene_through_the_cli(
         main, ["predict", str(sample_scene), "-o", str(tmp_path / "x.tif"), "--tiling", "gpu"]
     )
     assert res.exit_code == 2 and "'gpu' is not one of 'auto', 'host', 'device'" in res.output
+
+
+@pytest.mark.parametrize("target", ["lst", "lst_minus_bt"])
+def test_device_tiling_of_a_scene_uploads_dn_and_of_a_composite_values(
+    tmp_path: Path, sample_scene: Path, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a scene folder goes up as uint16 DN (looked up on the device, the residual BT
+    # looked up on the host), a composite as float32 input: both the host path's file
+    from pix2lst.lst_physics import write_composite as physics_composite
+
+    residual = {"target": target, "residual_band": "B10"} if target == "lst_minus_bt" else {}
+    model = make_model(
+        tmp_path / "m.onnx", "conv", tile=64, input_scale=(1.0,) * 7 + (0.01,),
+        input_offset=(0.0,) * 7 + (-3.0,), **residual,  # type: ignore[arg-type]
+    )  # fmt: skip
+    comp = physics_composite(sample_scene, tmp_path / "comp.tif")
+    kinds: list[str] = []
+    real_run = StripRunner.run
+
+    def spy(self: StripRunner, strip: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        kinds.append(strip.dtype.name)
+        return real_run(self, strip, starts)
+
+    monkeypatch.setattr(StripRunner, "run", spy)
+    host = LSTPredictor(model, providers="cpu", tiling="host")
+    dev = LSTPredictor(model, providers="cpu", tiling="device", batch_size=5)
+    assert not dev.strip_runners[0].upload_dn  # on the CPU float32 strips are cheaper
+    a = tmp_path / "host.tif"
+    for src in (sample_scene, comp):
+        host.predict_file(src, a, check_range=False, overwrite=True)
+        with rasterio.open(a) as x:
+            expected = x.read(1)
+        for upload_dn in (False, True):  # True: what a GPU does
+            for r in dev.strip_runners:
+                r.upload_dn = upload_dn
+            kinds.clear()
+            b = tmp_path / f"dev-{upload_dn}.tif"
+            dev.predict_file(src, b, check_range=False, overwrite=True)
+            dn = upload_dn and src == sample_scene  # a composite has no DN
+            assert kinds and set(kinds) == {"uint16" if dn else "float32"}
+            with rasterio.open(b) as y:
+                np.testing.assert_array_equal(y.read(1), expected)
