@@ -9,7 +9,7 @@ for packing it for the H200 box), contenders alternate:
 * end to end on CUDA from the scene folder: device tiling (``tiling="auto"`` on
   CUDA: strips uploaded once, tiles cut on the device) at batch 8 and 32 (32 is
   its default), host tiling (overlapping tiles uploaded, the path before) at batch
-  8 and 32, device tiling with float32 strips instead of 16-bit DN (what the compact
+  8, device tiling with float32 strips instead of 16-bit DN (what the compact
   upload earns), device tiling with ``io_priority="idle"`` (the default before
   ``"auto"`` chose ``"normal"`` on a GPU); and from the composite (defaults);
 * CUDA vs CPU parity through the runtime (1/16-area scene: largest / mean
@@ -119,7 +119,8 @@ def run(ctx: Context) -> Report:
                     ),
                 )
             )
-            for tiling in ("device", "host"):
+            # host tiling at batch 8 only (the issue measured it slower at 32: 12.5 s vs 11.3)
+            for tiling in ("device", "host") if b == 8 else ("device",):
                 c.append(
                     (
                         "e2e",

@@ -64,3 +64,53 @@ def test_gpu_part_runs_its_cpu_rows_and_says_why_cuda_is_skipped(tmp_path: Path)
                          f"cpu-ceiling-sessions-{doc['params']['cpu_sessions_auto']}"}  # fmt: skip
     assert all(r[2] > 0 for r in rows.values())  # run seconds measured
     assert doc["data"]["summary"]["cpu_auto_s"] > 0
+
+
+def test_gpu_part_cuda_branch_runs_every_contender_on_the_cpu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GPU minutes are few: the part's CUDA branch (its contenders' parameters, the
+    # report, the goals) runs here with every "cuda" moved to the CPU provider. The
+    # device-I/O ceilings need CUDA OrtValues and fail: the part reports them FAILED
+    # and goes on.
+    from click.testing import CliRunner
+
+    import benchmarks.bench_gpu as bench_gpu
+    from benchmarks.__main__ import main
+    from benchmarks.harness import Contender
+
+    real_compare = bench_gpu.compare
+
+    def on_the_cpu(contenders: list[Contender], reps: int, **kw: object) -> object:
+        moved = []
+        for c in contenders:
+            params = dict(c.params)
+            if params.get("providers") == "cuda" or c.task.endswith(":cuda_parity"):
+                params["providers"] = "cpu"
+            moved.append(Contender(c.name, c.task, params))
+        return real_compare(moved, reps, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bench_gpu, "cuda_status", lambda: (True, "stand-in: CUDA on the CPU"))
+    monkeypatch.setattr(bench_gpu, "_torch_cuda", lambda: False)
+    monkeypatch.setattr(bench_gpu, "compare", on_the_cpu)
+    out = tmp_path / "results"
+    result = CliRunner().invoke(
+        main, ["gpu", "--quick", "--cache", str(tmp_path / "cache"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "gpu.json").read_text())
+    rows = {r[0]: r for r in doc["tables"][0]["rows"]}
+    e2e = ["cuda-scene-device-b8", "cuda-scene-host-b8", "cuda-scene-device-b32",
+           "cuda-scene-device-b32-f32-strips", "cuda-scene-device-b32-io-idle",
+           "cuda-composite-b8"]  # fmt: skip
+    for name in [*e2e, "cuda-ceiling-host-b8", "cuda-ceiling-host-b32"]:
+        assert rows[name][2] > 0, name  # measured (on the CPU)
+    failed = [n for n in rows if n.startswith("cuda-ceiling-device")]
+    assert len(failed) == 4 and all(rows[n][2] == "FAILED" for n in failed)
+    summary = doc["data"]["summary"]
+    assert sorted(summary["failed"]) == sorted(failed)
+    assert summary["cuda_scene_s"] > 0 and summary["parity_max_abs_k"] == 0.0
+    assert summary["parity_same_nodata"] is True
+    assert "scene folder end to end (defaults: device tiling, batch 32)" in (
+        out / "gpu.md"
+    ).read_text()
