@@ -111,6 +111,7 @@ def test_gpu_part_cuda_branch_runs_every_contender_on_the_cpu(
     assert sorted(summary["failed"]) == sorted(failed)
     assert summary["cuda_scene_s"] > 0 and summary["parity_max_abs_k"] == 0.0
     assert summary["parity_same_nodata"] is True
-    assert "scene folder end to end (defaults: device tiling, batch 32)" in (
-        out / "gpu.md"
-    ).read_text()
+    assert (
+        "scene folder end to end (defaults: device tiling, batch 32)"
+        in (out / "gpu.md").read_text()
+    )
