@@ -11,8 +11,8 @@ that gathers the tiles from it (``pix2lst/data/models/strip_tiles*.onnx``, built
 ``scripts/build_strip_graph.py``). Its output is bound as the model's input, so the
 tiles never leave the device; the model's output comes back as usual.
 
-A scene's strips go up as their 16-bit DN (the compact upload: a quarter of the bytes
-of float32 tiles per pixel, an eighth in all) with one table per band that holds
+A scene's strips go up as their 16-bit DN (the compact upload: half the bytes of
+float32, and a quarter of the host tiles' bytes in all) with one table per band that holds
 calibration and normalisation (:meth:`StripRunner.set_lut`, 2 MB per scene), and the
 device looks the DN up; the ring then keeps DN and the host computes only their
 validity (:class:`~pix2lst.runtime.ring.InputRing` ``keep_dn``). Other inputs
