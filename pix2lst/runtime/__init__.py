@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the real types for type checkers; at run time see __getattr
         create_session,
         resolve_providers,
     )
+    from pix2lst.runtime.strips import TILINGS, StripRunner
     from pix2lst.runtime.tiling import TileGrid, default_padding, reflect_index
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "IO_PRIORITIES",
     "PROVIDER_ALIASES",
     "TARGETS",
+    "TILINGS",
     "UNITS",
     "BatchRunner",
     "LSTPredictor",
@@ -47,6 +49,7 @@ __all__ = [
     "PipelineStats",
     "PredictionSummary",
     "SessionConfig",
+    "StripRunner",
     "TileGrid",
     "available_providers",
     "blend_weights",
@@ -69,6 +72,7 @@ _WHERE = {
     "available_providers": "session", "create_session": "session",
     "resolve_providers": "session", "open_source": "pix2lst.geo.sources",
     "TileGrid": "tiling", "default_padding": "tiling", "reflect_index": "tiling",
+    "TILINGS": "strips", "StripRunner": "strips",
 }  # fmt: skip
 
 __getattr__, __dir__ = lazy_names(__name__, _WHERE)
