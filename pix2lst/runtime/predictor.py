@@ -28,7 +28,14 @@ from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
 from pix2lst.runtime.pipeline import ArraySink, PipelineStats, Progress, run_pipeline
 from pix2lst.runtime.priority import io_threads, resolve_io_priority
-from pix2lst.runtime.session import SessionConfig, resolve_providers, resolve_sessions, usable_cores
+from pix2lst.runtime.session import (
+    CUDA,
+    TRT,
+    SessionConfig,
+    resolve_providers,
+    resolve_sessions,
+    usable_cores,
+)
 from pix2lst.runtime.strips import StripRunner, resolve_tiling
 from pix2lst.runtime.tiling import TileGrid, default_padding
 
@@ -118,7 +125,7 @@ class LSTPredictor:
     them (4x the scene's pixels at the default padding) into batches that ORT runs
     from host memory. ``"device"``: each strip of rows is copied once and uploaded
     once, and a small ONNX graph cuts its tiles on the model's device, chained to the
-    model by IO binding (:mod:`pix2lst.runtime.strips`); batches are then
+    model by IO binding (:mod:`pix2lst.runtime.strips`); on a GPU batches are then
     :data:`DEVICE_BATCH` tiles unless ``batch_size`` says otherwise. ``"auto"``
     (default): device on CUDA, host elsewhere (on the CPU ORT's tile gather costs
     more than the host's copies). The mosaic is the same either way.
@@ -129,9 +136,17 @@ class LSTPredictor:
     N sessions then runs batches of ``8 // N`` tiles, so memory does not grow with N."""
 
     DEVICE_BATCH = 32
-    """Tiles per batch with device tiling when ``batch_size`` is not given: the host
+    """Tiles per batch with device tiling on a GPU when ``batch_size`` is not given: the host
     buffers are strips whatever the batch, so only the device's memory grows with it
     (half a strip of a full-width Landsat scene, 61 tiles at 256 px, per run)."""
+
+    @classmethod
+    def default_batch_size(cls, tiling: str, provider: str, sessions: int) -> int:
+        """Tiles per batch when ``batch_size`` is not given: :data:`DEVICE_BATCH` with
+        device tiling on a GPU, else :data:`TILES_IN_FLIGHT` shared by the sessions."""
+        if provider in (CUDA, TRT) and resolve_tiling(tiling, provider) == "device":
+            return cls.DEVICE_BATCH  # device memory, not host memory
+        return max(1, cls.TILES_IN_FLIGHT // sessions)  # memory stays flat
 
     MAX_READERS = 8
     """Parallel readers of an input file at most (one per usable core below that)."""
@@ -160,10 +175,8 @@ class LSTPredictor:
         cores = usable_cores()
         provider = resolve_providers(config.providers)[0]
         n_sessions = resolve_sessions(sessions, provider, cores)
-        if batch_size is None and resolve_tiling(tiling, provider) == "device":
-            batch_size = self.DEVICE_BATCH  # device memory, not host memory
-        elif batch_size is None:  # TILES_IN_FLIGHT shared by the sessions: memory stays flat
-            batch_size = max(1, self.TILES_IN_FLIGHT // n_sessions)
+        if batch_size is None:
+            batch_size = self.default_batch_size(tiling, provider, n_sessions)
         if n_sessions > 1 and config.intra_op_threads == 0:
             config = replace(config, intra_op_threads=max(1, cores // n_sessions))
         self.models: list[LoadedModel] = [

@@ -47,6 +47,14 @@ def test_tiling_auto_cuts_on_the_device_only_on_cuda() -> None:
         resolve_tiling("gpu")
 
 
+def test_device_tiling_on_a_gpu_takes_larger_batches() -> None:
+    # device memory, not host memory: the host keeps whole strips whatever the batch
+    size = LSTPredictor.default_batch_size
+    assert size("auto", CUDA, 1) == size("device", TRT, 1) == LSTPredictor.DEVICE_BATCH
+    assert size("host", CUDA, 1) == size("auto", TRT, 1) == 8
+    assert size("device", CPU, 2) == size("auto", CPU, 2) == 4
+
+
 def test_a_bad_tiling_is_refused_before_the_model_loads(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="tiling must be one of"):
         LSTPredictor(tmp_path / "missing.onnx", providers="cpu", tiling="strips")
@@ -107,8 +115,8 @@ def test_device_tiling_gives_the_host_mosaic(
     dev = LSTPredictor(conv, tiling="device", **kw)  # type: ignore[arg-type]
     assert (host.tiling, dev.tiling) == ("host", "device")
     assert len(dev.strip_runners) == sessions
-    if batch_size is None:  # device memory, not host memory: a larger default batch
-        assert dev.batch_size == LSTPredictor.DEVICE_BATCH
+    if batch_size is None:  # on the CPU the host rule: 8 tiles shared by the sessions
+        assert dev.batch_size == host.batch_size == 8 // sessions
     out = dev.predict_array(arr)
     np.testing.assert_array_equal(out, host.predict_array(arr))
     _assert_reference_mosaic(dev, arr, 8, "hann")
