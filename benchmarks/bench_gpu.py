@@ -166,7 +166,7 @@ def run(ctx: Context) -> Report:
             (
                 "e2e",
                 Contender(
-                    "cuda-composite-b8",
+                    "cuda-composite-defaults",
                     "tasks_predict:predict_e2e",
                     {**e2e, "src": str(comp), "providers": "cuda", "dst": str(work / "gpu-c.tif")},
                 ),

@@ -102,7 +102,7 @@ def test_gpu_part_cuda_branch_runs_every_contender_on_the_cpu(
     rows = {r[0]: r for r in doc["tables"][0]["rows"]}
     e2e = ["cuda-scene-device-b8", "cuda-scene-host-b8", "cuda-scene-device-b32",
            "cuda-scene-device-b32-f32-strips", "cuda-scene-device-b32-io-idle",
-           "cuda-composite-b8"]  # fmt: skip
+           "cuda-composite-defaults"]  # fmt: skip
     for name in [*e2e, "cuda-ceiling-host-b8", "cuda-ceiling-host-b32"]:
         assert rows[name][2] > 0, name  # measured (on the CPU)
     failed = [n for n in rows if n.startswith("cuda-ceiling-device")]
