@@ -52,8 +52,14 @@ def run_part(name: str, ctx: Context) -> tuple[Path, Path]:
     help="An ONNX model trained without the Maui scene, scored on it by the accuracy part "
     f"[default: {DEFAULT_CROSS} when it exists].",
 )
+@click.option(
+    "--only",
+    default="",
+    help="gpu part: run only the contenders whose names contain one of these "
+    "comma-separated words (e.g. cuda-scene,cuda-vs-cpu), to fit a short device session.",
+)
 def main(parts: tuple[str, ...], quick: bool, reps: int | None, cache: Path,
-         out: Path | None, cross_model: Path | None) -> None:  # fmt: skip
+         out: Path | None, cross_model: Path | None, only: str) -> None:  # fmt: skip
     """Run benchmark PARTS (or all) and write JSON + markdown into the results folder."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if out is None:
@@ -62,11 +68,12 @@ def main(parts: tuple[str, ...], quick: bool, reps: int | None, cache: Path,
     args += [f"--reps {reps}"] if reps is not None else []
     args += [f"--cache {cache}"] if cache != BENCH_DIR / "cache" else []
     args += [f"--cross-model {cross_model}"] if cross_model else []
+    args += [f"--only {only}"] if only else []
     command = " ".join(["python -m benchmarks", *args])
     if cross_model is None and DEFAULT_CROSS.is_file():
         cross_model = DEFAULT_CROSS
     ctx = Context(quick=quick, reps=reps, cache=cache, out=out, command=command,
-                  cross_model=cross_model)  # fmt: skip
+                  cross_model=cross_model, only=tuple(w for w in only.split(",") if w))  # fmt: skip
     names = list(PARTS) if not parts or "all" in parts else list(dict.fromkeys(parts))
     failed = []
     for name in names:

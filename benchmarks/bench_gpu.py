@@ -236,6 +236,9 @@ def run(ctx: Context) -> Report:
     )
     c.append(("cpu", Contender(f"cpu-ceiling-sessions-{auto}", "tasks_predict:ort_ceiling",
                                {**geo, "providers": "cpu", "sessions": auto})))  # fmt: skip
+    if ctx.only:  # a short device session: only some contenders
+        c = [(k, x) for k, x in c if any(word in x.name for word in ctx.only)]
+        report.notes.append(f"only the contenders matching {', '.join(ctx.only)} were run")
     # one failing contender (a CUDA path that breaks) must not cost the others' figures
     runs = compare([x for _, x in c], reps, progress=ctx.progress, keep_going=True)
     failed = {name: rs[0].result["error"] for name, rs in runs.items() if "error" in rs[0].result}
@@ -263,9 +266,9 @@ def run(ctx: Context) -> Report:
         ceilings = [_val(runs[x.name], "run_s") for k, x in c
                     if k == "ceiling" and x.name.startswith("cuda")]  # fmt: skip
         best = min((v for v in ceilings if v == v), default=float("nan"))  # failed: NaN
-        scene = _val(runs["cuda-scene-device-b32"], "run_s")  # the defaults on CUDA
+        scene = _val(runs.get("cuda-scene-device-b32", []), "run_s")  # the defaults on CUDA
         par = {"max_abs_k": float("nan"), "mean_abs_k": float("nan"), "same_nodata": None,
-               **runs["cuda-vs-cpu"][0].result}  # fmt: skip
+               **(runs["cuda-vs-cpu"][0].result if "cuda-vs-cpu" in runs else {})}  # fmt: skip
         summary.update(cuda_scene_s=scene, cuda_best_ceiling_s=best, over_ceiling=scene / best,
                        parity_max_abs_k=par["max_abs_k"], parity_same_nodata=par["same_nodata"])  # fmt: skip
         t.notes.append(
@@ -274,8 +277,8 @@ def run(ctx: Context) -> Report:
             f"best ORT-CUDA ceiling of this run (<= 1.3); CUDA vs CPU max {par['max_abs_k']:.2g} "
             f"K, mean {par['mean_abs_k']:.2g} K (<= 0.01 K), same nodata {par['same_nodata']}"
         )
-    cpu_auto = _val(runs["cpu-scene-sessions-auto"], "run_s")
-    cpu_one = _val(runs["cpu-scene-sessions-1"], "run_s")
+    cpu_auto = _val(runs.get("cpu-scene-sessions-auto", []), "run_s")
+    cpu_one = _val(runs.get("cpu-scene-sessions-1", []), "run_s")
     summary.update(cpu_auto_s=cpu_auto, cpu_one_session_s=cpu_one, cpu_sessions_auto=auto)
     t.notes.append(
         f"CPU provider on {cores} cores: sessions=auto ({auto} session(s) of {cores // auto} "

@@ -33,6 +33,7 @@ class Context:
     progress: Callable[[str], None] = field(default=_stderr)
     command: str = ""
     cross_model: Path | None = None
+    only: tuple[str, ...] = ()  # the gpu part: run only contenders whose names hold one
 
     def n_reps(self, full_default: int) -> int:
         """Repetitions: 1 under ``--quick``, else ``--reps`` or the part's default."""

@@ -14,7 +14,8 @@
 # torch-CUDA on the same weights, the CPU provider on all cores with sessions=auto
 # and with one session; a contender that fails is reported and the others go on) and
 # leaves results/gpu.{md,json} and nvidia-smi's view
-# under $OUT, which comes back. REPS (default 1) sets the repetitions.
+# under $OUT, which comes back. REPS (default 1) sets the repetitions; ONLY (e.g.
+# ONLY=cuda-scene,cuda-vs-cpu) runs only the contenders whose names hold one of its words.
 set -euo pipefail
 OUT="${OUT:-/tmp/pix2lst-gpu-out}"
 mkdir -p "$OUT"
@@ -22,5 +23,5 @@ PY="$(command -v python3 || command -v python)"
 { nvidia-smi || true; } > "$OUT/nvidia-smi.txt" 2>&1
 "$PY" -c "import onnxruntime as o; print(o.__version__, o.get_available_providers())" \
     > "$OUT/onnxruntime.txt" 2>&1
-"$PY" -m benchmarks gpu --reps "${REPS:-1}" --cache /tmp/pix2lst-bench-cache \
+"$PY" -m benchmarks gpu --reps "${REPS:-1}" ${ONLY:+--only "$ONLY"} --cache /tmp/pix2lst-bench-cache \
     --out "$OUT/results" 2>&1 | tee "$OUT/gpu.log"

@@ -115,3 +115,16 @@ def test_gpu_part_cuda_branch_runs_every_contender_on_the_cpu(
         "scene folder end to end (defaults: device tiling, batch 32)"
         in (out / "gpu.md").read_text()
     )
+    # --only: a short device session runs some contenders; the report still builds
+    result = CliRunner().invoke(
+        main, ["gpu", "--quick", "--only", "cuda-scene-device-b32,cuda-vs-cpu",
+               "--cache", str(tmp_path / "cache"), "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "gpu.json").read_text())
+    assert {r[0] for r in doc["tables"][0]["rows"]} == {
+        "cuda-scene-device-b32", "cuda-scene-device-b32-f32-strips",
+        "cuda-scene-device-b32-io-idle",
+    }  # fmt: skip
+    assert doc["data"]["summary"]["parity_max_abs_k"] == 0.0
+    assert doc["data"]["summary"]["cpu_auto_s"] != doc["data"]["summary"]["cpu_auto_s"]  # NaN
