@@ -6,6 +6,7 @@
 - ``--co NAME=VALUE``: a GDAL creation option for a raster writer (repeatable).
 - ``--cog``: write a Cloud-Optimised GeoTIFF.
 - ``--tile-size N``: the run tile of ``predict`` and ``batch predict``.
+- ``--tiling auto|host|device``: where ``predict`` and ``batch predict`` cut tiles.
 - ``-v/-vv`` and ``-q/--quiet`` on the group: the level of pix2lst's own logger
   (rasterio and GDAL stay at WARNING); ``-q`` also turns progress bars off.
 - :func:`progress_bar`: a tqdm bar drawn only on a terminal and never with ``-q``.
@@ -32,6 +33,7 @@ __all__ = [
     "progress_bar",
     "quiet",
     "tile_size_option",
+    "tiling_option",
     "verbosity_options",
 ]
 
@@ -123,6 +125,21 @@ def cog_option(f: F) -> F:
     """``--cog``: write a Cloud-Optimised GeoTIFF (overviews, internal tiles)."""
     return click.option(
         "--cog", is_flag=True, help="Write a Cloud-Optimised GeoTIFF (tiled, with overviews)."
+    )(f)
+
+
+def tiling_option(f: F) -> F:
+    """``--tiling auto|host|device``: where tiles are cut (``LSTPredictor(tiling=)``)."""
+    from pix2lst.runtime.tiling import TILINGS
+
+    return click.option(
+        "--tiling",
+        type=click.Choice(TILINGS),
+        default="auto",
+        show_default=True,
+        help="host: tiles are cut on the CPU and uploaded; device: each strip is uploaded "
+        "once and its tiles are cut where the model runs; auto: device on CUDA, host "
+        "elsewhere.",
     )(f)
 
 

@@ -14,6 +14,7 @@ from pix2lst._cli_options import (
     overwrite_option,
     progress_callback,
     tile_size_option,
+    tiling_option,
 )
 
 __all__ = ["LST_INPUT", "LstInput", "batch", "cube"]
@@ -175,6 +176,7 @@ def physics(method: str, emissivity: str, mask_clouds: bool, **kw: Any) -> None:
 @click.option("--providers", default="auto", show_default=True, help="auto | cpu | cuda | ...")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @tile_size_option
+@tiling_option
 @click.option("--padding", type=click.IntRange(min=0), default=None, help="[default: tile/4]")
 @click.option(
     "--blend", type=click.Choice(["hann", "linear", "crop"]), default="hann", show_default=True
@@ -184,6 +186,7 @@ def predict(
     providers: str,
     batch_size: int,
     tile_size: int | None,
+    tiling: str,
     padding: int | None,
     blend: str,
     **kw: Any,
@@ -197,6 +200,7 @@ def predict(
         str(Path(model).resolve()) if model else None, providers, batch_size, padding, blend,
         kw.pop("units"), kw.pop("cog"),
         creation_options=tuple(kw.pop("creation_options").items()), tile_size=tile_size,
+        tiling=tiling,
     )  # fmt: skip
     _run("predict", options, kw)
 

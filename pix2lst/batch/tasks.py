@@ -51,7 +51,8 @@ class PredictOptions:
     exist on every worker. ``threads``: ONNX Runtime intra-op threads per worker
     (0: the worker's share of the cores). ``tile_size``: the tile each scene is cut
     into (``None``: the model's own; a larger one needs a model with symbolic
-    height/width, see :class:`~pix2lst.runtime.LSTPredictor`).
+    height/width, see :class:`~pix2lst.runtime.LSTPredictor`). ``tiling``: where the
+    tiles are cut (``"auto"``: on the device on CUDA workers, on the host elsewhere).
     """
 
     model: str | None = None
@@ -64,8 +65,12 @@ class PredictOptions:
     threads: int = 0
     creation_options: tuple[tuple[str, str], ...] = ()
     tile_size: int | None = None
+    tiling: str = "auto"
 
     def __post_init__(self) -> None:
+        from pix2lst.runtime.tiling import resolve_tiling
+
+        resolve_tiling(self.tiling)  # one line naming the choices
         if self.tile_size is not None and (
             isinstance(self.tile_size, bool) or not isinstance(self.tile_size, numbers.Integral)
             or self.tile_size < 1
@@ -121,7 +126,7 @@ class PredictorPlugin(WorkerPlugin):
         self.predictor = LSTPredictor(
             o.model, providers=o.providers, batch_size=o.batch_size, padding=o.padding,
             blend=o.blend, session=session, sessions=1,  # the workers are the parallelism
-            tile_size=o.tile_size,
+            tile_size=o.tile_size, tiling=o.tiling,
         )  # fmt: skip
         log.info("worker predictor ready: %s, %d ORT threads", self.predictor.provider, threads)
 

@@ -31,8 +31,8 @@ if TYPE_CHECKING:  # the real types for type checkers; at run time see __getattr
         create_session,
         resolve_providers,
     )
-    from pix2lst.runtime.strips import TILINGS, StripRunner
-    from pix2lst.runtime.tiling import TileGrid, default_padding, reflect_index
+    from pix2lst.runtime.strips import StripRunner
+    from pix2lst.runtime.tiling import TILINGS, TileGrid, default_padding, reflect_index
 
 __all__ = [
     "BLENDS",
@@ -72,7 +72,7 @@ _WHERE = {
     "available_providers": "session", "create_session": "session",
     "resolve_providers": "session", "open_source": "pix2lst.geo.sources",
     "TileGrid": "tiling", "default_padding": "tiling", "reflect_index": "tiling",
-    "TILINGS": "strips", "StripRunner": "strips",
+    "TILINGS": "tiling", "StripRunner": "strips",
 }  # fmt: skip
 
 __getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -13,11 +13,11 @@ from pix2lst._cli_options import (
     overwrite_option,
     progress_callback,
     tile_size_option,
+    tiling_option,
 )
 from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.priority import IO_PRIORITIES
-from pix2lst.runtime.strips import TILINGS
 
 __all__ = ["predict"]
 
@@ -69,14 +69,7 @@ __all__ = ["predict"]
     help="N | auto: ONNX Runtime sessions running batches in parallel, each with cores/N "
     "threads (auto: one per 4 cores on a CPU, one per GPU).",
 )
-@click.option(
-    "--tiling",
-    type=click.Choice(TILINGS),
-    default="auto",
-    show_default=True,
-    help="host: tiles are cut on the CPU and uploaded; device: each strip is uploaded once "
-    "and its tiles are cut where the model runs; auto: device on CUDA, host elsewhere.",
-)
+@tiling_option
 @cog_option
 @co_option
 @overwrite_option()

@@ -36,8 +36,8 @@ from pix2lst.runtime.session import (
     resolve_sessions,
     usable_cores,
 )
-from pix2lst.runtime.strips import StripRunner, resolve_tiling
-from pix2lst.runtime.tiling import TileGrid, default_padding
+from pix2lst.runtime.strips import StripRunner
+from pix2lst.runtime.tiling import TileGrid, default_padding, resolve_tiling
 
 __all__ = ["UNITS", "LSTPredictor", "PredictionSummary"]
 

@@ -47,8 +47,12 @@ import onnxruntime as ort
 from pix2lst.errors import ParameterError
 from pix2lst.runtime.model import BatchRunner
 from pix2lst.runtime.session import CPU, CUDA, TRT, SessionConfig, create_session
+from pix2lst.runtime.tiling import TILINGS, resolve_tiling
 
 __all__ = ["STRIP_GRAPHS", "TILINGS", "StripRunner", "resolve_tiling"]
+
+# TILINGS and resolve_tiling live in the light tiling module (the CLI options need them
+# without onnxruntime); they are this module's subject and are named here too
 
 log = logging.getLogger(__name__)
 
@@ -59,26 +63,6 @@ STRIP_GRAPHS = {"values": _MODELS / "strip_tiles.onnx", "dn": _MODELS / "strip_t
 """The tile-cutting graphs (``scripts/build_strip_graph.py`` says what they take):
 ``strip`` ``(bands, tile, width)`` float32 model input (``values``) or uint16 DN with
 their ``lut`` (``dn``), ``starts`` ``(n,)`` int64 -> ``tiles`` ``(n, bands, tile, tile)``."""
-
-TILINGS = ("auto", "host", "device")
-"""Where tiles are cut: ``host`` (filler threads copy float32 tiles, ORT uploads them),
-``device`` (a strip is uploaded once, :class:`StripRunner`), ``auto`` (device on CUDA,
-host elsewhere)."""
-
-
-def resolve_tiling(tiling: str, provider: str | None = None) -> str:
-    """``"host"`` or ``"device"`` for ``tiling`` on ``provider`` (``None``: only validate).
-
-    ``"auto"`` is ``"device"`` on CUDA, where uploading overlapping tiles costs more
-    than cutting them (ORT-CUDA ran 2,189 tiles/s from host arrays, 12,554 from device
-    buffers, issue 11), and ``"host"`` elsewhere: on the CPU the host path is cheaper
-    (no graph between the copies), and TensorRT keeps one engine for the tile batch.
-    """
-    if tiling not in TILINGS:
-        raise ParameterError(f"tiling must be one of {', '.join(TILINGS)}, not {tiling!r}")
-    if tiling != "auto" or provider is None:
-        return tiling
-    return "device" if provider == CUDA else "host"
 
 
 @cache

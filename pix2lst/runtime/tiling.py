@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from pix2lst.errors import ModelError, ParameterError
 
-__all__ = ["TileGrid", "default_padding", "reflect_index"]
+__all__ = ["TILINGS", "TileGrid", "default_padding", "reflect_index", "resolve_tiling"]
 
 
 def default_padding(tile: int) -> int:
@@ -119,3 +119,25 @@ class TileGrid:
         start = 0 if row == 0 else self.row_origin(row)
         stop = self.height if row == self.n_rows - 1 else self.row_origin(row + 1)
         return max(start, 0), min(max(stop, 0), self.height)
+
+
+TILINGS = ("auto", "host", "device")
+"""Where tiles are cut (:mod:`pix2lst.runtime.strips`): ``host`` (filler threads copy
+float32 tiles, ORT uploads them), ``device`` (a strip is uploaded once and cut where the
+model runs), ``auto`` (device on CUDA, host elsewhere)."""
+
+
+def resolve_tiling(tiling: str, provider: str | None = None) -> str:
+    """``"host"`` or ``"device"`` for ``tiling`` on ``provider`` (``None``: only validate).
+
+    ``"auto"`` is ``"device"`` on CUDA, where uploading overlapping tiles costs more
+    than cutting them (ORT-CUDA ran 2,189 tiles/s from host arrays, 12,554 from device
+    buffers, issue 11), and ``"host"`` elsewhere: on the CPU the host path is cheaper
+    (no graph between the copies), and TensorRT keeps one engine for the tile batch.
+    """
+    if tiling not in TILINGS:
+        raise ParameterError(f"tiling must be one of {', '.join(TILINGS)}, not {tiling!r}")
+    if tiling != "auto" or provider is None:
+        return tiling
+    # session.CUDA's name: this module (and the CLI options) do not import onnxruntime
+    return "device" if provider == "CUDAExecutionProvider" else "host"

@@ -10,6 +10,7 @@ pytest.importorskip("distributed", reason="the batch extra is not installed")
 
 from pix2lst.batch import PredictOptions, read_manifest, run
 from pix2lst.batch.manifest import folder_lock
+from pix2lst.batch.tasks import PLUGIN_NAME
 from pix2lst.errors import OutputExistsError, OutputLockedError, ParameterError
 from tests.conftest import LST_LIKE, make_model, make_scene
 
@@ -185,3 +186,28 @@ def test_a_killed_writers_temporaries_are_removed_and_nothing_else(tmp_path, das
     mine.write_bytes(b"keep")
     rows = run([str(mtl)], out, "physics", client=dask_client)
     assert rows[0].status == "ok" and not left.exists() and mine.read_bytes() == b"keep"
+
+
+def test_predict_options_refuse_an_unknown_tiling():
+    with pytest.raises(ParameterError, match="tiling must be one of auto, host, device"):
+        PredictOptions(tiling="gpu")
+
+
+def test_predict_batch_with_device_tiling_equals_predict_file(tmp_path, dask_client):
+    # the workers cut tiles on the model's device (here the CPU provider's): the host
+    # path's file, bit for bit
+    from pix2lst.runtime import LSTPredictor
+
+    (mtl,) = _scenes(tmp_path, 1)
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32, depth=3, **LST_LIKE)
+    options = PredictOptions(model=str(model), providers="cpu", batch_size=3, tiling="device")
+    (row,) = run([str(mtl)], tmp_path / "out", "predict", client=dask_client, options=options)
+    assert row.status == "ok", row.error
+
+    def tiling(dask_worker):  # what the worker's predictor does
+        return dask_worker.plugins[PLUGIN_NAME].predictor.tiling
+
+    assert set(dask_client.run(tiling).values()) == {"device"}
+    LSTPredictor(model, providers="cpu", tiling="host").predict_file(mtl, tmp_path / "one.tif")
+    with rasterio.open(row.output) as a, rasterio.open(tmp_path / "one.tif") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
