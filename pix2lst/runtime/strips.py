@@ -33,7 +33,6 @@ so ORT (and CUDA) always see one input shape per scene.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import replace
 from functools import cache
@@ -53,8 +52,6 @@ __all__ = ["STRIP_GRAPHS", "TILINGS", "StripRunner", "resolve_tiling"]
 
 # TILINGS and resolve_tiling live in the light tiling module (the CLI options need them
 # without onnxruntime); they are this module's subject and are named here too
-
-log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
 
