@@ -18,7 +18,7 @@ import contextlib
 import functools
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -128,19 +128,19 @@ def cog_option(f: F) -> F:
     )(f)
 
 
-def tiling_option(f: F) -> F:
-    """``--tiling auto|host|device``: where tiles are cut (``LSTPredictor(tiling=)``)."""
-    from pix2lst.runtime.tiling import TILINGS
-
+def tiling_option(choices: Sequence[str]) -> Callable[[F], F]:
+    """``--tiling auto|host|device``: where tiles are cut (``LSTPredictor(tiling=)``);
+    ``choices`` is ``pix2lst.runtime.tiling.TILINGS``, which the commands pass (this
+    module is below the runtime and does not import it)."""
     return click.option(
         "--tiling",
-        type=click.Choice(TILINGS),
+        type=click.Choice(list(choices)),
         default="auto",
         show_default=True,
         help="host: tiles are cut on the CPU and uploaded; device: each strip is uploaded "
         "once and its tiles are cut where the model runs; auto: device on CUDA, host "
         "elsewhere.",
-    )(f)
+    )
 
 
 def tile_size_option(f: F) -> F:

@@ -16,6 +16,7 @@ from pix2lst._cli_options import (
     tile_size_option,
     tiling_option,
 )
+from pix2lst.runtime.tiling import TILINGS
 
 __all__ = ["LST_INPUT", "LstInput", "batch", "cube"]
 
@@ -176,7 +177,7 @@ def physics(method: str, emissivity: str, mask_clouds: bool, **kw: Any) -> None:
 @click.option("--providers", default="auto", show_default=True, help="auto | cpu | cuda | ...")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @tile_size_option
-@tiling_option
+@tiling_option(TILINGS)
 @click.option("--padding", type=click.IntRange(min=0), default=None, help="[default: tile/4]")
 @click.option(
     "--blend", type=click.Choice(["hann", "linear", "crop"]), default="hann", show_default=True

@@ -18,6 +18,7 @@ from pix2lst._cli_options import (
 from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.priority import IO_PRIORITIES
+from pix2lst.runtime.tiling import TILINGS
 
 __all__ = ["predict"]
 
@@ -69,7 +70,7 @@ __all__ = ["predict"]
     help="N | auto: ONNX Runtime sessions running batches in parallel, each with cores/N "
     "threads (auto: one per 4 cores on a CPU, one per GPU).",
 )
-@tiling_option
+@tiling_option(TILINGS)
 @cog_option
 @co_option
 @overwrite_option()
