@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pix2lst._machine import usable_cores
 from pix2lst.batch.inputs import BatchInput, expand_inputs
 from pix2lst.batch.manifest import MANIFEST_NAME, ManifestRow, folder_lock, write_manifest
 from pix2lst.batch.tasks import (
@@ -54,19 +55,12 @@ WORKER_MEMORY = 2 << 30
 """Memory one worker may need (a full-scene prediction peaks below 1 GB)."""
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def default_workers(n_scenes: int) -> int:
     """Worker processes for a local run: one per two cores, memory permitting, at most one per scene."""
     import psutil
 
     by_memory = int(psutil.virtual_memory().total // WORKER_MEMORY)
-    return max(1, min(_cores() // 2, by_memory, n_scenes))
+    return max(1, min(usable_cores() // 2, by_memory, n_scenes))
 
 
 def is_complete(path: Path) -> bool:
@@ -122,7 +116,7 @@ def _client(
             c.close()
         return
     n = workers or default_workers(n_scenes)
-    threads = max(1, _cores() // n)
+    threads = max(1, usable_cores() // n)
     cluster = LocalCluster(
         n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
         silence_logs=logging.WARNING,

@@ -34,6 +34,7 @@ import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 
+from pix2lst._machine import usable_cores
 from pix2lst.errors import OutputWriteError
 from pix2lst.geo.atomic import target_of
 from pix2lst.geo.grid import Grid
@@ -55,9 +56,7 @@ def thread_count(threads: str | int) -> int:
     text = str(threads).strip().upper()
     if text.isdigit():
         return max(1, int(text))
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+    return usable_cores()
 
 
 def _check_blocks(ds: Any, path: Path, size: int) -> None:  # path: the target, for messages

@@ -41,6 +41,7 @@ from typing import Any
 
 import onnxruntime as ort
 
+from pix2lst._machine import usable_cores
 from pix2lst.errors import ParameterError, ProviderError
 
 __all__ = [
@@ -242,14 +243,6 @@ def resolve_providers(
 
 CORES_PER_SESSION = 4
 """Intra-op threads per session that ``sessions="auto"`` aims for on a CPU."""
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity mask, where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def auto_sessions(provider: str, cores: int | None = None) -> int:
