@@ -85,7 +85,6 @@ class StripRunner:
     """
 
     def __init__(self, runner: BatchRunner, config: SessionConfig | None = None) -> None:
-        self.runner = runner
         self.model = runner.model
         self.batch_size = runner.batch_size
         self.tile_size = runner.tile_size
