@@ -192,15 +192,15 @@ class _Run:
         ring_rows = max(self.hi[min(r + ahead - 1, n - 1)] - lo[r] for r in range(n))
         # the rows of `ahead` strips: the reads for strip r + ahead start once r is done;
         # device tiling on a GPU keeps a scene's DN there, looked up on the device
-        keep_dn = self.by_strip and all(getattr(r, "upload_dn", False) for r in self.runners)
+        strips = [r for r in self.runners if isinstance(r, StripRunner)]  # all, or none
+        keep_dn = bool(strips) and all(r.upload_dn for r in strips)
         self.ring = InputRing(
             sources, meta, grid.width, min(ring_rows, grid.height), keep_dn=keep_dn
         )
         if self.ring.holds_dn:
             lut = self.ring.device_lut()
-            for r in self.runners:
-                if isinstance(r, StripRunner):  # (all are, with a ring of DN)
-                    r.set_lut(lut)
+            for r in strips:
+                r.set_lut(lut)
         # a batch being cut per filler, one running per session, one to queue into
         self.batches = [self._new_batch(runner) for _ in range(n_fill + len(self.runners) + 1)]
         self.has_resid = self.ring.resid is not None
