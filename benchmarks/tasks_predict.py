@@ -15,6 +15,7 @@ options (threads, graph optimisation) are the pipeline's.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -176,7 +177,7 @@ def predict_e2e(
     providers: str = "auto", keep: bool = False, kernels: str = "numba",
     io_priority: str = "auto", sessions: int | str = "auto", readers: int | None = None,
     decoder: str = "auto", tile_size: int | None = None, tiling: str = "auto",
-    upload_dn: bool | None = None,
+    upload_dn: bool | None = None, cores: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """``LSTPredictor(...).predict_file(src, dst)``: setup and run seconds, Mpx/s.
 
@@ -188,7 +189,12 @@ def predict_e2e(
     ``core_s``: CPU time of the whole process (all threads) during the run.
     ``upload_dn``: with device tiling, hand the strip runners a scene's DN (True) or its
     float32 model input (False) instead of their default (DN on a GPU only).
+    ``cores``: size everything as on a machine with this many usable cores
+    (``PYTHON_CPU_COUNT``, this process only): its sessions, threads, readers and memory,
+    not its speed.
     """
+    if cores is not None:
+        os.environ["PYTHON_CPU_COUNT"] = str(cores)
     from pix2lst.runtime import LSTPredictor
 
     if kernels == "numpy":

@@ -31,6 +31,7 @@ import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 
+from pix2lst._machine import gdal_threads
 from pix2lst.errors import ParameterError, SceneError
 from pix2lst.geo.bands import band_indexes
 from pix2lst.geo.decode import BlockReader
@@ -128,7 +129,7 @@ def dn_table(source: Source) -> F32 | None:
 
 def _open(path: str | os.PathLike[str], what: str, threads: str | int) -> Any:
     try:
-        ds = rasterio.open(path, NUM_THREADS=str(threads))
+        ds = rasterio.open(path, NUM_THREADS=gdal_threads(threads))
     except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
         remote = raster_error(path, exc, what.removesuffix(" of"))
         if remote is not None:

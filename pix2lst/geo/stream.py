@@ -22,6 +22,7 @@ from rasterio._err import CPLE_BaseError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
+from pix2lst._machine import gdal_threads
 from pix2lst.errors import EmptySceneError, ParameterError, SceneError
 from pix2lst.geo.grid import grid_of
 from pix2lst.geo.remote import read_error
@@ -40,7 +41,7 @@ Compute = Callable[[list[np.ndarray], list[float | None], Window], np.ndarray]
 
 def gdal_env() -> rasterio.Env:
     """GDAL settings for the writers: multi-threaded (de)compression, a bounded cache."""
-    return rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=256)
+    return rasterio.Env(GDAL_NUM_THREADS=gdal_threads(), GDAL_CACHEMAX=256)
 
 
 def strip_windows(height: int, width: int, strip_rows: int = 2 * BLOCK) -> Iterator[Window]:

@@ -34,7 +34,7 @@ import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 
-from pix2lst._machine import usable_cores
+from pix2lst._machine import gdal_threads, usable_cores
 from pix2lst.errors import OutputWriteError
 from pix2lst.geo.atomic import target_of
 from pix2lst.geo.grid import Grid
@@ -100,7 +100,7 @@ def _gdal_failed(path: Path, exc: BaseException) -> OutputWriteError:
 def check_complete(path: Path, grid: Grid, count: int) -> None:
     """Open ``path`` and check its size and that every block lies inside it (no decoding)."""
     try:
-        with rasterio.open(path, NUM_THREADS="ALL_CPUS") as ds:  # decode with every core
+        with rasterio.open(path, NUM_THREADS=gdal_threads()) as ds:  # decode with every core
             _check_complete(ds, path, grid, count)
     except (rasterio.errors.RasterioIOError, CPLE_BaseError, OSError) as exc:
         raise _gdal_failed(path, exc) from exc
@@ -132,7 +132,7 @@ def _read_back(path: Path, count: int) -> None:
     """Check ``path``'s blocks and read it and its overviews back through GDAL (every
     block decoded)."""
     try:
-        with rasterio.open(path, NUM_THREADS="ALL_CPUS") as ds:  # decode with every core
+        with rasterio.open(path, NUM_THREADS=gdal_threads()) as ds:  # decode with every core
             _check_blocks(ds, target_of(path), path.stat().st_size)
             rows = max(ds.block_shapes[0][0], 1) * 4
             buf = np.empty((count, min(rows, ds.height), ds.width), dtype=ds.dtypes[0])

@@ -42,6 +42,7 @@ from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from pix2lst._machine import gdal_threads
 from pix2lst.errors import OutputWriteError, ParameterError
 from pix2lst.geo.atomic import atomic_output, check_output
 from pix2lst.geo.grid import Grid
@@ -78,7 +79,6 @@ _COG = {
     "overviews": "AUTO",
     "resampling": "AVERAGE",
     "bigtiff": "IF_SAFER",
-    "num_threads": "ALL_CPUS",
 }
 
 
@@ -109,7 +109,7 @@ def creation_profile(
         "predictor": 3 if np.dtype(dtype).kind == "f" else 2,
         "interleave": "band",
         "bigtiff": "IF_SAFER",
-        "num_threads": str(threads),
+        "num_threads": gdal_threads(threads),
     }
 
 
@@ -249,7 +249,7 @@ def _plenty_of_room(path: Path) -> bool:
 def _build_overviews(path: Path, factors: list[int], target: Path) -> None:
     try:
         with (
-            rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"),
+            rasterio.Env(GDAL_NUM_THREADS=gdal_threads()),
             rasterio.open(path, "r+") as ds,
         ):
             ds.build_overviews(factors, Resampling.average)
@@ -337,7 +337,7 @@ def raster_writer(
                     else:  # not streamed in order: GDAL builds them (below)
                         writer.overviews = None
                     if writer.overviews is None and factors and _plenty_of_room(stream_path):
-                        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
+                        with rasterio.Env(GDAL_NUM_THREADS=gdal_threads()):
                             ds.build_overviews(factors, Resampling.average)
                         ds.update_tags(ns="rio_overview", resampling="average")
                         factors = []
@@ -360,7 +360,10 @@ def raster_writer(
             if cog:
                 check_complete(stream_path, grid, count)
                 try:
-                    rasterio.shutil.copy(stream_path, tmp, **{**_COG, **extra})
+                    rasterio.shutil.copy(
+                        stream_path, tmp,
+                        **{**_COG, "num_threads": gdal_threads(), **extra},
+                    )  # fmt: skip
                 except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
                     raise write_failed(target, exc) from exc
             verify_raster(tmp, grid, count)

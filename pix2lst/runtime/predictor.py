@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 
+from pix2lst._machine import affinity_cores
 from pix2lst.errors import BandNotFoundError, EmptySceneError, ParameterError
 from pix2lst.geo.bands import band_key
 from pix2lst.geo.grid import Grid
@@ -119,7 +120,8 @@ class LSTPredictor:
     number of sessions. ``batch_size=None``: :data:`TILES_IN_FLIGHT` tiles shared by
     the sessions (8 // sessions per batch), so more sessions do not take more memory.
     Scene and composite files are read by one thread per usable core (at most 8),
-    each decoding its own range of columns.
+    each decoding its own range of columns. Usable cores: the affinity mask capped by a
+    cgroup CPU quota (a container's CPU limit), :func:`pix2lst._machine.usable_cores`.
 
     ``tiling``: where the overlapping tiles are cut. ``"host"``: filler threads copy
     them (4x the scene's pixels at the default padding) into batches that ORT runs
@@ -177,7 +179,9 @@ class LSTPredictor:
         n_sessions = resolve_sessions(sessions, provider, cores)
         if batch_size is None:
             batch_size = self.default_batch_size(tiling, provider, n_sessions)
-        if n_sessions > 1 and config.intra_op_threads == 0:
+        # ORT sizes its own pool by the affinity mask: say how many where there are more
+        # sessions, or where a cgroup quota leaves fewer cores than the mask shows
+        if config.intra_op_threads == 0 and (n_sessions > 1 or cores < affinity_cores()):
             config = replace(config, intra_op_threads=max(1, cores // n_sessions))
         self.models: list[LoadedModel] = [
             load_model(model, config, batch_size=batch_size, tile_size=tile_size)

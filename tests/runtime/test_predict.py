@@ -466,6 +466,25 @@ def test_several_sessions_give_the_same_mosaic(models: dict[str, Path], batch_si
     assert auto.sessions == session_mod.auto_sessions("CPUExecutionProvider")
 
 
+def test_the_usable_cores_size_sessions_threads_and_readers(
+    models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PYTHON_CPU_COUNT stands for a container's CPU limit (a cgroup quota, read the same
+    # way: tests/test_machine.py) or for a bigger machine
+    arr = scene_like(150, 120, 3, holes=True)
+    out = LSTPredictor(models["conv"], providers="cpu", padding=8, sessions=1).predict_array(arr)
+    monkeypatch.setenv("PYTHON_CPU_COUNT", "1")
+    one = LSTPredictor(models["conv"], providers="cpu", padding=8)
+    threads = one.model.session.get_session_options().intra_op_num_threads
+    assert (one.sessions, one.readers, threads, one.batch_size) == (1, 1, 1, 8)
+    monkeypatch.setenv("PYTHON_CPU_COUNT", "16")  # the layout sessions="auto" picks there
+    big = LSTPredictor(models["conv"], providers="cpu", padding=8)
+    threads = {m.session.get_session_options().intra_op_num_threads for m in big.models}
+    assert (big.sessions, big.readers, threads, big.batch_size) == (4, 8, {4}, 2)
+    for p in (one, big):
+        np.testing.assert_array_equal(p.predict_array(arr), out)
+
+
 def test_more_fillers_than_sessions_give_the_same_mosaic(
     models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
