@@ -56,10 +56,13 @@ WORKER_MEMORY = 2 << 30
 
 
 def default_workers(n_scenes: int) -> int:
-    """Worker processes for a local run: one per two cores, memory permitting, at most one per scene."""
-    import psutil
+    """Worker processes for a local run: one per two usable cores, memory permitting, at most
+    one per scene. Both counts are a container's where it has limits: its CPU quota
+    (:func:`~pix2lst._machine.usable_cores`) and its memory limit (Dask's
+    ``memory_limit``: the host's memory, a cgroup limit, ``RLIMIT_RSS``)."""
+    from distributed.system import memory_limit
 
-    by_memory = int(psutil.virtual_memory().total // WORKER_MEMORY)
+    by_memory = int(memory_limit() // WORKER_MEMORY)
     return max(1, min(usable_cores() // 2, by_memory, n_scenes))
 
 
@@ -117,9 +120,11 @@ def _client(
         return
     n = workers or default_workers(n_scenes)
     threads = max(1, usable_cores() // n)
+    # each worker process counts only its share of the cores (PYTHON_CPU_COUNT, read by
+    # pix2lst._machine): its readers, fillers and GDAL threads are sized for it
     cluster = LocalCluster(
         n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-        silence_logs=logging.WARNING,
+        silence_logs=logging.WARNING, env={"PYTHON_CPU_COUNT": str(threads)},
     )  # fmt: skip
     try:
         with Client(cluster, set_as_default=False) as c:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import numbers
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any, Literal
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from pix2lst._machine import usable_cores
 from pix2lst.batch.inputs import BatchInput
 from pix2lst.batch.manifest import ManifestRow
 from pix2lst.errors import ParameterError, Pix2LstError
@@ -170,7 +170,7 @@ def check_predict_options(options: PredictOptions) -> None:
 def _worker_share(worker: Any) -> int:
     """The worker's share of the cores: its Dask thread count (``dask worker --nthreads``)."""
     n = getattr(getattr(worker, "state", None), "nthreads", None) or getattr(worker, "nthreads", 0)
-    return max(1, int(n or os.cpu_count() or 1))
+    return max(1, int(n or usable_cores()))
 
 
 def is_transient(exc: BaseException) -> bool:

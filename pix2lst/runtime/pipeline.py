@@ -53,7 +53,7 @@ from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.model import BatchRunner
 from pix2lst.runtime.priority import resolve_io_priority, runs_idle, to_idle_priority
 from pix2lst.runtime.ring import InputRing
-from pix2lst.runtime.session import CORES_PER_SESSION, usable_cores
+from pix2lst.runtime.session import CORES_PER_SESSION, GPU_PROVIDERS, usable_cores
 from pix2lst.runtime.strips import StripRunner
 from pix2lst.runtime.tiling import TileGrid
 
@@ -181,9 +181,12 @@ class _Run:
         self.valids = [np.zeros(self.acc.shape, dtype=np.uint8) for _ in range(ahead)]
         # filler threads cut batches' tiles out of the ring (a copy of 4x the scene's
         # pixels at padding tile / 4) while the sessions run earlier batches and this
-        # thread blends: one per session, or one per CORES_PER_SESSION cores where there
-        # are more (a GPU session leaves the cores to the host side)
-        n_fill = max(len(self.runners), usable_cores() // CORES_PER_SESSION)
+        # thread blends: one per session; on a GPU, whose session leaves the cores to the
+        # host side, one per CORES_PER_SESSION cores where that is more (on a CPU more
+        # would only hold more batches: the sessions take the cores)
+        n_fill = len(self.runners)
+        if runner.model.provider in GPU_PROVIDERS:
+            n_fill = max(n_fill, usable_cores() // CORES_PER_SESSION)
         if self.by_strip:  # a strip is a plain copy of 2x its tiles' pixels: fewer suffice
             n_fill = min(n_fill, len(self.runners) + 1)
         n = grid.n_rows

@@ -25,7 +25,7 @@ import os
 import sys
 
 from pix2lst.errors import ParameterError
-from pix2lst.runtime.session import CUDA, TRT
+from pix2lst.runtime.session import GPU_PROVIDERS
 
 __all__ = [
     "IO_PRIORITIES",
@@ -42,8 +42,6 @@ IO_PRIORITIES = ("auto", "idle", "normal")
 """``io_priority`` values: reader and writer threads at ``SCHED_IDLE``, or as any thread;
 ``"auto"``: idle when ORT runs on the CPU, normal when it runs on a GPU."""
 
-_GPU_PROVIDERS = frozenset({CUDA, TRT})
-
 
 def idle_priority_available() -> bool:
     """Whether threads can be moved to ``SCHED_IDLE`` here (Linux)."""
@@ -58,7 +56,7 @@ def resolve_io_priority(io_priority: str, provider: str | None = None) -> str:
             f"io_priority must be one of {', '.join(IO_PRIORITIES)}, not {io_priority!r}"
         )
     if io_priority == "auto":
-        return "normal" if provider in _GPU_PROVIDERS else "idle"
+        return "normal" if provider in GPU_PROVIDERS else "idle"
     return io_priority
 
 

@@ -46,6 +46,8 @@ from pix2lst.errors import ParameterError, ProviderError
 
 __all__ = [
     "CORES_PER_SESSION",
+    "GPU_PROVIDERS",
+    "MAX_AUTO_SESSIONS",
     "PROVIDER_ALIASES",
     "SessionConfig",
     "auto_sessions",
@@ -64,6 +66,8 @@ log = logging.getLogger(__name__)
 TRT = "TensorrtExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
+GPU_PROVIDERS = frozenset({CUDA, TRT})
+"""Providers that run the model on a GPU: the host's cores are then free for its side."""
 OPENVINO = "OpenVINOExecutionProvider"
 AUTO_ORDER = (TRT, CUDA, OPENVINO, CPU)
 
@@ -244,13 +248,21 @@ def resolve_providers(
 CORES_PER_SESSION = 4
 """Intra-op threads per session that ``sessions="auto"`` aims for on a CPU."""
 
+MAX_AUTO_SESSIONS = 4
+"""Sessions ``sessions="auto"`` takes at most on a CPU; above 16 cores the sessions get
+more threads instead. Each session holds its own copy of the optimised weights and its
+own activation arena: the shipped model's full-scene run peaked at 974 MB with 4
+sessions, 1,188 MB with 8 and 1,761 MB with 16 (2026-11-29, benchmarks/RESULTS.md), and
+the bound is 1 GB. More can be asked for (``sessions=N``) where memory allows."""
+
 
 def auto_sessions(provider: str, cores: int | None = None) -> int:
     """Sessions for ``sessions="auto"`` on ``provider`` with ``cores`` usable cores.
 
     GPU providers (CUDA, TensorRT): one (one per device; a predictor uses one
     device). OpenVINO: one (it runs its own parallel streams). CPU: one per
-    :data:`CORES_PER_SESSION` cores, and at least two where there are two cores: the
+    :data:`CORES_PER_SESSION` cores up to :data:`MAX_AUTO_SESSIONS` (memory), and at
+    least two where there are two cores: the
     small U-Net scales by batches run side by side, not by intra-op threads (2 cores:
     two one-thread sessions ran the full scene in 53.5-56.8 s against 70.0-72.4 s for
     one two-thread session, same peak memory at 8 tiles in flight; 2026-11-28).
@@ -258,7 +270,7 @@ def auto_sessions(provider: str, cores: int | None = None) -> int:
     if provider != CPU:
         return 1
     n = usable_cores() if cores is None else cores
-    return 1 if n < 2 else max(2, n // CORES_PER_SESSION)
+    return 1 if n < 2 else min(MAX_AUTO_SESSIONS, max(2, n // CORES_PER_SESSION))
 
 
 def resolve_sessions(sessions: int | str, provider: str, cores: int | None = None) -> int:

@@ -174,6 +174,18 @@ def test_a_local_cluster_of_two_workers(tmp_path):
     assert [r.status for r in rows] == ["ok", "ok"]
 
 
+def test_local_workers_count_only_their_share_of_the_cores(monkeypatch):
+    """Each worker process of the local cluster sizes its predictor (readers, fillers,
+    GDAL threads) for its share of the cores, not for the whole machine."""
+    from pix2lst._machine import usable_cores
+    from pix2lst.batch.runner import _client
+
+    monkeypatch.setenv("PYTHON_CPU_COUNT", "8")  # a machine of 8 usable cores
+    with _client(None, None, 2, 2, 60) as (client, threads):
+        seen = client.run(usable_cores)
+    assert threads == 4 and sorted(seen.values()) == [4, 4]
+
+
 def test_a_killed_writers_temporaries_are_removed_and_nothing_else(tmp_path, dask_client):
     from pix2lst.geo.atomic import temp_name
 
@@ -211,3 +223,20 @@ def test_predict_batch_with_device_tiling_equals_predict_file(tmp_path, dask_cli
     LSTPredictor(model, providers="cpu", tiling="host").predict_file(mtl, tmp_path / "one.tif")
     with rasterio.open(row.output) as a, rasterio.open(tmp_path / "one.tif") as b:
         np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_local_workers_follow_the_container_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    # one worker per two usable cores (a CPU quota counts: PYTHON_CPU_COUNT stands for it
+    # here), at most one per 2 GiB of the memory limit and one per scene
+    import distributed.system
+
+    from pix2lst.batch.runner import WORKER_MEMORY, default_workers
+
+    monkeypatch.setenv("PYTHON_CPU_COUNT", "16")
+    monkeypatch.setattr(distributed.system, "memory_limit", lambda: 64 << 30)
+    assert default_workers(100) == 8 and default_workers(3) == 3
+    monkeypatch.setattr(distributed.system, "memory_limit", lambda: 3 * WORKER_MEMORY + 1)
+    assert default_workers(100) == 3  # a container with 6 GiB
+    monkeypatch.setenv("PYTHON_CPU_COUNT", "2")
+    monkeypatch.setattr(distributed.system, "memory_limit", lambda: 1 << 30)
+    assert default_workers(100) == 1

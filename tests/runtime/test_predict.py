@@ -481,15 +481,21 @@ def test_the_usable_cores_size_sessions_threads_and_readers(
     big = LSTPredictor(models["conv"], providers="cpu", padding=8)
     threads = {m.session.get_session_options().intra_op_num_threads for m in big.models}
     assert (big.sessions, big.readers, threads, big.batch_size) == (4, 8, {4}, 2)
-    for p in (one, big):
+    monkeypatch.setenv("PYTHON_CPU_COUNT", "64")  # more cores: more threads, not sessions
+    huge = LSTPredictor(models["conv"], providers="cpu", padding=8)
+    threads = {m.session.get_session_options().intra_op_num_threads for m in huge.models}
+    assert (huge.sessions, threads, huge.batch_size) == (4, {16}, 2)
+    for p in (one, big, huge):
         np.testing.assert_array_equal(p.predict_array(arr), out)
 
 
 def test_more_fillers_than_sessions_give_the_same_mosaic(
     models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # on a 16- or 64-core machine one filler thread per 4 cores cuts tiles, more than
-    # there are sessions (a GPU has one): the batches still run and blend in order
+    # on a 16- or 64-core GPU machine one filler thread per 4 cores cuts tiles, more
+    # than there are sessions (a GPU has one): the batches still run and blend in order.
+    # On a CPU there is one per session (the sessions take the cores); the GPU case runs
+    # here with the CPU provider counted as a GPU
     import pix2lst.runtime.pipeline as pipeline_mod
 
     arr = scene_like(150, 120, 3, holes=True)
@@ -504,10 +510,13 @@ def test_more_fillers_than_sessions_give_the_same_mosaic(
         return real(n, **kw)
 
     monkeypatch.setattr(pipeline_mod, "ThreadPoolExecutor", counting)
+    monkeypatch.setattr(pipeline_mod, "usable_cores", lambda: 64)
+    np.testing.assert_array_equal(p.predict_array(arr), out1)
+    monkeypatch.setattr(pipeline_mod, "GPU_PROVIDERS", frozenset({p.model.provider}))
     for cores in (16, 64):
         monkeypatch.setattr(pipeline_mod, "usable_cores", lambda c=cores: c)
         np.testing.assert_array_equal(p.predict_array(arr), out1)
-    assert fillers == [4, 16]
+    assert fillers == [1, 4, 16]
 
 
 @given(

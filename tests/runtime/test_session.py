@@ -138,6 +138,7 @@ def test_sessions_auto_and_counts() -> None:
     auto = session_mod.auto_sessions
     assert auto(CPU, 1) == 1 and auto(CPU, 2) == 2 and auto(CPU, 3) == 2  # 2 x 1 thread
     assert auto(CPU, 8) == 2 and auto(CPU, 16) == 4  # 4 x 4 threads on 16 cores
+    assert auto(CPU, 32) == 4 and auto(CPU, 64) == 4  # memory: 4 x 8, 4 x 16 threads
     assert auto(CUDA, 16) == 1 and auto(TRT, 64) == 1  # one per GPU device
     assert auto("OpenVINOExecutionProvider", 16) == 1
     assert auto(CPU) == auto(CPU, session_mod.usable_cores())
