@@ -121,9 +121,12 @@ def _client(
     n = workers or default_workers(n_scenes)
     threads = max(1, usable_cores() // n)
     # each worker process counts only its share of the cores (PYTHON_CPU_COUNT, read by
-    # pix2lst._machine): its readers, fillers and GDAL threads are sized for it
+    # pix2lst._machine): its readers, fillers and GDAL threads are sized for it. The
+    # scheduler's HTTP server (always started) listens on loopback on a free port, not on
+    # every interface's 8787: two local runs at once do not collide
     cluster = LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
         silence_logs=logging.WARNING, env={"PYTHON_CPU_COUNT": str(threads)},
     )  # fmt: skip
     try:
