@@ -23,7 +23,13 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from pix2lst.errors import ModelError, ParameterError
 from pix2lst.runtime.metadata import ModelMetadata
-from pix2lst.runtime.session import CUDA, TRT, SessionConfig, create_session, resolve_providers
+from pix2lst.runtime.session import (
+    GPU_PROVIDERS,
+    TRT,
+    SessionConfig,
+    create_session,
+    resolve_providers,
+)
 
 __all__ = ["BatchRunner", "LoadedModel", "load_model", "run_tile_size"]
 
@@ -242,7 +248,7 @@ class BatchRunner:
         self.seconds = 0.0
         self.batches = 0
         self._binding: ort.IOBinding | None = None
-        if model.provider in (CUDA, TRT):
+        if model.provider in GPU_PROVIDERS:
             self._setup_binding()
 
     def _setup_binding(self) -> None:

@@ -30,8 +30,7 @@ from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
 from pix2lst.runtime.pipeline import ArraySink, PipelineStats, Progress, run_pipeline
 from pix2lst.runtime.priority import io_threads, resolve_io_priority
 from pix2lst.runtime.session import (
-    CUDA,
-    TRT,
+    GPU_PROVIDERS,
     SessionConfig,
     resolve_providers,
     resolve_sessions,
@@ -146,7 +145,7 @@ class LSTPredictor:
     def default_batch_size(cls, tiling: str, provider: str, sessions: int) -> int:
         """Tiles per batch when ``batch_size`` is not given: :data:`DEVICE_BATCH` with
         device tiling on a GPU, else :data:`TILES_IN_FLIGHT` shared by the sessions."""
-        if provider in (CUDA, TRT) and resolve_tiling(tiling, provider) == "device":
+        if provider in GPU_PROVIDERS and resolve_tiling(tiling, provider) == "device":
             return cls.DEVICE_BATCH  # device memory, not host memory
         return max(1, cls.TILES_IN_FLIGHT // sessions)  # memory stays flat
 

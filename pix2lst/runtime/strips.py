@@ -45,7 +45,7 @@ import onnxruntime as ort
 
 from pix2lst.errors import ParameterError
 from pix2lst.runtime.model import BatchRunner
-from pix2lst.runtime.session import CPU, CUDA, TRT, SessionConfig, create_session
+from pix2lst.runtime.session import CPU, CUDA, GPU_PROVIDERS, SessionConfig, create_session
 from pix2lst.runtime.tiling import TILINGS, resolve_tiling
 
 __all__ = ["STRIP_GRAPHS", "TILINGS", "StripRunner", "resolve_tiling"]
@@ -90,7 +90,7 @@ class StripRunner:
         self.tile_size = runner.tile_size
         self.bands = runner.input_shape[1]
         config = config or SessionConfig()
-        on_gpu = self.model.provider in (CUDA, TRT)
+        on_gpu = self.model.provider in GPU_PROVIDERS
         provider = CUDA if on_gpu else CPU
         self.device = "cuda" if on_gpu else "cpu"
         self.upload_dn = on_gpu
