@@ -87,6 +87,12 @@ def run(ctx: Context) -> Report:
            "padding": padding}  # fmt: skip
     e2e = {"model": spec.onnx, "padding": padding}
     c: list[tuple[str, Contender]] = []
+
+    def cuda_scene(name: str, dst: str, **params: Any) -> tuple[str, Contender]:
+        """The scene folder end to end on CUDA, written to ``work / dst``."""
+        run = {**e2e, "src": str(folder), "providers": "cuda", "dst": str(work / dst), **params}
+        return ("e2e", Contender(name, "tasks_predict:predict_e2e", run))
+
     if ok:
         for b in (8, 32):
             c.append(
@@ -121,47 +127,14 @@ def run(ctx: Context) -> Report:
             )
             # host tiling at batch 8 only (the issue measured it slower at 32: 12.5 s vs 11.3)
             for tiling in ("device", "host") if b == 8 else ("device",):
-                c.append(
-                    (
-                        "e2e",
-                        Contender(
-                            f"cuda-scene-{tiling}-b{b}",
-                            "tasks_predict:predict_e2e",
-                            {
-                                **e2e,
-                                "src": str(folder),
-                                "providers": "cuda",
-                                "batch_size": b,
-                                "tiling": tiling,
-                                "dst": str(work / f"gpu-s{b}-{tiling}.tif"),
-                            },
-                        ),
-                    )
-                )
-        c.append(  # device tiling with float32 strips: what the compact DN upload earns
-            (
-                "e2e",
-                Contender(
-                    "cuda-scene-device-b32-f32-strips",
-                    "tasks_predict:predict_e2e",
-                    {**e2e, "src": str(folder), "providers": "cuda", "batch_size": 32,
-                     "tiling": "device", "upload_dn": False,
-                     "dst": str(work / "gpu-s32-f32.tif")},
-                ),
-            )
-        )  # fmt: skip
-        c.append(  # the old default: reader and writer at SCHED_IDLE, GDAL on one thread
-            (
-                "e2e",
-                Contender(
-                    "cuda-scene-device-b32-io-idle",
-                    "tasks_predict:predict_e2e",
-                    {**e2e, "src": str(folder), "providers": "cuda", "batch_size": 32,
-                     "tiling": "device", "io_priority": "idle",
-                     "dst": str(work / "gpu-s32-idle.tif")},
-                ),
-            )
-        )  # fmt: skip
+                c.append(cuda_scene(f"cuda-scene-{tiling}-b{b}", f"gpu-s{b}-{tiling}.tif",
+                                    batch_size=b, tiling=tiling))  # fmt: skip
+        # device tiling with float32 strips: what the compact DN upload earns
+        c.append(cuda_scene("cuda-scene-device-b32-f32-strips", "gpu-s32-f32.tif",
+                            batch_size=32, tiling="device", upload_dn=False))  # fmt: skip
+        # the old default: reader and writer at SCHED_IDLE, GDAL on one thread
+        c.append(cuda_scene("cuda-scene-device-b32-io-idle", "gpu-s32-idle.tif",
+                            batch_size=32, tiling="device", io_priority="idle"))  # fmt: skip
         c.append(
             (
                 "e2e",
