@@ -130,6 +130,16 @@ def make_model(
     return path
 
 
+def make_scene_model(path: Path, target: str = "lst") -> Path:
+    """A ``conv`` model of 64 px tiles for a real scene's bands: reflectance as it is, B10
+    (kelvin) scaled to about 0; ``target`` ``lst``, or ``lst_minus_bt`` (B10 added back)."""
+    residual = {"target": target, "residual_band": "B10"} if target == "lst_minus_bt" else {}
+    return make_model(
+        path, "conv", tile=64, input_scale=(1.0,) * 7 + (0.01,),
+        input_offset=(0.0,) * 7 + (-3.0,), **residual,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
 def write_composite(
     path: Path,
     array: np.ndarray,

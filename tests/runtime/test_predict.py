@@ -23,7 +23,15 @@ from pix2lst.runtime.kernels_ref import reference_mosaic
 from pix2lst.runtime.pipeline import ArraySink, run_pipeline
 from pix2lst.runtime.priority import idle_priority_available, resolve_io_priority
 from pix2lst.runtime.ring import column_splits
-from tests.conftest import BANDS, LST_LIKE, make_model, run_python, sample_dn, write_composite
+from tests.conftest import (
+    BANDS,
+    LST_LIKE,
+    make_model,
+    make_scene_model,
+    run_python,
+    sample_dn,
+    write_composite,
+)
 
 TILES = (16, 32)
 
@@ -362,15 +370,7 @@ def test_scene_folder_equals_composite(
     from pix2lst.lst_physics import write_composite as physics_composite
     from pix2lst.runtime import predictor as predictor_mod
 
-    residual = {"target": target, "residual_band": "B10"} if target == "lst_minus_bt" else {}
-    model = make_model(
-        tmp_path / "m.onnx",
-        "conv",
-        tile=64,
-        input_scale=(1.0,) * 7 + (0.01,),
-        input_offset=(0.0,) * 7 + (-3.0,),
-        **residual,  # type: ignore[arg-type]
-    )
+    model = make_scene_model(tmp_path / "m.onnx", target)
     p = LSTPredictor(model)
     comp = physics_composite(sample_scene, tmp_path / "comp.tif")
     a = p.predict_file(sample_scene, tmp_path / "a.tif", check_range=False)  # random weights

@@ -20,7 +20,7 @@ from pix2lst.runtime import LSTPredictor
 from pix2lst.runtime.model import BatchRunner, load_model
 from pix2lst.runtime.session import CPU, CUDA, OPENVINO, TRT, SessionConfig
 from pix2lst.runtime.strips import STRIP_GRAPHS, StripRunner, resolve_tiling
-from tests.conftest import make_model
+from tests.conftest import make_model, make_scene_model
 from tests.runtime.test_predict import _assert_reference_mosaic, scene_like
 
 
@@ -156,11 +156,7 @@ def test_device_tiling_of_a_scene_uploads_dn_and_of_a_composite_values(
     # looked up on the host), a composite as float32 input: both the host path's file
     from pix2lst.lst_physics import write_composite as physics_composite
 
-    residual = {"target": target, "residual_band": "B10"} if target == "lst_minus_bt" else {}
-    model = make_model(
-        tmp_path / "m.onnx", "conv", tile=64, input_scale=(1.0,) * 7 + (0.01,),
-        input_offset=(0.0,) * 7 + (-3.0,), **residual,  # type: ignore[arg-type]
-    )  # fmt: skip
+    model = make_scene_model(tmp_path / "m.onnx", target)
     comp = physics_composite(sample_scene, tmp_path / "comp.tif")
     kinds: list[str] = []
     real_run = StripRunner.run
