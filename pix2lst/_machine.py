@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["affinity_cores", "cgroup_cpu_limit", "gdal_threads", "usable_cores"]
+__all__ = ["OVERRIDE", "affinity_cores", "cgroup_cpu_limit", "gdal_threads", "usable_cores"]
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any, Literal
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from pix2lst._machine import usable_cores
+from pix2lst._machine import OVERRIDE, usable_cores
 from pix2lst.batch.inputs import BatchInput
 from pix2lst.batch.manifest import ManifestRow
 from pix2lst.errors import ParameterError, Pix2LstError
@@ -122,13 +123,25 @@ class PredictorPlugin(WorkerPlugin):
 
         o = self.options
         threads = o.threads or _worker_share(worker)
+        if getattr(worker, "nanny", None):
+            # a worker process of its own (behind a nanny: ``dask worker --nthreads N``,
+            # a job queue's) counts only its share of the cores, as the local cluster's
+            # workers do from their start: its readers, fillers and GDAL threads are then
+            # sized for it, not for the whole machine. A PYTHON_CPU_COUNT its owner set
+            # stays; a worker inside the client's own process leaves the process alone
+            os.environ.setdefault(OVERRIDE, str(threads))
         session = replace(SessionConfig(), intra_op_threads=threads)
         self.predictor = LSTPredictor(
             o.model, providers=o.providers, batch_size=o.batch_size, padding=o.padding,
             blend=o.blend, session=session, sessions=1,  # the workers are the parallelism
             tile_size=o.tile_size, tiling=o.tiling,
         )  # fmt: skip
-        log.info("worker predictor ready: %s, %d ORT threads", self.predictor.provider, threads)
+        log.info(
+            "worker predictor ready: %s, %d ORT threads, sized for %d cores",
+            self.predictor.provider,
+            threads,
+            usable_cores(),
+        )
 
     def teardown(self, worker: Any = None) -> None:
         self.predictor = None

@@ -124,3 +124,24 @@ def test_a_scheduler_that_does_not_answer(tmp_path):
         run([str(mtl)], tmp_path / "out", "physics", scheduler=f"tcp://127.0.0.1:{port}",
             connect_timeout=2)  # fmt: skip
     assert time.monotonic() - started < 30
+
+
+def test_workers_started_elsewhere_count_only_their_share_of_the_cores(tmp_path, cluster):
+    """``dask worker --nthreads 1`` on this machine: the predictor plugin sizes the
+    worker's readers (and fillers, GDAL threads) for its one thread, as the local
+    cluster's workers are, not for every core of the machine."""
+    from distributed import Client
+
+    from pix2lst._machine import usable_cores
+    from pix2lst.batch.tasks import PLUGIN_NAME, PredictorPlugin
+
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE)
+    with Client(cluster, timeout=30, set_as_default=False) as c:
+        c.wait_for_workers(2, timeout=60)
+        before = c.run(usable_cores)
+        c.register_plugin(PredictorPlugin(PredictOptions(model=str(model), providers="cpu")),
+                          name=PLUGIN_NAME)  # fmt: skip
+        after = c.run(usable_cores)
+        readers = c.run(lambda dask_worker: dask_worker.plugins[PLUGIN_NAME].predictor.readers)
+    assert set(before.values()) == {usable_cores()}  # the machine's, before the plugin
+    assert set(after.values()) == {1} and set(readers.values()) == {1}
