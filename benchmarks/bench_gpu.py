@@ -35,6 +35,7 @@ from typing import Any
 from benchmarks.context import Context
 from benchmarks.harness import Contender, Run, compare, median_of
 from benchmarks.report import Report, Table, runs_json
+from benchmarks.thread_clock import roles_table
 
 __all__ = ["cuda_status", "run"]
 
@@ -262,4 +263,11 @@ def run(ctx: Context) -> Report:
     summary["failed"] = sorted(failed)
     report.data["summary"] = summary
     report.tables.append(t)
+    # which stage a scene waits on there: its busiest thread bounds the run from below
+    scenes = {x.name: runs[x.name] for k, x in c
+              if x.task.endswith("predict_e2e") and x.name not in failed}  # fmt: skip
+    if scenes:
+        report.tables.append(
+            roles_table("Where each scene's core-seconds go, by thread", scenes, {})
+        )
     return report

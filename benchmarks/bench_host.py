@@ -28,6 +28,7 @@ from benchmarks.context import Context
 from benchmarks.harness import Contender, compare, median_of
 from benchmarks.null_model import null_model
 from benchmarks.report import Report, Table, runs_json
+from benchmarks.thread_clock import roles_table
 
 __all__ = ["run"]
 
@@ -94,4 +95,8 @@ def run(ctx: Context) -> Report:
     )
     report.data["summary"] = summary
     report.tables.append(t)
+    report.tables.append(roles_table(
+        "Where the core-seconds go, by thread (the median run of each)",
+        {k: runs[k] for k in ("scene", "scene-tile-512") if k in runs}, labels,
+    ))  # fmt: skip
     return report

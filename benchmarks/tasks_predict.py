@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.thread_clock import ThreadClock
 from pix2lst.geo.sources import open_source
 from pix2lst.lst_physics import scene_calibrator
 from pix2lst.runtime.model import BatchRunner, load_model
@@ -224,7 +225,8 @@ def predict_e2e(
             strips.upload_dn = upload_dn
     t1 = time.perf_counter()
     c1 = core_seconds()
-    summary = predictor.predict_file(src, dst, overwrite=True)
+    with ThreadClock() as clock:
+        summary = predictor.predict_file(src, dst, overwrite=True)
     t2 = time.perf_counter()
     cpu_s = core_seconds() - c1
     import rasterio
@@ -245,4 +247,5 @@ def predict_e2e(
         "mpx": mpx,
         "mpx_per_s": mpx / (t2 - t1),
         "summary": _summary_dict(summary),
+        "threads": clock.roles(cpu_s),
     }

@@ -64,6 +64,31 @@ def test_gpu_part_runs_its_cpu_rows_and_says_why_cuda_is_skipped(tmp_path: Path)
                          f"cpu-ceiling-sessions-{doc['params']['cpu_sessions_auto']}"}  # fmt: skip
     assert all(r[2] > 0 for r in rows.values())  # run seconds measured
     assert doc["data"]["summary"]["cpu_auto_s"] > 0
+    # and where each scene's core-seconds went, by thread
+    stages = [r for r in doc["tables"][1]["rows"] if r[0] == "cpu-scene-sessions-1"]
+    assert stages and stages[0][2].startswith("main")
+
+
+def test_thread_clock_times_each_stage_of_a_real_run(tmp_path: Path) -> None:
+    from benchmarks.tasks_predict import core_seconds
+    from benchmarks.thread_clock import ThreadClock
+    from tests.conftest import LST_LIKE, make_scene
+
+    mtl = make_scene(tmp_path / "s", "LC08_CLOCK", window=(0, 0, 130, 150))
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE)
+    predictor = LSTPredictor(model, providers="cpu", padding=8, sessions=1)
+    c0 = core_seconds()
+    with ThreadClock() as clock:
+        predictor.predict_file(mtl, tmp_path / "out.tif")
+    total = core_seconds() - c0
+    roles = clock.roles(total)
+    # every stage of the pipeline ran on its own named threads, timed as they ended
+    for role in ("main", "pix2lst-read", "pix2lst-fill", "pix2lst-infer", "pix2lst-write"):
+        assert roles[role]["core_s"] > 0 and roles[role]["threads"] >= 1, role
+        assert roles[role]["busiest_s"] <= roles[role]["core_s"] + 1e-9
+    named = sum(r["core_s"] for k, r in roles.items() if k != "native")
+    assert named <= total + 0.05  # the threads' own clocks add up to at most the process's
+    assert roles["native"]["core_s"] == pytest.approx(max(0.0, total - named))
 
 
 def test_gpu_part_cuda_branch_runs_every_contender_on_the_cpu(
