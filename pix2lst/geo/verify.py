@@ -211,7 +211,9 @@ def _decode_blocks(path: Path) -> bool:
             with (
                 mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
                 memoryview(mapped) as mm,  # slices without copying the bytes
-                ThreadPoolExecutor(workers, thread_name_prefix="pix2lst-verify") as pool,  # codecs release the GIL
+                ThreadPoolExecutor(
+                    workers, thread_name_prefix="pix2lst-verify"
+                ) as pool,  # codecs release the GIL
             ):
                 parts = [jobs[j::workers] for j in range(workers)]
                 for failed in pool.map(functools.partial(_undecodable, mm), parts):

@@ -214,15 +214,16 @@ def cut_strip(buf, rmap, cmap, out):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
-def accumulate(acc, wacc, preds, col_starts, weights, valid, arows):  # type: ignore[no-untyped-def]
-    """Add ``weights * preds[k]`` and ``weights`` into accumulator rows ``arows``.
+def accumulate(acc, wacc, preds, col_starts, weights, valid, arows, first, stop):  # type: ignore[no-untyped-def]
+    """Add ``weights * preds[k]`` and ``weights`` into accumulator rows ``arows``, for the
+    tile rows ``[first, stop)`` (threads may blend disjoint bands of rows at once).
 
     Pixels that are invalid in the input, or whose prediction is not finite, add
     nothing to either sum. Serial: row by row, the tiles of a row in order.
     """
-    tile = weights.shape[0]
+    tile = weights.shape[1]
     n = col_starts.shape[0]
-    for i in range(tile):
+    for i in range(first, stop):
         r = arows[i]
         for k in range(n):
             cs = col_starts[k]

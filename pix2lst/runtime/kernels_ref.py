@@ -80,14 +80,16 @@ def cut_strip_np(buf: F32, rmap: I64, cmap: I64, out: F32) -> None:
 
 
 def accumulate_np(
-    acc: F64, wacc: F64, preds: F32, col_starts: I64, weights: F64, valid: U8, arows: I64
-) -> None:
-    tile = weights.shape[0]
+    acc: F64, wacc: F64, preds: F32, col_starts: I64, weights: F64, valid: U8, arows: I64,
+    first: int, stop: int,
+) -> None:  # fmt: skip
+    tile = weights.shape[1]
+    rows, w = arows[first:stop], weights[first:stop]
     for k, cs in enumerate(col_starts):
-        p = preds[k].astype(np.float64)
-        ok = valid[:, cs : cs + tile].astype(bool) & np.isfinite(p)
-        acc[arows, cs : cs + tile] += np.where(ok, weights * np.where(ok, p, 0.0), 0.0)
-        wacc[arows, cs : cs + tile] += np.where(ok, weights, 0.0)
+        p = preds[k, first:stop].astype(np.float64)
+        ok = valid[first:stop, cs : cs + tile].astype(bool) & np.isfinite(p)
+        acc[rows, cs : cs + tile] += np.where(ok, w * np.where(ok, p, 0.0), 0.0)
+        wacc[rows, cs : cs + tile] += np.where(ok, w, 0.0)
 
 
 def finalize_rows_np(

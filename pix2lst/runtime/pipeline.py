@@ -12,8 +12,9 @@ For each strip (one row of tiles) of the :class:`~pix2lst.runtime.tiling.TileGri
    pixel are not sent to the model;
 3. filler threads (one per session, or one per 4 cores where that is more) copy
    tiles into reused batch buffers while inference threads (one per ONNX Runtime
-   session) run earlier batches and this thread blends the ones that are done.
-   Batches run across strip borders, so ORT always has a full batch queued; the
+   session) run earlier batches and this thread blends the ones that are done (on a
+   GPU with up to :data:`MAX_BLEND_THREADS` - 1 helpers, a band of rows each: the
+   same sums, bit for bit). Batches run across strip borders, so ORT always has a full batch queued; the
    weighted predictions are added to a float64 accumulator of ``tile`` rows x
    padded width, a ring of rows (padded row ``p`` at ``p % tile``);
 4. once a strip's last tile is added, the ``stride`` rows that no later strip
@@ -34,6 +35,7 @@ Reader and writer threads run at ``SCHED_IDLE`` where inference runs on the CPU
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import deque
@@ -57,7 +59,15 @@ from pix2lst.runtime.session import CORES_PER_SESSION, GPU_PROVIDERS, usable_cor
 from pix2lst.runtime.strips import StripRunner
 from pix2lst.runtime.tiling import TileGrid
 
-__all__ = ["LEAD_ROWS", "ArraySink", "PipelineStats", "Progress", "Sink", "run_pipeline"]
+__all__ = [
+    "LEAD_ROWS",
+    "MAX_BLEND_THREADS",
+    "ArraySink",
+    "PipelineStats",
+    "Progress",
+    "Sink",
+    "run_pipeline",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +75,7 @@ Progress = Callable[[int, int], None]
 """``progress(tiles_done, tiles_total)``, called after each batch and strip."""
 
 F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
 
 
 class Sink(Protocol):
@@ -134,6 +145,11 @@ compressed input blocks must be decoded: 256 rows of lead (two strips at 256 px
 tiles) absorb that without stalls."""
 
 
+MAX_BLEND_THREADS = 4
+"""At most this many threads blend at once (this one and its helpers), on a GPU only:
+with one per ``CORES_PER_SESSION`` usable cores, 4 from 16 cores on."""
+
+
 def ahead_strips(stride: int) -> int:
     """Strips read ahead of the oldest unfinished one: enough for :data:`LEAD_ROWS` rows
     beyond it, at least 2 (3 at 256 px tiles, 2 at 512 px: the ring holds that many
@@ -189,6 +205,19 @@ class _Run:
             n_fill = max(n_fill, usable_cores() // CORES_PER_SESSION)
         if self.by_strip:  # a strip is a plain copy of 2x its tiles' pixels: fewer suffice
             n_fill = min(n_fill, len(self.runners) + 1)
+        # blending (a strip's mask, adding predictions, finishing and clearing rows) is this
+        # thread's, the one stage without threads of its own; on a GPU, where it is the
+        # longest serial stage (benchmarks' "by thread" tables), bands of rows go to
+        # helpers as well
+        n_blend = 1
+        if runner.model.provider in GPU_PROVIDERS:
+            n_blend = min(MAX_BLEND_THREADS, max(1, usable_cores() // CORES_PER_SESSION))
+        self.blenders = (
+            ThreadPoolExecutor(n_blend - 1, thread_name_prefix="pix2lst-blend")
+            if n_blend > 1
+            else None
+        )
+        self.n_blend = n_blend
         n = grid.n_rows
         lo = [int(grid.strip_rows(r).min()) for r in range(n)]
         self.hi = [int(grid.strip_rows(r).max()) + 1 for r in range(n)]
@@ -238,8 +267,23 @@ class _Run:
 
     def close(self) -> None:
         self.ring.close()
-        for pool in (self.fillers, *self.infer, self.writer):
-            pool.shutdown(wait=True, cancel_futures=True)
+        for pool in (self.fillers, *self.infer, self.writer, self.blenders):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _by_rows(self, n: int, work: Callable[[int, int], None]) -> None:
+        """``work(a, b)`` over ``[0, n)``: in one call, or in bands of rows shared between
+        this thread and the blend helpers (the bands are disjoint; all are done on return)."""
+        if self.blenders is None or n < 2 * self.n_blend:
+            work(0, n)
+            return
+        edges = [n * k // self.n_blend for k in range(self.n_blend + 1)]
+        helped = [self.blenders.submit(work, a, b) for a, b in itertools.pairwise(edges[1:])]
+        try:
+            work(edges[0], edges[1])
+        finally:
+            for f in helped:
+                f.result()  # raises what the helper raised
 
     def _submit_load(self, row: int) -> None:
         self.loads.pop(row - self.ahead, None)  # opened and finished by now
@@ -284,7 +328,10 @@ class _Run:
         self.loads[row].result()
         rmap = np.ascontiguousarray(grid.strip_rows(row) % self.ring.rows)
         valid = self.valids[row % self.ahead]
-        kernels.gather_valid(self.ring.valid, rmap, self.cmap, valid)
+        self._by_rows(
+            grid.tile,
+            lambda a, b: kernels.gather_valid(self.ring.valid, rmap[a:b], self.cmap, valid[a:b]),
+        )
         cols = np.flatnonzero(kernels.tiles_with_data(valid, grid.n_cols, grid.stride, grid.tile))
         self.done += grid.n_cols - cols.size
         arows = (row * grid.stride + np.arange(grid.tile, dtype=np.int64)) % grid.tile
@@ -332,10 +379,16 @@ class _Run:
         fut, segments = inflight
         preds = fut.result()
         for strip, starts, first in segments:
-            kernels.accumulate(
-                self.acc, self.wacc, preds[first : first + starts.size], starts,
-                self.weights, strip.valid, strip.arows,
-            )  # fmt: skip
+            p = preds[first : first + starts.size]
+
+            def add(
+                a: int, b: int, p: F32 = p, strip: _Strip = strip, starts: I64 = starts
+            ) -> None:
+                kernels.accumulate(
+                    self.acc, self.wacc, p, starts, self.weights, strip.valid, strip.arows, a, b
+                )
+
+            self._by_rows(self.grid.tile, add)
             strip.unblended -= starts.size
             self.done += starts.size
             self._settle()  # a strip is finished before the next one's tiles are added
@@ -364,17 +417,25 @@ class _Run:
             out = self._out_buffer()[: stop - start]
             resid = self.ring.resid_rows(start, stop)
             arows = (np.arange(start, stop, dtype=np.int64) + grid.padding) % tile
-            kernels.finalize_rows(
-                self.acc, self.wacc, arows, grid.padding,
-                self.meta.output_scale, self.meta.output_offset, self.shift,
-                self.dummy if resid is None else resid, self.has_resid, out,
-            )  # fmt: skip
+
+            def finish(a: int, b: int) -> None:
+                kernels.finalize_rows(
+                    self.acc, self.wacc, arows[a:b], grid.padding,
+                    self.meta.output_scale, self.meta.output_offset, self.shift,
+                    self.dummy if resid is None else resid[a:b], self.has_resid, out[a:b],
+                )  # fmt: skip
+
+            self._by_rows(stop - start, finish)
             self.writes.append((self.writer.submit(self.sink.write_rows, start, out), out))
         # padded rows [row * stride, (row + 1) * stride): no later strip touches them, and
         # their ring rows take the next strip's new rows
         done = strip.arows[:stride]
-        self.acc[done] = 0.0
-        self.wacc[done] = 0.0
+
+        def clear(a: int, b: int) -> None:
+            self.acc[done[a:b]] = 0.0
+            self.wacc[done[a:b]] = 0.0
+
+        self._by_rows(stride, clear)
         if strip.row + self.ahead < grid.n_rows:  # no unfinished strip needs these rows
             self._submit_load(strip.row + self.ahead)
         if self.progress is not None:

@@ -153,10 +153,17 @@ def test_accumulate_and_finalize(s: dict) -> None:
     wacc = rng.uniform(0, 1, valid.shape)
     acc2, wacc2 = acc.copy(), wacc.copy()
     arows = rng.permutation(g.tile).astype(np.int64)  # the accumulator is a ring of rows
-    kernels.accumulate(acc, wacc, preds, col_starts, weights, valid, arows)
-    kernels_ref.accumulate_np(acc2, wacc2, preds, col_starts, weights, valid, arows)
+    acc3, wacc3 = acc.copy(), wacc.copy()
+    kernels.accumulate(acc, wacc, preds, col_starts, weights, valid, arows, 0, g.tile)
+    kernels_ref.accumulate_np(acc2, wacc2, preds, col_starts, weights, valid, arows, 0, g.tile)
     np.testing.assert_allclose(acc, acc2, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(wacc, wacc2, rtol=1e-12, atol=1e-12)
+    # in bands of rows, as several blend threads add them: the same sums, bit for bit
+    cut = int(rng.integers(0, g.tile + 1))
+    for a, b in ((cut, g.tile), (0, cut)):
+        kernels.accumulate(acc3, wacc3, preds, col_starts, weights, valid, arows, a, b)
+    np.testing.assert_array_equal(acc3, acc)
+    np.testing.assert_array_equal(wacc3, wacc)
 
     rows = min(g.tile, 5)
     resid = rng.normal(300, 3, (rows, g.width)).astype(np.float32)

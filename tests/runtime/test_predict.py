@@ -489,34 +489,40 @@ def test_the_usable_cores_size_sessions_threads_and_readers(
         np.testing.assert_array_equal(p.predict_array(arr), out)
 
 
-def test_more_fillers_than_sessions_give_the_same_mosaic(
+def test_more_fillers_and_blend_threads_on_a_gpu_give_the_same_mosaic(
     models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # on a 16- or 64-core GPU machine one filler thread per 4 cores cuts tiles, more
-    # than there are sessions (a GPU has one): the batches still run and blend in order.
-    # On a CPU there is one per session (the sessions take the cores); the GPU case runs
-    # here with the CPU provider counted as a GPU
+    # than there are sessions (a GPU has one), and up to 4 threads blend bands of rows:
+    # the batches still run and blend in order, the mosaic is the same bit for bit.
+    # On a CPU there is one filler per session (the sessions take the cores) and this
+    # thread blends alone; the GPU case runs here with the CPU provider counted as a GPU
     import pix2lst.runtime.pipeline as pipeline_mod
 
     arr = scene_like(150, 120, 3, holes=True)
-    p = LSTPredictor(models["conv"], providers="cpu", batch_size=2, padding=8, sessions=1)
-    out1 = p.predict_array(arr)
-    fillers: list[int] = []
+    pools: dict[str, list[int]] = {"pix2lst-fill": [], "pix2lst-blend": []}
     real = pipeline_mod.ThreadPoolExecutor
 
     def counting(n: int, **kw: Any) -> Any:
-        if kw.get("thread_name_prefix") == "pix2lst-fill":
-            fillers.append(n)
+        pools.get(kw.get("thread_name_prefix", ""), []).append(n)
         return real(n, **kw)
 
-    monkeypatch.setattr(pipeline_mod, "ThreadPoolExecutor", counting)
-    monkeypatch.setattr(pipeline_mod, "usable_cores", lambda: 64)
-    np.testing.assert_array_equal(p.predict_array(arr), out1)
-    monkeypatch.setattr(pipeline_mod, "GPU_PROVIDERS", frozenset({p.model.provider}))
-    for cores in (16, 64):
-        monkeypatch.setattr(pipeline_mod, "usable_cores", lambda c=cores: c)
-        np.testing.assert_array_equal(p.predict_array(arr), out1)
-    assert fillers == [1, 4, 16]
+    for tiling in ("host", "device"):
+        p = LSTPredictor(
+            models["conv"], providers="cpu", batch_size=2, padding=8, sessions=1, tiling=tiling
+        )
+        out1 = p.predict_array(arr)
+        with monkeypatch.context() as m:
+            m.setattr(pipeline_mod, "ThreadPoolExecutor", counting)
+            m.setattr(pipeline_mod, "usable_cores", lambda: 64)
+            np.testing.assert_array_equal(p.predict_array(arr), out1)
+            m.setattr(pipeline_mod, "GPU_PROVIDERS", frozenset({p.model.provider}))
+            for cores in (16, 64):
+                m.setattr(pipeline_mod, "usable_cores", lambda c=cores: c)
+                np.testing.assert_array_equal(p.predict_array(arr), out1)
+    # host tiling: 1 filler on the CPU, 4 and 16 counted as a GPU; device tiling: at most
+    # one more than the sessions. Blend helpers only on a GPU: 3 with this thread
+    assert pools == {"pix2lst-fill": [1, 4, 16, 1, 2, 2], "pix2lst-blend": [3, 3, 3, 3]}
 
 
 @given(
