@@ -87,7 +87,7 @@ def blend_kernels(
             cut(rows, rmap, cmap, cs, batch)
         t1 = time.perf_counter()
         for cs in chunks:
-            accum(acc, wacc, preds[: len(cs)], cs, weights, valid, arows)
+            accum(acc, wacc, preds[: len(cs)], cs, weights, valid, arows, 0, tile)
         t2 = time.perf_counter()
         final(acc, wacc, arows[padding : padding + grid.stride], padding, 50.0, 300.0, 0.0,
               resid, False, out)  # fmt: skip
