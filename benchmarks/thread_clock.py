@@ -94,6 +94,7 @@ class ThreadClock:
 ROLE_LABELS = {
     "main": "main (blends, finishes rows)",
     "pix2lst-read": "readers (decode, look up)",
+    "pix2lst-blend": "blend helpers (on a GPU: bands of rows)",
     "pix2lst-fill": "fillers (cut tiles or strips)",
     "pix2lst-infer": "inference (ORT calls)",
     "pix2lst-write": "writer (GDAL compresses)",
