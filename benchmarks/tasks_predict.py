@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.thread_clock import ThreadClock
+from pix2lst._machine import OVERRIDE
 from pix2lst.geo.sources import open_source
 from pix2lst.lst_physics import scene_calibrator
 from pix2lst.runtime.model import BatchRunner, load_model
@@ -195,7 +196,7 @@ def predict_e2e(
     not its speed.
     """
     if cores is not None:
-        os.environ["PYTHON_CPU_COUNT"] = str(cores)
+        os.environ[OVERRIDE] = str(cores)
     from pix2lst.runtime import LSTPredictor
 
     if kernels == "numpy":

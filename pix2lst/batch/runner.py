@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pix2lst._machine import usable_cores
+from pix2lst._machine import OVERRIDE, usable_cores
 from pix2lst.batch.inputs import BatchInput, expand_inputs
 from pix2lst.batch.manifest import MANIFEST_NAME, ManifestRow, folder_lock, write_manifest
 from pix2lst.batch.tasks import (
@@ -127,7 +127,7 @@ def _client(
     cluster = LocalCluster(
         n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
         dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
-        silence_logs=logging.WARNING, env={"PYTHON_CPU_COUNT": str(threads)},
+        silence_logs=logging.WARNING, env={OVERRIDE: str(threads)},
     )  # fmt: skip
     try:
         with Client(cluster, set_as_default=False) as c:

@@ -195,23 +195,22 @@ class _Run:
         self.wacc = np.zeros_like(self.acc)
         self.ahead = ahead = ahead_strips(grid.stride)
         self.valids = [np.zeros(self.acc.shape, dtype=np.uint8) for _ in range(ahead)]
+        # on a GPU, whose session leaves the cores to the host side, the host's own
+        # stages take one thread per CORES_PER_SESSION cores; on a CPU the sessions take
+        # the cores (more threads would only hold more batches)
+        on_gpu = runner.model.provider in GPU_PROVIDERS
+        spare = usable_cores() // CORES_PER_SESSION if on_gpu else 0
         # filler threads cut batches' tiles out of the ring (a copy of 4x the scene's
         # pixels at padding tile / 4) while the sessions run earlier batches and this
-        # thread blends: one per session; on a GPU, whose session leaves the cores to the
-        # host side, one per CORES_PER_SESSION cores where that is more (on a CPU more
-        # would only hold more batches: the sessions take the cores)
-        n_fill = len(self.runners)
-        if runner.model.provider in GPU_PROVIDERS:
-            n_fill = max(n_fill, usable_cores() // CORES_PER_SESSION)
+        # thread blends: one per session, or one per spare thread where that is more
+        n_fill = max(len(self.runners), spare)
         if self.by_strip:  # a strip is a plain copy of 2x its tiles' pixels: fewer suffice
             n_fill = min(n_fill, len(self.runners) + 1)
         # blending (a strip's mask, adding predictions, finishing and clearing rows) is this
         # thread's, the one stage without threads of its own; on a GPU, where it is the
         # longest serial stage (benchmarks' "by thread" tables), bands of rows go to
         # helpers as well
-        n_blend = 1
-        if runner.model.provider in GPU_PROVIDERS:
-            n_blend = min(MAX_BLEND_THREADS, max(1, usable_cores() // CORES_PER_SESSION))
+        n_blend = min(MAX_BLEND_THREADS, max(1, spare))
         self.blenders = (
             ThreadPoolExecutor(n_blend - 1, thread_name_prefix="pix2lst-blend")
             if n_blend > 1
