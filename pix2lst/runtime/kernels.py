@@ -54,11 +54,35 @@ def gather_valid(row_valid, rmap, cmap, valid):  # type: ignore[no-untyped-def]
     Same result as :func:`~pix2lst.runtime.kernels_ref.strip_valid_np` on the values
     ``row_valid`` was computed from.
     """
+    lo, hi, shift = _plain_span(cmap)
+    n = hi - lo
+    width = cmap.shape[0]
     for i in range(rmap.shape[0]):
         src = row_valid[rmap[i]]
         dst = valid[i]
-        for j in range(cmap.shape[0]):
+        for j in range(lo):  # reflected at the left border
             dst[j] = src[cmap[j]]
+        inner_src = src[lo + shift : hi + shift]  # a plain copy: vectorises (7x a gather)
+        inner_dst = dst[lo:hi]
+        for j in range(n):
+            inner_dst[j] = inner_src[j]
+        for j in range(hi, width):  # reflected at the right border
+            dst[j] = src[cmap[j]]
+
+
+@njit(nogil=True, cache=True)
+def _plain_span(cmap):  # type: ignore[no-untyped-def]
+    """``(lo, hi, shift)``: the padded columns ``[lo, hi)`` that are a plain slice of the
+    raster's, ``cmap[j] == j + shift`` (the rest are reflected at the borders)."""
+    width = cmap.shape[0]
+    shift = cmap[width // 2] - width // 2
+    lo = width // 2
+    while lo > 0 and cmap[lo - 1] == lo - 1 + shift:
+        lo -= 1
+    hi = width // 2
+    while hi < width and cmap[hi] == hi + shift:
+        hi += 1
+    return lo, hi, shift
 
 
 @njit(nogil=True, cache=True)
@@ -192,14 +216,8 @@ def cut_strip(buf, rmap, cmap, out):  # type: ignore[no-untyped-def]
     n_bands = buf.shape[0]
     tile = rmap.shape[0]
     width = cmap.shape[0]
-    # the columns that are a plain slice: cmap[j] == j + shift for j in [lo, hi)
-    shift = cmap[width // 2] - width // 2
-    lo = width // 2
-    while lo > 0 and cmap[lo - 1] == lo - 1 + shift:
-        lo -= 1
-    hi = width // 2
-    while hi < width and cmap[hi] == hi + shift:
-        hi += 1
+    lo, hi, shift = _plain_span(cmap)
+    n = hi - lo
     for bi in range(n_bands * tile):
         b = bi // tile
         i = bi % tile
@@ -207,8 +225,13 @@ def cut_strip(buf, rmap, cmap, out):  # type: ignore[no-untyped-def]
         dst = out[b, i]
         for j in range(lo):  # reflected at the left border
             dst[j] = src[cmap[j]]
-        for j in range(lo, hi):  # an explicit loop: a slice assignment costs 2x here
-            dst[j] = src[j + shift]
+        # an explicit loop over two views of the same length: LLVM vectorises it (uint16
+        # DN strips 4.7x, float32 1.1x faster than indexing with j + shift; a slice
+        # assignment costs 2x)
+        inner_src = src[lo + shift : hi + shift]
+        inner_dst = dst[lo:hi]
+        for j in range(n):
+            inner_dst[j] = inner_src[j]
         for j in range(hi, width):  # reflected at the right border
             dst[j] = src[cmap[j]]
 
@@ -248,14 +271,20 @@ def finalize_rows(acc, wacc, arows, padding, scale, offset, shift, resid, has_re
     Pixels without any weight are NaN. The arithmetic is float64, rounded once.
     """
     n_rows, width = out.shape
+    nan = np.float32(np.nan)
     for i in range(n_rows):
         r = arows[i]
-        for j in range(width):
-            w = wacc[r, padding + j]
-            if w > 0.0:
-                v = (acc[r, padding + j] / w) * scale + offset
-                if has_resid:
-                    v += np.float64(resid[i, j])
-                out[i, j] = np.float32(v + shift)
-            else:
-                out[i, j] = np.float32(np.nan)
+        a = acc[r, padding : padding + width]
+        wa = wacc[r, padding : padding + width]
+        dst = out[i]
+        if has_resid:
+            res = resid[i]
+            for j in range(width):  # branch-free over views: vectorises (1.5x the branches)
+                w = wa[j]
+                v = (a[j] / (w if w > 0.0 else 1.0)) * scale + offset + np.float64(res[j])
+                dst[j] = np.float32(v + shift) if w > 0.0 else nan
+        else:
+            for j in range(width):
+                w = wa[j]
+                v = (a[j] / (w if w > 0.0 else 1.0)) * scale + offset
+                dst[j] = np.float32(v + shift) if w > 0.0 else nan

@@ -97,6 +97,13 @@ def test_cut_strip_holds_every_tile(s: dict) -> None:
     kernels.cut_tiles(rows, s["rmap"], s["cmap"], col_starts, tiles)
     for k, cs in enumerate(col_starts):
         np.testing.assert_array_equal(a[:, :, cs : cs + g.tile], tiles[k])
+    # the compact upload: uint16 DN strips (a kernel compiled for that type)
+    dn = (np.abs(rows) * 1000).astype(np.uint16)
+    c = np.full((n_bands, g.tile, g.padded_width), 7, dtype=np.uint16)
+    d = np.zeros_like(c)
+    kernels.cut_strip(dn, s["rmap"], s["cmap"], c)
+    kernels_ref.cut_strip_np(dn, s["rmap"], s["cmap"], d)
+    np.testing.assert_array_equal(c, d)
 
 
 @given(strips())
