@@ -20,6 +20,7 @@ GDAL's speed here (measured on the benchmark composite), so GDAL reads such file
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import sys
@@ -132,6 +133,18 @@ class BlockReader:
             _log.debug("%s band %d: %s; block decoding declined", name, band, reason)
             return None
         return cls(name, band, fh, page, decode)
+
+    def reopen(self) -> BlockReader:
+        """Another reader of the same band for another thread: its own file handle,
+        buffers and cache; the layout parsed by :meth:`open` (offsets, codecs) is shared,
+        not parsed again (a parallel reader's handles open in about 0.1 ms instead of 1)."""
+        clone = copy.copy(self)
+        clone._fh = open(self.path, "rb")
+        clone._fd = clone._fh.fileno()
+        clone._bytes = bytearray()
+        clone._pool = []
+        clone._cache = OrderedDict()
+        return clone
 
     # -- reading --------------------------------------------------------------
 

@@ -19,6 +19,7 @@ band locations GDAL opens, or by implementing :class:`Source`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -127,7 +128,16 @@ def dn_table(source: Source) -> F32 | None:
     return None if get is None else get()  # type: ignore[no-any-return]
 
 
-def _open(path: str | os.PathLike[str], what: str, threads: str | int) -> Any:
+def _open(
+    path: str | os.PathLike[str], what: str, threads: str | int, stack: contextlib.ExitStack
+) -> Any:
+    """A GDAL dataset of ``path``, closed by ``stack``.
+
+    Closed by a callback, not entered as a context manager: rasterio's dataset context
+    holds a thread-local GDAL environment, so a dataset entered in one thread must exit
+    in that thread, and parallel readers' handles may be opened in their own threads and
+    closed by the thread that ends the run.
+    """
     try:
         ds = rasterio.open(path, NUM_THREADS=gdal_threads(threads))
     except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
@@ -138,6 +148,7 @@ def _open(path: str | os.PathLike[str], what: str, threads: str | int) -> Any:
     if ds.count < 1:
         ds.close()
         raise SceneError(f"{what} ({path}) has no raster band")
+    stack.callback(ds.close)
     return ds
 
 
@@ -153,11 +164,9 @@ def open_bands(
     The one way pix2lst opens the band files of a scene (the streaming writers and
     :class:`SceneSource` alike).
     """
+    threads = gdal_threads(threads)  # once: it reads the cgroup files
     with contextlib.ExitStack() as stack:
-        datasets = [
-            stack.enter_context(_open(path, f"band {name}", threads))
-            for name, path in paths.items()
-        ]
+        datasets = [_open(path, f"band {name}", threads, stack) for name, path in paths.items()]
         check_grid(
             [(f"band {name}", grid_of(ds)) for name, ds in zip(paths, datasets, strict=True)],
             hint=hint,
@@ -243,7 +252,9 @@ class CompositeSource(_Grid):
         _check_decoder(decoder)
         self._stack = contextlib.ExitStack()
         self.path: Path | str = gdal_path(str(path)) if is_remote(path) else Path(path)
-        self._ds = ds = _open(self.path, "composite", threads)
+        self._threads = threads
+        self._dataset: Any = None
+        ds = self._ds
         try:
             self.indexes = band_indexes(
                 ds.descriptions, bands, source=str(self.path), consumer="the model"
@@ -273,6 +284,24 @@ class CompositeSource(_Grid):
         )
         if self._blocks is not None:
             self.block_row_bytes = 0
+
+    @property
+    def _ds(self) -> Any:
+        """The composite's GDAL dataset (opened on first use in a handle from :meth:`reopen`
+        that decodes the blocks itself)."""
+        if self._dataset is None:
+            self._dataset = _open(self.path, "composite", self._threads, self._stack)
+        return self._dataset
+
+    def reopen(self) -> CompositeSource:
+        """Another handle on this composite for a parallel reader: what was read and
+        checked is shared, only file handles are opened (GDAL's once it is needed)."""
+        clone = copy.copy(self)
+        clone._stack = contextlib.ExitStack()
+        clone._dataset = None
+        if self._blocks is not None:
+            clone._blocks = [clone._stack.enter_context(b.reopen()) for b in self._blocks]
+        return clone
 
     def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
         window = Window(0, start, self.width, stop - start)  # type: ignore[no-untyped-call]
@@ -311,7 +340,6 @@ class CompositeSource(_Grid):
 
     def close(self) -> None:
         self._stack.close()
-        self._ds.close()
 
 
 class SceneSource(_Grid):
@@ -330,16 +358,11 @@ class SceneSource(_Grid):
         self.scene = scene if isinstance(scene, Scene) else find_scene(scene)
         self.bands = tuple(bands)
         self.calibrate = calibrate
+        self._threads = threads
         self._stack = contextlib.ExitStack()
-        self._ds, self.nodata = self._stack.enter_context(
-            open_bands(
-                {b: self.scene.band_path(b) for b in self.bands},
-                threads=threads,
-                hint=f"the bands of {self.scene.root} must share one grid; "
-                "resample the bands onto one grid first",
-            )
-        )
+        self._datasets: list[Any] | None = None
         first = self._ds[0]
+        self.nodata = [ds.nodata for ds in self._ds]
         self.height, self.width = first.height, first.width
         self.crs, self.transform = first.crs, first.transform
         self.tags = scene_tags(self.scene.mtl, self.scene.level)
@@ -350,6 +373,34 @@ class SceneSource(_Grid):
         self._blocks = _block_readers(self._stack, [ds.name for ds in self._ds], decoder)
         if self._blocks is not None:
             self.block_row_bytes = 0
+
+    @property
+    def _ds(self) -> list[Any]:
+        """The bands' GDAL datasets (opened on first use in a handle from :meth:`reopen`
+        that decodes the blocks itself)."""
+        if self._datasets is None:
+            self._datasets, _ = self._stack.enter_context(
+                open_bands(
+                    {b: self.scene.band_path(b) for b in self.bands},
+                    threads=self._threads,
+                    hint=f"the bands of {self.scene.root} must share one grid; "
+                    "resample the bands onto one grid first",
+                )
+            )
+        return self._datasets
+
+    def reopen(self) -> SceneSource:
+        """Another handle on this scene for a parallel reader: the scene, its calibration
+        and the files' layout are shared, only file handles are opened (GDAL's datasets
+        once they are needed, not while the blocks are decoded here). 8 bands: about 1 ms,
+        against 20-25 ms to open the scene again."""
+        clone = copy.copy(self)
+        clone._stack = contextlib.ExitStack()
+        clone._datasets = None
+        clone._dn = None
+        if self._blocks is not None:
+            clone._blocks = [clone._stack.enter_context(b.reopen()) for b in self._blocks]
+        return clone
 
     def dn_table(self) -> F32 | None:
         """The calibrated value of every DN (:class:`DNSource`), when the bands are unsigned
@@ -375,7 +426,7 @@ class SceneSource(_Grid):
     def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
         n = stop - start
         if self._dn is None or self._dn.shape[1] < n:  # one DN buffer, reused strip after strip
-            self._dn = np.empty((len(self._ds), n, self.width), dtype=self._dtype)
+            self._dn = np.empty((len(self.bands), n, self.width), dtype=self._dtype)
         dn = self._dn[:, :n]
         self.read_dn(start, stop, (0, self.width), dn)
         return np.asarray(self.calibrate(dn, self.nodata, out), dtype=np.float32)
@@ -387,7 +438,7 @@ class SceneSource(_Grid):
         if not boundless:  # the DN path, by whichever decoder reads this scene
             win = window or Window(0, 0, self.width, self.height)  # type: ignore[no-untyped-call]
             (r0, r1), (c0, c1) = win.round_offsets().round_lengths().toranges()
-            dn = np.empty((len(self._ds), int(r1 - r0), int(c1 - c0)), dtype=self._dtype)
+            dn = np.empty((len(self.bands), int(r1 - r0), int(c1 - c0)), dtype=self._dtype)
             self.read_dn(int(r0), int(r1), (int(c0), int(c1)), dn)
         else:
             fill = [0 if nd is None else nd for nd in self.nodata]

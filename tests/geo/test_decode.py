@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -362,3 +363,42 @@ def test_sources_decode_with_block_readers_and_give_gdals_values(
                 each.close()
     with pytest.raises(ParameterError, match="decoder must be one of auto, gdal"):
         open_source(sample_scene, bands, calibrate=scene_calibrator("toa"), decoder="tiff")
+
+
+def test_reopened_sources_read_the_same_in_their_own_threads(
+    sample_scene: Path, tmp_path: Path
+) -> None:
+    # parallel readers take handles from reopen(): the scene, calibration and parsed
+    # block layout are shared, only files are opened. Each handle reads in its own thread
+    # (a GDAL-decoded one opens its datasets there) and is closed by this thread; the
+    # original keeps working after its copies are closed
+    from pix2lst.geo.sources import open_source
+    from pix2lst.lst_physics import scene_calibrator
+    from pix2lst.lst_physics import write_composite as physics_composite
+
+    bands = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10")
+    comp = physics_composite(sample_scene, tmp_path / "c.tif")
+    window = Window(37, 20, 400, 150)
+    for src, decoder in [(sample_scene, "auto"), (sample_scene, "gdal"), (comp, "auto")]:
+        first = open_source(src, bands, "toa", calibrate=scene_calibrator("toa"), decoder=decoder)
+        try:
+            want = first.read(window)  # type: ignore[attr-defined]
+            copies = [first.reopen() for _ in range(3)]  # type: ignore[attr-defined]
+            if first._blocks is not None:  # type: ignore[attr-defined]
+                for c in copies:  # new file handles, the parsed layout shared
+                    assert c._datasets is None  # GDAL not opened while blocks are decoded here
+                    for a, b in zip(c._blocks, first._blocks, strict=True):
+                        assert a._fh is not b._fh and a._offsets is b._offsets
+
+            def read(copy: Any) -> Any:
+                return copy.read(window, out=np.empty((len(bands), 150, 400), np.float32))
+
+            with ThreadPoolExecutor(len(copies)) as pool:  # read in threads other than this one
+                got = list(pool.map(read, copies))
+            for g in got:
+                np.testing.assert_array_equal(g, want)
+            for c in copies:
+                c.close()
+            np.testing.assert_array_equal(first.read(window), want)  # type: ignore[attr-defined]
+        finally:
+            first.close()

@@ -485,7 +485,16 @@ def test_the_usable_cores_size_sessions_threads_and_readers(
     huge = LSTPredictor(models["conv"], providers="cpu", padding=8)
     threads = {m.session.get_session_options().intra_op_num_threads for m in huge.models}
     assert (huge.sessions, threads, huge.batch_size) == (4, {16}, 2)
-    for p in (one, big, huge):
+    # on a GPU the host's cores decode: up to 16 readers (the CPU provider counted as one)
+    import pix2lst.runtime.predictor as predictor_mod
+
+    monkeypatch.setattr(predictor_mod, "GPU_PROVIDERS", frozenset({"CPUExecutionProvider"}))
+    monkeypatch.setenv("PYTHON_CPU_COUNT", "16")
+    gpu = LSTPredictor(models["conv"], providers="cpu", padding=8, sessions=1)
+    monkeypatch.setenv("PYTHON_CPU_COUNT", "64")
+    gpu64 = LSTPredictor(models["conv"], providers="cpu", padding=8, sessions=1)
+    assert (big.readers, huge.readers, gpu.readers, gpu64.readers) == (8, 8, 16, 16)
+    for p in (one, big, huge, gpu):
         np.testing.assert_array_equal(p.predict_array(arr), out)
 
 
