@@ -98,6 +98,7 @@ ROLE_LABELS = {
     "pix2lst-fill": "fillers (cut tiles or strips)",
     "pix2lst-infer": "inference (ORT calls)",
     "pix2lst-write": "writer (GDAL compresses)",
+    "pix2lst-count": "writer's helper (range count, overviews; with GDAL threads)",
     "pix2lst-verify": "final check (decompress every block)",
     "ThreadPoolExecutor": "other pools (tifffile's overview compression)",
     "native": "native pools (ORT's, GDAL's) and the rest",

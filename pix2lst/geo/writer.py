@@ -31,6 +31,7 @@ import math
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -163,6 +164,9 @@ class RasterWriter:
     A GDAL write error (a full disk) becomes :class:`OutputWriteError`; with a
     ``check`` (an LST raster) the written values are counted for the plausibility
     check the writer makes before the file is renamed onto its target.
+    ``helper``: a one-thread pool that counts and averages the rows (the check, the
+    overviews) while GDAL writes them, where there are cores to spare; else the
+    writing thread does it too.
     """
 
     def __init__(
@@ -171,8 +175,10 @@ class RasterWriter:
         check: RangeCount | None = None,
         target: Path | None = None,
         overviews: OverviewStream | None = None,
+        helper: ThreadPoolExecutor | None = None,
     ) -> None:
         self._ds = dataset
+        self._helper = helper
         self._target = target or Path(dataset.name)
         self.width: int = dataset.width
         self.height: int = dataset.height
@@ -182,8 +188,9 @@ class RasterWriter:
         (None once a write is not the next full-width rows: GDAL builds them at the end)."""
 
     def _write(self, array: npt.NDArray[Any], indexes: int | None, window: Window) -> None:
-        if self.check is not None:
-            self.check.update(array)
+        aside = None
+        if self._helper is not None and (self.check is not None or self.overviews is not None):
+            aside = self._helper.submit(self._count_and_average, array, window)
         try:
             if indexes is None:
                 self._ds.write(array, window=window)
@@ -191,6 +198,16 @@ class RasterWriter:
                 self._ds.write(array, indexes, window=window)
         except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
             raise write_failed(self._target, exc) from exc
+        finally:
+            if aside is not None:  # the rows stay the caller's until both are done with them
+                aside.result()  # raises what counting or averaging raised
+        if aside is None:
+            self._count_and_average(array, window)
+
+    def _count_and_average(self, array: npt.NDArray[Any], window: Window) -> None:
+        """The plausibility counts and the streamed overviews of rows written at ``window``."""
+        if self.check is not None:
+            self.check.update(array)
         if self.overviews is not None:
             rows = array if array.ndim == 2 else array[0] if array.shape[0] == 1 else None
             streamed = False
@@ -309,7 +326,7 @@ def raster_writer(
             except (rasterio.errors.RasterioIOError, rasterio.errors.CRSError, TypeError) as exc:
                 raise OutputWriteError(f"cannot create {dst}: {exc}") from exc
             factors = overview_factors(grid.height, grid.width) if overviews and not cog else []
-            stream = None
+            stream = helper = None
             if factors and count == 1 and not extra and _streamable(dtype, nodata):
                 from pix2lst.geo.overviews import OverviewStream  # Numba: only when used
 
@@ -318,7 +335,9 @@ def raster_writer(
                 except OSError as exc:
                     ds.close()
                     raise write_failed(target, exc) from exc
-            writer = RasterWriter(ds, check, target, stream)
+            if (check is not None or stream is not None) and thread_count(threads) > 1:
+                helper = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-count")
+            writer = RasterWriter(ds, check, target, stream, helper)
             try:
                 with ds:
                     yield writer
@@ -368,6 +387,8 @@ def raster_writer(
                     raise write_failed(target, exc) from exc
             verify_raster(tmp, grid, count)
         finally:
+            if helper is not None:
+                helper.shutdown(wait=True)
             if stream is not None:
                 stream.close()
             if cog:

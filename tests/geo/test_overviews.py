@@ -132,3 +132,57 @@ def test_writes_out_of_order_fall_back_to_gdal(tmp_path: Path) -> None:
     with rasterio.open(out) as ds:
         assert ds.overviews(1) == [2, 4] and ds.tags(ns="rio_overview")["resampling"] == "average"
         np.testing.assert_array_equal(ds.read(1), a)
+
+
+def test_a_helper_thread_counts_and_averages_beside_gdal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # with GDAL threads (cores to spare: a GPU box) a helper thread counts the values and
+    # averages the overviews while GDAL writes the same rows: the same file as the writing
+    # thread doing it all; what the helper raises reaches the caller, and nothing is left
+    import threading
+
+    from pix2lst.errors import ImplausibleDataError, OutputWriteError
+
+    a = noisy(GRID.height, GRID.width, seed=6)
+    seen: set[str] = set()
+    real_add = OverviewStream.add
+
+    def add(self: OverviewStream, start: int, rows: np.ndarray) -> bool:
+        seen.add(threading.current_thread().name)
+        return real_add(self, start, rows)
+
+    monkeypatch.setattr(OverviewStream, "add", add)
+    outs = {}
+    for threads in (1, 2):
+        outs[threads] = tmp_path / f"t{threads}.tif"
+        seen.clear()
+        with raster_writer(outs[threads], GRID, units=("K",), threads=threads) as w:
+            assert (w._helper is not None) == (threads > 1)
+            for s in range(0, GRID.height, 128):
+                w.write_rows(s, a[s : s + 128])
+        assert {n.split("_")[0] for n in seen} == (
+            {"pix2lst-count"} if threads > 1 else {threading.current_thread().name}
+        )
+    with rasterio.open(outs[1]) as x, rasterio.open(outs[2]) as y:
+        np.testing.assert_array_equal(x.read(1), y.read(1))
+    for lvl in (0, 1):
+        np.testing.assert_array_equal(_overview(outs[1], lvl), _overview(outs[2], lvl))
+
+    cold = np.full((GRID.height, GRID.width), 20.0, np.float32)  # 20 K: implausible
+    with (
+        pytest.raises(ImplausibleDataError),
+        raster_writer(tmp_path / "cold.tif", GRID, units=("K",), threads=2) as w,
+    ):
+        w.write_rows(0, cold)
+
+    def full(self: OverviewStream, start: int, rows: np.ndarray) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(OverviewStream, "_add", full)
+    with (
+        pytest.raises(OutputWriteError, match="No space left"),
+        raster_writer(tmp_path / "full.tif", GRID, units=("K",), threads=2) as w,
+    ):
+        w.write_rows(0, a)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t1.tif", "t2.tif"]
