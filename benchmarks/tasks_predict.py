@@ -179,7 +179,7 @@ def predict_e2e(
     providers: str = "auto", keep: bool = False, kernels: str = "numba",
     io_priority: str = "auto", sessions: int | str = "auto", readers: int | None = None,
     decoder: str = "auto", tile_size: int | None = None, tiling: str = "auto",
-    upload_dn: bool | None = None, cores: int | None = None,
+    upload_dn: bool | None = None, cores: int | None = None, as_gpu: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """``LSTPredictor(...).predict_file(src, dst)``: setup and run seconds, Mpx/s.
 
@@ -194,10 +194,22 @@ def predict_e2e(
     ``cores``: size everything as on a machine with this many usable cores
     (``PYTHON_CPU_COUNT``, this process only): its sessions, threads, readers and memory,
     not its speed.
+    ``as_gpu``: the CPU provider stands in for a GPU in the runtime's sizing (this
+    process only): up to 16 readers, filler threads and blend helpers by the cores
+    (pipeline and predictor; give ``tiling``, ``io_priority`` and ``upload_dn`` as a GPU
+    gets them). ORT still computes on the CPU, so the run's wall time says nothing; its
+    threads' CPU times say which host stage a GPU box would wait on.
     """
     if cores is not None:
         os.environ[OVERRIDE] = str(cores)
     from pix2lst.runtime import LSTPredictor
+
+    if as_gpu:
+        from pix2lst.runtime import pipeline as pipeline_mod
+        from pix2lst.runtime import predictor as predictor_mod
+        from pix2lst.runtime.session import CPU
+
+        pipeline_mod.GPU_PROVIDERS = predictor_mod.GPU_PROVIDERS = frozenset({CPU})  # type: ignore[misc]
 
     if kernels == "numpy":
         from pix2lst.runtime import kernels as nb
