@@ -320,13 +320,13 @@ def raster_writer(
         check = lst_range_count(units[0])
     with atomic_output(dst, overwrite=overwrite, suffix=".tif", inputs=inputs) as tmp:
         stream_path = tmp.with_name(tmp.name + ".stream.tif") if cog else tmp
+        stream = helper = None  # before the try: its finally reads them
         try:
             try:
                 ds = rasterio.open(stream_path, "w", **profile)
             except (rasterio.errors.RasterioIOError, rasterio.errors.CRSError, TypeError) as exc:
                 raise OutputWriteError(f"cannot create {dst}: {exc}") from exc
             factors = overview_factors(grid.height, grid.width) if overviews and not cog else []
-            stream = helper = None
             if factors and count == 1 and not extra and _streamable(dtype, nodata):
                 from pix2lst.geo.overviews import OverviewStream  # Numba: only when used
 

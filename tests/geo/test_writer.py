@@ -4,6 +4,7 @@ verified before the rename, nothing left behind on failure."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -75,3 +76,27 @@ def test_failed_verification_keeps_the_old_output(
     with pytest.raises(OutputExistsError):
         with raster_writer(out, GRID):
             pass
+
+
+def test_a_file_gdal_cannot_create_says_so_and_keeps_the_old_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GDAL refusing to create the temporary file is an OutputWriteError naming the
+    # target (it used to surface as an UnboundLocalError from the writer's cleanup)
+    import rasterio.errors
+
+    out = tmp_path / "lst.tif"
+    out.write_bytes(b"the previous output")
+    real = writer_mod.rasterio.open
+
+    def refuse(path: Any, mode: str = "r", **kw: Any) -> Any:
+        if mode == "w":
+            raise rasterio.errors.RasterioIOError("simulated: cannot create")
+        return real(path, mode, **kw)
+
+    monkeypatch.setattr(writer_mod.rasterio, "open", refuse)
+    with pytest.raises(OutputWriteError, match=r"cannot create .*lst\.tif.*simulated"):
+        with raster_writer(out, GRID, overwrite=True):
+            pass
+    assert out.read_bytes() == b"the previous output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lst.tif"]
