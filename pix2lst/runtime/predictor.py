@@ -155,9 +155,9 @@ class LSTPredictor:
 
     MAX_READERS_GPU = 16
     """The same on a GPU, whose host cores are otherwise idle: decoding is then the host's
-    slowest stage (8 readers of a full scene took 0.74-0.94 s each, the main thread
-    0.6-0.7 s; measured with the CPU provider standing in for the GPU, 2026-11-29), and a
-    Landsat band's 15 columns of 512 px blocks give work to 15."""
+    slowest stage (the busiest of 8 readers of a full scene took 0.74-0.94 s, of 15 readers
+    0.43-0.47 s, the main thread 0.6-0.7 s; measured with the CPU provider standing in for
+    the GPU, 2026-11-29): a Landsat band's 15 columns of 512 px blocks give work to 15."""
 
     def __init__(
         self,
