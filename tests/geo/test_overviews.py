@@ -45,7 +45,8 @@ def noisy(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 @pytest.mark.parametrize("kernel", [accumulate_rows, accumulate_rows_ref])
 @pytest.mark.parametrize(
-    ("h", "w", "factors"), [(37, 53, [2, 4, 8]), (64, 40, [2, 4]), (9, 9, [4])]
+    ("h", "w", "factors"),
+    [(37, 53, [2, 4, 8]), (64, 40, [2, 4]), (9, 9, [4]), (31, 47, [2, 6]), (20, 33, [3, 6])],
 )
 def test_streamed_pyramid_matches_nanmean(
     tmp_path: Path, kernel: object, h: int, w: int, factors: list[int]
