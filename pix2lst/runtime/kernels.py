@@ -55,19 +55,8 @@ def gather_valid(row_valid, rmap, cmap, valid):  # type: ignore[no-untyped-def]
     ``row_valid`` was computed from.
     """
     lo, hi, shift = _plain_span(cmap)
-    n = hi - lo
-    width = cmap.shape[0]
     for i in range(rmap.shape[0]):
-        src = row_valid[rmap[i]]
-        dst = valid[i]
-        for j in range(lo):  # reflected at the left border
-            dst[j] = src[cmap[j]]
-        inner_src = src[lo + shift : hi + shift]  # a plain copy: vectorises (7x a gather)
-        inner_dst = dst[lo:hi]
-        for j in range(n):
-            inner_dst[j] = inner_src[j]
-        for j in range(hi, width):  # reflected at the right border
-            dst[j] = src[cmap[j]]
+        _copy_padded(row_valid[rmap[i]], valid[i], cmap, lo, hi, shift)
 
 
 @njit(nogil=True, cache=True)
@@ -83,6 +72,22 @@ def _plain_span(cmap):  # type: ignore[no-untyped-def]
     while hi < width and cmap[hi] == hi + shift:
         hi += 1
     return lo, hi, shift
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _copy_padded(src, dst, cmap, lo, hi, shift):  # type: ignore[no-untyped-def]
+    """``dst[j] = src[cmap[j]]``, with ``[lo, hi)`` from :func:`_plain_span` copied as a
+    plain slice: an explicit loop over two views of the same length, which LLVM vectorises
+    (uint16 DN strips 4.7x, float32 1.1x faster than indexing with ``j + shift``, a
+    validity row 7x faster than the gather; a slice assignment costs 2x)."""
+    for j in range(lo):  # reflected at the left border
+        dst[j] = src[cmap[j]]
+    inner_src = src[lo + shift : hi + shift]
+    inner_dst = dst[lo:hi]
+    for j in range(hi - lo):
+        inner_dst[j] = inner_src[j]
+    for j in range(hi, cmap.shape[0]):  # reflected at the right border
+        dst[j] = src[cmap[j]]
 
 
 @njit(nogil=True, cache=True)
@@ -215,25 +220,11 @@ def cut_strip(buf, rmap, cmap, out):  # type: ignore[no-untyped-def]
     cut on the model's device, :mod:`pix2lst.runtime.strips`)."""
     n_bands = buf.shape[0]
     tile = rmap.shape[0]
-    width = cmap.shape[0]
     lo, hi, shift = _plain_span(cmap)
-    n = hi - lo
     for bi in range(n_bands * tile):
         b = bi // tile
         i = bi % tile
-        src = buf[b, rmap[i]]
-        dst = out[b, i]
-        for j in range(lo):  # reflected at the left border
-            dst[j] = src[cmap[j]]
-        # an explicit loop over two views of the same length: LLVM vectorises it (uint16
-        # DN strips 4.7x, float32 1.1x faster than indexing with j + shift; a slice
-        # assignment costs 2x)
-        inner_src = src[lo + shift : hi + shift]
-        inner_dst = dst[lo:hi]
-        for j in range(n):
-            inner_dst[j] = inner_src[j]
-        for j in range(hi, width):  # reflected at the right border
-            dst[j] = src[cmap[j]]
+        _copy_padded(buf[b, rmap[i]], out[b, i], cmap, lo, hi, shift)
 
 
 @njit(nogil=True, cache=True)
