@@ -35,6 +35,7 @@ Reader and writer threads run at ``SCHED_IDLE`` where inference runs on the CPU
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import time
@@ -75,7 +76,6 @@ Progress = Callable[[int, int], None]
 """``progress(tiles_done, tiles_total)``, called after each batch and strip."""
 
 F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
 
 
 class Sink(Protocol):
@@ -378,15 +378,10 @@ class _Run:
         fut, segments = inflight
         preds = fut.result()
         for strip, starts, first in segments:
-            p = preds[first : first + starts.size]
-
-            def add(
-                a: int, b: int, p: F32 = p, strip: _Strip = strip, starts: I64 = starts
-            ) -> None:
-                kernels.accumulate(
-                    self.acc, self.wacc, p, starts, self.weights, strip.valid, strip.arows, a, b
-                )
-
+            add = functools.partial(  # + (first row, stop row) of a band
+                kernels.accumulate, self.acc, self.wacc, preds[first : first + starts.size],
+                starts, self.weights, strip.valid, strip.arows,
+            )  # fmt: skip
             self._by_rows(self.grid.tile, add)
             strip.unblended -= starts.size
             self.done += starts.size
