@@ -77,6 +77,13 @@ def test_normalise_and_cut_tiles(s: dict) -> None:
     kernels_ref.cut_tiles_np(rows1, s["rmap"], s["cmap"], col_starts, b)
     np.testing.assert_array_equal(a, b)
     assert (a[-1] == 7).all()  # items past len(col_starts) untouched
+    # rows and batch with other strides (the kernels' plain copies, not streamed ones)
+    wide = np.zeros((n_bands, rows1.shape[1], 2 * rows1.shape[2]), dtype=np.float32)
+    wide[:, :, ::2] = rows1
+    c = np.full((g.n_cols + 1, n_bands, g.tile, 2 * g.tile), 7, dtype=np.float32)
+    kernels.cut_tiles(wide[:, :, ::2], s["rmap"], s["cmap"], col_starts, c[:, :, :, 1::2])
+    np.testing.assert_array_equal(c[:, :, :, 1::2], b)
+    assert (c[:, :, :, ::2] == 7).all()
 
 
 @given(strips())
