@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from pix2lst.runtime.buffers import ALIGN, aligned_empty
+from pix2lst.runtime.buffers import ALIGN, aligned_empty, aligned_zeros
 from pix2lst.runtime.streamed import STREAMING, copy_row, store_fence, stream_copy
 
 
@@ -61,10 +61,12 @@ def test_copy_row_takes_any_strides() -> None:
     ],
 )
 def test_aligned_empty(shape: tuple[int, ...], dtype: type) -> None:
-    for _ in range(4):
-        a = aligned_empty(shape, dtype)
+    for make in (aligned_empty, aligned_zeros) * 3:
+        a = make(shape, dtype)
         assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
         assert a.flags.writeable and (a.size == 0 or a.ctypes.data % ALIGN == 0)
+        if make is aligned_zeros:
+            assert not a.any()
         a[...] = 1
         assert (a == 1).all()
 
