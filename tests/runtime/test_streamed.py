@@ -75,3 +75,28 @@ def test_streaming_on_x86_64_only() -> None:
     import platform
 
     assert STREAMING == (platform.machine().lower() in {"x86_64", "amd64"})
+
+
+def test_plain_copies_where_not_streaming(monkeypatch: pytest.MonkeyPatch) -> None:
+    # what an ARM box compiles (a memcpy and no fence), checked here by compiling a
+    # new kernel with the flag off
+    from pix2lst.runtime import streamed
+
+    src = np.arange(1000, dtype=np.float32)
+    dst = np.zeros(1003, dtype=np.float32)
+    if STREAMING:  # compiled before the flag is turned off: streamed
+        _stream(src, dst[1:1001])
+        assert "movnt" in next(iter(_stream.inspect_asm().values()))
+        dst[:] = 0
+    monkeypatch.setattr(streamed, "STREAMING", False)
+
+    @njit(nogil=True)
+    def plain(src, dst):  # type: ignore[no-untyped-def]
+        stream_copy(src, dst)
+        store_fence()
+
+    plain(src, dst[1:1001])
+    np.testing.assert_array_equal(dst[1:1001], src)
+    assert dst[0] == 0 and (dst[1001:] == 0).all()
+    asm = next(iter(plain.inspect_asm().values()))
+    assert "movnt" not in asm and "sfence" not in asm
