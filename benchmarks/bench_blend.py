@@ -52,4 +52,30 @@ def run(ctx: Context) -> Report:
         "so the kernels touch that many more tile pixels."
     )
     report.tables.append(table)
+    report.tables.append(_stores(ctx, base, reps, strips, w))
     return report
+
+
+def _stores(ctx: Context, base: dict[str, object], reps: int, strips: int, w: int) -> Table:
+    """The Numba tile cut with non-temporal stores (the runtime's) and with ordinary ones."""
+    contenders = [
+        Contender(f"cut-{stores}", "tasks_blend:blend_kernels",
+                  {**base, "backend": "numba", "stores": stores, "n_batches": 3})
+        for stores in ("streamed", "ordinary")
+    ]  # fmt: skip
+    runs = compare(contenders, reps, progress=ctx.progress)
+    t = Table(
+        f"Tile cut only (cut_tiles) over the same {strips} strips, cycling 3 batch buffers "
+        f"(the 2-core pipeline's); median of {reps}",
+        ["stores", "cut s", "GB/s written", "x streamed"],
+    )
+    gb = median_of(runs["cut-streamed"], "cut_gb")
+    first = median_of(runs["cut-streamed"], "cut_s")
+    for stores in ("streamed", "ordinary"):
+        s = median_of(runs[f"cut-{stores}"], "cut_s")
+        t.rows.append([stores, s, gb / s, s / first])
+    t.notes.append(
+        "streamed: non-temporal stores into 64-byte-aligned buffers (x86-64; what the runtime "
+        "does); ordinary: the same kernel compiled with plain stores (every line read first)"
+    )
+    return t

@@ -4,12 +4,12 @@ The tile cut writes every batch buffer whole (16 MB for 8 tiles of 256 px and 8
 bands) and nothing reads it until ONNX Runtime does, a batch or more later. With
 ordinary stores each written cache line is first read from memory and then evicts
 something the other threads still need; with non-temporal ("streaming") stores the
-line goes straight to memory. Measured on this project's 2-core VM (2026-11-29,
+line goes straight to memory. Measured on this project's 2-core VM (2026-11-29):
 :func:`~pix2lst.runtime.kernels.cut_tiles` over a full 7821 x 7661 scene cycling
-three batch buffers, best of two): 1.26-1.37 core-s with ordinary stores,
-0.75-0.79 with these; in the null-model pipeline the filler thread went from a
-median 1.73 to 1.24 core-s per scene. Lookups (gather-bound) gained nothing and
-keep ordinary stores.
+three batch buffers took 1.26-1.37 core-s with ordinary stores and 0.75-0.79 with
+these; in the null-model pipeline the filler thread went from 1.70-1.87 to
+1.03-1.12 core-s per scene (4 alternating runs each). Lookups (gather-bound) gained
+nothing and keep ordinary stores.
 
 :func:`copy_row` is what kernels call: :func:`stream_copy` for two contiguous rows, an
 ordinary loop for any other strides. :func:`stream_copy` is a Numba intrinsic: on
