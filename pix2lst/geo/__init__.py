@@ -10,6 +10,8 @@ One place for each raster concern:
   band locations are GDAL paths;
 * :mod:`.sources`: the one reader interface (scene, composite, array; windowed; a
   scene is calibrated on the fly by a hook the physics room supplies);
+* :mod:`.bandfiles`: opening band files (GDAL datasets checked onto one grid, or block
+  readers where they can decode the files);
 * :mod:`.decode`: fast block decoding of local TIFF bands (tifffile + imagecodecs),
   :class:`BlockReader`, with GDAL as the fallback for what it declines;
 * :mod:`.stream`: strip-by-strip streaming of band files into one output;

@@ -22,7 +22,7 @@ import contextlib
 import copy
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -32,18 +32,25 @@ import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 
-from pix2lst._machine import gdal_threads
-from pix2lst.errors import ParameterError, SceneError
+from pix2lst.errors import SceneError
+from pix2lst.geo.bandfiles import (
+    READ_THREADS,
+    block_readers,
+    bytes_per_block_row,
+    check_decoder,
+    open_bands,
+    open_dataset,
+    read_failed,
+)
 from pix2lst.geo.bands import band_indexes
 from pix2lst.geo.decode import BlockReader
-from pix2lst.geo.grid import Grid, check_grid, grid_of
+from pix2lst.geo.grid import Grid
 from pix2lst.geo.inputs import find_scene
-from pix2lst.geo.remote import gdal_path, raster_error, read_error
+from pix2lst.geo.remote import gdal_path, read_error
 from pix2lst.geo.scene import Scene, is_remote, is_scene
 from pix2lst.geo.tags import SCENE_TAGS, scene_tags
 
 __all__ = [
-    "DECODERS",
     "ArraySource",
     "Calibrate",
     "CompositeSource",
@@ -51,23 +58,10 @@ __all__ = [
     "SceneSource",
     "Source",
     "dn_table",
-    "open_bands",
     "open_source",
 ]
 
 log = logging.getLogger(__name__)
-
-DECODERS = ("auto", "gdal")
-"""How file sources decode local TIFF blocks: ``"auto"`` with :class:`~pix2lst.geo.decode.BlockReader`
-(tifffile + imagecodecs, bit for bit GDAL's values at less CPU time) where it can,
-GDAL otherwise; ``"gdal"``: always GDAL."""
-
-READ_THREADS = "ALL_CPUS"
-"""Default GDAL decoding threads per input file (``NUM_THREADS`` open option).
-
-The pipeline passes ``threads=1`` when its reader runs at idle priority: the
-reader thread then decodes every block itself, at that priority, and GDAL's
-process-wide worker pool is left alone."""
 
 F32 = npt.NDArray[np.float32]
 
@@ -128,60 +122,6 @@ def dn_table(source: Source) -> F32 | None:
     return None if get is None else get()  # type: ignore[no-any-return]
 
 
-def _open(
-    path: str | os.PathLike[str], what: str, threads: str | int, stack: contextlib.ExitStack
-) -> Any:
-    """A GDAL dataset of ``path``, closed by ``stack``.
-
-    Closed by a callback, not entered as a context manager: rasterio's dataset context
-    holds a thread-local GDAL environment, so a dataset entered in one thread must exit
-    in that thread, and parallel readers' handles may be opened in their own threads and
-    closed by the thread that ends the run.
-    """
-    try:
-        ds = rasterio.open(path, NUM_THREADS=gdal_threads(threads))
-    except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
-        remote = raster_error(path, exc, what.removesuffix(" of"))
-        if remote is not None:
-            raise remote from exc
-        raise SceneError(f"cannot read {what} from {path}: {exc}") from exc
-    if ds.count < 1:
-        ds.close()
-        raise SceneError(f"{what} ({path}) has no raster band")
-    stack.callback(ds.close)
-    return ds
-
-
-@contextlib.contextmanager
-def open_bands(
-    paths: Mapping[str, str | os.PathLike[str]],
-    *,
-    threads: str | int = READ_THREADS,
-    hint: str = "all bands must share one 30 m grid (resample or crop them to the same grid first)",
-) -> Iterator[tuple[list[Any], list[float | None]]]:
-    """Open band files by name, check that they share one grid; yield datasets and nodata.
-
-    The one way pix2lst opens the band files of a scene (the streaming writers and
-    :class:`SceneSource` alike).
-    """
-    threads = gdal_threads(threads)  # once: it reads the cgroup files
-    with contextlib.ExitStack() as stack:
-        datasets = [_open(path, f"band {name}", threads, stack) for name, path in paths.items()]
-        check_grid(
-            [(f"band {name}", grid_of(ds)) for name, ds in zip(paths, datasets, strict=True)],
-            hint=hint,
-        )
-        yield datasets, [ds.nodata for ds in datasets]
-
-
-def _read_failed(path: Any, start: int, stop: int, exc: BaseException) -> SceneError:
-    why = exc.__cause__ or exc.__context__ or exc  # GDAL's own message, when rasterio kept it
-    return SceneError(
-        f"cannot read rows {start}-{stop} of {path} ({why}); the file is damaged or cut "
-        "short: download it again"
-    )
-
-
 _G = TypeVar("_G", bound="_Grid")
 
 
@@ -227,39 +167,6 @@ class _Grid:
         self.close()
 
 
-def _check_decoder(decoder: str) -> None:
-    if decoder not in DECODERS:
-        raise ParameterError(f"decoder must be one of {', '.join(DECODERS)}, not {decoder!r}")
-
-
-def _block_readers(
-    stack: contextlib.ExitStack, paths: Sequence[str], decoder: str, bands: Sequence[int] = ()
-) -> list[BlockReader] | None:
-    """One :class:`BlockReader` per path (band ``bands[i]``, else 1), entered on ``stack``;
-    None when ``decoder`` is ``"gdal"`` or any file is not one it decodes (then GDAL
-    reads them all)."""
-    if decoder == "gdal":
-        return None
-    readers: list[BlockReader] = []
-    for i, path in enumerate(paths):
-        reader = BlockReader.open(path, bands[i] if bands else 1)
-        if reader is None:
-            for r in readers:
-                r.close()
-            return None
-        readers.append(reader)
-    for r in readers:
-        stack.enter_context(r)
-    return readers
-
-
-def _block_row_bytes(datasets: list[Any]) -> int:
-    return sum(
-        ds.count * ds.block_shapes[0][0] * ds.width * np.dtype(ds.dtypes[0]).itemsize
-        for ds in datasets
-    )
-
-
 class CompositeSource(_Grid):
     """A multi-band GeoTIFF whose band descriptions name the bands."""
 
@@ -274,7 +181,7 @@ class CompositeSource(_Grid):
         threads: str | int = READ_THREADS,
         decoder: str = "auto",
     ) -> None:
-        _check_decoder(decoder)
+        check_decoder(decoder)
         self._stack = contextlib.ExitStack()
         self.path: Path | str = gdal_path(str(path)) if is_remote(path) else Path(path)
         self._threads = threads
@@ -298,12 +205,12 @@ class CompositeSource(_Grid):
             )
         self.height, self.width = ds.height, ds.width
         self.crs, self.transform = ds.crs, ds.transform
-        self.block_row_bytes = _block_row_bytes([ds])
+        self.block_row_bytes = bytes_per_block_row([ds])
         self._float32 = all(ds.dtypes[i - 1] == "float32" for i in self.indexes)
         nodata = ds.nodata
         self._nodata = None if nodata is None or np.isnan(nodata) else float(nodata)
         self._blocks = (  # float32 bands only: others are converted by GDAL
-            _block_readers(self._stack, [str(self.path)] * len(self.indexes), decoder, self.indexes)
+            block_readers(self._stack, [str(self.path)] * len(self.indexes), decoder, self.indexes)
             if self._float32
             else None
         )
@@ -315,7 +222,7 @@ class CompositeSource(_Grid):
         """The composite's GDAL dataset (opened on first use in a handle from :meth:`reopen`
         that decodes the blocks itself)."""
         if self._dataset is None:
-            self._dataset = _open(self.path, "composite", self._threads, self._stack)
+            self._dataset = open_dataset(self.path, "composite", self._threads, self._stack)
         return self._dataset
 
     def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
@@ -323,7 +230,7 @@ class CompositeSource(_Grid):
         try:
             return self.read(window, out=out)
         except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
-            raise _read_failed(self.path, start, stop, exc) from exc
+            raise read_failed(self.path, start, stop, exc) from exc
 
     def read(
         self, window: Window | None = None, *, boundless: bool = False, out: F32 | None = None
@@ -371,7 +278,7 @@ class SceneSource(_Grid):
         threads: str | int = READ_THREADS,
         decoder: str = "auto",
     ) -> None:
-        _check_decoder(decoder)
+        check_decoder(decoder)
         self.scene = scene if isinstance(scene, Scene) else find_scene(scene)
         self.bands = tuple(bands)
         self.calibrate = calibrate
@@ -383,11 +290,11 @@ class SceneSource(_Grid):
         self.height, self.width = first.height, first.width
         self.crs, self.transform = first.crs, first.transform
         self.tags = scene_tags(self.scene.mtl, self.scene.level)
-        self.block_row_bytes = _block_row_bytes(self._ds)
+        self.block_row_bytes = bytes_per_block_row(self._ds)
         self._dtype = np.result_type(*(ds.dtypes[0] for ds in self._ds))
         self.dn_dtype = np.dtype(self._dtype)
         self._dn: npt.NDArray[Any] | None = None
-        self._blocks = _block_readers(self._stack, [ds.name for ds in self._ds], decoder)
+        self._blocks = block_readers(self._stack, [ds.name for ds in self._ds], decoder)
         if self._blocks is not None:
             self.block_row_bytes = 0
 
@@ -425,7 +332,7 @@ class SceneSource(_Grid):
                 ds.read(1, window=window, out=out[i])
         except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
             err = read_error([d.name for d in self._ds], exc)  # remote: a dropped connection
-            raise (_read_failed(ds.name, start, stop, exc) if err is exc else err) from exc
+            raise (read_failed(ds.name, start, stop, exc) if err is exc else err) from exc
 
     def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
         n = stop - start
@@ -504,7 +411,7 @@ def open_source(
     :func:`pix2lst.lst_physics.scene_calibrator` is the physics room's);
     ``units``: what the caller expects a composite to hold (``toa``/``dn``, checked
     against its ``UNITS`` tag); ``threads``: GDAL's decoding threads per file;
-    ``decoder``: :data:`DECODERS` (local TIFF blocks decoded without GDAL, or by GDAL).
+    ``decoder``: :data:`~pix2lst.geo.bandfiles.DECODERS` (local TIFF blocks decoded without GDAL, or by GDAL).
     """
     if isinstance(path, Scene) or is_scene(path):
         if calibrate is None:

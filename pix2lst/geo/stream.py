@@ -24,10 +24,10 @@ from rasterio.windows import Window
 
 from pix2lst._machine import gdal_threads
 from pix2lst.errors import EmptySceneError, ParameterError, SceneError
+from pix2lst.geo.bandfiles import open_bands
 from pix2lst.geo.grid import grid_of
 from pix2lst.geo.remote import read_error
 from pix2lst.geo.scene import Location
-from pix2lst.geo.sources import open_bands
 from pix2lst.geo.writer import BLOCK, check_raster_output, raster_writer
 
 __all__ = ["Progress", "gdal_env", "open_bands", "stream_to_geotiff", "strip_windows"]

@@ -19,8 +19,8 @@ import numpy as np
 from rasterio.windows import Window
 
 from pix2lst.errors import EmptySceneError, ParameterError
+from pix2lst.geo.bandfiles import open_bands
 from pix2lst.geo.scene import Location, Scene
-from pix2lst.geo.sources import open_bands
 from pix2lst.geo.stream import (
     Progress,
     gdal_env,

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pix2lst.errors import BandNotFoundError, EmptySceneError, MetadataError
+from pix2lst.geo.bandfiles import open_bands
 from pix2lst.geo.scene import Scene
-from pix2lst.geo.sources import open_bands
 from pix2lst.geo.stream import gdal_env, strip_windows
 from pix2lst.lst_physics.chain import Emissivity, compute_lst
 from pix2lst.lst_physics.composite import as_scene

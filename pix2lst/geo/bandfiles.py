@@ -1,0 +1,140 @@
+"""Opening band files: GDAL datasets, their grid check, and the block readers beside them.
+
+What the file sources of :mod:`pix2lst.geo.sources` and the streaming writers share: one
+way to open a band file through GDAL (its errors worded for the user, remote ones by
+:mod:`pix2lst.geo.remote`), one way to open a scene's band files together on one grid,
+and the choice between GDAL and :class:`~pix2lst.geo.decode.BlockReader` for decoding
+local TIFF blocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio._err import CPLE_BaseError
+
+from pix2lst._machine import gdal_threads
+from pix2lst.errors import ParameterError, SceneError
+from pix2lst.geo.decode import BlockReader
+from pix2lst.geo.grid import check_grid, grid_of
+from pix2lst.geo.remote import raster_error
+
+__all__ = [
+    "DECODERS",
+    "READ_THREADS",
+    "block_readers",
+    "bytes_per_block_row",
+    "check_decoder",
+    "open_bands",
+    "open_dataset",
+    "read_failed",
+]
+
+DECODERS = ("auto", "gdal")
+"""How file sources decode local TIFF blocks: ``"auto"`` with :class:`~pix2lst.geo.decode.BlockReader`
+(tifffile + imagecodecs, bit for bit GDAL's values at less CPU time) where it can,
+GDAL otherwise; ``"gdal"``: always GDAL."""
+
+READ_THREADS = "ALL_CPUS"
+"""Default GDAL decoding threads per input file (``NUM_THREADS`` open option).
+
+The pipeline passes ``threads=1`` when its reader runs at idle priority: the
+reader thread then decodes every block itself, at that priority, and GDAL's
+process-wide worker pool is left alone."""
+
+
+def open_dataset(
+    path: str | os.PathLike[str], what: str, threads: str | int, stack: contextlib.ExitStack
+) -> Any:
+    """A GDAL dataset of ``path``, closed by ``stack``.
+
+    Closed by a callback, not entered as a context manager: rasterio's dataset context
+    holds a thread-local GDAL environment, so a dataset entered in one thread must exit
+    in that thread, and parallel readers' handles may be opened in their own threads and
+    closed by the thread that ends the run.
+    """
+    try:
+        ds = rasterio.open(path, NUM_THREADS=gdal_threads(threads))
+    except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
+        remote = raster_error(path, exc, what.removesuffix(" of"))
+        if remote is not None:
+            raise remote from exc
+        raise SceneError(f"cannot read {what} from {path}: {exc}") from exc
+    if ds.count < 1:
+        ds.close()
+        raise SceneError(f"{what} ({path}) has no raster band")
+    stack.callback(ds.close)
+    return ds
+
+
+@contextlib.contextmanager
+def open_bands(
+    paths: Mapping[str, str | os.PathLike[str]],
+    *,
+    threads: str | int = READ_THREADS,
+    hint: str = "all bands must share one 30 m grid (resample or crop them to the same grid first)",
+) -> Iterator[tuple[list[Any], list[float | None]]]:
+    """Open band files by name, check that they share one grid; yield datasets and nodata.
+
+    The one way pix2lst opens the band files of a scene (the streaming writers and
+    :class:`SceneSource` alike).
+    """
+    threads = gdal_threads(threads)  # once: it reads the cgroup files
+    with contextlib.ExitStack() as stack:
+        datasets = [
+            open_dataset(path, f"band {name}", threads, stack) for name, path in paths.items()
+        ]
+        check_grid(
+            [(f"band {name}", grid_of(ds)) for name, ds in zip(paths, datasets, strict=True)],
+            hint=hint,
+        )
+        yield datasets, [ds.nodata for ds in datasets]
+
+
+def read_failed(path: Any, start: int, stop: int, exc: BaseException) -> SceneError:
+    """The user's error for rows ``[start, stop)`` of ``path`` that GDAL failed to read."""
+    why = exc.__cause__ or exc.__context__ or exc  # GDAL's own message, when rasterio kept it
+    return SceneError(
+        f"cannot read rows {start}-{stop} of {path} ({why}); the file is damaged or cut "
+        "short: download it again"
+    )
+
+
+def check_decoder(decoder: str) -> None:
+    """Refuse a ``decoder`` that is not one of :data:`DECODERS`, in one line."""
+    if decoder not in DECODERS:
+        raise ParameterError(f"decoder must be one of {', '.join(DECODERS)}, not {decoder!r}")
+
+
+def block_readers(
+    stack: contextlib.ExitStack, paths: Sequence[str], decoder: str, bands: Sequence[int] = ()
+) -> list[BlockReader] | None:
+    """One :class:`BlockReader` per path (band ``bands[i]``, else 1), entered on ``stack``;
+    None when ``decoder`` is ``"gdal"`` or any file is not one it decodes (then GDAL
+    reads them all)."""
+    if decoder == "gdal":
+        return None
+    readers: list[BlockReader] = []
+    for i, path in enumerate(paths):
+        reader = BlockReader.open(path, bands[i] if bands else 1)
+        if reader is None:
+            for r in readers:
+                r.close()
+            return None
+        readers.append(reader)
+    for r in readers:
+        stack.enter_context(r)
+    return readers
+
+
+def bytes_per_block_row(datasets: list[Any]) -> int:
+    """Bytes of one row of blocks across ``datasets`` (what GDAL decodes to give one row)."""
+    return sum(
+        ds.count * ds.block_shapes[0][0] * ds.width * np.dtype(ds.dtypes[0]).itemsize
+        for ds in datasets
+    )
