@@ -24,12 +24,19 @@ writing. Contenders, alternating:
 Figures: wall seconds of ``predict_file`` and the process's CPU seconds (all
 threads, ``getrusage``) over the same span. Goal (issue 11, 2-core machine):
 <= 4 s wall and <= 7 core-s for the scene folder.
+
+A second table runs the same work with no overlap: each stage alone over the scene, one
+after another, in a process sized for one core (:mod:`benchmarks.tasks_floor`). Its sum
+is what the host side costs without competing for cores and caches: the pipeline's
+core-s can come near it, not below, unless a stage does less.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from benchmarks.context import Context
-from benchmarks.harness import Contender, compare, median_of
+from benchmarks.harness import Contender, compare, median_of, run_task
 from benchmarks.null_model import null_model
 from benchmarks.report import Report, Table, runs_json
 from benchmarks.thread_clock import roles_table
@@ -108,4 +115,51 @@ def run(ctx: Context) -> Report:
         "Where the core-seconds go, by thread (the median run of each)",
         {k: runs[k] for k in ("scene", "scene-tile-512", "gpu-layout") if k in runs}, labels,
     ))  # fmt: skip
+    report.tables.append(_floors(ctx, model, folder, padding, reps, s["core_s"], report))
     return report
+
+
+_STAGES = {
+    "decode": "read the 8 bands' DN: inflate, undo the predictor, copy (`read_dn`)",
+    "lookup": "DN to model input and validity, the residual band's values",
+    "cut": "tiles into 3 cycling batch buffers (4x the scene's pixels)",
+    "ort": "the null model on every batch",
+    "accumulate": "blending: weighted predictions into the accumulators",
+    "finalize": "finished rows out of the accumulators",
+    "write": "GDAL's compression of the rows, range count, overview pyramid",
+    "close": "overviews appended, every block read back, renamed",
+}
+
+
+def _floors(
+    ctx: Context, model: Any, folder: Any, padding: int, reps: int, pipeline_core_s: float,
+    report: Report,
+) -> Table:  # fmt: skip
+    """Each stage alone (benchmarks.tasks_floor), medians of ``reps`` fresh processes."""
+    params = {"model": str(model), "src": str(folder), "work": str(ctx.work),
+              "padding": padding, "batch_size": 8}  # fmt: skip
+    results = []
+    for rep in range(reps):
+        ctx.progress(f"  stages alone, rep {rep + 1}/{reps}")
+        result, _, _ = run_task("tasks_floor:stage_floors", params)
+        results.append(result)
+    report.data["stages_alone"] = results
+    t = Table(
+        f"Each stage alone, one after another, one core (the same scene); median of {reps}",
+        ["stage", "core s", "what"],
+    )
+    for name, what in _STAGES.items():
+        values = sorted(r["stages"][name] for r in results)
+        t.rows.append([name, values[len(values) // 2], what])
+    totals = sorted(r["total_core_s"] for r in results)
+    total = totals[len(totals) // 2]
+    t.rows.append(["sum", total, "the host side's work with no overlap and no competition"])
+    t.notes.append(
+        f"the pipeline above (scene folder, median) took {pipeline_core_s:.2f} core-s: "
+        f"{pipeline_core_s / total:.2f}x the stages' sum alone; the goal is <= 7 core-s"
+    )
+    t.notes.append(
+        "core s: CPU time of the process over each stage (all its threads: tifffile's "
+        "and the final check's are in close), sized for one core (PYTHON_CPU_COUNT=1)."
+    )
+    return t

@@ -153,3 +153,30 @@ def test_gpu_part_cuda_branch_runs_every_contender_on_the_cpu(
     }  # fmt: skip
     assert doc["data"]["summary"]["parity_max_abs_k"] == 0.0
     assert doc["data"]["summary"]["cpu_auto_s"] != doc["data"]["summary"]["cpu_auto_s"]  # NaN
+
+
+def test_stage_floors_time_every_stage_of_the_null_pipeline_alone(tmp_path: Path) -> None:
+    # the host part's "each stage alone" table, on the tiny benchmark scene
+    from benchmarks.context import Context
+    from benchmarks.harness import run_task
+
+    ctx = Context(quick=True, cache=tmp_path / "cache", progress=lambda _: None)
+    like = default_model_path()
+    if not like.is_file():
+        like = make_model(tmp_path / "like.onnx", "conv", tile=32, output_offset=290.0)
+    tile = read_metadata(like).tile_size
+    model = null_model(like, tmp_path / "null.onnx")
+    work = tmp_path / "work"
+    work.mkdir()
+    params = {"model": str(model), "src": str(ctx.scene(1.0)), "work": str(work),
+              "padding": tile // 4, "batch_size": 8}  # fmt: skip
+    result, _, _ = run_task("tasks_floor:stage_floors", params)
+    stages = result["stages"]
+    assert set(stages) == {"decode", "lookup", "cut", "ort", "accumulate", "finalize",
+                           "write", "close"}  # fmt: skip
+    assert all(v >= 0 for v in stages.values())
+    assert stages["decode"] > 0 and stages["close"] > 0  # inflating, reading back
+    assert result["total_core_s"] == pytest.approx(sum(stages.values()))
+    assert result["shape"] == list(ctx.scene_shape(1.0))
+    assert result["batches"] == -(-result["tiles"] // 8)
+    assert list(work.iterdir()) == []  # its outputs removed
