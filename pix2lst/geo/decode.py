@@ -9,7 +9,9 @@ module declines, georeferencing, grid checks, nodata).
 the file is not a local TIFF this module can decode bit for bit as GDAL reads it; the
 caller then reads through rasterio. :meth:`BlockReader.read` decodes a window into a
 caller's array (any strides) and keeps the decoded blocks of the last two block rows,
-so reads streaming downward in non-block-aligned strips decode each block once.
+so reads streaming downward in non-block-aligned strips decode each block once; a read
+first frees the block rows above it, so a reader moving down decodes each row into the
+buffers of the one before (one block row of memory per reader).
 
 Compressed bytes are read with ``os.preadv`` on the reader's own file descriptor into
 one reused buffer (no shared file position: two readers of one file may run in two
