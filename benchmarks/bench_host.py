@@ -38,7 +38,7 @@ from typing import Any
 from benchmarks.context import Context
 from benchmarks.harness import Contender, compare, median_of, run_task
 from benchmarks.null_model import null_model
-from benchmarks.report import Report, Table, runs_json
+from benchmarks.report import STEAL_NOTE, Report, Table, runs_json
 from benchmarks.thread_clock import roles_table
 
 __all__ = ["run"]
@@ -83,7 +83,7 @@ def run(ctx: Context) -> Report:
     t = Table(
         f"Null model ({spec.label} metadata, zeros out), padding {padding}, "
         f"{shape[0]} x {shape[1]} px; median of {reps}",
-        ["input", "readers", "run s", "core s", "cores busy", "s in ORT", "peak RSS MB"],
+        ["input", "readers", "run s", "core s", "cores busy", "s in ORT", "peak RSS MB", "steal s"],
     )
     labels = {"scene-1-reader": "scene folder, 1 reader", "scene": "scene folder",
               "scene-gdal": "scene folder, GDAL decoding",
@@ -96,7 +96,7 @@ def run(ctx: Context) -> Report:
         t.rows.append([
             labels[name], int(median_of(rs, "readers")), median_of(rs, "run_s"),
             median_of(rs, "core_s"), median_of(rs, "cores_busy"), sorted(ort_s)[len(ort_s) // 2],
-            median_of(rs, "peak_rss_mb"),
+            median_of(rs, "peak_rss_mb"), median_of(rs, "steal_s"),
         ])  # fmt: skip
         summary[name] = {"run_s": median_of(rs, "run_s"), "core_s": median_of(rs, "core_s")}
     s = summary["scene"]
@@ -109,6 +109,7 @@ def run(ctx: Context) -> Report:
         "run s = predict_file (reading to writing, GeoTIFF out); core s = CPU time of the "
         "process over the same span (all threads, getrusage); cores busy = core s / run s."
     )
+    t.notes.append(STEAL_NOTE)
     report.data["summary"] = summary
     report.tables.append(t)
     report.tables.append(roles_table(

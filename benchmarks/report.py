@@ -14,7 +14,13 @@ from benchmarks.harness import Run
 from benchmarks.machine import command_line, machine_info
 from pix2lst.geo.atomic import atomic_output
 
-__all__ = ["Report", "Table", "fmt", "runs_json"]
+__all__ = ["STEAL_NOTE", "Report", "Table", "fmt", "runs_json"]
+
+STEAL_NOTE = (
+    "steal s: CPU time the hypervisor gave to others while this machine's CPUs wanted it, "
+    "over the run, all CPUs (/proc/stat; - where there is none): on a shared VM, what the "
+    "host took from the figures"
+)
 
 
 def fmt(value: Any, digits: int = 3) -> str:

@@ -31,7 +31,14 @@ from pix2lst.runtime.model import BatchRunner, load_model
 from pix2lst.runtime.session import SessionConfig
 from pix2lst.runtime.tiling import TileGrid
 
-__all__ = ["core_seconds", "ort_ceiling", "predict_e2e", "provider_probe", "tile_pool"]
+__all__ = [
+    "core_seconds",
+    "ort_ceiling",
+    "predict_e2e",
+    "provider_probe",
+    "steal_seconds",
+    "tile_pool",
+]
 
 
 def core_seconds() -> float:
@@ -40,6 +47,18 @@ def core_seconds() -> float:
 
     use = resource.getrusage(resource.RUSAGE_SELF)
     return use.ru_utime + use.ru_stime
+
+
+def steal_seconds() -> float:
+    """CPU time the hypervisor gave elsewhere while this machine's CPUs wanted it, summed over
+    them since boot (``/proc/stat``'s steal; NaN where there is none): what a busy host takes
+    from a VM's figures."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 def tile_pool(src: str, meta: Any, n: int) -> np.ndarray:
@@ -102,15 +121,17 @@ def ort_ceiling(
             runners[k].run(batches[i % 2], n)
 
     t_setup = time.perf_counter()
-    c0 = core_seconds()
+    c0, s0 = core_seconds(), steal_seconds()
     with ThreadPoolExecutor(sessions) as ex:
         list(ex.map(work, range(sessions)))
     run_s = time.perf_counter() - t_setup
     cpu_s = core_seconds() - c0
+    steal_s = steal_seconds() - s0
     mpx = height * width / 1e6
     return {
         "sessions": sessions,
         "core_s": cpu_s,
+        "steal_s": steal_s,
         "wall_s": run_s,
         "run_s": run_s,
         "setup_s": t_setup - t0,
@@ -237,11 +258,12 @@ def predict_e2e(
         for strips in predictor.strip_runners:
             strips.upload_dn = upload_dn
     t1 = time.perf_counter()
-    c1 = core_seconds()
+    c1, s1 = core_seconds(), steal_seconds()
     with ThreadClock() as clock:
         summary = predictor.predict_file(src, dst, overwrite=True)
     t2 = time.perf_counter()
     cpu_s = core_seconds() - c1
+    steal_s = steal_seconds() - s1
     import rasterio
 
     with rasterio.open(dst) as ds:
@@ -254,6 +276,7 @@ def predict_e2e(
         "setup_s": t1 - t0,
         "run_s": t2 - t1,
         "core_s": cpu_s,
+        "steal_s": steal_s,
         "cores_busy": cpu_s / (t2 - t1),
         "sessions": predictor.sessions,
         "readers": predictor.readers,

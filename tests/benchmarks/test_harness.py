@@ -181,3 +181,19 @@ def test_baseline_computes_the_same_mosaic_as_the_runtime(tmp_path: Path) -> Non
         x, y = a.read(1), b.read(1)
     assert np.isfinite(x).all() and np.isfinite(y).all()
     np.testing.assert_allclose(x, y, atol=1e-3)  # kelvin: same weights, same hann blend
+
+
+def test_steal_seconds_is_the_machines_steal_time_or_nan() -> None:
+    import math
+    import os
+
+    from benchmarks.tasks_predict import steal_seconds
+
+    a = steal_seconds()
+    b = steal_seconds()
+    if not os.path.exists("/proc/stat"):
+        assert math.isnan(a)
+        return
+    with open("/proc/stat") as fh:
+        ticks = int(fh.readline().split()[8])
+    assert 0 <= a <= b <= ticks / os.sysconf("SC_CLK_TCK") + 1.0  # a counter since boot
