@@ -41,12 +41,6 @@ __all__ = ["stage_floors"]
 CHUNK = 32  # rows of DN per read, as the pipeline's readers (runtime.ring.DN_CHUNK)
 
 
-def _timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    c = core_seconds()
-    out = fn(*args, **kwargs)
-    return out, core_seconds() - c
-
-
 def stage_floors(
     model: str, src: str, work: str, padding: int, batch_size: int = 8
 ) -> dict[str, Any]:
