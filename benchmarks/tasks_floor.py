@@ -35,10 +35,10 @@ import numpy as np
 
 from benchmarks.tasks_predict import core_seconds, predict_e2e
 from pix2lst._machine import OVERRIDE
+from pix2lst.runtime.ring import DN_CHUNK as CHUNK  # rows of DN per read, as the readers
+from pix2lst.runtime.ring import dn_input_tables, dn_table
 
 __all__ = ["stage_floors"]
-
-CHUNK = 32  # rows of DN per read, as the pipeline's readers (runtime.ring.DN_CHUNK)
 
 
 def stage_floors(
@@ -52,7 +52,6 @@ def stage_floors(
     from pix2lst.geo.writer import raster_writer
     from pix2lst.lst_physics import scene_calibrator
     from pix2lst.runtime import LSTPredictor, kernels
-    from pix2lst.runtime.ring import dn_input_tables, dn_table
 
     out_dir = Path(work)
     ref = out_dir / "floor-null.tif"

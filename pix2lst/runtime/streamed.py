@@ -17,8 +17,8 @@ x86-64 it copies the destination's 64-byte-aligned body with 64-byte non-tempora
 vector stores (``vmovntps``) and the unaligned head and tail with ``memcpy``;
 elsewhere it is a plain ``memcpy``. Non-temporal stores are weakly ordered, so a
 kernel that uses it ends with :func:`store_fence` (``sfence``; nothing elsewhere)
-before another thread may read the buffer. :func:`~pix2lst.runtime.buffers.aligned_empty` allocates buffers whose rows
-start on 64 bytes.
+before another thread may read the buffer. The pipeline's batch and strip buffers come from
+:func:`~pix2lst.runtime.buffers.aligned_zeros`: their rows start on 64 bytes.
 """
 
 from __future__ import annotations
