@@ -152,7 +152,7 @@ class LSTPredictor:
     MAX_READERS = 8
     """Parallel readers of an input file at most on a CPU (one per usable core below
     that): there the sessions take the cores, and each reader holds a few MB more (about 7
-    when readers kept two block rows of decoded buffers, before they kept one)."""
+    measured on 2026-11-29 when readers kept two block rows of decoded buffers; now one)."""
 
     MAX_READERS_GPU = 16
     """The same on a GPU, whose host cores are otherwise idle: decoding is then the host's
