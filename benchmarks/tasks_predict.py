@@ -194,6 +194,19 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if isinstance(v, (int, float, str, bool)) or v is None}
 
 
+def _lean_output() -> None:
+    """Patch the writer (this process) for ``predict_e2e(output="lean")``."""
+    from pix2lst.geo import writer
+
+    profile = writer.creation_profile
+
+    def without_predictor(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {**profile(*args, **kwargs), "predictor": 1}
+
+    writer.creation_profile = without_predictor  # type: ignore[assignment]
+    writer.verify_raster = writer.check_complete  # type: ignore[assignment]
+
+
 def predict_e2e(
     model: str, src: str, dst: str, padding: int, blend: str = "hann",
     batch_size: int | None = None,
@@ -201,6 +214,7 @@ def predict_e2e(
     io_priority: str = "auto", sessions: int | str = "auto", readers: int | None = None,
     decoder: str = "auto", tile_size: int | None = None, tiling: str = "auto",
     upload_dn: bool | None = None, cores: int | None = None, as_gpu: bool = False,
+    output: str = "product",
 ) -> dict[str, Any]:  # fmt: skip
     """``LSTPredictor(...).predict_file(src, dst)``: setup and run seconds, Mpx/s.
 
@@ -246,6 +260,11 @@ def predict_e2e(
         from pix2lst.runtime import predictor as predictor_mod
 
         predictor_mod.open_source = functools.partial(open_source, decoder=decoder)  # type: ignore[assignment]
+
+    if output == "lean":
+        _lean_output()
+    elif output != "product":
+        raise ValueError(f"output must be 'product' or 'lean', not {output!r}")
 
     t0 = time.perf_counter()
     predictor = LSTPredictor(

@@ -197,3 +197,29 @@ def test_steal_seconds_is_the_machines_steal_time_or_nan() -> None:
     with open("/proc/stat") as fh:
         ticks = int(fh.readline().split()[8])
     assert 0 <= a <= b <= ticks / os.sysconf("SC_CLK_TCK") + 1.0  # a counter since boot
+
+
+def test_lean_output_writes_the_same_values_with_less_work(tmp_path: Path) -> None:
+    # the host part's "doing less" row: the same LST, compressed without the predictor
+    # and not read back; in child processes, as the harness runs it (it patches the writer)
+    import tifffile
+
+    from benchmarks.context import Context
+    from benchmarks.harness import run_task
+
+    ctx = Context(quick=True, cache=tmp_path / "cache", progress=lambda _: None)
+    comp = ctx.composite(ctx.scene(1.0))
+    spec = ctx.default_model()
+    outs = {}
+    for output in ("product", "lean"):
+        dst = tmp_path / f"{output}.tif"
+        params = {"model": spec.onnx, "src": str(comp), "dst": str(dst), "padding": 16,
+                  "keep": True, "output": output}  # fmt: skip
+        result, _, _ = run_task("tasks_predict:predict_e2e", params)
+        assert result["core_s"] > 0
+        with rasterio.open(dst) as ds, tifffile.TiffFile(dst) as tif:
+            outs[output] = (ds.read(1), int(tif.pages[0].predictor), ds.overviews(1))
+    (a, pa, oa), (b, pb, ob) = outs["product"], outs["lean"]
+    assert (pa, pb) == (3, 1)  # the floating-point predictor, then none
+    np.testing.assert_array_equal(a, b)  # lossless both ways
+    assert oa == ob  # the same overviews
