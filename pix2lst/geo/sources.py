@@ -411,7 +411,8 @@ def open_source(
     :func:`pix2lst.lst_physics.scene_calibrator` is the physics room's);
     ``units``: what the caller expects a composite to hold (``toa``/``dn``, checked
     against its ``UNITS`` tag); ``threads``: GDAL's decoding threads per file;
-    ``decoder``: :data:`~pix2lst.geo.bandfiles.DECODERS` (local TIFF blocks decoded without GDAL, or by GDAL).
+    ``decoder``: :data:`~pix2lst.geo.bandfiles.DECODERS` (local TIFF blocks decoded
+    without GDAL, or by GDAL).
     """
     if isinstance(path, Scene) or is_scene(path):
         if calibrate is None:
