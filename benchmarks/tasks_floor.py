@@ -52,6 +52,7 @@ def stage_floors(
     from pix2lst.geo.writer import raster_writer
     from pix2lst.lst_physics import scene_calibrator
     from pix2lst.runtime import LSTPredictor, kernels
+    from pix2lst.runtime.predictor import gdal_cache_bytes
 
     out_dir = Path(work)
     ref = out_dir / "floor-null.tif"
@@ -128,11 +129,10 @@ def stage_floors(
     stride = grid.stride
     c = core_seconds()
     t = time.perf_counter()
-    # GDAL's block cache bounded as predict_file bounds it (two rows of output blocks and
-    # 8 MB): GDAL compresses blocks as they leave the cache, during the rows' writes
-    cache = 2 * 256 * grid_out.width * 4 + (8 << 20)
+    # GDAL's block cache bounded as predict_file bounds it (the input blocks are decoded
+    # by geo.decode): GDAL compresses blocks as they leave the cache, during the rows' writes
     with (
-        rasterio.Env(GDAL_CACHEMAX=cache),
+        rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(0, grid_out.width)),
         raster_writer(dst, grid_out, units=units, tags=tags, overwrite=True, threads=1) as sink,
     ):
         for a in range(0, grid_out.height, stride):

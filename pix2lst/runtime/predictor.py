@@ -22,7 +22,7 @@ from pix2lst.geo.scene import Scene
 from pix2lst.geo.sources import ArraySource, Source, open_source
 from pix2lst.geo.tags import SCENE_TAGS, product_tags
 from pix2lst.geo.units import KELVIN_OFFSET, kelvin_shift, parse_temperature_units
-from pix2lst.geo.writer import check_raster_output, raster_writer
+from pix2lst.geo.writer import BLOCK, check_raster_output, raster_writer
 from pix2lst.lst_physics.scene_calibration import scene_calibrator
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.metadata import ModelMetadata
@@ -77,6 +77,15 @@ class PredictionSummary:
             f"({self.inference_seconds:.2f} s in the model), {self.mpx_per_s:.2f} Mpx/s, "
             f"provider {self.provider}"
         )
+
+
+def gdal_cache_bytes(block_row_bytes: int, width: int) -> int:
+    """GDAL's block cache while a scene streams through :meth:`LSTPredictor.predict_file`
+    (GDAL's default is 5 % of RAM): a row of input blocks twice over (each block decoded
+    once; 0 where :mod:`pix2lst.geo.decode` decodes them), two rows of the output's
+    float32 blocks across ``width`` px (GDAL compresses blocks as they leave the cache)
+    and 8 MB."""
+    return 2 * block_row_bytes + 2 * BLOCK * width * 4 + (8 << 20)
 
 
 def _source_name(src: str | os.PathLike[str] | Scene) -> str:
@@ -395,11 +404,8 @@ class LSTPredictor:
                 tile_size=self.tile_size, padding=self.padding, blend=self.blend,
                 source=_source_name(src),
             )  # fmt: skip
-            # bound GDAL's block cache (default: 5 % of RAM) to what streaming needs:
-            # a row of input blocks twice over (each block decoded once) and the output's
-            cache = 2 * source.block_row_bytes + 2 * 256 * source.width * 4 + (8 << 20)
             with (
-                rasterio.Env(GDAL_CACHEMAX=cache),
+                rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(source.block_row_bytes, source.width)),
                 raster_writer(
                     dst,
                     Grid(source.crs, source.transform, source.width, source.height),
