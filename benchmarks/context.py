@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import scenes
-from benchmarks.composite import write_composite_toa
-from benchmarks.models import ModelSpec, default_model, reference_model
+from benchmarks.models import ModelSpec, default_model
 
 __all__ = ["BENCH_DIR", "Context"]
 
 BENCH_DIR = Path(__file__).resolve().parent
-log = logging.getLogger(__name__)
 
 
 def _stderr(msg: str) -> None:
@@ -24,7 +21,11 @@ def _stderr(msg: str) -> None:
 
 @dataclass
 class Context:
-    """Options shared by the parts (``reps=None``: each part's own default)."""
+    """Options shared by the parts (``reps=None``: each part's own default).
+
+    ``model`` replaces the shipped model. ``provider`` and ``slice`` are the ``gpu`` part's: the provider it measures
+    (``cuda`` on the GPU machine, ``cpu`` to try it anywhere) and which slice runs.
+    """
 
     quick: bool = False
     reps: int | None = None
@@ -33,7 +34,9 @@ class Context:
     progress: Callable[[str], None] = field(default=_stderr)
     command: str = ""
     cross_model: Path | None = None
-    only: tuple[str, ...] = ()  # the gpu part: run only contenders whose names hold one
+    model: Path | None = None
+    provider: str = "cuda"
+    slice: int = 1
 
     def n_reps(self, full_default: int) -> int:
         """Repetitions: 1 under ``--quick``, else ``--reps`` or the part's default."""
@@ -61,16 +64,15 @@ class Context:
         return scenes.scene_folder(self.cache, self.scene_shape(area), progress=self.progress)
 
     def composite(self, folder: Path) -> Path:
-        """The 8-band TOA composite of a scene folder (built once with the physics chain)."""
+        """The 8-band TOA composite of a scene folder, as ``pix2lst composite`` writes it."""
         dst = folder / "composite_toa.tif"
-        if dst.exists():
-            return dst
-        self.progress(f"  building {dst}")
-        write_composite_toa(folder, dst)
+        if not dst.exists():
+            from pix2lst.lst_physics import write_composite
+
+            self.progress(f"  building {dst}")
+            write_composite(folder, dst, units="toa")
         return dst
 
     def default_model(self) -> ModelSpec:
-        return default_model(self.cache, quick=self.quick)
-
-    def reference_model(self) -> ModelSpec:
-        return reference_model(self.cache, quick=self.quick)
+        """``--model``, else the shipped model (a stand-in where none is shipped)."""
+        return default_model(self.cache, quick=self.quick, path=self.model)

@@ -1,17 +1,13 @@
-"""The models the benchmarks drive: the shipped default and the reference ``unet_256``.
+"""The model the benchmarks drive, and its torch twin for the baselines.
 
-* ``default``: :func:`pix2lst.data.default_model_path` when the package ships it;
-  until then a STAND-IN of the expected architecture (U-Net depth 7, 16 filters,
-  256 px tiles, random weights), built here and labelled as such in every report.
-* ``unet_256``: the reference pix2pix generator (depth 8, 64 filters, 54.4 M
-  parameters, 256 px tiles) with random weights: only its speed is measured.
-
-Both are built with :mod:`pix2lst.export.networks` and exported to ONNX (opset 17,
-dynamic batch) with pix2lst metadata, cached under ``cache/models/``, with the
-torch weights beside them (``.pt``) for the torch-eager baseline. The shipped
-model has no ``.pt``: the baseline then rebuilds its architecture from the ONNX
-metadata and copies the ONNX initialisers into it (see :func:`load_torch`).
-``--quick`` uses narrow versions (a few filters) so the smoke test stays fast.
+:func:`default_model` is ``--model`` when given, else the shipped default
+(:func:`pix2lst.data.default_model_path`), else a labelled STAND-IN of the same
+architecture with random weights (U-Net depth 7, 16 filters, 256 px tiles; 2 filters
+and 128 px under ``--quick``). :func:`tiny_model` is a U-Net of a few filters for the
+benchmarks' own tests. Models built here are exported to ONNX (opset 17, dynamic
+batch) with pix2lst metadata under ``cache/models/``, with their torch weights
+beside them (``.pt``). A model without ``.pt`` (the shipped one) gets its torch twin
+from its ONNX initialisers (:func:`load_torch`).
 """
 
 from __future__ import annotations
@@ -24,7 +20,7 @@ from typing import Any
 from pix2lst.data import default_model_path
 from pix2lst.runtime.metadata import ModelMetadata
 
-__all__ = ["ModelSpec", "default_model", "load_torch", "read_metadata", "reference_model"]
+__all__ = ["ModelSpec", "default_model", "load_torch", "read_metadata", "tiny_model"]
 
 BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B10")
 
@@ -106,37 +102,39 @@ def _build(cache: Path, key: str, depth: int, width: int, tile: int) -> tuple[Pa
     return onnx_path, pt_path
 
 
-def default_model(cache: Path, *, quick: bool = False) -> ModelSpec:
-    """The shipped default model, or a labelled stand-in when the package has none yet."""
+def _spec(path: Path, label: str) -> ModelSpec:
+    meta = read_metadata(path)
+    arch = dict(meta.architecture)
+    depth = int(arch.get("depth", meta.depth))
+    width = int(arch.get("width", 0))
+    pt = path.with_suffix(".pt")
+    return ModelSpec(
+        "default", str(path),
+        f"{label} (U-Net depth {depth}, {width} filters, {meta.tile_size} px tiles)",
+        depth, width, meta.tile_size, False, str(pt) if pt.is_file() else None,
+    )  # fmt: skip
+
+
+def default_model(cache: Path, *, quick: bool = False, path: Path | None = None) -> ModelSpec:
+    """``path``, or the shipped default model, or a labelled stand-in when there is none."""
+    if path is not None:
+        return _spec(path, path.name)
     shipped = default_model_path()
     if shipped.exists():
-        meta = read_metadata(shipped)
-        arch = dict(meta.architecture)
-        depth = int(arch.get("depth", meta.depth))
-        width = int(arch.get("width", 0))
-        return ModelSpec(
-            "default", str(shipped),
-            f"shipped default (U-Net depth {depth}, {width} filters, {meta.tile_size} px tiles)",
-            depth, width, meta.tile_size, False, None,
-        )  # fmt: skip
+        return _spec(shipped, "shipped default")
     depth, width, tile = (7, 2, 128) if quick else (7, 16, 256)
     onnx_path, pt = _build(cache, f"standin_d{depth}_w{width}_t{tile}", depth, width, tile)
     return ModelSpec(
         "default", str(onnx_path),
-        f"STAND-IN for the default (no shipped model yet): U-Net depth {depth}, {width} "
+        f"STAND-IN for the default (no shipped model): U-Net depth {depth}, {width} "
         f"filters, {tile} px tiles, random weights",
         depth, width, tile, True, str(pt),
     )  # fmt: skip
 
 
-def reference_model(cache: Path, *, quick: bool = False) -> ModelSpec:
-    """The reference ``unet_256`` (depth 8, 64 filters); 2 filters under ``--quick``."""
-    width = 2 if quick else 64
-    onnx_path, pt = _build(cache, f"unet256_d8_w{width}", 8, width, 256)
-    label = "reference unet_256 (depth 8, 64 filters, 54.4 M parameters, random weights)"
-    if quick:
-        label = "unet_256 layout at 2 filters (quick run only)"
-    return ModelSpec("unet_256", str(onnx_path), label, 8, width, 256, True, str(pt))
+def tiny_model(cache: Path) -> Path:
+    """A U-Net of depth 5 and 2 filters on 64 px tiles, random weights (for quick tests)."""
+    return _build(cache, "tiny_d5_w2_t64", 5, 2, 64)[0]
 
 
 def _load_onnx_weights(net: Any, path: str) -> int:

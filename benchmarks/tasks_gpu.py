@@ -1,14 +1,15 @@
-"""Child tasks of the ``gpu`` part: ORT-CUDA with device I/O, torch on CUDA, CUDA-vs-CPU parity.
+"""Child tasks of the ``gpu`` part: parity between providers, ORT with device I/O, torch.
 
-* :func:`ort_device_ceiling`: ONNX Runtime on CUDA with the input and output on
-  the device (IO binding to CUDA ``OrtValue``s, the input pool uploaded once),
-  optionally with ``enable_cuda_graph``: what the GPU needs when nothing else
-  is in the way.
-* :func:`torch_reference`: the same weights in torch on CUDA (fp32, or fp16 autocast).
-* :func:`cuda_parity`: one input predicted through the runtime on CUDA and on the
-  CPU provider; largest and mean difference, same nodata.
+* :func:`parity`: one scene predicted by the product on ``provider`` and on the CPU
+  provider; largest and mean difference in kelvin, same nodata.
+* :func:`ort_device_ceiling`: ONNX Runtime alone with input and output bound on the
+  provider's device (IO binding to ``OrtValue``s, the tiles uploaded once; on CUDA
+  optionally with CUDA graphs): what the device does when nothing else is in the way.
+* :func:`torch_reference`: the same weights in torch on the device (fp32, or fp16
+  autocast on CUDA), input already there.
 
-torch is imported only inside :func:`torch_reference` (the runtime never imports it).
+``provider`` is ``cuda`` on the GPU machine and ``cpu`` anywhere else, so that every
+task runs (and is tested) on any machine. torch is imported only by :func:`torch_reference`.
 """
 
 from __future__ import annotations
@@ -19,48 +20,70 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.tasks_predict import tile_pool
-from pix2lst.runtime.tiling import TileGrid
+from benchmarks.models import read_metadata
+from benchmarks.tasks import tile_pool
 
-__all__ = ["cuda_parity", "ort_device_ceiling", "torch_reference"]
+__all__ = ["ort_device_ceiling", "parity", "torch_reference"]
+
+
+def parity(model: str, src: str, work: str, provider: str = "cuda") -> dict[str, Any]:
+    """``src`` predicted on ``provider`` and on the CPU provider: differences in kelvin."""
+    import rasterio
+
+    from pix2lst.runtime import LSTPredictor
+
+    outs = {}
+    for i, prov in enumerate((provider, "cpu")):
+        dst = Path(work) / f"parity-{i}.tif"
+        predictor = LSTPredictor(model, providers=prov, sessions=1)
+        summary = predictor.predict_file(src, dst, overwrite=True)
+        with rasterio.open(dst) as ds:
+            outs[i] = (ds.read(1), summary.provider)
+        dst.unlink(missing_ok=True)
+    (a, used), (b, _) = outs[0], outs[1]
+    ok = np.isfinite(a) & np.isfinite(b)
+    d = np.abs(a[ok].astype(np.float64) - b[ok])
+    return {
+        "wall_s": 0.0, "provider": used, "max_abs_k": float(d.max()), "mean_abs_k": float(d.mean()),
+        "same_nodata": bool((np.isnan(a) == np.isnan(b)).all()), "pixels": int(ok.sum()),
+    }  # fmt: skip
+
+
+def _tiles(model: str, height: int, width: int, padding: int, batch_size: int) -> tuple[Any, int]:
+    """The model's metadata and the batches a ``height`` x ``width`` scene needs."""
+    meta = read_metadata(model)
+    stride = meta.tile_size - 2 * padding
+    n_tiles = -(-height // stride) * -(-width // stride)
+    return meta, -(-n_tiles // batch_size)
 
 
 def ort_device_ceiling(
     model: str, src: str, height: int, width: int, padding: int, batch_size: int = 8,
-    cuda_graph: bool = False, device_id: int = 0,
+    provider: str = "cuda", cuda_graph: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """ORT-CUDA on a scene's worth of tiles with input and output bound on the device."""
+    """ORT on a scene's worth of batches with input and output bound on the device."""
     import onnxruntime as ort
 
-    from benchmarks.models import read_metadata
-
-    if hasattr(ort, "preload_dlls"):  # CUDA and cuDNN from pip
+    if provider == "cuda" and hasattr(ort, "preload_dlls"):  # CUDA and cuDNN from pip
         ort.preload_dlls()
-    meta = read_metadata(model)
+    meta, n_batches = _tiles(model, height, width, padding, batch_size)
     t0 = time.perf_counter()
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    opts: dict[str, Any] = {"device_id": device_id, "cudnn_conv_algo_search": "EXHAUSTIVE"}
-    if cuda_graph:
-        opts["enable_cuda_graph"] = "1"
-    session = ort.InferenceSession(
-        model, sess_options=so,
-        providers=[("CUDAExecutionProvider", opts), "CPUExecutionProvider"],
-    )  # fmt: skip
-    grid = TileGrid(height, width, meta.tile_size, padding)
+    device = "cuda" if provider == "cuda" else "cpu"
+    providers: list[Any] = ["CPUExecutionProvider"]
+    if device == "cuda":
+        opts = {"device_id": 0, **({"enable_cuda_graph": "1"} if cuda_graph else {})}
+        providers.insert(0, ("CUDAExecutionProvider", opts))
+    session = ort.InferenceSession(model, providers=providers)
     pool = tile_pool(src, meta, batch_size)
     t = meta.tile_size
-    x = ort.OrtValue.ortvalue_from_numpy(pool, "cuda", device_id)
-    y = ort.OrtValue.ortvalue_from_shape_and_type(
-        (batch_size, 1, t, t), np.float32, "cuda", device_id
-    )
+    x = ort.OrtValue.ortvalue_from_numpy(pool, device, 0)
+    y = ort.OrtValue.ortvalue_from_shape_and_type((batch_size, 1, t, t), np.float32, device, 0)
     binding = session.io_binding()
     binding.bind_ortvalue_input(session.get_inputs()[0].name, x)
     binding.bind_ortvalue_output(session.get_outputs()[0].name, y)
-    for _ in range(3):  # warm-up (and the CUDA graph capture)
+    for _ in range(3):  # warm-up (and the CUDA graph's capture)
         session.run_with_iobinding(binding)
     binding.synchronize_outputs()
-    n_batches = -(-grid.n_tiles // batch_size)
     t1 = time.perf_counter()
     for _ in range(n_batches):
         session.run_with_iobinding(binding)
@@ -69,60 +92,37 @@ def ort_device_ceiling(
     return {
         "wall_s": run_s, "run_s": run_s, "setup_s": t1 - t0, "tiles": n_batches * batch_size,
         "tiles_per_s": n_batches * batch_size / run_s, "provider": session.get_providers()[0],
-        "cuda_graph": cuda_graph, "batch_size": batch_size,
     }  # fmt: skip
 
 
 def torch_reference(
     spec: dict[str, Any], src: str, height: int, width: int, padding: int,
-    batch_size: int = 8, fp16: bool = False,
+    batch_size: int = 8, device: str = "cuda", fp16: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """The same weights in torch on CUDA, input already on the device; tiles/s."""
+    """The same weights in torch on ``device``, input already there; tiles/s."""
     import torch
 
-    from benchmarks.models import load_torch, read_metadata
+    from benchmarks.models import load_torch
 
-    meta = read_metadata(spec["onnx"])
-    net = load_torch(spec).cuda().eval()
-    grid = TileGrid(height, width, meta.tile_size, padding)
-    x = torch.from_numpy(tile_pool(src, meta, batch_size)).cuda()
-    n_batches = -(-grid.n_tiles // batch_size)
-    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=fp16):
+    meta, n_batches = _tiles(spec["onnx"], height, width, padding, batch_size)
+    net = load_torch(spec).to(device).eval()
+    x = torch.from_numpy(tile_pool(src, meta, batch_size)).to(device)
+
+    def sync() -> None:
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    with torch.inference_mode(), torch.autocast(device, dtype=torch.float16, enabled=fp16):
         for _ in range(3):
             net(x)
-        torch.cuda.synchronize()
+        sync()
         t1 = time.perf_counter()
         for _ in range(n_batches):
             net(x)
-        torch.cuda.synchronize()
+        sync()
     run_s = time.perf_counter() - t1
+    name = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
     return {
         "wall_s": run_s, "run_s": run_s, "tiles": n_batches * batch_size,
-        "tiles_per_s": n_batches * batch_size / run_s, "fp16": fp16,
-        "device": torch.cuda.get_device_name(0),
-    }  # fmt: skip
-
-
-def cuda_parity(
-    model: str, src: str, work: str, padding: int, providers: str = "cuda"
-) -> dict[str, Any]:
-    """``src`` predicted on ``providers`` and on the CPU provider: differences in kelvin."""
-    import rasterio
-
-    from pix2lst.runtime import LSTPredictor
-
-    outs = {}
-    for prov in (providers, "cpu"):
-        dst = Path(work) / f"parity-{prov}.tif"
-        p = LSTPredictor(model, providers=prov, padding=padding, sessions=1)
-        p.predict_file(src, dst, overwrite=True)
-        with rasterio.open(dst) as ds:
-            outs[prov] = (ds.read(1), p.provider)
-        dst.unlink(missing_ok=True)
-    (a, used), (b, _) = outs[providers], outs["cpu"]
-    ok = np.isfinite(a) & np.isfinite(b)
-    d = np.abs(a[ok].astype(np.float64) - b[ok])
-    return {
-        "wall_s": 0.0, "provider": used, "max_abs_k": float(d.max()), "mean_abs_k": float(d.mean()),
-        "same_nodata": bool((np.isnan(a) == np.isnan(b)).all()), "pixels": int(ok.sum()),
+        "tiles_per_s": n_batches * batch_size / run_s, "provider": f"torch {name}",
     }  # fmt: skip

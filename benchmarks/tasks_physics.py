@@ -4,9 +4,7 @@
   (DN -> radiance -> BT, reflectance -> NDVI -> emissivity -> LST) and
   ``calibrate_composite`` on an 8-band 512-row strip, with ``engine`` numba|numpy.
 * :func:`write_scene`: ``write_lst`` or ``write_composite`` of a scene folder, end
-  to end (reading compressed bands, writing a compressed GeoTIFF). For the numpy
-  engine the kernels the writers call are swapped for their numpy twins (same
-  signatures) in this child process only.
+  to end (reading compressed bands, writing a compressed GeoTIFF), as users run them.
 """
 
 from __future__ import annotations
@@ -21,9 +19,6 @@ import rasterio
 from rasterio.windows import Window
 
 import pix2lst.lst_physics as physics
-from pix2lst.lst_physics import calibrate as _calibrate
-from pix2lst.lst_physics import lst as _lst
-from pix2lst.lst_physics import reference
 from pix2lst.lst_physics.calibrate import Engine
 
 __all__ = ["lst_kernels", "write_scene"]
@@ -77,11 +72,8 @@ def lst_kernels(engine: str, scene: str, reps: int = 3) -> dict[str, Any]:
     }
 
 
-def write_scene(product: str, engine: str, scene: str, dst: str) -> dict[str, Any]:
+def write_scene(product: str, scene: str, dst: str) -> dict[str, Any]:
     """``write_lst`` (product ``lst``) or ``write_composite`` (``composite``) end to end."""
-    if engine == "numpy":
-        setattr(_lst, "lst_numba", reference.lst_numpy)  # noqa: B010
-        setattr(_calibrate, "calibrate_numba", reference.calibrate_numpy)  # noqa: B010
     t0 = time.perf_counter()
     if product == "lst":
         physics.write_lst(scene, dst, overwrite=True)
