@@ -36,19 +36,47 @@ def _file(**kw: object) -> click.Path:
 @click.argument("parts", nargs=-1, type=click.Choice(["all", *PARTS]))
 @click.option("--quick", is_flag=True, help="Tiny scene, 1 repetition (a smoke test).")
 @click.option("--reps", type=int, default=None, help="Repetitions (default: each part's own).")
-@click.option("--cache", type=click.Path(path_type=Path), default=BENCH_DIR / "cache",
-              show_default=True, help="Where scenes, models and scratch outputs are kept.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Results folder [default: benchmarks/results, or results/quick with --quick].")
-@click.option("--model", type=_file(), default=None,
-              help="An ONNX model to measure instead of the shipped one.")
-@click.option("--cross-model", type=_file(), default=None,
-              help="accuracy: a model trained without the Maui scene, scored on it "
-              f"[default: {DEFAULT_CROSS} when it exists].")
-@click.option("--provider", type=click.Choice(["cuda", "cpu"]), default="cuda", show_default=True,
-              help="gpu: the provider the slice measures (cpu: try the slices anywhere).")
-@click.option("--slice", "slice_", type=click.IntRange(1, 2), default=1, show_default=True,
-              help="gpu: 1 = parity and end to end from a scene folder; 2 = ceilings and torch.")
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    default=BENCH_DIR / "cache",
+    show_default=True,
+    help="Where scenes, models and scratch outputs are kept.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results folder [default: benchmarks/results, or results/quick with --quick].",
+)
+@click.option(
+    "--model",
+    type=_file(),
+    default=None,
+    help="An ONNX model to measure instead of the shipped one.",
+)
+@click.option(
+    "--cross-model",
+    type=_file(),
+    default=None,
+    help="accuracy: a model trained without the Maui scene, scored on it "
+    f"[default: {DEFAULT_CROSS} when it exists].",
+)
+@click.option(
+    "--provider",
+    type=click.Choice(["cuda", "cpu"]),
+    default="cuda",
+    show_default=True,
+    help="gpu: the provider the slice measures (cpu: try the slices anywhere).",
+)
+@click.option(
+    "--slice",
+    "slice_",
+    type=click.IntRange(1, 2),
+    default=1,
+    show_default=True,
+    help="gpu: 1 = parity and end to end from a scene folder; 2 = ceilings and torch.",
+)
 def main(parts: tuple[str, ...], quick: bool, reps: int | None, cache: Path, out: Path | None,
          model: Path | None, cross_model: Path | None, provider: str, slice_: int) -> None:  # fmt: skip
     """Run benchmark PARTS (or all) and write JSON + markdown into the results folder."""

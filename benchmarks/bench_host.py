@@ -13,6 +13,8 @@ Figures: wall seconds of ``predict_file`` and the process's CPU seconds (all thr
 
 from __future__ import annotations
 
+from typing import Any
+
 from benchmarks.context import Context
 from benchmarks.harness import Contender, compare, median_of
 from benchmarks.null_model import null_model
@@ -45,7 +47,7 @@ def run(ctx: Context) -> Report:
         "scene-sessions-1": "scene folder, sessions=1",
         "scene-tile-2x": f"scene folder, tile_size={2 * spec.tile}, batch_size=2",
     }
-    params = {
+    params: dict[str, dict[str, Any]] = {
         "scene": {"src": str(folder)},
         "composite": {"src": str(comp)},
         "scene-sessions-1": {"src": str(folder), "sessions": 1},

@@ -36,7 +36,7 @@ def _timed(fn: Any, reps: int) -> tuple[float, float]:
     return first, statistics.median(times)
 
 
-def _read(path: Path) -> np.ndarray:
+def _read(path: Path | str) -> np.ndarray:
     with rasterio.open(path) as ds:
         return ds.read(1)
 

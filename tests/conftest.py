@@ -464,6 +464,40 @@ def crop_scene(dst: Path, size: int = 96, src: Path | None = None) -> Path:
     return dst
 
 
+def tile_scene(
+    src: Path, dst: Path, height: int, width: int, bands: tuple[str, ...] = SCENE_BANDS
+) -> Path:
+    """A ``height`` x ``width`` scene in ``dst`` made of ``src``'s bands by mirror tiling.
+
+    Copies alternate mirrored (right and below), so no seam is a step edge; bands are
+    ``big_<band>.tif`` (256 px tiles, DEFLATE + horizontal predictor, like USGS COGs)
+    beside ``src``'s MTL as ``big_MTL.txt``.
+    """
+    from pix2lst.lst_physics import find_scene
+
+    scene = find_scene(src)
+    dst.mkdir(parents=True, exist_ok=True)
+    (dst / "big_MTL.txt").write_text(scene.mtl.path.read_text())
+    for band in bands:
+        if not scene.has(band):
+            continue
+        with rasterio.open(scene.band_path(band)) as ds:
+            a, t, crs = ds.read(1), ds.transform, ds.crs
+        h, w = a.shape
+        rows = np.arange(height) % (2 * h)
+        cols = np.arange(width) % (2 * w)
+        rows = np.where(rows < h, rows, 2 * h - 1 - rows)
+        cols = np.where(cols < w, cols, 2 * w - 1 - cols)
+        profile = {
+            "driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": a.dtype,
+            "crs": crs, "transform": t, "tiled": True, "blockxsize": 256, "blockysize": 256,
+            "compress": "deflate", "predictor": 2,
+        }  # fmt: skip
+        with rasterio.open(dst / f"big_{band}.tif", "w", **profile) as out:
+            out.write(a[rows][:, cols], 1)
+    return dst
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Any:
     """A 64 KiB tmpfs mounted under ``tmp_path`` (root only), unmounted afterwards."""

@@ -211,7 +211,7 @@ def test_rte_needs_l2(sample_scene: Path, tmp_path: Path) -> None:
 
 
 def test_tile_scene_streams_like_the_sample(sample_scene: Path, tmp_path: Path) -> None:
-    from benchmarks.tiled import tile_scene
+    from tests.conftest import tile_scene
 
     big = tile_scene(sample_scene, tmp_path / "big", 700, 650, bands=("B4", "B5", "B10"))
     out = write_lst(big, tmp_path / "big.tif", strip_rows=256)
