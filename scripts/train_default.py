@@ -11,7 +11,8 @@ Stages (each records into WORK/results.json; run them together or one by one):
   whole Maui scene through the runtime, score against the physics LST.
 * ``optical``: the same with B1-B7 only (no B10), target LST in a fixed range.
 * ``ship``: train on every usable scene, export ``pix2lst/data/models/pix2lst_default.onnx``
-  and write the model card (``pix2lst_default.json`` and ``.md``) beside it.
+  and write its figures (``pix2lst_default.json``) beside it and the model card's
+  tables (``WORK/model_card.md``), from which ``docs/model-card.md`` takes them.
 * ``widths``: parameters, file size and CPU ms/tile for candidate widths.
 
 Example (what produced the shipped model)::
@@ -327,7 +328,8 @@ def maui_analysis(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def card(args: argparse.Namespace, res: Results) -> None:
-    """Write the model card (JSON with every number, and markdown) beside the shipped model."""
+    """Write the model's figures (JSON, beside the shipped model) and the card's tables
+    (``WORK/model_card.md``; ``docs/model-card.md`` is the card users read)."""
     d = res.data
     shipped = d["ship"]["shipped"]
     tile = int(shipped["tile_size"])
@@ -481,8 +483,8 @@ def card(args: argparse.Namespace, res: Results) -> None:
               f"fp16 variant (not shipped): {(shipped.get('fp16_size_bytes') or 0) / 1e6:.2f} MB, "
               f"max |fp16 - fp32| {shipped.get('fp16_max_abs_diff_k') or float('nan'):.3f} K.", "",
               "Reproduce: `.venv/bin/python scripts/train_default.py` (see its --help).", ""]  # fmt: skip
-    args.model_out.with_suffix(".md").write_text("\n".join(lines))
-    log(f"model card {args.model_out.with_suffix('.md')}")
+    (args.work / "model_card.md").write_text("\n".join(lines))
+    log(f"model card tables {args.work / 'model_card.md'} (docs/model-card.md takes them)")
 
 
 def main() -> None:
