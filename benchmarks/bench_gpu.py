@@ -99,7 +99,7 @@ def run(ctx: Context) -> Report:
         if not ok:
             raise RuntimeError(f"cannot measure CUDA here: {why}; --provider cpu runs the slices")
     reps = ctx.n_reps(2)
-    report = Report("gpu", f"GPU slice {ctx.slice} ({ctx.provider})", ctx.quick)
+    report = Report(f"gpu-slice{ctx.slice}", f"GPU slice {ctx.slice} ({ctx.provider})", ctx.quick)
     spec = ctx.default_model()
     padding = spec.tile // 4
     shape = ctx.scene_shape(1.0)

@@ -13,6 +13,7 @@ from its ONNX initialisers (:func:`load_torch`).
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -86,11 +87,13 @@ def _build(cache: Path, key: str, depth: int, width: int, tile: int) -> tuple[Pa
     config = GeneratorConfig(in_channels=len(BANDS), depth=depth, width=width)
     net = UNetGenerator(config).eval()
     tmp = onnx_path.with_suffix(".partial.onnx")
-    torch.onnx.export(
-        net, (torch.zeros(1, len(BANDS), tile, tile),), str(tmp), dynamo=False,
-        opset_version=17, input_names=["input"], output_names=["output"],
-        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-    )  # fmt: skip
+    with warnings.catch_warnings():  # the TorchScript exporter's deprecation notices
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            net, (torch.zeros(1, len(BANDS), tile, tile),), str(tmp), dynamo=False,
+            opset_version=17, input_names=["input"], output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        )  # fmt: skip
     model = onnx.load(str(tmp))
     meta = _stand_in_metadata(depth, tile, config.to_dict())
     for k, v in meta.to_props().items():

@@ -61,7 +61,8 @@ def _gpu_slice(tiny: tuple[Path, Path], out: Path, *args: str) -> dict:
     result = CliRunner().invoke(main, ["gpu", "--quick", "--model", str(model), "--cache",
                                        str(cache), "--out", str(out), *args])  # fmt: skip
     assert result.exit_code == 0, result.output
-    return json.loads((out / "gpu.json").read_text())
+    slice_ = args[args.index("--slice") + 1]
+    return json.loads((out / f"gpu-slice{slice_}.json").read_text())
 
 
 def test_gpu_slice_1_parity_and_scene_run_on_the_cpu(
@@ -77,7 +78,7 @@ def test_gpu_slice_1_parity_and_scene_run_on_the_cpu(
     rows = {r[0]: r for r in doc["tables"][0]["rows"]}
     assert set(rows) == {"scene", "scene-b32"}
     assert all(r[1] > 0 and r[5] == "CPUExecutionProvider" for r in rows.values())
-    assert "vs CPUExecutionProvider" in (tmp_path / "gpu.md").read_text()
+    assert "vs CPUExecutionProvider" in (tmp_path / "gpu-slice1.md").read_text()
 
 
 def test_gpu_slice_2_ceilings_and_torch_run_on_the_cpu(
