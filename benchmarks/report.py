@@ -112,6 +112,7 @@ def machine_info() -> dict[str, Any]:
         else os.cpu_count(),
         "ram_gib": round(int(mem.split()[0]) / 1024**2, 1) if mem else None,
         "gpu": gpu,
+        "load_average": [round(x, 1) for x in os.getloadavg()],
         "ort_providers": providers,
         "os": platform.platform(),
         "python": sys.version.split()[0],
@@ -159,7 +160,8 @@ class Report:
             f"- when: {stamp}, took {duration:.0f} s; commit {machine['git_commit']}",
             f"- machine: {machine['cpu']}, {machine['usable_cores']} usable cores, "
             f"{machine['ram_gib']} GiB RAM, GPU: {machine['gpu'] or 'none'}; "
-            f"ORT providers: {', '.join(machine['ort_providers'])}",
+            f"ORT providers: {', '.join(machine['ort_providers'])}; load average at the end "
+            f"(1, 5, 15 min): {', '.join(map(str, machine['load_average']))}",
             f"- versions: {versions}",
             "",
         ]
