@@ -117,7 +117,9 @@ def test_kernel_matches_twin(data: st.DataObject, shape: tuple[int, int]) -> Non
     lst = (bt / (1.0 + C * bt * np.log(eps))).astype(np.float32)
     mode = data.draw(st.sampled_from([MODE_RTE, MODE_SMW]))
     a0 = (
-        data.draw(_field(0.0, 6.0, shape)) if mode == MODE_SMW else data.draw(_field(0.25, 1, shape))
+        data.draw(_field(0.0, 6.0, shape))
+        if mode == MODE_SMW
+        else data.draw(_field(0.25, 1, shape))
     )
     a1, a2 = data.draw(_field(0, 8, shape)), data.draw(_field(0, 10, shape))
     ours, twin = lst.copy(), lst.copy()
