@@ -191,7 +191,7 @@ class AtmosphereSpec:
             layers = _Layers(_bundle_layers(scene, mtl), grid)
             tags["ATMOSPHERE"] += f" of {mtl.scene_id}"
         else:
-            layers = _Layers(_raster_layers(self.paths), grid)
+            layers = _Layers(_raster_layers(self.paths, self.kind), grid)
             try:
                 _check_layer_values(self, layers)
             except BaseException:
@@ -247,11 +247,12 @@ def _bundle_layers(scene: Scene | None, mtl: MtlMetadata) -> list[_Layer]:
     ]
 
 
-def _raster_layers(paths: Sequence[str]) -> list[_Layer]:
+def _raster_layers(paths: Sequence[str], kind: AtmosphereKind) -> list[_Layer]:
+    """Water vapour: band 1 of one file; tau, Lu, Ld: bands 1-3 of one file or band 1 of three."""
+    if kind == "smw":
+        return [_Layer(paths[0], 1)]
     if len(paths) == 1:
-        return [_Layer(paths[0], 1), _Layer(paths[0], 2), _Layer(paths[0], 3)][
-            : 1 if _band_count(paths[0]) == 1 else 3
-        ]
+        return [_Layer(paths[0], b) for b in (1, 2, 3)]
     return [_Layer(p, 1) for p in paths]
 
 
@@ -373,11 +374,6 @@ def _check_layer_values(spec: AtmosphereSpec, layers: _Layers) -> None:
             if bad.size:
                 _check_tcwv(float(bad[0]), where)
         return
-    if len(arrays) != 3:
-        raise BandNotFoundError(
-            f"atmosphere raster {spec.paths[0]} has 1 band: give a 3-band (tau, Lu, Ld) raster, "
-            "three files, or --water-vapour for a water-vapour raster"
-        )
     ok = np.isfinite(arrays[0]) & np.isfinite(arrays[1]) & np.isfinite(arrays[2])
     if ok.any():
         tau, lu, ld = (a[ok] for a in arrays)
