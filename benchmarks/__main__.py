@@ -63,6 +63,11 @@ def _file(**kw: object) -> click.Path:
     f"[default: {DEFAULT_CROSS} when it exists].",
 )
 @click.option(
+    "--only",
+    default="",
+    help="Comma-separated tables of a part to run alone (accuracy: atmosphere).",
+)
+@click.option(
     "--provider",
     type=click.Choice(["cuda", "cpu"]),
     default="cuda",
@@ -78,7 +83,8 @@ def _file(**kw: object) -> click.Path:
     help="gpu: 1 = parity and end to end from a scene folder; 2 = ceilings and torch.",
 )
 def main(parts: tuple[str, ...], quick: bool, reps: int | None, cache: Path, out: Path | None,
-         model: Path | None, cross_model: Path | None, provider: str, slice_: int) -> None:  # fmt: skip
+         model: Path | None, cross_model: Path | None, only: str, provider: str,
+         slice_: int) -> None:  # fmt: skip
     """Run benchmark PARTS (or all) and write JSON + markdown into the results folder."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if out is None:
@@ -88,12 +94,14 @@ def main(parts: tuple[str, ...], quick: bool, reps: int | None, cache: Path, out
     args += [f"--reps {reps}"] if reps is not None else []
     args += [f"--model {model}"] if model else []
     args += [f"--cross-model {cross_model}"] if cross_model else []
+    args += [f"--only {only}"] if only else []
     args += [f"--provider {provider} --slice {slice_}"] if "gpu" in names else []
     if cross_model is None and DEFAULT_CROSS.is_file():
         cross_model = DEFAULT_CROSS
     ctx = Context(quick=quick, reps=reps, cache=cache, out=out,
                   command=" ".join(["python -m benchmarks", *args]), cross_model=cross_model,
-                  model=model, provider=provider, slice=slice_)  # fmt: skip
+                  model=model, provider=provider, slice=slice_,
+                  only=tuple(w for w in only.split(",") if w))  # fmt: skip
     failed = []
     for name in names:
         try:

@@ -23,7 +23,8 @@ def _stderr(msg: str) -> None:
 class Context:
     """Options shared by the parts (``reps=None``: each part's own default).
 
-    ``model`` replaces the shipped model. ``provider`` and ``slice`` are the ``gpu`` part's: the provider it measures
+    ``model`` replaces the shipped model. ``only`` narrows a part to some of its tables
+    (``accuracy``: ``atmosphere``). ``provider`` and ``slice`` are the ``gpu`` part's: the provider it measures
     (``cuda`` on the GPU machine, ``cpu`` to try it anywhere) and which slice runs.
     """
 
@@ -37,6 +38,7 @@ class Context:
     model: Path | None = None
     provider: str = "cuda"
     slice: int = 1
+    only: tuple[str, ...] = ()
 
     def n_reps(self, full_default: int) -> int:
         """Repetitions: 1 under ``--quick``, else ``--reps`` or the part's default."""
