@@ -23,7 +23,9 @@ def test_seam_statistic_finds_steps_at_tile_borders() -> None:
 
 
 def test_tile_accuracy_scores_each_run_tile(tmp_path: Path, sample_scene: Path) -> None:
+    # B10 (kelvin) scaled to about 0, so that the LST is a plausible 290 K or so
     model = make_model(tmp_path / "m.onnx", "conv", tile=32, depth=3, spatial=True,
+                       input_scale=(1.0,) * 7 + (0.01,), input_offset=(0.0,) * 7 + (-3.0,),
                        output_offset=290.0)  # fmt: skip
     res = tile_accuracy(str(model), {"sample": str(sample_scene)}, str(tmp_path), [32, 64])
     first, second = res["rows"]

@@ -31,6 +31,7 @@ def test_null_model_carries_the_metadata_and_gives_the_output_offset(tmp_path: P
     meta = read_metadata(path)
     assert meta == read_metadata(like)
     arr = np.ascontiguousarray(sample_dn((70, 90)) / np.float32(30000))
+    arr[meta.bands.index("B10")] += np.float32(290.0)  # band 10 a brightness temperature, K
     arr[:, :5, :7] = np.nan
     out = LSTPredictor(path, providers="cpu", padding=meta.tile_size // 4).predict_array(arr)
     valid = np.isfinite(arr).all(axis=0)
