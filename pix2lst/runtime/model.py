@@ -22,7 +22,6 @@ import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from pix2lst.errors import ModelError, ParameterError
-from pix2lst.runtime.buffers import aligned_zeros
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.session import (
     GPU_PROVIDERS,
@@ -268,9 +267,8 @@ class BatchRunner:
         self._binding = binding
 
     def new_batch(self) -> npt.NDArray[np.float32]:
-        """A host batch buffer of the full shape, to be filled and reused (zeros, its rows
-        on 64 bytes for the streamed tile cut, :mod:`pix2lst.runtime.streamed`)."""
-        return aligned_zeros(self.input_shape, np.float32)
+        """A host batch buffer of the full shape (zeros), to be filled and reused."""
+        return np.zeros(self.input_shape, np.float32)
 
     def run(self, batch: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.float32]:
         """Predict the first ``n`` items of ``batch``; return ``(n, tile, tile)`` float32."""
