@@ -19,7 +19,6 @@ from pix2lst.geo.sources import ArraySource
 from pix2lst.runtime import BLENDS, LSTPredictor
 from pix2lst.runtime import ring as ring_mod
 from pix2lst.runtime import session as session_mod
-from tests.runtime.kernels_ref import reference_mosaic
 from pix2lst.runtime.pipeline import ArraySink, run_pipeline
 from pix2lst.runtime.priority import idle_priority_available, resolve_io_priority
 from pix2lst.runtime.ring import column_splits
@@ -32,6 +31,7 @@ from tests.conftest import (
     sample_dn,
     write_composite,
 )
+from tests.runtime.kernels_ref import reference_mosaic
 
 TILES = (16, 32)
 
