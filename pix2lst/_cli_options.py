@@ -62,9 +62,12 @@ def output_option(
 
     def decorator(f: F) -> F:
         if not legacy_out:
+            # ``default=None`` given explicitly counts as a value in click 8.3+ and would
+            # pass ``required=True`` through as None: a default is passed only when there is one
+            extra: dict[str, Any] = {} if default is None else {"default": default}
             return click.option(
                 "-o", "--output", "output", type=path_type, required=required,
-                default=default, show_default=show_default, help=help,
+                show_default=show_default, help=help, **extra,
             )(f)  # fmt: skip
 
         @functools.wraps(f)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 import numpy as np
+import pytest
 import rasterio
 from click.testing import CliRunner
 
@@ -71,6 +72,25 @@ def test_old_out_spelling_still_works(tmp_path: Path) -> None:
     assert both.exit_code == 2 and "once" in both.output
     none = runner.invoke(main, ["tiles", str(comp), str(lst)])
     assert none.exit_code == 2 and "Missing option '-o' / '--output'" in none.output
+
+
+_EVERY_WRITER = [
+    ["physics"], ["predict"], ["quicklook"], ["compare", "LST"], ["view"], ["composite"],
+    ["cube"], ["batch", "physics"], ["batch", "predict"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", _EVERY_WRITER)
+def test_a_missing_output_is_a_usage_error(
+    command: list[str], sample_scene: Path, tmp_path: Path
+) -> None:
+    lst = write_lst(tmp_path / "l.tif", lst_values())
+    takes_lst = command[0] in ("quicklook", "compare", "view", "cube")
+    args = [a.replace("LST", str(lst)) for a in command] + [str(lst if takes_lst else sample_scene)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, (args, result.output, result.exception)
+    assert "Missing option '-o' / '--output'" in result.output
+    assert "Traceback" not in result.output and list(tmp_path.iterdir()) == [lst]
 
 
 def test_co_values_are_parsed() -> None:
