@@ -12,7 +12,6 @@ import importlib
 import signal
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -22,7 +21,7 @@ from pix2lst import __version__
 from pix2lst._cli_options import configure_logging, verbosity_options
 from pix2lst.errors import Pix2LstError
 
-__all__ = ["SCENE_INPUT", "SceneInput", "main"]
+__all__ = ["main"]
 
 # command name -> "module:attribute", in the order a user meets them (``--help`` keeps it)
 COMMANDS: dict[str, str] = {
@@ -133,33 +132,6 @@ def _signals_unwind() -> Iterator[list[int]]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-
-
-class SceneInput(click.ParamType):
-    """A scene argument: a local path that exists, or a URL / GDAL path kept as a string.
-
-    URLs (``https://``, ``s3://``, ``/vsicurl/`` ...) are never turned into ``Path``
-    (it would collapse ``https://`` to ``https:/``); local paths are checked here.
-    """
-
-    name = "input"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        text = str(value)
-        if text.startswith(("http://", "https://", "s3://", "gs://", "/vsi")):
-            return text
-        path = Path(text)
-        if not path.exists():
-            self.fail(
-                f"{text} does not exist; give a scene folder, MTL file, composite GeoTIFF, "
-                "STAC item (.json) or a URL",
-                param,
-                ctx,
-            )
-        return path
-
-
-SCENE_INPUT = SceneInput()
 
 
 class LazyGroup(click.Group):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -91,6 +92,36 @@ def test_a_missing_output_is_a_usage_error(
     assert result.exit_code == 2, (args, result.output, result.exception)
     assert "Missing option '-o' / '--output'" in result.output
     assert "Traceback" not in result.output and list(tmp_path.iterdir()) == [lst]
+
+
+def test_room_clis_import_shared_options_not_the_group() -> None:
+    # the group loads the rooms' commands; a room importing it back would be a hidden cycle
+    package = REPO / "pix2lst"
+    room_clis = sorted(package.glob("*/cli.py"))
+    assert {p.parent.name for p in room_clis} >= {
+        "batch",
+        "export",
+        "lst_physics",
+        "runtime",
+        "viz",
+    }
+    for path in [*room_clis, *sorted((package / "viz").rglob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [node.module or ""] if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            )  # fmt: skip
+            for name in names:
+                assert name != "pix2lst.cli", f"{path} imports pix2lst.cli"
+                if path.parent.name == "viz":
+                    assert not name.startswith("pix2lst.batch"), f"{path} imports {name}"
+    code = (
+        "import sys\n"
+        "import pix2lst.viz.cli, pix2lst.lst_physics.cli, pix2lst.runtime.cli\n"
+        "print(sorted(m for m in sys.modules if m in ('pix2lst.cli', 'pix2lst.batch')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_co_values_are_parsed() -> None:

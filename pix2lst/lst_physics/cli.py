@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from pix2lst._cli_options import (
+    SCENE_INPUT,
     co_option,
     cog_option,
     output_option,
     overwrite_option,
     progress_callback,
 )
-from pix2lst.cli import SCENE_INPUT
 
 if TYPE_CHECKING:
     from pix2lst.lst_physics.calibrate import Units

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pix2lst._cli_options import (
+    SCENE_INPUT,
     co_option,
     cog_option,
     output_option,
@@ -15,7 +16,6 @@ from pix2lst._cli_options import (
     tile_size_option,
     tiling_option,
 )
-from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.priority import IO_PRIORITIES
 from pix2lst.runtime.tiling import TILINGS

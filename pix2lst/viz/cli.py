@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from pix2lst._cli_options import output_option, overwrite_option
-from pix2lst.batch.cli import LST_INPUT
+from pix2lst._cli_options import LST_INPUT, output_option, overwrite_option
 
 __all__ = ["compare", "quicklook", "view"]
 
