@@ -10,6 +10,7 @@
 - ``-v/-vv`` and ``-q/--quiet`` on the group: the level of pix2lst's own logger
   (rasterio and GDAL stay at WARNING); ``-q`` also turns progress bars off.
 - :func:`progress_bar`: a tqdm bar drawn only on a terminal and never with ``-q``.
+- :func:`echo_result`: how a command reports what it did (stdout), silent with ``-q``.
 - :data:`SCENE_INPUT` and :data:`LST_INPUT`: the click types of scene and LST
   arguments (every room's ``cli.py`` imports them from here, never from
   :mod:`pix2lst.cli`, which loads those rooms).
@@ -36,6 +37,7 @@ __all__ = [
     "co_option",
     "cog_option",
     "configure_logging",
+    "echo_result",
     "output_option",
     "overwrite_option",
     "progress_bar",
@@ -85,7 +87,8 @@ def output_option(
                     raise click.UsageError(
                         "give the output once, as -o/--output (--out is its old name)"
                     )
-                click.echo("warning: --out is deprecated; use -o/--output", err=True)
+                if not quiet():
+                    click.echo("warning: --out is deprecated; use -o/--output", err=True)
                 output = legacy_out
             if output is None:
                 output = default
@@ -304,6 +307,16 @@ def quiet() -> bool:
     if ctx is None:
         return False
     return bool(ctx.find_root().params.get("quiet", False))
+
+
+def echo_result(message: str) -> None:
+    """Print what a command did or found (``wrote ...``, a summary) on stdout, unless ``-q``.
+
+    The one way commands report results: with ``-q/--quiet`` only errors reach the
+    terminal. Errors go through click exceptions, never through here.
+    """
+    if not quiet():
+        click.echo(message)
 
 
 def progress_bar(**kwargs: Any) -> Any:

@@ -17,7 +17,14 @@ from click.testing import CliRunner
 
 from pix2lst.cli import COMMANDS, main
 from pix2lst.data import default_model_path
-from tests.conftest import REPO, lst_values, make_model, write_composite, write_lst
+from tests.conftest import (
+    REPO,
+    crop_scene,
+    lst_values,
+    make_model,
+    write_composite,
+    write_lst,
+)
 
 
 def test_every_command_loads_and_has_help() -> None:
@@ -122,6 +129,36 @@ def test_room_clis_import_shared_options_not_the_group() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_quiet_prints_nothing_but_errors(sample_scene: Path, tmp_path: Path) -> None:
+    small = crop_scene(tmp_path / "scene", size=64)
+    lst = write_lst(tmp_path / "l.tif", lst_values())
+    warm = write_lst(tmp_path / "w.tif", lst_values(warm=2.0))
+    comp = write_composite(tmp_path / "c.tif", np.full((8, 64, 64), 0.2, dtype=np.float32))
+    model = make_model(tmp_path / "m.onnx", "constant", tile=32)
+    out = tmp_path / "out"
+    out.mkdir()
+    runs = {
+        "physics": ["physics", str(small), "-o", str(out / "p.tif")],
+        "composite": ["composite", str(small), "-o", str(out / "c.tif")],
+        "predict": ["predict", str(comp), "-o", str(out / "m.tif"), "--model", str(model),
+                    "--providers", "cpu"],
+        "quicklook": ["quicklook", str(lst), "-o", str(out / "q.png")],
+        "compare": ["compare", str(lst), str(warm), "-o", str(out / "d.png")],
+        "view": ["view", str(lst), str(warm), "-o", str(out / "v.html")],
+    }  # fmt: skip
+    runner = CliRunner()
+    for name, args in runs.items():
+        quiet = runner.invoke(main, ["-q", *args])
+        assert quiet.exit_code == 0, (name, quiet.output)
+        assert quiet.output == "", (name, quiet.output)
+        assert Path(args[args.index("-o") + 1]).stat().st_size > 0, name
+        loud = runner.invoke(main, [*args, "--overwrite"])  # the same run reports what it did
+        assert loud.exit_code == 0 and loud.stdout.strip(), (name, loud.output)
+    # an error still reaches the terminal under -q
+    again = runner.invoke(main, ["-q", *runs["quicklook"]])
+    assert again.exit_code == 1 and "--overwrite" in again.output
 
 
 def test_co_values_are_parsed() -> None:

@@ -10,6 +10,7 @@ import click
 
 from pix2lst._cli_options import (
     co_option,
+    echo_result,
     output_option,
     overwrite_option,
     progress_callback,
@@ -91,7 +92,7 @@ def _run(task: str, options: Any, kw: dict[str, Any]) -> None:
     for r in rows:
         if r.status == "failed":
             click.echo(f"failed: {r.input}: {r.error}", err=True)
-    click.echo(
+    echo_result(
         f"{len(rows)} scene(s): {counts['ok']} ok, {counts['skipped']} skipped, "
         f"{counts['failed']} failed; manifest {kw['output'] / MANIFEST_NAME}"
         + (f"; cube {kw['cube']}" if kw["cube"] else "")
@@ -195,4 +196,4 @@ def cube(outputs: tuple[str, ...], output: Path, overwrite: bool) -> None:
             paths.append(Path(arg))
     ds = write_cube(paths, output, overwrite=overwrite)
     times = ", ".join(str(t)[:19] for t in ds["time"].values)
-    click.echo(f"wrote {output}: {ds.sizes['time']} x {ds.sizes['y']} x {ds.sizes['x']} ({times})")
+    echo_result(f"wrote {output}: {ds.sizes['time']} x {ds.sizes['y']} x {ds.sizes['x']} ({times})")

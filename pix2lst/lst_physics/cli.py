@@ -11,6 +11,7 @@ from pix2lst._cli_options import (
     SCENE_INPUT,
     co_option,
     cog_option,
+    echo_result,
     output_option,
     overwrite_option,
     progress_callback,
@@ -58,7 +59,7 @@ def physics(
             mask_clouds=mask_clouds, overwrite=overwrite, progress=progress, cog=cog,
             creation_options=creation_options,
         )  # fmt: skip
-    click.echo(f"wrote {path}")
+    echo_result(f"wrote {path}")
 
 
 @click.command(name="composite")
@@ -83,4 +84,4 @@ def composite(
             scene, output, units=cast("Units", units), overwrite=overwrite, progress=progress,
             cog=cog, creation_options=creation_options,
         )  # fmt: skip
-    click.echo(f"wrote {path}")
+    echo_result(f"wrote {path}")

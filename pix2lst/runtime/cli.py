@@ -10,6 +10,7 @@ from pix2lst._cli_options import (
     SCENE_INPUT,
     co_option,
     cog_option,
+    echo_result,
     output_option,
     overwrite_option,
     progress_callback,
@@ -125,4 +126,4 @@ def predict(
             input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress,
             creation_options=creation_options,
         )  # fmt: skip
-    click.echo(summary.line())
+    echo_result(summary.line())
