@@ -48,6 +48,9 @@ def test_every_command_loads_and_has_help() -> None:
         sub = runner.invoke(main, [*path, "--help"])
         assert sub.exit_code == 0, (path, sub.output)
         assert "Usage: " in sub.output and "needs" not in sub.output
+        if path == ["info"]:  # the one command that only reads
+            assert "--json" in sub.output and "--output" not in sub.output
+            continue
         # one name for one thing: -o/--output and a documented --overwrite everywhere
         assert "-o, --output" in sub.output, path
         assert "--out " not in sub.output, path  # the old spelling stays hidden
@@ -214,7 +217,8 @@ def test_light_commands_never_import_torch(tmp_path: Path) -> None:
         "import sys; sys.modules['torch'] = None\n"
         "from click.testing import CliRunner\n"
         "from pix2lst.cli import main\n"
-        "for name in ('physics', 'composite', 'predict', 'quicklook', 'compare', 'view', 'demo'):\n"
+        "for name in ('physics', 'composite', 'predict', 'info', 'quicklook', 'compare', 'view',\n"
+        "             'demo'):\n"
         "    r = CliRunner().invoke(main, [name, '--help'])\n"
         "    assert r.exit_code == 0, (name, r.output)\n"
         "r = CliRunner().invoke(main, ['train', sys.argv[1], '-o', sys.argv[2]])\n"
