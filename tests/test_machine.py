@@ -132,8 +132,8 @@ def test_a_real_cgroup_quota_sizes_the_runtime() -> None:
         code = (
             f"import os; open({str(group / 'cgroup.procs')!r}, 'w').write(str(os.getpid()))\n"
             "from pix2lst._machine import usable_cores\n"
-            "from pix2lst.runtime.session import CPU, auto_sessions\n"
-            "print(usable_cores(), auto_sessions(CPU))\n"
+            "from pix2lst.runtime.plan import CPU, auto_sessions\n"
+            "print(usable_cores(), auto_sessions(CPU, usable_cores()))\n"
         )
         env = {k: v for k, v in os.environ.items() if k != "PYTHON_CPU_COUNT"}
         out = subprocess.run(
