@@ -1,9 +1,8 @@
 """Numba kernels of the streaming pipeline (nogil, serial, vectorised inner loops).
 
 They are deliberately not ``parallel=True``: between ONNX Runtime calls the
-cores belong to ORT's thread pool, and measured on 2 cores Numba's parallel
-region cost 10-30x more in thread wake-up than it saved (accumulating 8 tiles
-of 256 px: 0.4 ms serial, 12 ms parallel); serial kernels release the GIL, so
+cores belong to ORT's thread pool, and a parallel region's thread wake-up costs
+more than these short loops save; serial kernels release the GIL, so
 they overlap with the reader and writer threads anyway.
 
 All kernels work on one *strip* of tiles. Shapes and names used throughout:
@@ -266,7 +265,7 @@ def finalize_rows(acc, wacc, arows, padding, scale, offset, shift, resid, has_re
         dst = out[i]
         if has_resid:
             res = resid[i]
-            for j in range(width):  # branch-free over views: vectorises (1.5x the branches)
+            for j in range(width):  # branch-free over views: vectorises
                 w = wa[j]
                 v = (a[j] / (w if w > 0.0 else 1.0)) * scale + offset + np.float64(res[j])
                 dst[j] = np.float32(v + shift) if w > 0.0 else nan

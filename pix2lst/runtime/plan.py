@@ -186,7 +186,10 @@ class Plan:
             ("filler threads", str(self.fillers)),
             ("blend threads", str(self.blend_threads)),
             ("reader/writer priority", self.io_priority),
-            ("precision", "fp16 (checked against fp32 on the first batch)" if self.fp16 else "fp32"),
+            (
+                "precision",
+                "fp16 (checked against fp32 on the first batch)" if self.fp16 else "fp32",
+            ),
             ("warm-up in the constructor", "yes" if self.warmup else "no"),
         ]
         out = [f"{name}: {value}" for name, value in rows]

@@ -123,7 +123,9 @@ class _Fp32Check:
     def __init__(self, reference: LoadedModel) -> None:
         self.reference = reference
 
-    def __call__(self, batch: npt.NDArray[np.float32], n: int, out: npt.NDArray[np.float32]) -> None:
+    def __call__(
+        self, batch: npt.NDArray[np.float32], n: int, out: npt.NDArray[np.float32]
+    ) -> None:
         ref = self.reference
         want = np.asarray(
             ref.session.run([ref.output_name], {ref.input_name: batch[:n]})[0], dtype=np.float32
@@ -441,7 +443,6 @@ class LSTPredictor:
             return (atmosphere if atmosphere.applied else None), None  # type: ignore[union-attr]
         opened = atmosphere.open(scene, grid)  # type: ignore[union-attr]
         return (opened if opened.applied else None), opened
-
 
     def predict_xarray(self, composite: Any, *, units: str = "K") -> Any:
         """Predict a composite ``xarray.DataArray`` ``(band, y, x)``; LST as a ``(y, x)`` DataArray.

@@ -38,6 +38,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
 def idle_priority_available() -> bool:
     """Whether threads can be moved to ``SCHED_IDLE`` here (Linux)."""
     return sys.platform.startswith("linux") and hasattr(os, "SCHED_IDLE")

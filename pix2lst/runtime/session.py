@@ -83,14 +83,13 @@ class SessionConfig:
     """How to build a session. Group of options for one concern: the execution providers.
 
     ``openvino_precision``: ``"fp32"`` (default: exact to ~1e-6 K), ``"bf16"`` (an
-    inference-precision hint; 1.2x faster again here, but up to 0.03 K off) or ``None``
+    inference-precision hint: faster, but a few hundredths of a kelvin off) or ``None``
     (OpenVINO's own default, which is bf16 on CPUs that support it).
     ``spinning`` lets ORT's idle threads spin; off by default because spinning threads
     take the cores the reader and writer threads need.
     ``memory_pattern``: ORT's memory-pattern planning, which pre-allocates one block for
-    all of a run's intermediate tensors. Off by default: with the shipped model (batch 8,
-    CPU) it raised peak memory by ~145 MB at the same speed (8.3 vs 8.4 ms per tile,
-    measured 2026-11-24); turning the arena off as well saved less and cost 60 % speed.
+    all of a run's intermediate tensors. Off by default: it raises peak memory at the
+    same speed with the shipped model (benchmarks/RESULTS.md).
     ``trt_cache_dir`` defaults to ``$XDG_CACHE_HOME/pix2lst/tensorrt`` (read when a
     session is made, not at import); engines and timing caches are kept in a
     sub-folder keyed by model hash, input shape, precision and device id, so a second
@@ -293,7 +292,7 @@ def provider_options(
         elif name == OPENVINO:
             opts = {"device_type": "CPU"}
             hint = (config.openvino_precision or "").lower()
-            if hint == "bf16":  # measured 2026-11-24: 1.2x fp32 OpenVINO, max error 0.03 K
+            if hint == "bf16":  # faster, a few hundredths of a kelvin off
                 opts["load_config"] = json.dumps({"CPU": {"INFERENCE_PRECISION_HINT": "bf16"}})
             elif hint:
                 opts["precision"] = hint.upper()
@@ -371,6 +370,4 @@ def cpu_placed_nodes(session: ort.InferenceSession) -> list[str]:
         subgraphs = info()
     except Exception:  # not recorded for this session
         return []
-    return [
-        node.op_type for sub in subgraphs if sub.ep_name == CPU for node in sub.get_nodes()
-    ]
+    return [node.op_type for sub in subgraphs if sub.ep_name == CPU for node in sub.get_nodes()]

@@ -79,9 +79,7 @@ class StripRunner:
 
     ``upload_dn``: whether the pipeline should hand this runner a scene's DN rather
     than its model input (default: on a GPU only; on the CPU ORT's lookup of 4x the
-    pixels costs more than the host's lookup of each pixel once: the full benchmark
-    scene's null-model run took 27 s with DN strips, 16 s with float32 strips, 6 s
-    with host tiling, 2026-11-29).
+    pixels costs more than the host's lookup of each pixel once).
     """
 
     def __init__(self, runner: BatchRunner, config: SessionConfig | None = None) -> None:
