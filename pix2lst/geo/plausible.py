@@ -1,7 +1,7 @@
 """Plausibility checks: a result or an input that cannot be what it claims is refused.
 
 * :class:`RangeCount` counts, strip by strip as the writer streams them, the valid
-  pixels of a temperature raster and those outside 150-400 K; a caller that writes
+  pixels of a temperature raster and those outside :data:`LST_RANGE_K`; a caller that writes
   an LST passes :func:`lst_range_count` to the writer as its ``check``
   (:class:`ValueCheck`), which then refuses the file (nothing is renamed onto the
   target) when more than :data:`MAX_OUTLIER_FRACTION` of them are out of range. No
@@ -38,8 +38,15 @@ __all__ = [
     "lst_range_count",
 ]
 
-LST_RANGE_K = (150.0, 400.0)
-"""Land surface temperatures outside this range (K) are not physical on Earth."""
+LST_RANGE_K = (170.0, 360.0)
+"""Land surface (and brightness) temperatures on Earth lie inside this range (K).
+
+The coldest surface measured, by satellite, is about -98 degC (175 K: snow on the East
+Antarctic plateau in the polar night, Scambos et al. 2018, GRL 45, 6124); the hottest
+land surface about 81 degC (354 K: the Lut desert, MODIS, Mildrexler et al. 2011,
+BAMS 92, 855). A few kelvin beyond each keeps those real extremes; anything further
+out is a broken input, e.g. a band 10 read as 8-bit DN gives about 153 K everywhere,
+or the wrong calibration constants, units or band order."""
 
 MAX_OUTLIER_FRACTION = 0.01
 """Largest fraction of valid pixels a temperature raster may have outside :data:`LST_RANGE_K`."""

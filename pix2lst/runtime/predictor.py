@@ -375,7 +375,7 @@ class LSTPredictor:
         single valid pixel raises :class:`~pix2lst.errors.EmptySceneError` (and
         writes nothing); :meth:`predict_array` returns all NaN for it instead. ``dst``
         must not be the input or the model, nor a band of the input scene; LST outside
-        150-400 K on more than 1 % of the valid pixels is refused
+        :data:`~pix2lst.geo.plausible.LST_RANGE_K` on more than 1 % of the valid pixels is refused
         (:class:`~pix2lst.errors.ImplausibleDataError`) unless ``check_range=False``.
         """
         started = time.perf_counter()

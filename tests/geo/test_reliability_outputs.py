@@ -210,3 +210,31 @@ def test_an_empty_result_never_replaces_an_output(tmp_path: Path) -> None:
     with pytest.raises(OutputWriteError, match="empty file"), atomic_output(out, overwrite=True):
         pass  # the writer wrote nothing (as a composite on a full disk did: 0 bytes)
     assert out.read_text() == "name\n" and hidden(tmp_path) == []
+
+
+# -- implausible values ---------------------------------------------------------------
+
+
+def test_an_8bit_band_10_is_refused_by_the_lst_rule(scene: Path, tmp_path: Path) -> None:
+    # band 10 saved as 8-bit DN (values clipped to 255) calibrates to ~153 K everywhere:
+    # inside the old 150-400 K window, outside Earth's 170-360 K; physics passes the LST
+    # rule to the writer, which refuses the file and leaves nothing
+    import rasterio
+
+    from pix2lst.errors import ImplausibleDataError
+    from pix2lst.geo.plausible import LST_RANGE_K
+    from pix2lst.lst_physics import write_lst as physics_lst
+
+    work = shutil.copytree(scene, tmp_path / "s")
+    b10 = work / "test_B10.tif"
+    with rasterio.open(b10) as ds:
+        profile, dn = ds.profile, ds.read(1)
+    profile.update(dtype="uint8")
+    b10.unlink()
+    with rasterio.open(b10, "w", **profile) as ds:
+        ds.write(np.minimum(dn, 255).astype(np.uint8), 1)
+    out = tmp_path / "lst.tif"
+    with pytest.raises(ImplausibleDataError, match="outside the plausible 170 to 360 K") as err:
+        physics_lst(work, out)
+    assert "values reach 15" in str(err.value)  # ~153 K
+    assert LST_RANGE_K == (170.0, 360.0) and sorted(p.name for p in tmp_path.iterdir()) == ["s"]

@@ -97,7 +97,7 @@ def test_out_of_order_bands_and_wrong_models_are_refused(
     assert code == 1 and "wrong order" in one_error_line(text) and not out.exists()
     code, text = predict(str(comp), "-o", str(out), "--model", str(files["cold"]))
     line = one_error_line(text)
-    assert code == 1 and "outside the plausible 150 to 400 K" in line and "5 to 5 K" in line
+    assert code == 1 and "outside the plausible 170 to 360 K" in line and "5 to 5 K" in line
     code, text = predict(str(comp), "-o", str(out), "--model", str(files["identity"]))
     assert code == 0, text  # B10 brightness temperature through: plausible
     assert sorted(p.name for p in tmp_path.iterdir()) == ["comp.tif", "o.tif", "shuffled.tif"]
