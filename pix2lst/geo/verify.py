@@ -92,28 +92,29 @@ def _check_blocks(ds: Any, path: Path, size: int, what: str = "") -> None:
                     )
 
 
-def _check_size(ds: Any, path: Path, grid: Grid, count: int) -> None:
+def _check_size(ds: Any, target: Path, grid: Grid, count: int) -> None:
     if (ds.width, ds.height, ds.count) != (grid.width, grid.height, count):
         raise OutputWriteError(
-            f"{target_of(path)} reads back as {ds.width} x {ds.height} x {ds.count}, not "
+            f"{target} reads back as {ds.width} x {ds.height} x {ds.count}, not "
             f"{grid.width} x {grid.height} x {count}; the disk may be full"
         )
 
 
-def _gdal_failed(path: Path, exc: BaseException) -> OutputWriteError:
-    if isinstance(exc, OutputWriteError):
-        return exc
-    return write_failed(target_of(path), exc)
+def check_complete(path: Path, grid: Grid, count: int, *, target: Path | None = None) -> None:
+    """Open ``path`` and check its size and that every block lies inside it (no decoding).
 
-
-def check_complete(path: Path, grid: Grid, count: int) -> None:
-    """Open ``path`` and check its size and that every block lies inside it (no decoding)."""
+    ``target``: the output ``path`` stands for, named in messages (by default the one
+    its temporary name gives).
+    """
+    name = target or target_of(path)
     try:
         with rasterio.open(path) as ds:
-            _check_size(ds, path, grid, count)
-            _check_blocks(ds, target_of(path), path.stat().st_size)
+            _check_size(ds, name, grid, count)
+            _check_blocks(ds, name, path.stat().st_size)
+    except OutputWriteError:
+        raise
     except (rasterio.errors.RasterioIOError, CPLE_BaseError, OSError) as exc:
-        raise _gdal_failed(path, exc) from exc
+        raise write_failed(name, exc) from exc
 
 
 def _read_all(ds: Any, count: int) -> npt.NDArray[np.uint64]:
@@ -134,6 +135,8 @@ def verify_raster(
     grid: Grid,
     count: int,
     written: Sequence[int] | npt.NDArray[np.uint64] | None = None,
+    *,
+    target: Path | None = None,
 ) -> None:
     """Re-open ``path``, check its blocks, read them all; :class:`OutputWriteError` if anything
     fails.
@@ -143,14 +146,15 @@ def verify_raster(
     then the full-resolution image and each overview has every block present, inside
     the file, and read back (decoded) by GDAL. ``written``: the :func:`checksum` of the
     values written, per band, when each pixel was written once; the values read back
-    must match it. Messages name the target the temporary ``path`` stands for.
+    must match it. Messages name ``target``, the output the temporary ``path`` stands
+    for (by default the one its temporary name gives).
     """
-    target = target_of(path)
+    target = target or target_of(path)
     what = "the full-resolution image"
     try:
         size = path.stat().st_size
         with rasterio.open(path, NUM_THREADS=gdal_threads()) as ds:  # decode with every core
-            _check_size(ds, path, grid, count)
+            _check_size(ds, target, grid, count)
             _check_blocks(ds, target, size)
             got = _read_all(ds, count)
             factors = ds.overviews(1)

@@ -23,6 +23,8 @@ import contextlib
 import logging
 import math
 import os
+import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,8 +33,11 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 import rasterio.shutil
+from affine import Affine
 from rasterio._err import CPLE_BaseError
+from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.io import MemoryFile
 from rasterio.windows import Window
 
 from pix2lst._machine import gdal_threads
@@ -44,8 +49,10 @@ from pix2lst.geo.verify import check_complete, checksum, verify_raster, write_fa
 
 __all__ = [
     "BLOCK",
+    "COG_PROFILE",
     "RASTER_SUFFIXES",
     "RasterWriter",
+    "check_creation_options",
     "check_raster_output",
     "creation_profile",
     "overview_factors",
@@ -61,7 +68,7 @@ BLOCK = 256
 RASTER_SUFFIXES = (".tif", ".tiff")
 """File name extensions of the GeoTIFFs pix2lst writes."""
 
-_COG = {
+COG_PROFILE = {
     "driver": "COG",
     "compress": "DEFLATE",
     "predictor": "YES",
@@ -70,6 +77,8 @@ _COG = {
     "resampling": "AVERAGE",
     "bigtiff": "IF_SAFER",
 }
+"""GDAL COG driver options of ``cog=True``: DEFLATE (with the predictor) rather than the
+GeoTIFF's ZSTD, for readers whose libtiff has no ZSTD; ``--co`` options override them."""
 
 
 def creation_profile(
@@ -121,6 +130,94 @@ def parse_creation_options(options: Sequence[str] | Mapping[str, str] | None) ->
             )
         out[name.strip().lower()] = value.strip()
     return out
+
+
+class _GdalMessages(logging.Handler):
+    """The warnings and errors GDAL reports (through rasterio's logger) in one thread."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.thread != self.thread:
+            return
+        if record.levelno >= logging.WARNING or text.startswith("GDAL signalled an error"):
+            self.messages.append(text)
+
+
+def _gdal_words(text: str, names: Sequence[str]) -> str:
+    """GDAL's message without rasterio's prefixes and the trial file's name."""
+    text = re.sub(r"^CPLE_\w+ in ", "", text)
+    text = re.sub(r"^GDAL signalled an error: err_no=\d+, msg=(['\"])(.*)\1$", r"\2", text)
+    text = re.sub(r"/vsimem/[\w.-]+/", "", text)
+    for name in names:
+        text = text.replace(f"{name}: ", "")
+    return text.strip().rstrip(".")
+
+
+def _trial(extra: Mapping[str, str], cog: bool, dtype: str, count: int) -> list[str]:
+    """Write a small raster in memory with ``extra``; what GDAL said about it."""
+    grid = Grid(CRS.from_epsg(32616), Affine(30.0, 0, 0.0, 0, -30.0, 0.0), 2 * BLOCK, 2 * BLOCK)
+    profile = creation_profile(grid, count, dtype=dtype, threads=1)
+    if not cog:
+        profile.update(extra)
+    logger = logging.getLogger("rasterio")
+    level, propagate = logger.level, logger.propagate
+    seen = _GdalMessages()
+    logger.addHandler(seen)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # said once, in the refusal
+    with rasterio.Env(), MemoryFile(ext=".tif") as src, MemoryFile(ext=".tif") as dst:
+        names = [Path(src.name).name, Path(dst.name).name]
+        try:
+            with src.open(**profile) as ds:
+                ds.write(np.zeros((count, grid.height, grid.width), dtype=dtype))
+            if cog:
+                rasterio.shutil.copy(src.name, dst.name, **{**COG_PROFILE, **extra})
+        except (rasterio.errors.RasterioError, CPLE_BaseError, TypeError, ValueError) as exc:
+            seen.messages.append(str(exc))
+        finally:
+            logger.removeHandler(seen)
+            logger.setLevel(level)
+            logger.propagate = propagate
+    said = [_gdal_words(m, names) for m in seen.messages]
+    return list(dict.fromkeys(m for m in said if m))
+
+
+def check_creation_options(
+    options: Sequence[str] | Mapping[str, str] | None,
+    cog: bool = False,
+    *,
+    dtype: str = "float32",
+    count: int = 1,
+) -> dict[str, str]:
+    """Parse ``--co`` options and refuse, in one line, those GDAL's driver does not accept.
+
+    The GTiff driver (or COG with ``cog``) creates a small ``dtype`` raster in memory
+    with the writer's profile and ``options``: an option GDAL does not know, a value
+    outside its list (``COMPRESS=NOPE``), one GDAL ignores or cannot write
+    (``NBITS=8`` for float32, ``BLOCKXSIZE=100``), anything GDAL warns about or fails
+    on, raises :class:`ParameterError` with GDAL's words, before any work. Returns the
+    parsed options (:func:`parse_creation_options`).
+    """
+    extra = parse_creation_options(options)
+    if not extra:
+        return extra
+    said = _trial(extra, cog, dtype, count)
+    if said:
+        driver = "COG" if cog else "GTiff"
+        given = " ".join(f"--co {k.upper()}={v}" for k, v in extra.items())
+        blocks = cog and bool({"blockxsize", "blockysize"} & set(extra))
+        hint = " (a COG's blocks are BLOCKSIZE, not BLOCKXSIZE)" if blocks else ""
+        raise ParameterError(
+            f"GDAL's {driver} driver does not accept {given}: {'; '.join(said)}; see "
+            f"https://gdal.org/drivers/raster/{driver.lower()}.html for its creation "
+            f"options{hint}"
+        )
+    return extra
 
 
 def overview_factors(height: int, width: int, block: int = BLOCK) -> list[int]:
@@ -238,11 +335,18 @@ def raster_writer(
     written, and when it refuses them (:class:`~pix2lst.errors.ImplausibleDataError`)
     nothing is written.
     """
-    extra = parse_creation_options(creation_options)
+    extra = check_creation_options(creation_options, cog, dtype=dtype, count=count)
     profile = creation_profile(grid, count, dtype=dtype, nodata=nodata, threads=threads)
     if not cog:
         profile.update(extra)
     target = check_raster_output(dst, overwrite=overwrite, inputs=inputs)
+    if cog:
+        used = {**COG_PROFILE, **extra}
+        log.info(
+            "%s: a Cloud-Optimised GeoTIFF, %s",
+            target,
+            ", ".join(f"{k.upper()}={v}" for k, v in used.items() if k != "driver"),
+        )
     with atomic_output(dst, overwrite=overwrite, suffix=".tif", inputs=inputs) as tmp:
         stream_path = tmp.with_name(tmp.name + ".stream.tif") if cog else tmp
         try:
@@ -268,18 +372,18 @@ def raster_writer(
                 raise write_failed(target, exc) from exc
             factors = overview_factors(grid.height, grid.width) if overviews and not cog else []
             if factors or cog:  # GDAL may crash reading a file whose writes failed
-                check_complete(stream_path, grid, count)
+                check_complete(stream_path, grid, count, target=target)
             if factors:
                 _build_overviews(stream_path, factors, target)
             if cog:
                 try:
                     rasterio.shutil.copy(
                         stream_path, tmp,
-                        **{**_COG, "num_threads": gdal_threads(), **extra},
+                        **{**COG_PROFILE, "num_threads": gdal_threads(), **extra},
                     )  # fmt: skip
                 except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
                     raise write_failed(target, exc) from exc
-            verify_raster(tmp, grid, count, writer.written())
+            verify_raster(tmp, grid, count, writer.written(), target=target)
         finally:
             if cog:
                 for leftover in (stream_path, Path(str(stream_path) + ".aux.xml")):

@@ -124,7 +124,7 @@ def test_failed_verification_keeps_the_old_output(
     out = tmp_path / "lst.tif"
     out.write_bytes(b"the previous output")
 
-    def broken(path: Path, grid: Grid, count: int, written: object = None) -> None:
+    def broken(path: Path, grid: Grid, count: int, *args: object, **kw: object) -> None:
         raise OutputWriteError(f"writing {path.name} failed (simulated)")
 
     monkeypatch.setattr(writer_mod, "verify_raster", broken)
