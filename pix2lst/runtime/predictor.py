@@ -103,9 +103,9 @@ def _count(n: int, noun: str) -> str:
 
 def gdal_cache_bytes(block_row_bytes: int, width: int) -> int:
     """GDAL's block cache while a scene streams through :meth:`LSTPredictor.predict_file`
-    (GDAL's default is 5 % of RAM): a row of input blocks twice over, two rows of the
-    output's float32 blocks across ``width`` px (GDAL compresses blocks as they leave the
-    cache) and 8 MB."""
+    (GDAL's default is 5 % of RAM): a row of input blocks twice over (each block decoded
+    once), two rows of the output's float32 blocks across ``width`` px (GDAL compresses
+    blocks as they leave the cache) and 8 MB."""
     return 2 * block_row_bytes + 2 * BLOCK * width * 4 + (8 << 20)
 
 
@@ -404,7 +404,7 @@ class LSTPredictor:
 
         Input units are the model's (:attr:`ModelMetadata.input_units`); returns
         ``(h, w)`` float32 LST in ``units``, NaN where the input is nodata. LST outside
-        150-400 K on more than 1 % of the valid pixels is refused
+        :data:`~pix2lst.geo.plausible.LST_RANGE_K` on more than 1 % of the valid pixels is refused
         (:class:`~pix2lst.errors.ImplausibleDataError`, as for files) unless
         ``check_range=False``. ``atmosphere``: a spec
         (:func:`~pix2lst.lst_physics.atmosphere.parse_atmosphere`; ``scene`` gives the
@@ -497,8 +497,9 @@ class LSTPredictor:
         single valid pixel raises :class:`~pix2lst.errors.EmptySceneError` (and
         writes nothing); :meth:`predict_array` returns all NaN for it instead. ``dst``
         must not be the input or the model, nor a band of the input scene; LST outside
-        150-400 K on more than 1 % of the valid pixels is refused
-        (:class:`~pix2lst.errors.ImplausibleDataError`) unless ``check_range=False``.
+        :data:`~pix2lst.geo.plausible.LST_RANGE_K` on more than 1 % of the valid pixels is
+        refused (:class:`~pix2lst.errors.ImplausibleDataError`) unless ``check_range=False``;
+        a checked LST gets its QGIS style beside it (``.qml``, :mod:`pix2lst.geo.qml`).
         ``atmosphere`` (:func:`~pix2lst.lst_physics.atmosphere.parse_atmosphere`): the
         finished rows are corrected in kelvin with band 10's brightness temperature,
         and the correction's tags (``ATMOSPHERIC_CORRECTION``...) go into the output;
@@ -547,7 +548,8 @@ class LSTPredictor:
                     threads=threads,
                     creation_options=creation_options,
                     inputs=[src, self.model.path],
-                    check_range=check_range,
+                    check=lst_range_count(unit_name) if check_range else None,
+                    style=check_range,
                 ) as sink,
             ):
                 stats = self._run(
