@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "is_stac",
     "local_scene",
     "scene_from_files",
+    "url_name",
 ]
 
 Location = Path | str
@@ -128,11 +130,22 @@ def is_remote(location: object) -> bool:
     return isinstance(location, str) and location.startswith(_REMOTE)
 
 
+def url_name(location: str) -> str:
+    """The file name of a path or URL, without a URL's query string or fragment
+    (``https://h/a/x_MTL.txt?sig=1`` -> ``x_MTL.txt``)."""
+    if is_remote(location) and "://" in location:
+        location = urllib.parse.urlsplit(location.removeprefix("/vsicurl/")).path
+    return location.rstrip("/").rsplit("/", 1)[-1]
+
+
 def is_stac(path: object) -> bool:
-    """A pystac Item / STAC dict, or a ``.json`` location that is not an MTL file."""
+    """A pystac Item / STAC dict (or a list of them), or a ``.json`` location that is not
+    an MTL file."""
     if not isinstance(path, (str, os.PathLike)):
         return True
     name = os.fspath(path)
+    if is_remote(name):
+        name = url_name(name)
     return name.lower().endswith(".json") and not _MTL.search(name)
 
 
@@ -145,8 +158,8 @@ def is_scene(path: object) -> bool:
     if is_stac(path):
         return True
     name = os.fspath(path)  # type: ignore[call-overload]
-    if is_remote(name):
-        return bool(_MTL.search(name))
+    if is_remote(name):  # an MTL URL (query string allowed), or a folder URL (refused later)
+        return bool(_MTL.search(url_name(name))) or name.split("?", 1)[0].endswith("/")
     p = Path(name)
     return p.is_dir() or bool(_MTL.search(p.name))
 

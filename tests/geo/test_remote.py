@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shutil
 import socket
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,6 +23,91 @@ from pix2lst.geo.sources import SceneSource
 from pix2lst.lst_physics import scene_calibrator
 from pix2lst.lst_physics.lst import write_lst
 from tests.conftest import LST_LIKE, make_model, make_scene
+
+
+def _serve_stalling(root: str, port_file: str, parent: int) -> None:  # pragma: no cover
+    """Serve ``root`` with range requests on 127.0.0.1; a range request past byte 0 of a
+    ``*_B10.TIF`` (and any GET under ``/slow/``) gets its headers and 1000 bytes, then
+    nothing more: a server that stalls inside a band read (the header and the other
+    bands are served normally)."""
+    import http.server
+    import re
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _respond(self, body: bool) -> None:
+            path = os.path.join(root, self.path.lstrip("/").split("?")[0])
+            if not os.path.isfile(path):
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            size = os.path.getsize(path)
+            start, end, status = 0, size - 1, 200
+            m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+            if m:
+                start = int(m.group(1))
+                end = min(int(m.group(2)) if m.group(2) else size - 1, size - 1)
+                status = 206
+            self.send_response(status)
+            self.send_header("Content-Length", str(end - start + 1))
+            self.send_header("Accept-Ranges", "bytes")
+            if status == 206:
+                self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+            self.end_headers()
+            if not body:
+                return
+            with open(path, "rb") as f:
+                f.seek(start)
+                data = f.read(end - start + 1)
+            stall = (path.endswith("_B10.TIF") and start > 0) or "/slow/" in self.path
+            if stall and len(data) > 1000:
+                self.wfile.write(data[:1000])
+                self.wfile.flush()
+                time.sleep(3600)  # the stall: the connection stays open, silent
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._respond(True)
+
+        def do_HEAD(self) -> None:
+            self._respond(False)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with open(port_file + ".tmp", "w") as f:
+        f.write(str(server.server_address[1]))
+    os.replace(port_file + ".tmp", port_file)
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+@pytest.fixture
+def stalling_server(tmp_path):
+    """``(root, base URL)`` of a server in its own process that stalls in B10 reads."""
+    root = tmp_path / "stall"
+    root.mkdir()
+    port_file = root / "_port"
+    ctx = multiprocessing.get_context("spawn")
+    args = (str(root), str(port_file), os.getpid())
+    proc = ctx.Process(target=_serve_stalling, args=args, daemon=True)
+    proc.start()
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if time.monotonic() > deadline or not proc.is_alive():
+            proc.kill()
+            pytest.fail("the stalling test server did not start")
+        time.sleep(0.05)
+    yield root, f"http://127.0.0.1:{int(port_file.read_text())}"
+    proc.kill()
+    proc.join(5)
 
 
 def _served_scene(http_server, name: str, **kw) -> tuple[Path, str]:
@@ -125,3 +214,55 @@ def test_bands_not_on_the_server_are_skipped_from_discovery(http_server):
     scene = find_scene(url)
     # the MTL names B1..B11 and BQA: all are band locations; opening a missing one is a 404
     assert {"B4", "B5", "B10", "B1"} <= set(scene.bands)
+
+
+def test_a_server_that_stalls_inside_a_band_read_fails_in_bounded_time(
+    stalling_server, tmp_path, monkeypatch
+):
+    root, base = stalling_server
+    # blocks of 512 x 512 px: the B10 blocks lie past the header GDAL reads at open
+    mtl = make_scene(root / "s", window=(0, 0, 512, 512), bands=("B4", "B5", "B10"))
+    url = f"{base}/s/{mtl.name}"
+    monkeypatch.setenv("GDAL_HTTP_LOW_SPEED_TIME", "1")  # short limits for a fast test
+    monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "1")
+    monkeypatch.setenv("GDAL_HTTP_RETRY_DELAY", "0.1")
+    t0 = time.monotonic()
+    with pytest.raises(RemoteError) as info:
+        write_lst(url, tmp_path / "lst.tif")
+    assert time.monotonic() - t0 < 30
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"{base}/s/{mtl.name.replace('MTL.txt', 'B10.TIF')}" in message
+    assert "stalled" in message and "B4.TIF" not in message
+    assert info.value.transient is True
+    assert not (tmp_path / "lst.tif").exists()
+
+
+def test_remote_reads_get_gdal_limits_and_the_users_win(monkeypatch):
+    from pix2lst.geo.remote import HttpLimits, http_limits, use_remote_settings
+
+    for key in HttpLimits().gdal_options():
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("GDAL_HTTP_TIMEOUT", "42")
+    limits = use_remote_settings()
+    assert limits.timeout == 42 and limits == http_limits()
+    assert os.environ["GDAL_HTTP_TIMEOUT"] == "42"  # the user's value is kept
+    assert os.environ["GDAL_HTTP_LOW_SPEED_TIME"] == "30"
+    assert os.environ["GDAL_HTTP_MAX_RETRY"] == "3"
+    assert os.environ["GDAL_HTTP_CONNECTTIMEOUT"] == "30"
+    monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "many")
+    with pytest.raises(RemoteError, match=r"GDAL_HTTP_MAX_RETRY='many' .* is not a number"):
+        http_limits()
+
+
+def test_a_metadata_fetch_that_stalls_is_retried_then_fails(stalling_server):
+    from pix2lst.geo.remote import HttpLimits, read_text
+
+    root, base = stalling_server
+    mtl = make_scene(root / "slow", bands=("B4",))
+    limits = HttpLimits(stall_time=0.5, retries=1, retry_delay=0.05)
+    t0 = time.monotonic()
+    with pytest.raises(RemoteError, match=rf"^{base}/slow/{mtl.name} stalled") as info:
+        read_text(f"{base}/slow/{mtl.name}", limits=limits)
+    assert 1.0 <= time.monotonic() - t0 < 10  # two attempts of 0.5 s each
+    assert info.value.transient is True and info.value.__cause__ is None
