@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import re
 import threading
 import time
@@ -50,6 +51,7 @@ __all__ = [
     "gdal_path",
     "http_limits",
     "is_remote",
+    "plain_url",
     "raster_error",
     "read_error",
     "read_text",
@@ -158,10 +160,13 @@ def use_remote_settings() -> HttpLimits:
             if current is None or current == _set_by_us.get(key):
                 os.environ[key] = value
                 _set_by_us[key] = value
+        for key in [k for k in _set_by_us if k not in wanted]:  # e.g. an endpoint unset since
+            if os.environ.get(key) == _set_by_us.pop(key):
+                del os.environ[key]
     return limits
 
 
-def _plain_url(location: str) -> str:
+def plain_url(location: str) -> str:
     """``https://...`` / ``s3://...`` for a ``/vsicurl/`` / ``/vsis3/`` path; others unchanged."""
     if location.startswith("/vsicurl/"):
         return location.removeprefix("/vsicurl/")
@@ -200,9 +205,9 @@ def url_join(base: str, name: str) -> str:
         return name
     parts = urllib.parse.urlsplit(base)
     if not parts.scheme or len(parts.scheme) == 1:  # a GDAL or local path: no query part
-        return base.rsplit("/", 1)[0] + "/" + name
-    folder = parts.path.rsplit("/", 1)[0]
-    return urllib.parse.urlunsplit(parts._replace(path=f"{folder}/{name}", fragment=""))
+        return posixpath.normpath(base.rsplit("/", 1)[0] + "/" + name)
+    path = posixpath.normpath(parts.path.rsplit("/", 1)[0] + "/" + name)  # ./ and ../
+    return urllib.parse.urlunsplit(parts._replace(path=path, fragment=""))
 
 
 def _html(data: bytes, content_type: str) -> bool:
@@ -227,7 +232,7 @@ def read_text(location: str, *, limits: HttpLimits | None = None) -> str:
     timeouts are retried. Raises :class:`RemoteError` naming the URL and the fault,
     also when the server answers with an HTML page instead of the file.
     """
-    url = _plain_url(location)
+    url = plain_url(location)
     limits = limits or use_remote_settings()
     if url.startswith("s3://"):
         return _read_s3(url, limits)
@@ -362,7 +367,7 @@ def raster_error(location: Any, exc: Exception, what: str = "raster") -> RemoteE
     """
     if not is_remote(str(location)):
         return None
-    url = _plain_url(str(location))
+    url = plain_url(str(location))
     text = _one_line(str(exc))
     match = re.search(r"HTTP response code: (\d+)", text)
     if match:
@@ -389,7 +394,7 @@ def check_ranges(location: str, *, limits: HttpLimits | None = None) -> None:
     files to every window read; GDAL then fails mid-read with a decoding error).
     Non-HTTP locations and a missing file (reported when the band is opened) pass.
     """
-    url = _plain_url(location)
+    url = plain_url(location)
     if not url.startswith(("http://", "https://")):
         return
     limits = limits or http_limits()
@@ -415,7 +420,7 @@ def read_error(locations: str | Iterable[Any], exc: BaseException) -> BaseExcept
     connection dropping, with the limits that applied.
     """
     items = [locations] if isinstance(locations, str) else [str(x) for x in locations]
-    remote = [_plain_url(r) for r in items if is_remote(r)]
+    remote = [plain_url(r) for r in items if is_remote(r)]
     if not remote:
         return exc
     why = _one_line(str(exc.__cause__ or exc))
@@ -437,7 +442,7 @@ def remote_scene(url: str) -> Scene:
     found next to the MTL (with its query string); nothing but the MTL is fetched here.
     """
     use_remote_settings()
-    plain = _plain_url(url)
+    plain = plain_url(url)
     name = url_name(plain)
     match = _MTL_NAME.search(name)
     mtl = parse_mtl(read_text(plain), plain, match.group(1).lower() if match else "txt")

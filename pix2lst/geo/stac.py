@@ -31,7 +31,14 @@ from typing import Any
 
 from pix2lst.errors import RemoteError, StacError
 from pix2lst.geo.mtl import MtlMetadata, parse_mtl, read_mtl
-from pix2lst.geo.remote import check_ranges, gdal_path, read_text, url_join
+from pix2lst.geo.remote import (
+    check_ranges,
+    gdal_path,
+    plain_url,
+    read_text,
+    url_join,
+    use_remote_settings,
+)
 from pix2lst.geo.scene import Location, Scene, is_remote, scene_from_files
 
 __all__ = ["COMMON_NAMES", "load_item", "stac_scene"]
@@ -189,7 +196,7 @@ def _resolve(href: str, base: str | None) -> Location:
 def _read_mtl(href: Location, name: str) -> MtlMetadata:
     if isinstance(href, Path):
         return read_mtl(href)
-    plain = href.removeprefix("/vsicurl/")
+    plain = plain_url(href)
     try:
         return parse_mtl(read_text(plain), plain)
     except RemoteError as exc:
@@ -233,6 +240,7 @@ def stac_scene(item: Any) -> Scene:
     scene = scene_from_files(base or f"STAC item {item_id}", mtl, files)
     remote = [str(loc) for loc in scene.bands.values() if is_remote(str(loc))]
     if remote:
+        use_remote_settings()
         check_ranges(remote[0])
     log.debug("STAC item %s: bands %s", item_id, sorted(scene.bands))
     return scene

@@ -22,7 +22,7 @@ from pix2lst.geo.scene import is_remote, is_scene
 from pix2lst.geo.sources import SceneSource
 from pix2lst.lst_physics import scene_calibrator
 from pix2lst.lst_physics.lst import write_lst
-from tests.conftest import LST_LIKE, make_model, make_scene
+from tests.conftest import LST_LIKE, make_model, make_scene, sample_scene_path
 
 
 def _serve_stalling(root: str, port_file: str, parent: int) -> None:  # pragma: no cover
@@ -266,3 +266,124 @@ def test_a_metadata_fetch_that_stalls_is_retried_then_fails(stalling_server):
         read_text(f"{base}/slow/{mtl.name}", limits=limits)
     assert 1.0 <= time.monotonic() - t0 < 10  # two attempts of 0.5 s each
     assert info.value.transient is True and info.value.__cause__ is None
+
+
+# -- S3: an S3-compatible server (moto) on 127.0.0.1 ------------------------------------
+
+
+def _serve_moto(port_file: str, parent: int) -> None:  # pragma: no cover - child process
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    with open(port_file + ".tmp", "w") as f:
+        f.write(str(server.get_host_and_port()[1]))
+    os.replace(port_file + ".tmp", port_file)
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory):
+    """The endpoint URL of moto's S3 server in its own process (GDAL holds the GIL while
+    opening, so a server thread in the test process would deadlock)."""
+    pytest.importorskip("moto.server", reason="moto[server] (the dev extra) is not installed")
+    pytest.importorskip("boto3", reason="boto3 (the s3 extra) is not installed")
+    port_file = tmp_path_factory.mktemp("moto") / "_port"
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_serve_moto, args=(str(port_file), os.getpid()), daemon=True)
+    proc.start()
+    deadline = time.monotonic() + 60
+    while not port_file.exists():
+        if time.monotonic() > deadline or not proc.is_alive():
+            proc.kill()
+            pytest.fail("moto's S3 server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{int(port_file.read_text())}"
+    proc.kill()
+    proc.join(5)
+
+
+@pytest.fixture
+def s3_env(s3_server, tmp_path, monkeypatch):
+    """The standard AWS settings pointing at the test server (no ~/.aws files read)."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    for key in ("AWS_PROFILE", "AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_NO_SIGN_REQUEST"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
+    return s3_server
+
+
+def _upload(folder: Path, bucket: str, prefix: str, *, public: bool = False) -> None:
+    import boto3
+
+    s3 = boto3.client("s3")
+    if bucket not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+        s3.create_bucket(Bucket=bucket, **({"ACL": "public-read"} if public else {}))
+    extra = {"ACL": "public-read"} if public else None
+    for f in sorted(folder.iterdir()):
+        s3.upload_file(str(f), bucket, f"{prefix}/{f.name}", ExtraArgs=extra)
+
+
+def test_an_s3_mtl_reads_like_the_local_scene(s3_env, tmp_path):
+    mtl = make_scene(tmp_path / "scene", bands=("B4", "B5", "B10"))
+    _upload(tmp_path / "scene", "landsat", "c2/scene")
+    scene = find_scene(f"s3://landsat/c2/scene/{mtl.name}")
+    assert scene.band_path("B10") == "/vsis3/landsat/c2/scene/" + mtl.name.replace(
+        "MTL.txt", "B10.TIF"
+    )
+    local = write_lst(mtl, tmp_path / "local.tif")
+    remote = write_lst(f"s3://landsat/c2/scene/{mtl.name}", tmp_path / "s3.tif")
+    with rasterio.open(local) as a, rasterio.open(remote) as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+        assert b.tags()["SCENE_ID"] == a.tags()["SCENE_ID"]
+
+
+def test_an_s3_stac_item_with_relative_hrefs(s3_env, tmp_path):
+    import json
+
+    mtl = make_scene(tmp_path / "item", bands=("B4", "B5", "B10"))
+    scene_id = mtl.name.removesuffix("_MTL.txt")
+    assets = {"mtl.txt": {"href": mtl.name}}
+    for key, band in (("red", "B4"), ("nir08", "B5"), ("lwir11", "B10")):
+        assets[key] = {"href": f"./{scene_id}_{band}.TIF"}
+    item = {
+        "type": "Feature", "stac_version": "1.0.0", "id": scene_id, "geometry": None,
+        "links": [], "properties": {"platform": "landsat-8"}, "assets": assets,
+    }  # fmt: skip
+    (tmp_path / "item" / "item.json").write_text(json.dumps(item))
+    _upload(tmp_path / "item", "landsat", "stac/item")
+    scene = find_scene("s3://landsat/stac/item/item.json")
+    assert scene.band_path("B4") == f"/vsis3/landsat/stac/item/{scene_id}_B4.TIF"
+    a = write_lst(scene, tmp_path / "s3.tif")
+    b = write_lst(mtl, tmp_path / "local.tif")
+    with rasterio.open(a) as x, rasterio.open(b) as y:
+        np.testing.assert_array_equal(x.read(1), y.read(1))
+
+
+def test_a_public_bucket_needs_no_credentials(s3_env, tmp_path, monkeypatch):
+    mtl = make_scene(tmp_path / "public", bands=("B4", "B5", "B10"))
+    _upload(tmp_path / "public", "public-landsat", "p", public=True)
+    _upload(tmp_path / "public", "private-landsat", "p")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_NO_SIGN_REQUEST", "YES")
+    out = write_lst(f"s3://public-landsat/p/{mtl.name}", tmp_path / "lst.tif")
+    with rasterio.open(out) as ds:
+        assert ds.tags()["SCENE_ID"] == mtl.name.removesuffix("_MTL.txt")
+    with pytest.raises(RemoteError, match=r"^access to s3://private-landsat/p/.* was denied"):
+        find_scene(f"s3://private-landsat/p/{mtl.name}")
+
+
+def test_a_missing_s3_key_is_one_line(s3_env, tmp_path):
+    _upload(sample_scene_path(), "landsat", "sample")
+    with pytest.raises(
+        RemoteError, match=r"^s3://landsat/nowhere/X_MTL\.txt does not exist"
+    ) as info:
+        find_scene("s3://landsat/nowhere/X_MTL.txt")
+    assert info.value.transient is False and "\n" not in str(info.value)
