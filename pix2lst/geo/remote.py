@@ -229,7 +229,7 @@ def read_text(location: str, *, limits: HttpLimits | None = None) -> str:
 
     ``limits`` (default :func:`http_limits`): a connection or a transfer that stalls
     fails after the stall time, the whole fetch after the timeout; HTTP 429/5xx and
-    timeouts are retried. Raises :class:`RemoteError` naming the URL and the fault,
+    stalls are retried (an unreachable host is reported at once). Raises :class:`RemoteError` naming the URL and the fault,
     also when the server answers with an HTML page instead of the file.
     """
     url = plain_url(location)
@@ -242,11 +242,11 @@ def read_text(location: str, *, limits: HttpLimits | None = None) -> str:
     while True:
         try:
             data, content_type = _get(url, limits)
-        except RemoteError as exc:
-            if not exc.transient or attempt >= limits.retries:
-                raise
+        except _Retry as retry:
+            if attempt >= limits.retries:
+                raise retry.error from None
             delay = limits.retry_delay * 2**attempt
-            log.info("%s; retrying in %g s", exc, delay)
+            log.info("%s; retrying in %g s", retry.error, delay)
             time.sleep(delay)
             attempt += 1
             continue
@@ -254,8 +254,20 @@ def read_text(location: str, *, limits: HttpLimits | None = None) -> str:
         return data.decode("utf-8", errors="replace")
 
 
+class _Retry(Exception):
+    """A fetch that failed for a reason a retry may help (HTTP 429/5xx, a stall)."""
+
+    def __init__(self, error: RemoteError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _get(url: str, limits: HttpLimits) -> tuple[bytes, str]:
-    """One GET of ``url``: body and content type, under ``limits``."""
+    """One GET of ``url``: body and content type, under ``limits``.
+
+    Raises :class:`_Retry` where a retry may help, :class:`RemoteError` otherwise (a
+    refused connection or an unknown host is reported at once).
+    """
     deadline = time.monotonic() + limits.timeout
     chunks: list[bytes] = []
     try:
@@ -268,11 +280,16 @@ def _get(url: str, limits: HttpLimits) -> tuple[bytes, str]:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"not finished after {limits.timeout:g} s")
     except urllib.error.HTTPError as exc:
-        raise _http_error(url, exc.code) from None
+        error = _http_error(url, exc.code)
+        if error.transient:
+            raise _Retry(error) from None
+        raise error from None
     except TimeoutError as exc:
-        raise RemoteError(
-            f"{url} stalled ({exc or 'timed out'}); the server stopped answering: retry "
-            "later, or raise GDAL_HTTP_LOW_SPEED_TIME / GDAL_HTTP_TIMEOUT"
+        raise _Retry(
+            RemoteError(
+                f"{url} stalled ({exc or 'timed out'}); the server stopped answering: retry "
+                "later, or raise GDAL_HTTP_LOW_SPEED_TIME / GDAL_HTTP_TIMEOUT"
+            )
         ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)

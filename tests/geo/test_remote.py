@@ -22,14 +22,17 @@ from pix2lst.geo.scene import is_remote, is_scene
 from pix2lst.geo.sources import SceneSource
 from pix2lst.lst_physics import scene_calibrator
 from pix2lst.lst_physics.lst import write_lst
-from tests.conftest import LST_LIKE, make_model, make_scene, sample_scene_path
+from tests.conftest import LST_LIKE, make_model, make_scene, sample_scene_path, shared_scene
 
 
 def _serve_stalling(root: str, port_file: str, parent: int) -> None:  # pragma: no cover
-    """Serve ``root`` with range requests on 127.0.0.1; a range request past byte 0 of a
-    ``*_B10.TIF`` (and any GET under ``/slow/``) gets its headers and 1000 bytes, then
-    nothing more: a server that stalls inside a band read (the header and the other
-    bands are served normally)."""
+    """Serve ``root`` with range requests on 127.0.0.1, with the quirks of real servers.
+
+    A range request past byte 0 of a ``/stall/*_B10.TIF`` (any GET under ``/slow/``) gets
+    its headers and 1000 bytes, then nothing more: a server that stalls inside a band
+    read (the header and the other bands are served normally). Files under
+    ``/signed/`` need the query ``?sig=ok`` (else 403), as a signed URL's do; a folder
+    is an HTML listing."""
     import http.server
     import re
     import threading
@@ -41,7 +44,22 @@ def _serve_stalling(root: str, port_file: str, parent: int) -> None:  # pragma: 
             pass
 
         def _respond(self, body: bool) -> None:
-            path = os.path.join(root, self.path.lstrip("/").split("?")[0])
+            rel, _, query = self.path.lstrip("/").partition("?")
+            path = os.path.join(root, rel)
+            if rel.startswith("signed/") and query != "sig=ok":
+                self.send_response(403)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if os.path.isdir(path):  # a folder: an HTML listing, as web servers give
+                names = "".join(f'<a href="{n}">{n}</a><br>' for n in sorted(os.listdir(path)))
+                page = f"<!DOCTYPE html><html><body>{names}</body></html>".encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page if body else b"")
+                return
             if not os.path.isfile(path):
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
@@ -65,7 +83,8 @@ def _serve_stalling(root: str, port_file: str, parent: int) -> None:  # pragma: 
             with open(path, "rb") as f:
                 f.seek(start)
                 data = f.read(end - start + 1)
-            stall = (path.endswith("_B10.TIF") and start > 0) or "/slow/" in self.path
+            b10 = rel.startswith("stall/") and path.endswith("_B10.TIF") and start > 0
+            stall = b10 or rel.startswith("slow/")
             if stall and len(data) > 1000:
                 self.wfile.write(data[:1000])
                 self.wfile.flush()
@@ -89,11 +108,10 @@ def _serve_stalling(root: str, port_file: str, parent: int) -> None:  # pragma: 
     os._exit(0)
 
 
-@pytest.fixture
-def stalling_server(tmp_path):
-    """``(root, base URL)`` of a server in its own process that stalls in B10 reads."""
-    root = tmp_path / "stall"
-    root.mkdir()
+@pytest.fixture(scope="module")
+def stalling_server(tmp_path_factory):
+    """``(root, base URL)`` of :func:`_serve_stalling`'s server, in its own process."""
+    root = tmp_path_factory.mktemp("quirks")
     port_file = root / "_port"
     ctx = multiprocessing.get_context("spawn")
     args = (str(root), str(port_file), os.getpid())
@@ -221,8 +239,8 @@ def test_a_server_that_stalls_inside_a_band_read_fails_in_bounded_time(
 ):
     root, base = stalling_server
     # blocks of 512 x 512 px: the B10 blocks lie past the header GDAL reads at open
-    mtl = make_scene(root / "s", window=(0, 0, 512, 512), bands=("B4", "B5", "B10"))
-    url = f"{base}/s/{mtl.name}"
+    mtl = make_scene(root / "stall", window=(0, 0, 512, 512), bands=("B4", "B5", "B10"))
+    url = f"{base}/stall/{mtl.name}"
     monkeypatch.setenv("GDAL_HTTP_LOW_SPEED_TIME", "1")  # short limits for a fast test
     monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "1")
     monkeypatch.setenv("GDAL_HTTP_RETRY_DELAY", "0.1")
@@ -232,7 +250,7 @@ def test_a_server_that_stalls_inside_a_band_read_fails_in_bounded_time(
     assert time.monotonic() - t0 < 30
     message = str(info.value)
     assert "\n" not in message
-    assert f"{base}/s/{mtl.name.replace('MTL.txt', 'B10.TIF')}" in message
+    assert f"{base}/stall/{mtl.name.replace('MTL.txt', 'B10.TIF')}" in message
     assert "stalled" in message and "B4.TIF" not in message
     assert info.value.transient is True
     assert not (tmp_path / "lst.tif").exists()
@@ -387,3 +405,38 @@ def test_a_missing_s3_key_is_one_line(s3_env, tmp_path):
     ) as info:
         find_scene("s3://landsat/nowhere/X_MTL.txt")
     assert info.value.transient is False and "\n" not in str(info.value)
+
+
+def test_a_signed_url_keeps_its_query_for_the_bands(stalling_server, tmp_path):
+    root, base = stalling_server
+    mtl = make_scene(root / "signed", bands=("B4", "B5", "B10"))
+    url = f"{base}/signed/{mtl.name}?sig=ok"
+    scene = find_scene(url)
+    assert scene.scene_id == mtl.name.removesuffix("_MTL.txt")
+    assert scene.band_path("B10") == f"/vsicurl/{base}/signed/{scene.scene_id}_B10.TIF?sig=ok"
+    a = write_lst(url, tmp_path / "signed.tif")
+    b = write_lst(mtl, tmp_path / "local.tif")
+    with rasterio.open(a) as x, rasterio.open(b) as y:
+        np.testing.assert_array_equal(x.read(1), y.read(1))
+    with pytest.raises(RemoteError, match=r"HTTP 403 for file .*_MTL\.txt\?sig=bad"):
+        find_scene(f"{base}/signed/{mtl.name}?sig=bad")
+
+
+def test_an_mtl_json_url_with_a_query_is_parsed_as_json(stalling_server):
+    root, base = stalling_server
+    folder = shared_scene("LC08_L2SP_008059_20191201_fullscene_450m")
+    (root / "signed" / "json").mkdir(parents=True)
+    mtl = next(folder.glob("*_MTL.json"))
+    shutil.copy(mtl, root / "signed" / "json" / mtl.name)
+    scene = find_scene(f"{base}/signed/json/{mtl.name}?sig=ok")
+    assert scene.level == "L2" and scene.scene_id == mtl.name.removesuffix("_MTL.json")
+    assert str(scene.band_path("ST_TRAD")).endswith("_ST_TRAD.TIF?sig=ok")
+
+
+def test_a_folder_url_says_give_the_mtl(stalling_server):
+    root, base = stalling_server
+    make_scene(root / "listing", bands=("B4",))
+    assert is_scene(f"{base}/listing/")
+    with pytest.raises(RemoteError, match="give the URL of the MTL file") as info:
+        find_scene(f"{base}/listing/")
+    assert "\n" not in str(info.value) and info.value.transient is False
