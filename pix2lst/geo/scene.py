@@ -28,11 +28,13 @@ from pix2lst.geo.mtl import MtlMetadata, read_mtl
 __all__ = [
     "Location",
     "Scene",
+    "band_token",
     "claims_as_scene_file",
     "is_remote",
     "is_scene",
     "is_stac",
     "local_scene",
+    "product_of_name",
     "scene_from_files",
     "url_name",
 ]
@@ -71,6 +73,18 @@ class Scene:
     @property
     def scene_id(self) -> str:
         return self.mtl.scene_id
+
+    @property
+    def product_id(self) -> str:
+        """The scene's identity: its MTL's ``LANDSAT_PRODUCT_ID`` (Collection 1/2, e.g.
+        ``LC09_L1TP_063046_20230714_20230714_02_T1``), or ``LANDSAT_SCENE_ID`` for a
+        pre-collection scene.
+
+        The same whichever way the scene was given (a folder, its MTL, an MTL URL, a
+        STAC item or USGS's SR and ST items together): outputs are named after it and
+        a batch's duplicate check compares it.
+        """
+        return self.mtl.product_id or self.mtl.scene_id
 
     def has(self, name: str) -> bool:
         return name.upper() in self.bands
@@ -123,6 +137,28 @@ def _choose_mtl(folder: Path) -> Path:
             f"{folder} holds several scenes ({names}); pass the MTL file of the one you mean"
         )
     return min(candidates, key=lambda p: _MTL_PREFERENCE[_MTL.search(p.name).group(1).lower()])  # type: ignore[union-attr]
+
+
+def band_token(name: str) -> str | None:
+    """The band a file name claims by its last token (``..._SR_B4.TIF`` -> ``SR_B4``,
+    ``test_b10.tif`` -> ``B10``), upper case; None when the name claims no band."""
+    m = _TOKEN.search(url_name(name) if is_remote(name) else name)
+    return m.group("token").upper() if m else None
+
+
+_PRODUCT = re.compile(
+    r"^(?P<id>L[COTE]0\d_L\d[A-Z]{2}_\d{6}_\d{8}_\d{8}_\d{2}_(?:T1|T2|RT|A1|A2))(?:_|$)",
+    re.IGNORECASE,
+)
+_PRECOLLECTION = re.compile(r"^(?P<id>L[COTE]\d{14}[A-Z]{3}\d{2})(?:_|$)", re.IGNORECASE)
+
+
+def product_of_name(name: str) -> str | None:
+    """The Landsat product id (``LC09_L1TP_063046_20230714_20230714_02_T1``) or pre-collection
+    scene id (``LC80200392015216LGN00``) a file name or item id starts with, upper case;
+    None when it starts with neither."""
+    m = _PRODUCT.match(name) or _PRECOLLECTION.match(name)
+    return m.group("id").upper() if m else None
 
 
 def is_remote(location: object) -> bool:
