@@ -23,6 +23,7 @@ from pix2lst.errors import ParameterError, SceneError
 from pix2lst.geo.decode import BlockReader
 from pix2lst.geo.grid import check_grid, grid_of
 from pix2lst.geo.remote import raster_error
+from pix2lst.geo.scene import check_band_dtype
 
 __all__ = [
     "DECODERS",
@@ -89,6 +90,8 @@ def open_bands(
         datasets = [
             open_dataset(path, f"band {name}", threads, stack) for name, path in paths.items()
         ]
+        for name, path, ds in zip(paths, paths.values(), datasets, strict=True):
+            check_band_dtype(name, str(path), ds.dtypes[0])  # e.g. an 8-bit B10
         check_grid(
             [(f"band {name}", grid_of(ds)) for name, ds in zip(paths, datasets, strict=True)],
             hint=hint,

@@ -29,6 +29,7 @@ __all__ = [
     "Location",
     "Scene",
     "band_token",
+    "check_band_dtype",
     "claims_as_scene_file",
     "is_remote",
     "is_scene",
@@ -159,6 +160,30 @@ def product_of_name(name: str) -> str | None:
     None when it starts with neither."""
     m = _PRODUCT.match(name) or _PRECOLLECTION.match(name)
     return m.group("id").upper() if m else None
+
+
+_THERMAL_DN = ("B10", "B11")
+
+
+def check_band_dtype(name: str, location: Location, dtype: str) -> None:
+    """Refuse a thermal band file whose data type cannot hold Level-1 TIRS DN, in one line.
+
+    Landsat-8/9 Level-1 bands are unsigned 16-bit: a ``B10``/``B11`` file (by its name's
+    band suffix) of any other type was converted or is not a TIRS band, and an 8-bit
+    file under the name ``B10`` never holds thermal DN; calibrated as DN, either gives
+    a plausible-looking but wrong temperature. Other bands pass.
+    """
+    token = band_token(str(location))
+    claimed = token or name.upper()
+    if claimed not in _THERMAL_DN:
+        return
+    if dtype == "uint16" or (token is None and dtype not in ("uint8", "int8")):
+        return
+    raise SceneError(
+        f"band {claimed} ({location}) is {dtype}, but Landsat-8/9 Level-1 thermal DN are "
+        "uint16: the file was converted or is not a TIRS band, and its values would give "
+        "wrong temperatures; use the scene's original USGS band file"
+    )
 
 
 def is_remote(location: object) -> bool:
