@@ -440,3 +440,18 @@ def test_a_folder_url_says_give_the_mtl(stalling_server):
     with pytest.raises(RemoteError, match="give the URL of the MTL file") as info:
         find_scene(f"{base}/listing/")
     assert "\n" not in str(info.value) and info.value.transient is False
+
+
+def test_opening_remote_bands_sets_the_limits_again(http_server, monkeypatch):
+    """Bands opened after the limits were taken out of the environment (a scene resolved
+    before, in another thread or worker set-up) still read under them."""
+    from pix2lst.geo.remote import HttpLimits
+
+    _, url = _served_scene(http_server, "again", bands=("B4",))
+    scene = find_scene(url)
+    for key in HttpLimits().gdal_options():
+        monkeypatch.delenv(key, raising=False)
+    with SceneSource(scene, ("B4",), scene_calibrator("dn")(scene, ("B4",))) as src:
+        assert src.read_rows(0, 4).shape == (1, 4, 128)
+    assert os.environ["GDAL_HTTP_LOW_SPEED_TIME"] == "30"
+    assert os.environ["GDAL_HTTP_MAX_RETRY"] == "3"
