@@ -3,8 +3,13 @@
 A local folder or MTL file (:func:`~pix2lst.geo.scene.local_scene`), an MTL URL
 (``https://``, ``s3://``, ``/vsicurl/``: :func:`~pix2lst.geo.remote.remote_scene`, bands
 read window by window through GDAL) or a STAC item (``pystac.Item``, dict, ``.json`` file
-or URL: :func:`~pix2lst.geo.stac.stac_scene`). Every command and function that takes a
-scene resolves it here, so a new source is one more branch of :func:`find_scene`.
+or URL, or a list of the items of one scene such as USGS's SR and ST items:
+:func:`~pix2lst.geo.stac.stac_scene`). Every command and function that takes a scene
+resolves it here, so a new source is one more branch of :func:`find_scene`.
+
+:func:`scene_identity` names the scene without reading a raster: the product id, the
+same however the scene is given (what outputs are named after and what a batch's
+duplicate check compares).
 """
 
 from __future__ import annotations

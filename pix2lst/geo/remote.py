@@ -340,9 +340,13 @@ def _read_s3(url: str, limits: HttpLimits) -> str:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if code in ("NoSuchKey", "NoSuchBucket", "404") or status == 404:
+            hint = (
+                "give the URL of the MTL file (..._MTL.txt) or of the STAC item (.json)"
+                if key.endswith("/")
+                else "check the bucket and key"
+            )
             raise RemoteError(
-                f"{url} does not exist ({code or status}); check the bucket and key",
-                transient=False,
+                f"{url} does not exist ({code or status}); {hint}", transient=False
             ) from None
         if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"):
             raise RemoteError(

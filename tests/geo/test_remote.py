@@ -405,6 +405,8 @@ def test_a_missing_s3_key_is_one_line(s3_env, tmp_path):
     ) as info:
         find_scene("s3://landsat/nowhere/X_MTL.txt")
     assert info.value.transient is False and "\n" not in str(info.value)
+    with pytest.raises(RemoteError, match=r"does not exist .*give the URL of the MTL file"):
+        find_scene("s3://landsat/sample/")
 
 
 def test_a_signed_url_keeps_its_query_for_the_bands(stalling_server, tmp_path):
