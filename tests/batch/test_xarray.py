@@ -9,10 +9,10 @@ import rasterio
 pytest.importorskip("rioxarray", reason="the batch extra is not installed")
 
 from pix2lst.batch import composite_xarray, physics_xarray, predict_xarray
-from pix2lst.errors import BandNotFoundError
+from pix2lst.errors import BandNotFoundError, ParameterError
 from pix2lst.lst_physics.lst import write_lst
 from pix2lst.runtime import LSTPredictor
-from tests.conftest import make_model, make_scene
+from tests.conftest import make_model, make_scene, shared_scene
 
 
 @pytest.fixture()
@@ -52,3 +52,119 @@ def test_a_remote_scene_in_xarray(http_server, tmp_path):
     mtl = make_scene(http_server.root / "xr", "LC08_XR_REMOTE")
     remote = physics_xarray(http_server.url("xr/LC08_XR_REMOTE_MTL.txt"))
     np.testing.assert_array_equal(remote.values, physics_xarray(mtl).values)
+
+
+# -- lazy (dask-backed) results, the time coordinate, odc-stac Datasets, SR + ST items ----------
+
+MAUI = "LC09_L1TP_063046_20230714_20230714_02_T1"
+MAUI_AFTER = "LC09_L1TP_063046_20230831_20230901_02_T1"
+L2 = "LC08_L2SP_008059_20191201_fullscene_450m"
+L2_ID = "LC08_L2SP_008059_20191201_20200825_02_T1"
+
+
+@pytest.fixture()
+def threads():
+    import dask
+
+    with dask.config.set(scheduler="threads"):
+        yield
+
+
+def _tasks(da) -> int:
+    return len(da.data.__dask_graph__())
+
+
+def _attrs(da) -> dict:
+    """The attributes but rioxarray's NaN ``_FillValue`` (NaN != NaN)."""
+    assert np.isnan(da.attrs.get("_FillValue", np.nan))
+    return {k: v for k, v in da.attrs.items() if k != "_FillValue"}
+
+
+def test_lazy_physics_equals_eager_and_reads_by_window(threads, caplog):
+    maui = shared_scene(MAUI)
+    eager = physics_xarray(maui)
+    lazy = physics_xarray(maui, chunks=64)
+    assert lazy.chunks == ((64, 64, 64, 64, 64, 47), (301,)) and _tasks(lazy) >= 6
+    # nothing read yet; one chunk reads its own rows, not the scene's
+    with caplog.at_level("DEBUG", logger="pix2lst.batch.xarray_api"):
+        part = lazy[64:128].values
+    reads = [r.getMessage() for r in caplog.records if "reading rows" in r.getMessage()]
+    assert reads == [f"physics: reading rows 64-128 of {eager.attrs['SCENE_ID']}"]
+    np.testing.assert_array_equal(part, eager.values[64:128])
+    np.testing.assert_array_equal(lazy.values, eager.values)
+    assert lazy.rio.crs == eager.rio.crs and lazy.rio.transform() == eager.rio.transform()
+    same = _attrs(lazy)
+    assert same.items() <= _attrs(eager).items() and same["EMISSIVITY"] == "sobrino"
+    with pytest.warns(UserWarning, match="avdan"):  # the scene's NDVI range, once, up front
+        avdan = physics_xarray(maui, emissivity="avdan", chunks={"y": 100})
+    with pytest.warns(UserWarning, match="avdan"):
+        np.testing.assert_array_equal(avdan.values, physics_xarray(maui, emissivity="avdan").values)
+
+
+def test_lazy_rte_and_cloud_mask_travel(threads):
+    """The graph pickles as a distributed scheduler sends it to its workers, and computes."""
+    import cloudpickle
+
+    scene = shared_scene(L2)
+    kw = {"method": "rte", "mask_clouds": True, "units": "C"}
+    eager = physics_xarray(scene, **kw)
+    lazy = physics_xarray(scene, chunks=128, **kw)
+    values = cloudpickle.loads(cloudpickle.dumps(lazy.data)).compute()
+    np.testing.assert_array_equal(values, eager.values)
+    assert 0.05 < np.isfinite(values).mean() < 0.2  # 81 % cloud, masked
+    assert lazy.attrs["METHOD"] == "rte" and lazy.attrs["units"] == "degC"
+
+
+def test_lazy_composite_equals_eager(threads, caplog):
+    maui = shared_scene(MAUI)
+    eager = composite_xarray(maui)
+    lazy = composite_xarray(maui, chunks=100)
+    assert lazy.chunks == ((8,), (100, 100, 100, 67), (301,))
+    with caplog.at_level("DEBUG", logger="pix2lst.batch.xarray_api"):
+        np.testing.assert_array_equal(lazy[:, 300:].values, eager.values[:, 300:])
+    reads = [r.getMessage() for r in caplog.records if "reading rows" in r.getMessage()]
+    assert len(reads) == 1 and "rows 300-367" in reads[0]
+    np.testing.assert_array_equal(lazy.values, eager.values)
+    assert list(lazy.band.values) == list(eager.band.values) and _attrs(lazy) == _attrs(eager)
+    with pytest.raises(ParameterError, match="whole rows"):
+        composite_xarray(maui, chunks={"y": 100, "x": 100})
+    with pytest.raises(ParameterError, match="rows per chunk"):
+        composite_xarray(maui, chunks=0)
+
+
+@pytest.mark.parametrize("padding", [None, 10])
+def test_lazy_prediction_equals_eager(tmp_path, threads, padding):
+    """Strips on whole tile strides with a tile of context: the tile grid of every block is the
+    scene's own, so the lazy mosaic is the eager one bit for bit."""
+    maui = shared_scene(MAUI)
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32)
+    predictor = LSTPredictor(model, providers="cpu", padding=padding)
+    stride = predictor.grid(367, 301).stride  # 16, or 12 with padding 10
+    eager = predict_xarray(maui, predictor)
+    lazy = predict_xarray(maui, predictor, chunks=50)
+    rows = lazy.chunks[0]
+    assert all(r % stride == 0 and r >= 32 for r in rows[:-1]) and len(rows) >= 5
+    np.testing.assert_array_equal(lazy.values, eager.values)
+    assert _attrs(lazy) == _attrs(eager) and lazy.time.values == eager.time.values
+    # any dask-backed composite, chunked anyhow, is realigned to the tile grid
+    comp = composite_xarray(maui, chunks=37)
+    np.testing.assert_array_equal(predictor.predict_xarray(comp).values, eager.values)
+    with pytest.raises(ParameterError, match=r"composite DataArray \(band, y, x\)"):
+        predictor.predict_xarray(comp.isel(band=0))
+
+
+def test_time_coordinate_stacks_two_dates(threads):
+    import xarray as xr
+
+    before, after = shared_scene(MAUI), shared_scene(MAUI_AFTER)  # after: no thermal band
+    a = composite_xarray(before, bands=("B4", "B5"), chunks=128)
+    b = composite_xarray(after, bands=("B4", "B5"), chunks=128)
+    assert str(a.time.values) == "2023-07-14T20:47:53.111172000"  # DATE_ACQUIRED + centre time
+    cube = xr.concat([a, b], "time")
+    assert cube.dims == ("time", "band", "y", "x") and cube.chunks is not None
+    assert [str(t)[:19] for t in cube.time.values] == ["2023-07-14T20:47:53", "2023-08-31T20:48:13"]
+    np.testing.assert_array_equal(
+        cube.isel(time=1).values, composite_xarray(after, bands=("B4", "B5")).values
+    )
+    lst = physics_xarray(before)
+    assert str(lst.time.values) == str(a.time.values)
