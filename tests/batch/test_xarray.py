@@ -9,7 +9,7 @@ import rasterio
 pytest.importorskip("rioxarray", reason="the batch extra is not installed")
 
 from pix2lst.batch import composite_xarray, physics_xarray, predict_xarray
-from pix2lst.errors import BandNotFoundError, ParameterError
+from pix2lst.errors import BandNotFoundError, ImplausibleDataError, ParameterError, SceneError
 from pix2lst.lst_physics.lst import write_lst
 from pix2lst.runtime import LSTPredictor
 from tests.conftest import make_model, make_scene, shared_scene
@@ -168,3 +168,105 @@ def test_time_coordinate_stacks_two_dates(threads):
     )
     lst = physics_xarray(before)
     assert str(lst.time.values) == str(a.time.values)
+
+
+ODC_NAMES = {  # odc-stac's common names of a Landsat C2 item -> the band files
+    "coastal": "B1", "blue": "B2", "green": "B3", "red": "B4",
+    "nir08": "B5", "swir16": "B6", "swir22": "B7", "lwir11": "B10",
+}  # fmt: skip
+
+
+def _odc_like(folder, files, when, attrs=None, dtype=None):
+    """A Dataset shaped as ``odc.stac.load`` returns it: one variable per band named by its
+    asset key, dims (time, y, x) with one time, the DN as loaded, a ``nodata`` attribute,
+    pixel-centre x/y and a ``spatial_ref`` coordinate."""
+    import rioxarray  # noqa: F401
+    import xarray as xr
+
+    data = {}
+    for var, suffix in files.items():
+        (path,) = folder.glob(f"*_{suffix}.TIF")
+        with rasterio.open(path) as ds:
+            dn, t, crs = ds.read(1), ds.transform, ds.crs
+        values = dn[None] if dtype is None else dn[None].astype(dtype)
+        data[var] = (("time", "y", "x"), values, {"nodata": 0, **(attrs or {}).get(var, {})})
+    h, w = dn.shape
+    coords = {
+        "time": [np.datetime64(when, "ns")],
+        "y": t.f + t.e * (np.arange(h) + 0.5),
+        "x": t.c + t.a * (np.arange(w) + 0.5),
+    }
+    return xr.Dataset(data, coords=coords).rio.write_crs(crs)
+
+
+def test_odc_stac_dataset_with_the_mtl(tmp_path, threads):
+    maui = shared_scene(MAUI)
+    predictor = LSTPredictor(make_model(tmp_path / "m.onnx", "conv", tile=32), providers="cpu")
+    ds = _odc_like(maui, ODC_NAMES, "2023-07-14T20:47:53.111172")
+    mtl = next(maui.glob("*_MTL.txt"))
+    scene_lst = predict_xarray(maui, predictor)
+    lst = predict_xarray(ds, predictor, mtl=mtl)  # calibrated exactly as the scene is
+    np.testing.assert_array_equal(lst.values, scene_lst.values)
+    assert lst.dims == ("y", "x") and lst.rio.crs == scene_lst.rio.crs
+    assert (
+        lst.time.values == ds.time.values[0]
+        and lst.attrs["SCENE_ID"] == scene_lst.attrs["SCENE_ID"]
+    )
+    # odc-stac's dask-backed load (chunks in y and x) gives a lazy prediction, the same values
+    lazy = predict_xarray(ds.chunk({"y": 100, "x": 128}), predictor, mtl=mtl)
+    assert lazy.chunks is not None and _tasks(lazy) > 8
+    np.testing.assert_array_equal(lazy.values, scene_lst.values)
+    # a DataArray with a band dimension (ds.to_array("band")) is the same input
+    np.testing.assert_array_equal(
+        predict_xarray(ds.to_array("band"), predictor, mtl=mtl, chunks=64).values, scene_lst.values
+    )
+    with pytest.raises(SceneError, match="pass mtl="):  # DN without the MTL's constants
+        predict_xarray(ds, predictor)
+    with pytest.raises(BandNotFoundError, match=r"lack \['B1'\]"):
+        predict_xarray(ds.drop_vars("coastal"), predictor, mtl=mtl)
+    import xarray as xr
+
+    two = xr.concat([ds, ds.assign_coords(time=ds.time + np.timedelta64(16, "D"))], "time")
+    with pytest.raises(ParameterError, match="2 times; predict one scene at a time"):
+        predict_xarray(two, predictor, mtl=mtl)
+
+
+def test_odc_stac_dataset_of_scaled_values(tmp_path, threads):
+    """Values already in the model's units are taken as they are; DN as reflectance is refused."""
+    import xarray as xr
+
+    maui = shared_scene(MAUI)
+    predictor = LSTPredictor(make_model(tmp_path / "m.onnx", "conv", tile=32), providers="cpu")
+    comp = composite_xarray(maui)
+    ds = xr.Dataset(
+        {
+            name: comp.sel(band=band, drop=True).expand_dims("time")
+            for name, band in ODC_NAMES.items()
+        }
+    )
+    np.testing.assert_array_equal(
+        predict_xarray(ds, predictor).values, predict_xarray(maui, predictor).values
+    )
+    dn = _odc_like(maui, ODC_NAMES, "2023-07-14T20:47:53", dtype=np.float32)
+    with pytest.raises(ImplausibleDataError, match="band B1: 100% of the valid values"):
+        predict_xarray(dn, predictor)
+
+
+def test_odc_stac_level2_dataset(tmp_path, threads):
+    """A Level-2 load: SR DN with their scale and offset; band 10 from ``trad`` (ST_TRAD),
+    never from ``lwir11`` (ST_B10, surface temperature)."""
+    l2 = shared_scene(L2)
+    predictor = LSTPredictor(make_model(tmp_path / "m.onnx", "conv", tile=32), providers="cpu")
+    sr = {"scale": 2.75e-05, "offset": -0.2}
+    files = {k: f"SR_{v}" for k, v in ODC_NAMES.items() if k != "lwir11"}
+    ds = _odc_like(
+        l2, {**files, "lwir11": "ST_B10", "trad": "ST_TRAD"}, "2019-12-01T15:20:00",
+        attrs={**{k: sr for k in files}, "lwir11": {"scale": 0.00341802, "offset": 149.0}},
+    )  # fmt: skip
+    mtl = next(l2.glob("*_MTL.txt"))
+    lst = predict_xarray(ds, predictor, mtl=mtl)
+    np.testing.assert_array_equal(lst.values, predict_xarray(l2, predictor).values)
+    with pytest.raises(SceneError, match=r"'lwir11' of a Level-2 scene is surface temperature"):
+        predict_xarray(ds.drop_vars("trad"), predictor, mtl=mtl)
+    with pytest.raises(SceneError, match=r"'lwir11' with scale 0.00341802 is USGS Level-2"):
+        predict_xarray(ds.drop_vars("trad"), predictor)
