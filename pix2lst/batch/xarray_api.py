@@ -290,7 +290,8 @@ class _LstRows:
             except rasterio.errors.RasterioIOError as exc:
                 raise read_error(self.inputs.values(), exc) from exc
         if method == "rte":
-            res = rte_numba(*arrays[:5], rte_params(self.scene, units).vector())
+            trad, urad, drad, atran, emis = arrays[:5]
+            res = rte_numba(trad, urad, drad, atran, emis, rte_params(self.scene, units).vector())
             n_in = 5
         else:
             p = lst_params(self.scene, emissivity=emissivity, units=units,

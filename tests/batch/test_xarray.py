@@ -270,3 +270,38 @@ def test_odc_stac_level2_dataset(tmp_path, threads):
         predict_xarray(ds.drop_vars("trad"), predictor, mtl=mtl)
     with pytest.raises(SceneError, match=r"'lwir11' with scale 0.00341802 is USGS Level-2"):
         predict_xarray(ds.drop_vars("trad"), predictor)
+
+
+def _local_item(folder, name):
+    """A USGS STAC item of ``folder`` with its asset hrefs pointing at the files there."""
+    import json
+
+    item = json.loads((folder / name).read_text())
+    for asset in item["assets"].values():
+        path = folder / asset["href"].rsplit("/", 1)[-1]
+        if path.exists():
+            asset["href"] = str(path)
+    return item
+
+
+def test_sr_and_st_items_of_one_scene_together(tmp_path, threads):
+    l2 = shared_scene(L2)
+    sr = _local_item(l2, f"{L2_ID}_SR_stac.json")  # SR_B1-7, QA: no band-10 radiance
+    st = _local_item(l2, f"{L2_ID}_ST_stac.json")  # ST_*: no reflectance
+    folder = physics_xarray(l2)
+    both = physics_xarray([sr, st])
+    np.testing.assert_array_equal(both.values, folder.values)
+    assert both.attrs["SCENE_ID"] == L2_ID and str(both.time.values)[:10] == "2019-12-01"
+    np.testing.assert_array_equal(
+        physics_xarray((st, sr), method="rte", chunks=128).values,
+        physics_xarray(l2, method="rte").values,
+    )
+    predictor = LSTPredictor(make_model(tmp_path / "m.onnx", "conv", tile=32), providers="cpu")
+    np.testing.assert_array_equal(
+        predict_xarray([sr, st], predictor, chunks=64).values,
+        predict_xarray(l2, predictor).values,
+    )
+    with pytest.raises(BandNotFoundError, match="ST_TRAD not found"):
+        physics_xarray(sr)
+    with pytest.raises(SceneError, match="not parts of one scene"):
+        physics_xarray([sr, shared_scene(MAUI)])
