@@ -24,10 +24,12 @@ import logging
 import math
 import os
 import tempfile
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +49,11 @@ from pix2lst.geo.scene import Location, Scene, is_remote
 from pix2lst.geo.stac import COMMON_NAMES
 from pix2lst.geo.tags import product_tags, scene_tags
 from pix2lst.geo.units import parse_temperature_units
+
+if TYPE_CHECKING:
+    from pix2lst.lst_physics.atmosphere import AtmosphereCorrection, AtmosphereSpec
+    from pix2lst.lst_physics.chain import Emissivity, TempUnits
+    from pix2lst.lst_physics.lst import Method
 
 __all__ = [
     "AUTO_ROWS",
@@ -250,6 +257,41 @@ def composite_xarray(
 # -- physics -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _PhysicsOptions:
+    """What a lazy physics LST is computed with (``ndvi_range``: the scene's, for ``avdan``)."""
+
+    method: Method
+    emissivity: Emissivity
+    units: TempUnits
+    mask_clouds: bool
+    ndvi_range: tuple[float, float] | None
+    atmosphere: AtmosphereSpec
+
+    @property
+    def corrects(self) -> bool:
+        """Whether the atmosphere corrects the LST (``rte`` inverts with the bundle's itself)."""
+        spec = self.atmosphere
+        return spec.applied and not (self.method == "rte" and spec.source == "bundle")
+
+
+def _physics_inputs(
+    scene: Scene, options: _PhysicsOptions
+) -> tuple[dict[str, Location], str | None]:
+    """The band files the physics reads, in kernel order, and the quality band's name."""
+    from pix2lst.lst_physics.lst import lst_input_names
+    from pix2lst.lst_physics.rte import rte_paths
+
+    if options.method == "rte":
+        inputs: dict[str, Location] = dict(rte_paths(scene))
+    else:
+        inputs = {n: scene.band_path(n) for n in lst_input_names(scene)}
+    qa_name = None
+    if options.mask_clouds:
+        qa_name, inputs[qa_name] = scene.quality_band()
+    return inputs, qa_name
+
+
 class _LstRows:
     """The physics LST of a scene as an array that computes, when indexed, only the window
     asked for: the inputs and kernels of :func:`pix2lst.lst_physics.write_lst`."""
@@ -257,30 +299,32 @@ class _LstRows:
     ndim = 2
     dtype = np.dtype(np.float32)
 
-    def __init__(self, scene: Scene, options: tuple[Any, ...], shape: tuple[int, int]):
-        from pix2lst.lst_physics.lst import lst_input_names
-        from pix2lst.lst_physics.rte import rte_paths
+    def __init__(self, scene: Scene, options: _PhysicsOptions, grid: Grid):
+        self.scene, self.options, self.grid = scene, options, grid
+        self.shape = (grid.height, grid.width)
+        self.key = (*_scene_key(scene), repr(options))
+        self.inputs, self.qa_name = _physics_inputs(scene, options)
+        self._correction: AtmosphereCorrection | None = None
+        self._lock = threading.Lock()
 
-        self.scene, self.options, self.shape = scene, options, shape
-        self.key = (*_scene_key(scene), *map(str, options))
-        method, _, _, mask_clouds, _ = options
-        if method == "rte":
-            self.inputs: dict[str, Location] = dict(rte_paths(scene))
-        else:
-            self.inputs = {n: scene.band_path(n) for n in lst_input_names(scene)}
-        self.qa_name = scene.quality_band()[0] if mask_clouds else None
-        if self.qa_name is not None:
-            self.inputs[self.qa_name] = scene.quality_band()[1]
+    def correction(self) -> AtmosphereCorrection:
+        """The atmosphere on this scene's grid, opened once per process (tasks share it)."""
+        with self._lock:
+            if self._correction is None:
+                self._correction = self.options.atmosphere.open(self.scene, self.grid)
+            return self._correction
+
+    def __getstate__(self) -> dict[str, Any]:  # what a worker gets: no open files, no lock
+        return {**vars(self), "_correction": None, "_lock": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state, _lock=threading.Lock())
 
     def __getitem__(self, key: tuple[slice, ...]) -> F32:
         from pix2lst.geo.remote import read_error
         from pix2lst.geo.stream import gdal_env, open_bands
-        from pix2lst.lst_physics.chain import lst_params
-        from pix2lst.lst_physics.kernels import lst_numba, rte_numba
         from pix2lst.lst_physics.qa import cloud_mask
-        from pix2lst.lst_physics.rte import rte_params
 
-        method, emissivity, units, _, ndvi_range = self.options
         r0, r1, c0, c1 = _window(key, self.shape)
         log.debug("physics: reading rows %d-%d of %s", r0, r1, self.scene.scene_id)
         window = Window(c0, r0, c1 - c0, r1 - r0)  # type: ignore[no-untyped-call]
@@ -289,18 +333,36 @@ class _LstRows:
                 arrays = [ds.read(1, window=window) for ds in datasets]
             except rasterio.errors.RasterioIOError as exc:
                 raise read_error(self.inputs.values(), exc) from exc
-        if method == "rte":
-            trad, urad, drad, atran, emis = arrays[:5]
-            res = rte_numba(trad, urad, drad, atran, emis, rte_params(self.scene, units).vector())
-            n_in = 5
-        else:
-            p = lst_params(self.scene, emissivity=emissivity, units=units,
-                           ndvi_range=ndvi_range, nodata=nodata[:3])  # fmt: skip
-            res = lst_numba(arrays[0], arrays[1], arrays[2], p.vector())
-            n_in = 3
+        res = self._lst(arrays, nodata, r0)
         if self.qa_name is not None:
-            res[cloud_mask(arrays[n_in], self.qa_name, self.scene.mtl.collection)] = np.nan
+            qa = arrays[5 if self.options.method == "rte" else 3]
+            res[cloud_mask(qa, self.qa_name, self.scene.mtl.collection)] = np.nan
         return np.asarray(res, dtype=np.float32)
+
+    def _lst(self, arrays: list[npt.NDArray[Any]], nodata: list[float | None], start: int) -> F32:
+        """LST of whole-width rows from ``start``, as :func:`write_lst` computes it."""
+        from pix2lst.geo.units import kelvin_shift
+        from pix2lst.lst_physics.chain import lst_params
+        from pix2lst.lst_physics.kernels import lst_numba, rte_numba
+        from pix2lst.lst_physics.lst import _single_channel_kelvin
+        from pix2lst.lst_physics.rte import rte_params
+
+        o, sc = self.options, self.scene
+        if o.corrects:
+            lst, bt = _single_channel_kelvin(
+                sc, o.method, arrays, nodata, {}, o.emissivity, o.ndvi_range
+            )
+            self.correction().correct_rows(lst, bt, start)
+            shift = kelvin_shift(o.units)
+            return lst + np.float32(shift) if shift else lst  # type: ignore[no-any-return]
+        if o.method == "rte":
+            trad, urad, drad, atran, emis = arrays[:5]
+            vector = rte_params(sc, o.units).vector()
+            return rte_numba(trad, urad, drad, atran, emis, vector)  # type: ignore[no-any-return]
+        p = lst_params(
+            sc, emissivity=o.emissivity, units=o.units, ndvi_range=o.ndvi_range, nodata=nodata[:3]
+        )
+        return lst_numba(arrays[0], arrays[1], arrays[2], p.vector())  # type: ignore[no-any-return]
 
 
 def physics_xarray(
@@ -310,31 +372,49 @@ def physics_xarray(
     emissivity: str = "sobrino",
     units: str = "K",
     mask_clouds: bool = False,
+    atmosphere: AtmosphereSpec | str | None = None,
+    water_vapour: str | float | None = None,
     chunks: Any = None,
 ) -> Any:
     """Physics LST of a scene as a ``(y, x)`` DataArray, exactly what ``pix2lst physics`` writes.
 
+    ``atmosphere`` / ``water_vapour``: the atmospheric correction, as ``--atmosphere`` /
+    ``--water-vapour`` take it (:func:`~pix2lst.lst_physics.atmosphere.parse_atmosphere`),
+    or an :class:`~pix2lst.lst_physics.atmosphere.AtmosphereSpec`; none by default.
     Eager (``chunks=None``): computed by :func:`pix2lst.lst_physics.write_lst` into a
     temporary GeoTIFF that is read back and removed (same values, same tags, same
     nodata). Lazy: the same kernels on each task's rows (the chain is per pixel; the
-    ``avdan`` emissivity's scene NDVI range is computed once, now, by streaming B4/B5).
+    ``avdan`` emissivity's scene NDVI range is computed once, now, by streaming B4/B5;
+    the atmosphere is checked now and read by each task for its rows).
     """
+    from pix2lst.lst_physics.atmosphere import AtmosphereSpec, parse_atmosphere
     from pix2lst.lst_physics.lst import write_lst
 
+    spec = (
+        atmosphere
+        if isinstance(atmosphere, AtmosphereSpec)
+        else parse_atmosphere(atmosphere, None if water_vapour is None else str(water_vapour))
+    )
     sc = _scene(scene)
     if chunks is None:
         with tempfile.TemporaryDirectory(prefix="pix2lst-") as tmp:
             path = Path(tmp) / "lst.tif"
             write_lst(
                 sc, path, method=method, emissivity=emissivity, units=units,  # type: ignore[arg-type]
-                mask_clouds=mask_clouds,
+                mask_clouds=mask_clouds, atmosphere=spec,
             )  # fmt: skip
             return read_lst_xarray(path)
-    return _lazy_physics(sc, method, emissivity, units, mask_clouds, chunks)
+    return _lazy_physics(sc, method, emissivity, units, mask_clouds, spec, chunks)
 
 
 def _lazy_physics(
-    sc: Scene, method: str, emissivity: str, units: str, mask_clouds: bool, chunks: Any
+    sc: Scene,
+    method: str,
+    emissivity: str,
+    units: str,
+    mask_clouds: bool,
+    spec: AtmosphereSpec,
+    chunks: Any,
 ) -> Any:
     from pix2lst.lst_physics.chain import AVDAN_WARNING, lst_params
     from pix2lst.lst_physics.lst import scene_ndvi_range
@@ -348,16 +428,23 @@ def _lazy_physics(
             warnings.warn(AVDAN_WARNING, UserWarning, stacklevel=3)
             ndvi_range = scene_ndvi_range(sc)
         lst_params(sc, emissivity=emissivity, units=units, ndvi_range=ndvi_range)  # type: ignore[arg-type]
-    options = (method, emissivity, units, mask_clouds, ndvi_range)
-    with rasterio.open(_gdal(next(iter(_LstRows(sc, options, (0, 0)).inputs.values())))) as ds:
+    options = _PhysicsOptions(
+        cast("Method", method), cast("Emissivity", emissivity), cast("TempUnits", units),
+        mask_clouds, ndvi_range, spec,
+    )  # fmt: skip
+    with rasterio.open(_gdal(next(iter(_physics_inputs(sc, options)[0].values())))) as ds:
         grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
     rows = _rows(chunks, grid.height, grid.width)
-    values = _lazy(_LstRows(sc, options, (grid.height, grid.width)), rows or AUTO_ROWS, "lst")
+    windows = _LstRows(sc, options, grid)
+    values = _lazy(windows, rows or AUTO_ROWS, "lst")
     attrs: dict[str, Any] = product_tags(
         "lst", scene_tags(sc.mtl, sc.level), method=method, units=unit_name,
         cloud_mask=str(mask_clouds),
         emissivity="ST_EMIS (USGS ASTER GED)" if method == "rte" else emissivity,
+        atmospheric_correction="rte" if method == "rte" else "none",
     )  # fmt: skip
+    if options.corrects:  # opened and checked now (files, coverage, values), read by the tasks
+        attrs.update(windows.correction().tags)
     attrs.update(
         units=unit_name, standard_name="surface_temperature", long_name="land surface temperature"
     )
