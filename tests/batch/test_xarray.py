@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("rioxarray", reason="the batch extra is not installed")
 
@@ -328,3 +330,22 @@ def test_sr_and_st_items_of_one_scene_together(tmp_path, threads):
         physics_xarray(sr)
     with pytest.raises(SceneError, match="not parts of one scene"):
         physics_xarray([sr, shared_scene(MAUI)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.integers(1, 600),
+    height=st.integers(1, 2000),
+    tile=st.sampled_from([16, 32, 64, 256]),
+    quarter=st.integers(0, 3),
+)
+def test_aligned_chunks_cover_the_raster_on_whole_strides(rows, height, tile, quarter):
+    from pix2lst.runtime.lazy import aligned_chunks, overlap_depth
+
+    padding = quarter * tile // 8  # 0 .. 3/8 of the tile
+    stride = tile - 2 * padding
+    depth = overlap_depth(tile, stride)
+    chunks = aligned_chunks(rows, height, tile, stride)
+    assert sum(chunks) == height and depth % stride == 0 and depth >= tile
+    assert all(c % stride == 0 and c >= rows for c in chunks[:-1])  # block starts on the grid
+    assert len(chunks) == 1 or min(chunks) >= depth  # every block is a whole overlap deep
