@@ -21,44 +21,44 @@ read until it is computed, and then each task reads the window of its own rows.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import tempfile
-import threading
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 import rasterio
-from rasterio.windows import Window
 
-from pix2lst.errors import (
-    BandNotFoundError,
-    ImplausibleDataError,
-    ParameterError,
-    SceneError,
+from pix2lst.batch.xarray_bands import bands_composite
+from pix2lst.batch.xarray_windows import (
+    LstRows,
+    PhysicsOptions,
+    SceneRows,
+    gdal_location,
+    lazy_array,
+    physics_inputs,
 )
+from pix2lst.errors import ParameterError, SceneError
 from pix2lst.geo.grid import Grid
 from pix2lst.geo.inputs import find_scene
-from pix2lst.geo.mtl import MtlMetadata, read_mtl
-from pix2lst.geo.scene import Location, Scene, is_remote
-from pix2lst.geo.stac import COMMON_NAMES
+from pix2lst.geo.scene import Location, Scene
 from pix2lst.geo.tags import product_tags, scene_tags
 from pix2lst.geo.units import parse_temperature_units
 
 if TYPE_CHECKING:
-    from pix2lst.lst_physics.atmosphere import AtmosphereCorrection, AtmosphereSpec
+    from pix2lst.lst_physics.atmosphere import AtmosphereSpec
     from pix2lst.lst_physics.chain import Emissivity, TempUnits
     from pix2lst.lst_physics.lst import Method
 
 __all__ = [
     "AUTO_ROWS",
+    "acquisition_time",
     "bands_composite",
     "composite_xarray",
+    "merge_scenes",
     "physics_xarray",
     "predict_xarray",
     "read_lst_xarray",
@@ -174,53 +174,6 @@ def _rows(chunks: Any, height: int, width: int) -> Any:
     )
 
 
-def _window(key: tuple[slice, ...], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """``(row0, row1, col0, col1)`` of the last two slices of a dask block key."""
-    r0, r1, _ = key[-2].indices(shape[-2])
-    c0, c1, _ = key[-1].indices(shape[-1])
-    return r0, r1, c0, c1
-
-
-class _SceneRows:
-    """A scene's calibrated bands as an array that reads, when indexed, only the window asked
-    for (what :func:`dask.array.from_array` calls in each task)."""
-
-    ndim = 3
-    dtype = np.dtype(np.float32)
-
-    def __init__(self, scene: Scene, bands: tuple[str, ...], units: str, shape: tuple[int, ...]):
-        self.scene, self.bands, self.units, self.shape = scene, bands, units, shape
-        self.key = (*_scene_key(scene), *bands, units)
-
-    def __getitem__(self, key: tuple[slice, ...]) -> F32:
-        from pix2lst.geo.sources import SceneSource
-        from pix2lst.lst_physics import scene_calibrator
-
-        r0, r1, c0, c1 = _window(key, self.shape)
-        log.debug("composite: reading rows %d-%d of %s", r0, r1, self.scene.scene_id)
-        calibrate = scene_calibrator(self.units)(self.scene, self.bands)  # type: ignore[arg-type]
-        with SceneSource(self.scene, self.bands, calibrate) as source:
-            values = source.read(Window(c0, r0, c1 - c0, r1 - r0))  # type: ignore[no-untyped-call]
-        return values[key[0]]
-
-
-def _lazy(array_like: Any, rows: int | Sequence[int], name: str) -> Any:
-    """A dask array over ``array_like``, in strips of ``rows`` (whole width, all bands)."""
-    import dask.array as da
-    from dask.base import tokenize
-
-    shape = array_like.shape
-    chunks = (*shape[:-2], rows, shape[-1])
-    token = tokenize(name, array_like.key, chunks)
-    meta = np.empty((0,) * len(shape), np.float32)
-    return da.from_array(array_like, chunks=chunks, name=f"{name}-{token}", meta=meta)
-
-
-def _scene_key(scene: Scene) -> tuple[str, ...]:
-    """What tells a scene from another in a task name: its id and band files."""
-    return (scene.scene_id, *sorted(f"{k}={v}" for k, v in scene.bands.items()))
-
-
 def composite_xarray(
     scene: Any,
     units: str = "toa",
@@ -248,121 +201,13 @@ def composite_xarray(
         if rows is None:
             values: Any = source.read()
     if rows is not None:
-        values = _lazy(_SceneRows(sc, names, units, (len(names), grid.height, grid.width)),
+        values = lazy_array(SceneRows(sc, names, units, (len(names), grid.height, grid.width)),
                        rows, "composite")  # fmt: skip
     tags["UNITS"] = units
     return to_dataarray(values, grid, name="composite", attrs=tags, bands=names)
 
 
 # -- physics -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _PhysicsOptions:
-    """What a lazy physics LST is computed with (``ndvi_range``: the scene's, for ``avdan``)."""
-
-    method: Method
-    emissivity: Emissivity
-    units: TempUnits
-    mask_clouds: bool
-    ndvi_range: tuple[float, float] | None
-    atmosphere: AtmosphereSpec
-
-    @property
-    def corrects(self) -> bool:
-        """Whether the atmosphere corrects the LST (``rte`` inverts with the bundle's itself)."""
-        spec = self.atmosphere
-        return spec.applied and not (self.method == "rte" and spec.source == "bundle")
-
-
-def _physics_inputs(
-    scene: Scene, options: _PhysicsOptions
-) -> tuple[dict[str, Location], str | None]:
-    """The band files the physics reads, in kernel order, and the quality band's name."""
-    from pix2lst.lst_physics.lst import lst_input_names
-    from pix2lst.lst_physics.rte import rte_paths
-
-    if options.method == "rte":
-        inputs: dict[str, Location] = dict(rte_paths(scene))
-    else:
-        inputs = {n: scene.band_path(n) for n in lst_input_names(scene)}
-    qa_name = None
-    if options.mask_clouds:
-        qa_name, inputs[qa_name] = scene.quality_band()
-    return inputs, qa_name
-
-
-class _LstRows:
-    """The physics LST of a scene as an array that computes, when indexed, only the window
-    asked for: the inputs and kernels of :func:`pix2lst.lst_physics.write_lst`."""
-
-    ndim = 2
-    dtype = np.dtype(np.float32)
-
-    def __init__(self, scene: Scene, options: _PhysicsOptions, grid: Grid):
-        self.scene, self.options, self.grid = scene, options, grid
-        self.shape = (grid.height, grid.width)
-        self.key = (*_scene_key(scene), repr(options))
-        self.inputs, self.qa_name = _physics_inputs(scene, options)
-        self._correction: AtmosphereCorrection | None = None
-        self._lock = threading.Lock()
-
-    def correction(self) -> AtmosphereCorrection:
-        """The atmosphere on this scene's grid, opened once per process (tasks share it)."""
-        with self._lock:
-            if self._correction is None:
-                self._correction = self.options.atmosphere.open(self.scene, self.grid)
-            return self._correction
-
-    def __getstate__(self) -> dict[str, Any]:  # what a worker gets: no open files, no lock
-        return {**vars(self), "_correction": None, "_lock": None}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        vars(self).update(state, _lock=threading.Lock())
-
-    def __getitem__(self, key: tuple[slice, ...]) -> F32:
-        from pix2lst.geo.remote import read_error
-        from pix2lst.geo.stream import gdal_env, open_bands
-        from pix2lst.lst_physics.qa import cloud_mask
-
-        r0, r1, c0, c1 = _window(key, self.shape)
-        log.debug("physics: reading rows %d-%d of %s", r0, r1, self.scene.scene_id)
-        window = Window(c0, r0, c1 - c0, r1 - r0)  # type: ignore[no-untyped-call]
-        with gdal_env(), open_bands(self.inputs) as (datasets, nodata):
-            try:
-                arrays = [ds.read(1, window=window) for ds in datasets]
-            except rasterio.errors.RasterioIOError as exc:
-                raise read_error(self.inputs.values(), exc) from exc
-        res = self._lst(arrays, nodata, r0)
-        if self.qa_name is not None:
-            qa = arrays[5 if self.options.method == "rte" else 3]
-            res[cloud_mask(qa, self.qa_name, self.scene.mtl.collection)] = np.nan
-        return np.asarray(res, dtype=np.float32)
-
-    def _lst(self, arrays: list[npt.NDArray[Any]], nodata: list[float | None], start: int) -> F32:
-        """LST of whole-width rows from ``start``, as :func:`write_lst` computes it."""
-        from pix2lst.geo.units import kelvin_shift
-        from pix2lst.lst_physics.chain import lst_params
-        from pix2lst.lst_physics.kernels import lst_numba, rte_numba
-        from pix2lst.lst_physics.lst import _single_channel_kelvin
-        from pix2lst.lst_physics.rte import rte_params
-
-        o, sc = self.options, self.scene
-        if o.corrects:
-            lst, bt = _single_channel_kelvin(
-                sc, o.method, arrays, nodata, {}, o.emissivity, o.ndvi_range
-            )
-            self.correction().correct_rows(lst, bt, start)
-            shift = kelvin_shift(o.units)
-            return lst + np.float32(shift) if shift else lst  # type: ignore[no-any-return]
-        if o.method == "rte":
-            trad, urad, drad, atran, emis = arrays[:5]
-            vector = rte_params(sc, o.units).vector()
-            return rte_numba(trad, urad, drad, atran, emis, vector)  # type: ignore[no-any-return]
-        p = lst_params(
-            sc, emissivity=o.emissivity, units=o.units, ndvi_range=o.ndvi_range, nodata=nodata[:3]
-        )
-        return lst_numba(arrays[0], arrays[1], arrays[2], p.vector())  # type: ignore[no-any-return]
 
 
 def physics_xarray(
@@ -428,15 +273,15 @@ def _lazy_physics(
             warnings.warn(AVDAN_WARNING, UserWarning, stacklevel=3)
             ndvi_range = scene_ndvi_range(sc)
         lst_params(sc, emissivity=emissivity, units=units, ndvi_range=ndvi_range)  # type: ignore[arg-type]
-    options = _PhysicsOptions(
+    options = PhysicsOptions(
         cast("Method", method), cast("Emissivity", emissivity), cast("TempUnits", units),
         mask_clouds, ndvi_range, spec,
     )  # fmt: skip
-    with rasterio.open(_gdal(next(iter(_physics_inputs(sc, options)[0].values())))) as ds:
+    with rasterio.open(gdal_location(next(iter(physics_inputs(sc, options)[0].values())))) as ds:
         grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
     rows = _rows(chunks, grid.height, grid.width)
-    windows = _LstRows(sc, options, grid)
-    values = _lazy(windows, rows or AUTO_ROWS, "lst")
+    windows = LstRows(sc, options, grid)
+    values = lazy_array(windows, rows or AUTO_ROWS, "lst")
     attrs: dict[str, Any] = product_tags(
         "lst", scene_tags(sc.mtl, sc.level), method=method, units=unit_name,
         cloud_mask=str(mask_clouds),
@@ -502,19 +347,12 @@ def predict_xarray(
         composite = composite_xarray(scene, units=meta.input_units, bands=meta.bands)
     else:
         sc = _scene(scene)
-        with rasterio.open(_gdal(sc.band_path(meta.bands[0]))) as ds:
+        with rasterio.open(gdal_location(sc.band_path(meta.bands[0]))) as ds:
             height, width = ds.height, ds.width
         rows = _rows(chunks, height, width) or AUTO_ROWS
         composite = composite_xarray(sc, units=meta.input_units, bands=meta.bands,
                                      chunks=_aligned(predictor, rows, height, width))  # fmt: skip
     return predictor.predict_xarray(composite, units=units)
-
-
-def _gdal(location: Location) -> str:
-    from pix2lst.geo.remote import gdal_path
-
-    text = os.fspath(location)
-    return gdal_path(text) if is_remote(text) else text
 
 
 def _aligned(predictor: Any, rows: Any, height: int, width: int) -> tuple[int, ...]:
@@ -529,215 +367,3 @@ def _aligned(predictor: Any, rows: Any, height: int, width: int) -> tuple[int, .
             "chunks of %d rows (whole tile strides of %d px, at least a tile)", chunks[0], stride
         )
     return chunks
-
-
-# -- odc-stac's Datasets -------------------------------------------------------------------------
-
-_SCALE = (("scale_factor", "add_offset"), ("scale", "offset"))
-_L2_ST_SCALE = 0.00341802
-_BAND_TOKEN = {"ST_TRAD": "B10", **{f"SR_B{i}": f"B{i}" for i in range(1, 8)}}
-
-
-def _token(name: str) -> str | None:
-    """The composite band (``B1``..``B11``) a variable or band label names: an odc-stac
-    common name (``red``, ``lwir11``, ``trad``), a USGS asset key (``SR_B4``, ``SR_B4.TIF``)
-    or the band itself."""
-    key = name.strip()
-    if key.lower() in COMMON_NAMES:
-        key = COMMON_NAMES[key.lower()]
-    key = key.upper().removesuffix(".TIF")
-    key = _BAND_TOKEN.get(key, key)
-    return key if key[:1] == "B" and key[1:].isdigit() else None
-
-
-def _as_mtl(mtl: Any) -> MtlMetadata | None:
-    if mtl is None or isinstance(mtl, MtlMetadata):
-        return mtl
-    if isinstance(mtl, Scene):
-        return mtl.mtl
-    if not is_remote(os.fspath(mtl)) and Path(mtl).is_file():
-        return read_mtl(mtl)
-    return find_scene(mtl).mtl
-
-
-def bands_composite(data: Any, bands: Sequence[str], units: str, *, mtl: Any = None) -> Any:
-    """The ``(band, y, x)`` float32 composite of ``bands`` (in ``units``, ``toa`` or ``dn``) from
-    what ``odc.stac.load`` returns for Landsat Collection 2.
-
-    ``data``: a Dataset of bands, or a DataArray with a ``band`` dimension; bands by odc-stac
-    common name (``coastal``, ``blue``, ``green``, ``red``, ``nir08``, ``swir16``,
-    ``swir22``, ``lwir11``; a Level-2 item's band-10 radiance is ``trad``), by USGS asset key
-    or as ``B1``..``B10``; a ``time`` dimension of one (kept as the ``time`` coordinate);
-    NaN or the ``nodata`` attribute as nodata. Calibration:
-
-    * with ``mtl`` (the scene's MTL: a path, URL, :class:`MtlMetadata` or scene), integer
-      DN are calibrated exactly as the scene's own composite (:func:`composite_xarray`);
-      on a Level-2 scene band 10 comes from ``trad`` (ST_TRAD), not ``lwir11``
-      (ST_B10 is surface temperature, not brightness temperature);
-    * without it, integer DN are scaled by their ``scale_factor``/``add_offset`` (or
-      ``scale``/``offset``) attributes and float values taken as they are: B1-B7 must then
-      be reflectance and B10 brightness temperature in kelvin.
-
-    A dask-backed ``data`` gives a dask-backed composite.
-    """
-    import xarray as xr
-
-    if isinstance(data, xr.DataArray):
-        if "band" not in data.dims:
-            raise ParameterError(
-                f"a DataArray of bands needs a 'band' dimension (dims {data.dims}); give "
-                "odc.stac.load's Dataset or ds.to_array('band')"
-            )
-        variables = {str(b): data.sel(band=b, drop=True) for b in data["band"].values}
-    else:
-        variables = {str(k): v for k, v in data.data_vars.items()}
-    if "time" in data.dims:
-        if data.sizes["time"] != 1:
-            raise ParameterError(
-                f"the data holds {data.sizes['time']} times; predict one scene at a time, "
-                "e.g. data.isel(time=0)"
-            )
-        variables = {k: v.isel(time=0) if "time" in v.dims else v for k, v in variables.items()}
-    found: dict[str, str] = {}
-    for name in variables:
-        token = _token(name)
-        if token is not None and (token not in found or name.lower() == "trad"):
-            found[token] = name
-    the_mtl = _as_mtl(mtl)
-    level = the_mtl.level if the_mtl is not None else None
-    if level == "L2" and "B10" in found and found["B10"].lower().startswith("lwir"):
-        raise SceneError(
-            f"{found['B10']!r} of a Level-2 scene is surface temperature (ST_B10), not the "
-            "brightness temperature the model takes; load the band-10 radiance 'trad' "
-            "(ST_TRAD) too"
-        )
-    missing = [b for b in bands if b not in found]
-    if missing:
-        raise BandNotFoundError(
-            f"the model needs bands {list(bands)} (odc-stac: coastal, blue, green, red, nir08, "
-            f"swir16, swir22, lwir11; on Level 2 trad for B10); {sorted(variables)} lack "
-            f"{missing}"
-        )
-    stack = xr.concat(
-        [variables[found[b]].transpose("y", "x") for b in bands], dim="band", coords="minimal",
-        compat="override", join="exact",
-    ).assign_coords(band=list(bands))  # fmt: skip
-    params = [_band_params(variables[found[b]], b, found[b], the_mtl, units) for b in bands]
-    nodata = [p[2] for p in params]
-    if the_mtl is not None:
-        func: Any = _calibrate_mtl
-        kwargs: dict[str, Any] = {"bands": tuple(bands), "mtl": the_mtl, "units": units,
-                                  "nodata": nodata}  # fmt: skip
-    else:
-        func, kwargs = _calibrate_attrs, {"params": params, "units": units, "bands": tuple(bands)}
-    if stack.chunks is not None:  # every band in each block: the calibration takes them all
-        stack = stack.chunk({"band": -1})
-    values = (
-        stack.data.map_blocks(func, dtype=np.float32, **kwargs)
-        if stack.chunks is not None
-        else func(stack.values, **kwargs)
-    )
-    attrs = {**(scene_tags(the_mtl) if the_mtl is not None else {}), "UNITS": units}
-    out = stack.copy(data=values)
-    out.attrs = attrs
-    out.name = "composite"
-    if "time" not in out.coords and acquisition_time(attrs) is not None:
-        out = out.assign_coords(time=acquisition_time(attrs))
-    return out
-
-
-def _band_params(
-    var: Any, band: str, name: str, mtl: MtlMetadata | None, units: str
-) -> tuple[float, float, float | None]:
-    """``(scale, offset, nodata)`` of one variable."""
-    attrs = var.attrs
-    nodata = attrs.get("nodata", attrs.get("_FillValue"))
-    nodata = (
-        None if nodata is None or (isinstance(nodata, float) and math.isnan(nodata)) else nodata
-    )
-    integer = np.issubdtype(var.dtype, np.integer)
-    if mtl is not None:
-        if not integer:
-            raise ParameterError(
-                f"band {name!r} is {var.dtype}: with mtl= give the DN as loaded (integer), "
-                "or scaled values without mtl"
-            )
-        return 1.0, 0.0, nodata
-    scale, offset = next(
-        ((float(attrs[s]), float(attrs.get(o, 0.0))) for s, o in _SCALE if s in attrs),
-        (1.0, 0.0),
-    )
-    if band == "B10" and units == "toa" and integer:
-        if math.isclose(scale, _L2_ST_SCALE, rel_tol=1e-6):
-            raise SceneError(
-                f"{name!r} with scale {scale} is USGS Level-2 surface temperature (ST_B10), not "
-                "the brightness temperature the model takes; load 'trad' and pass mtl= (the "
-                "scene's MTL)"
-            )
-        raise SceneError(
-            f"{name!r} holds DN: brightness temperature needs the MTL's band-10 constants; "
-            "pass mtl= (the scene's MTL file or URL) or give band 10 as brightness temperature "
-            "in kelvin"
-        )
-    if integer and units == "toa" and scale == 1.0 and offset == 0.0:
-        raise SceneError(
-            f"{name!r} holds DN without scale_factor/add_offset attributes; pass mtl= (the "
-            "scene's MTL) or set the attributes (odc-stac: the raster:bands scale and offset)"
-        )
-    return scale, offset, nodata
-
-
-def _calibrate_mtl(
-    dn: npt.NDArray[Any],
-    *,
-    bands: tuple[str, ...],
-    mtl: MtlMetadata,
-    units: str,
-    nodata: list[float | None],
-) -> F32:
-    """DN of the model's bands calibrated from the MTL, as the scene's composite is."""
-    from pix2lst.lst_physics.calibrate import calibrate_composite
-
-    nd = [None if v is None else float(v) for v in nodata]
-    return calibrate_composite(np.asarray(dn), bands, mtl, units, nodata=nd)  # type: ignore[arg-type]
-
-
-def _calibrate_attrs(
-    values: npt.NDArray[Any],
-    *,
-    params: list[tuple[float, float, float | None]],
-    units: str,
-    bands: tuple[str, ...],
-) -> F32:
-    """Values scaled by their attributes, NaN at nodata; refuses values no Landsat band has."""
-    out = np.empty(values.shape, np.float32)
-    for i, (scale, offset, nodata) in enumerate(params):
-        band = values[i]
-        bad = (
-            ~np.isfinite(band)
-            if np.issubdtype(band.dtype, np.floating)
-            else np.zeros(band.shape, bool)
-        )
-        if nodata is not None:
-            bad |= band == nodata
-        out[i] = band * np.float64(scale) + np.float64(offset)
-        out[i][bad] = np.nan
-    if units == "toa":
-        _check_range(out, bands)
-    return out
-
-
-def _check_range(values: F32, bands: tuple[str, ...]) -> None:
-    """Refuse a band whose valid values are mostly outside what it can hold (more than 1 %)."""
-    for i, band in enumerate(bands):
-        v = values[i][np.isfinite(values[i])]
-        if v.size == 0:
-            continue
-        lo, hi = (150.0, 400.0) if band in ("B10", "B11") else (-0.5, 1.6)
-        share = np.count_nonzero((v < lo) | (v > hi)) / v.size
-        if share > 0.01:
-            what = "brightness temperature (K)" if hi == 400.0 else "reflectance"
-            raise ImplausibleDataError(
-                f"band {band}: {share:.0%} of the valid values lie outside {lo}-{hi}, which "
-                f"{what} cannot; scale the DN (scale_factor/add_offset attributes) or pass mtl="
-            )

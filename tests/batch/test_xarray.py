@@ -88,7 +88,7 @@ def test_lazy_physics_equals_eager_and_reads_by_window(threads, caplog):
     lazy = physics_xarray(maui, chunks=64)
     assert lazy.chunks == ((64, 64, 64, 64, 64, 47), (301,)) and _tasks(lazy) >= 6
     # nothing read yet; one chunk reads its own rows, not the scene's
-    with caplog.at_level("DEBUG", logger="pix2lst.batch.xarray_api"):
+    with caplog.at_level("DEBUG", logger="pix2lst.batch.xarray_windows"):
         part = lazy[64:128].values
     reads = [r.getMessage() for r in caplog.records if "reading rows" in r.getMessage()]
     assert reads == [f"physics: reading rows 64-128 of {eager.attrs['SCENE_ID']}"]
@@ -145,7 +145,7 @@ def test_lazy_composite_equals_eager(threads, caplog):
     eager = composite_xarray(maui)
     lazy = composite_xarray(maui, chunks=100)
     assert lazy.chunks == ((8,), (100, 100, 100, 67), (301,))
-    with caplog.at_level("DEBUG", logger="pix2lst.batch.xarray_api"):
+    with caplog.at_level("DEBUG", logger="pix2lst.batch.xarray_windows"):
         np.testing.assert_array_equal(lazy[:, 300:].values, eager.values[:, 300:])
     reads = [r.getMessage() for r in caplog.records if "reading rows" in r.getMessage()]
     assert len(reads) == 1 and "rows 300-367" in reads[0]
