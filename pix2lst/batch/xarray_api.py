@@ -68,7 +68,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 AUTO_ROWS = 512
-"""Rows per chunk for ``chunks="auto"``: a full-width Landsat strip of a few hundred MB."""
+"""Rows per chunk for ``chunks="auto"`` (and a ``{"y": "auto"}``): a full-width strip holds
+``bands x 512 x width`` float32 values."""
 
 F32 = npt.NDArray[np.float32]
 
@@ -156,6 +157,8 @@ def _rows(chunks: Any, height: int, width: int) -> Any:
         return AUTO_ROWS
     if isinstance(chunks, Mapping):
         extra = {k: v for k, v in chunks.items() if k != "y" and v not in (-1, None, width)}
+        if chunks.get("y") == "auto":
+            chunks = {**chunks, "y": AUTO_ROWS}
         if extra or not isinstance(chunks.get("y", AUTO_ROWS), int):
             raise ParameterError(
                 f"chunks {dict(chunks)!r}: results are computed in strips of whole rows; give "

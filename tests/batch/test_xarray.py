@@ -158,7 +158,7 @@ def test_lazy_composite_equals_eager(threads, caplog):
 
 
 @pytest.mark.parametrize("padding", [None, 10])
-def test_lazy_prediction_equals_eager(tmp_path, threads, padding):
+def test_lazy_prediction_equals_eager(tmp_path, threads, padding, caplog):
     """Strips on whole tile strides with a tile of context: the tile grid of every block is the
     scene's own, so the lazy mosaic is the eager one bit for bit."""
     maui = shared_scene(MAUI)
@@ -171,6 +171,14 @@ def test_lazy_prediction_equals_eager(tmp_path, threads, padding):
     assert all(r % stride == 0 and r >= 32 for r in rows[:-1]) and len(rows) >= 5
     np.testing.assert_array_equal(lazy.values, eager.values)
     assert _attrs(lazy) == _attrs(eager) and lazy.time.values == eager.time.values
+    # one strip reads its own rows and its neighbours' (the context), not the scene
+    start = rows[0]
+    with caplog.at_level("DEBUG", logger="pix2lst.batch.xarray_windows"):
+        strip = lazy[start : start + rows[1]].values
+    reads = sorted(r.getMessage().split()[3] for r in caplog.records if "reading" in r.getMessage())
+    edges = np.cumsum((0, *rows))
+    assert reads == sorted(f"{edges[i]}-{edges[i + 1]}" for i in range(3))
+    np.testing.assert_array_equal(strip, eager.values[start : start + rows[1]])
     # any dask-backed composite, chunked anyhow, is realigned to the tile grid
     comp = composite_xarray(maui, chunks=37)
     np.testing.assert_array_equal(predictor.predict_xarray(comp).values, eager.values)
