@@ -10,13 +10,24 @@ scene resolves it here, so a new source is one more branch of :func:`find_scene`
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
-from pix2lst.geo.remote import remote_scene
-from pix2lst.geo.scene import Scene, is_remote, is_scene, is_stac, local_scene
-from pix2lst.geo.stac import stac_scene
+from pix2lst.geo.remote import plain_url, remote_scene
+from pix2lst.geo.scene import (
+    Scene,
+    is_remote,
+    is_scene,
+    is_stac,
+    local_scene,
+    product_of_name,
+    url_name,
+)
+from pix2lst.geo.stac import stac_product_id, stac_scene
 
-__all__ = ["find_scene", "is_scene"]
+__all__ = ["find_scene", "is_scene", "scene_identity"]
+
+_MTL = re.compile(r"_?MTL\.(txt|json|xml)$", re.IGNORECASE)
 
 
 def find_scene(path: str | os.PathLike[str] | Any) -> Scene:
@@ -32,3 +43,24 @@ def find_scene(path: str | os.PathLike[str] | Any) -> Scene:
     if is_remote(os.fspath(path)):
         return remote_scene(os.fspath(path))
     return local_scene(path)
+
+
+def scene_identity(path: str | os.PathLike[str] | Any) -> str:
+    """The identity of the scene ``path`` names: :attr:`Scene.product_id` of
+    :func:`find_scene`, found without reading any raster (what names a scene's
+    outputs and what a batch's duplicate check compares).
+
+    A STAC item (or USGS's SR and ST items of one scene) answers from its MTL asset's
+    file name, ``landsat:product_id`` or id; an MTL URL from its file name (else its
+    MTL is fetched); a local folder or MTL file from its MTL. The same scene given as
+    a folder, an MTL URL or a STAC item has one identity.
+    """
+    if isinstance(path, Scene):
+        return path.product_id
+    if is_stac(path):
+        return stac_product_id(path)
+    location = os.fspath(path)
+    if is_remote(location):
+        found = product_of_name(_MTL.sub("", url_name(plain_url(location))))
+        return found or remote_scene(location).product_id
+    return local_scene(location).product_id

@@ -102,6 +102,10 @@ class MtlMetadata:
     file_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     scene_center_time: str | None = None
     """``SCENE_CENTER_TIME`` as written (``HH:MM:SS.fffffffZ``, UTC), when the MTL has it."""
+    product_id: str | None = None
+    """``LANDSAT_PRODUCT_ID`` (Collection 1/2: ``LC09_L1TP_063046_20230714_20230714_02_T1``)."""
+    landsat_scene_id: str | None = None
+    """``LANDSAT_SCENE_ID`` (``LC80200392015216LGN00``), when the MTL has it."""
 
     def __post_init__(self) -> None:
         if not -90.0 <= self.sun_elevation <= 90.0:
@@ -393,6 +397,8 @@ def _build(groups: Groups, path: Path) -> MtlMetadata:
         st_add=st_add,
         file_names=MappingProxyType(file_names),
         scene_center_time=(q.text("SCENE_CENTER_TIME") or "").strip('"') or None,
+        product_id=q.text("LANDSAT_PRODUCT_ID"),
+        landsat_scene_id=q.text("LANDSAT_SCENE_ID"),
     )
 
 
