@@ -41,10 +41,10 @@ from pix2lst.batch.xarray_windows import (
     lazy_array,
     physics_inputs,
 )
-from pix2lst.errors import ParameterError, SceneError
+from pix2lst.errors import ParameterError
 from pix2lst.geo.grid import Grid
 from pix2lst.geo.inputs import find_scene
-from pix2lst.geo.scene import Location, Scene
+from pix2lst.geo.scene import Scene
 from pix2lst.geo.tags import product_tags, scene_tags
 from pix2lst.geo.units import parse_temperature_units
 
@@ -58,7 +58,6 @@ __all__ = [
     "acquisition_time",
     "bands_composite",
     "composite_xarray",
-    "merge_scenes",
     "physics_xarray",
     "predict_xarray",
     "read_lst_xarray",
@@ -122,31 +121,8 @@ def acquisition_time(attrs: Mapping[str, Any]) -> np.datetime64 | None:
 
 
 def _scene(scene: Any) -> Scene:
-    if isinstance(scene, Scene):
-        return scene
-    if isinstance(scene, list | tuple):
-        return merge_scenes([_scene(s) for s in scene])
-    return find_scene(scene)
-
-
-def merge_scenes(scenes: Sequence[Scene]) -> Scene:
-    """One scene from the parts of one acquisition (USGS's SR and ST items of a Level-2
-    scene): the bands of all, the MTL and location of the first."""
-    if not scenes:
-        raise ParameterError("an empty list of scenes; give one scene or the items of one scene")
-    first = scenes[0]
-    for other in scenes[1:]:
-        if other.scene_id != first.scene_id or other.level != first.level:
-            raise SceneError(
-                f"{first.scene_id} ({first.level}) and {other.scene_id} ({other.level}) are "
-                "not parts of one scene; give the STAC items of one scene together, or one at "
-                "a time"
-            )
-    bands: dict[str, Location] = {}
-    for s in scenes:
-        for key, loc in s.bands.items():
-            bands.setdefault(key, loc)
-    return Scene(first.root, first.mtl, bands, first.level)
+    """The scene of ``scene`` (a list: the STAC items of one scene, USGS's SR and ST items)."""
+    return scene if isinstance(scene, Scene) else find_scene(scene)
 
 
 def _rows(chunks: Any, height: int, width: int) -> Any:

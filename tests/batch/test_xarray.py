@@ -336,8 +336,10 @@ def test_sr_and_st_items_of_one_scene_together(tmp_path, threads):
     )
     with pytest.raises(BandNotFoundError, match="ST_TRAD not found"):
         physics_xarray(sr)
-    with pytest.raises(SceneError, match="not parts of one scene"):
-        physics_xarray([sr, shared_scene(MAUI)])
+    greenland = shared_scene("LC08_L2SP_005009_20150710_fullscene_515m")
+    other = _local_item(greenland, "LC08_L2SP_005009_20150710_20200908_02_T2_ST_stac.json")
+    with pytest.raises(SceneError, match="one scene"):  # the ST item of another scene
+        physics_xarray([sr, other])
 
 
 @settings(max_examples=200, deadline=None)
