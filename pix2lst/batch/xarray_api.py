@@ -306,7 +306,9 @@ def predict_xarray(
     them (:func:`bands_composite`; ``mtl`` as there). ``chunks``: lazily, in strips of
     about that many rows (rounded up to whole tile strides, at least a tile's worth of
     them), each predicted with a tile of context above and below, so the result equals
-    the eager one. A dask-backed ``odc`` input is predicted lazily anyway.
+    the eager one. A dask-backed ``odc`` input is predicted lazily anyway. A lazy
+    prediction is computed where its predictor is (dask's threads scheduler); many scenes
+    on a cluster are :func:`pix2lst.batch.run`'s work.
     """
     import xarray as xr
 

@@ -66,10 +66,25 @@ def _lock(predictor: Any) -> threading.Lock:
         return lock
 
 
+class _Held:
+    """The predictor inside the graph: it stays in this process (its ONNX Runtime sessions
+    cannot travel), and says so in one line where a scheduler tries to send it away."""
+
+    def __init__(self, predictor: Any) -> None:
+        self.predictor = predictor
+
+    def __reduce__(self) -> Any:
+        raise ParameterError(
+            "a lazy prediction runs in the process that holds its predictor: compute it with "
+            "dask's threads scheduler (dask.config.set(scheduler='threads')), or predict many "
+            "scenes on a cluster with pix2lst.batch.run"
+        )
+
+
 def _predict_block(
     block: npt.NDArray[Any],
     *,
-    predictor: Any,
+    held: _Held,
     units: str,
     depth: int,
     n_blocks: int,
@@ -79,8 +94,8 @@ def _predict_block(
     i = 0 if block_id is None else block_id[0]  # (row, column) of the output block
     top = depth if i > 0 else 0
     bottom = depth if i < n_blocks - 1 else 0
-    with _lock(predictor):
-        out = predictor.predict_array(np.asarray(block, dtype=np.float32), units=units)
+    with _lock(held.predictor):
+        out = held.predictor.predict_array(np.asarray(block, dtype=np.float32), units=units)
     return out[top : out.shape[0] - bottom]
 
 
@@ -89,7 +104,8 @@ def predict_lazy(predictor: Any, data: Any, units: str, rows: int | None = None)
     ``(band, y, x)`` in the model's band order and input units.
 
     ``rows``: rows per strip (default: the input's first row chunk), rounded up to a
-    multiple of the tile stride and at least :func:`overlap_depth`.
+    multiple of the tile stride and at least :func:`overlap_depth`. The blocks run in
+    this process, one at a time per predictor (dask's threads or synchronous scheduler).
     """
     _, height, width = data.shape
     tile = predictor.tile_size
@@ -98,7 +114,7 @@ def predict_lazy(predictor: Any, data: Any, units: str, rows: int | None = None)
     chunks = aligned_chunks(rows or data.chunks[1][0], height, tile, stride)
     data = data.rechunk({0: -1, 1: chunks, 2: -1})
     func = functools.partial(
-        _predict_block, predictor=predictor, units=units, depth=depth, n_blocks=len(chunks)
+        _predict_block, held=_Held(predictor), units=units, depth=depth, n_blocks=len(chunks)
     )
     meta = np.empty((0, 0), np.float32)
     if len(chunks) == 1:  # the whole raster in one block: nothing to overlap

@@ -179,6 +179,12 @@ def test_lazy_prediction_equals_eager(tmp_path, threads, padding, caplog):
     edges = np.cumsum((0, *rows))
     assert reads == sorted(f"{edges[i]}-{edges[i + 1]}" for i in range(3))
     np.testing.assert_array_equal(strip, eager.values[start : start + rows[1]])
+    celsius = predict_xarray(maui, predictor, chunks=50, units="C")
+    np.testing.assert_array_equal(celsius.values, predict_xarray(maui, predictor, units="C").values)
+    import cloudpickle
+
+    with pytest.raises(ParameterError, match="runs in the process that holds its predictor"):
+        cloudpickle.dumps(lazy.data)  # what a distributed scheduler would send its workers
     # any dask-backed composite, chunked anyhow, is realigned to the tile grid
     comp = composite_xarray(maui, chunks=37)
     np.testing.assert_array_equal(predictor.predict_xarray(comp).values, eager.values)
