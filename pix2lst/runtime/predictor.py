@@ -334,11 +334,12 @@ class LSTPredictor:
         strip by strip (:func:`pix2lst.runtime.lazy.predict_lazy`: the same values as
         an eager prediction). xarray and dask are imported by the caller, never here.
         """
-        if not hasattr(composite, "dims") or "band" not in composite.dims:
+        dims = tuple(getattr(composite, "dims", ()))
+        if "band" not in dims or not hasattr(composite, "transpose"):
             raise ParameterError(
-                f"expected a composite DataArray (band, y, x), got {type(composite).__name__}"
-                f"{' with dims ' + str(tuple(composite.dims)) if hasattr(composite, 'dims') else ''}"
-                "; for a Dataset of bands (odc.stac.load) use pix2lst.batch.predict_xarray"
+                f"expected a composite DataArray (band, y, x), got a {type(composite).__name__} "
+                f"with dims {dims}; for a Dataset of bands (odc.stac.load) use "
+                "pix2lst.batch.predict_xarray"
             )
         bands = list(self.metadata.bands)
         if "band" in composite.coords and composite.sizes.get("band") is not None:
