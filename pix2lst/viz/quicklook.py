@@ -20,7 +20,13 @@ from matplotlib.figure import Figure
 
 from pix2lst.geo.atomic import check_output
 from pix2lst.viz import style
-from pix2lst.viz.mapaxes import draw_map, georeferenced, png_transform, write_world_file
+from pix2lst.viz.mapaxes import (
+    draw_map,
+    georeferenced,
+    png_transform,
+    world_file_paths,
+    write_world_file,
+)
 from pix2lst.viz.raster import (
     DEFAULT_MAX_PIXELS,
     Grid,
@@ -106,6 +112,7 @@ def quicklook(
     check_output(out, overwrite=overwrite, inputs=[src])
     lst_cmap(cmap)  # fail on a bad name before reading
     layer = read_lst(src, max_pixels=max_pixels)
+    _check_sidecars(out, layer.grid, overwrite=overwrite, src=src)
     if mask is not None:
         check_same_grid(layer.source_grid, read_grid(mask), (str(src), str(mask)))
         layer = mask_layer(layer, np.isnan(read_lst(mask, max_pixels=max_pixels).values))
@@ -115,11 +122,21 @@ def quicklook(
     return _save_map(fig, out, layer.grid, overwrite=overwrite)
 
 
+def _check_sidecars(
+    out: str | os.PathLike[str], grid: Grid, *, overwrite: bool, src: str | os.PathLike[str]
+) -> None:
+    """Refuse, before the PNG is written, to replace its world file or .aux.xml unasked."""
+    if georeferenced(grid):
+        for side in world_file_paths(out):
+            check_output(side, overwrite=overwrite, inputs=[src])
+
+
 def _save_map(fig: Figure, out: str | os.PathLike[str], grid: Grid, *, overwrite: bool) -> Path:
     """Save ``fig`` and, when its map is georeferenced, a world file and CRS beside it."""
     path = save_figure(fig, out, overwrite=overwrite)
     if georeferenced(grid):
-        write_world_file(path, png_transform(fig, fig.axes[0], _DPI), grid.crs)
+        transform = png_transform(fig, fig.axes[0], _DPI)
+        write_world_file(path, transform, grid.crs, overwrite=overwrite)
     return path
 
 
@@ -156,6 +173,7 @@ def rgb_quicklook(
     """
     check_output(out, overwrite=overwrite, inputs=[src])
     layer = read_rgb(src, max_pixels=max_pixels, low=clip[0], high=clip[1])
+    _check_sidecars(out, layer.grid, overwrite=overwrite, src=src)
     h, w = layer.image.shape[:2]
     fig = new_figure(_FIG_WIDTH * 0.85, _FIG_WIDTH * 0.85 * h / w + 1.0, dpi=_DPI)
     ax = fig.add_subplot()
