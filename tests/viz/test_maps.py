@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from pix2lst.cli import main
 from pix2lst.errors import OutputExistsError
+from pix2lst.geo.plausible import LST_RANGE_K
 from pix2lst.viz import quicklook
 from pix2lst.viz.mapaxes import StepFormatter, tick_decimals
 from pix2lst.viz.quicklook import lst_figure
@@ -46,7 +47,9 @@ def test_implausible_values_are_said_once_and_drawn_as_nodata(tmp_path: Path) ->
     for name, args in runs.items():
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, (name, result.output)
-        warnings = [line for line in result.stderr.splitlines() if "outside 150-400 K" in line]
+        low, high = LST_RANGE_K
+        said = f"outside {low:g}-{high:g} K"
+        warnings = [line for line in result.stderr.splitlines() if said in line]
         assert len(warnings) == 1, (name, result.stderr)
         assert f"{len(CORRUPT)} of " in warnings[0] and "3e+38" in warnings[0]
         assert "drawn as nodata" in warnings[0]
