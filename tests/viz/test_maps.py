@@ -4,21 +4,24 @@ stretch that clouds do not set."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from matplotlib.colors import to_hex
 
 from pix2lst.cli import main
 from pix2lst.errors import OutputExistsError
 from pix2lst.geo.plausible import LST_RANGE_K
-from pix2lst.viz import quicklook
+from pix2lst.viz import quicklook, write_viewer
 from pix2lst.viz.mapaxes import StepFormatter, tick_decimals
 from pix2lst.viz.quicklook import lst_figure
 from pix2lst.viz.raster import read_lst
 from pix2lst.viz.rgb import read_rgb
-from pix2lst.viz.style import true_colour
+from pix2lst.viz.style import lst_cmap, true_colour
 from tests.conftest import BANDS, lst_values, write_composite, write_lst
 
 CORRUPT = [(20, 30, 3.0e38), (40, 60, -3.0e38), (50, 70, 1.0e6)]
@@ -94,6 +97,21 @@ def test_clipped_colour_bars_get_arrows(tmp_path: Path) -> None:
     assert extend((2.0, 98.0)) == "both"
     assert extend((0.0, 100.0)) == "neither"
     assert extend((0.0, 90.0)) == "max" and extend((10.0, 100.0)) == "min"
+
+
+def test_the_viewer_colour_bars_get_arrows_where_they_clip(tmp_path: Path) -> None:
+    a = write_lst(tmp_path / "a.tif", lst_values())
+    b = write_lst(tmp_path / "b.tif", lst_values(warm=3.0))
+    for clip, want in (((2.0, 98.0), ["max", "min"]), ((0.0, 100.0), [])):
+        page = write_viewer([a, b], tmp_path / f"v{clip[0]:g}.html", clip=clip).read_text()
+        m = re.search(r'id="pix2lst-data">(.*?)</script>', page, re.S)
+        assert m is not None
+        lst_bar, diff_bar = json.loads(m.group(1).replace("<\\/", "</"))["colorbars"]
+        assert sorted(lst_bar["arrows"]) == want
+        cmap = lst_cmap(None)
+        for end, colour in lst_bar["arrows"].items():
+            assert colour == to_hex(cmap(0.0 if end == "min" else 1.0))
+        assert diff_bar["arrows"] == {}  # B - A is 0 or 3 K: within its symmetric 98 % scale
 
 
 def test_clouds_do_not_blacken_the_true_colour(tmp_path: Path) -> None:
