@@ -270,22 +270,36 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def configure_logging(verbose: int, quiet: bool) -> Callable[[], None]:
     """Set pix2lst's own logger: WARNING by default, -v INFO, -vv DEBUG, -q ERROR.
 
-    Only the ``pix2lst`` logger gets a handler and a level; rasterio, GDAL and
-    numba keep theirs, so ``-vv`` shows pix2lst's debug lines, not theirs.
-    Returns a function that puts the logger back as it was (the group calls it
-    when the command ends, so that a library user's logging is left alone).
+    pix2lst's logger follows ``-v``; rasterio's (which carries GDAL's messages, e.g. a
+    creation option the driver ignores) shows its warnings, never its debug lines, so
+    ``-vv`` shows pix2lst's debug lines, not theirs. With ``-q`` only errors reach the
+    terminal: rasterio's and GDAL's warnings and Python warnings are held back too.
+    Returns a function that puts everything back as it was (the group calls it when
+    the command ends, so that a library user's logging is left alone).
     """
-    level = logging.ERROR if quiet else logging.WARNING - 10 * min(verbose, 2)
-    logger = logging.getLogger("pix2lst")
-    old_level = logger.level
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter(_LOG_FORMAT))
-    logger.setLevel(level)
-    logger.addHandler(handler)
+    levels = {
+        "pix2lst": logging.ERROR if quiet else logging.WARNING - 10 * min(verbose, 2),
+        "rasterio": logging.ERROR if quiet else logging.WARNING,
+    }
+    if quiet:  # warnings.warn(...) goes through logging (py.warnings), at ERROR only
+        logging.captureWarnings(True)
+        levels["py.warnings"] = logging.ERROR
+    saved = {}
+    for name, level in levels.items():
+        logger = logging.getLogger(name)
+        saved[name] = logger.level
+        logger.setLevel(level)
+        logger.addHandler(handler)
 
     def restore() -> None:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
+        for name, level in saved.items():
+            logger = logging.getLogger(name)
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+        if quiet:
+            logging.captureWarnings(False)
 
     return restore
 

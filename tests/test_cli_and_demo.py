@@ -216,6 +216,34 @@ def test_verbosity_raises_only_pix2lst_logger(tmp_path: Path) -> None:
     assert q.returncode == 0 and q.stderr == ""
 
 
+def test_quiet_holds_back_library_and_gdal_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pix2lst._cli_options import configure_logging
+
+    scene = crop_scene(tmp_path / "scene", size=48)
+    # avdan emissivity warns (Python warnings); -q shows errors only
+    args = ["physics", str(scene), "--emissivity", "avdan"]
+    loud = _run(*args, "-o", str(tmp_path / "a.tif"))
+    assert loud.returncode == 0 and "avdan" in loud.stderr, loud.stderr
+    quiet = _run("-q", *args, "-o", str(tmp_path / "b.tif"))
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
+
+    def gdal_warning(name: str) -> None:  # GDAL says it ignores an unknown creation option
+        profile = {"driver": "GTiff", "width": 4, "height": 4, "count": 1, "dtype": "uint8"}
+        with rasterio.open(tmp_path / name, "w", **profile, foo="bar") as ds:
+            ds.write(np.zeros((1, 4, 4), dtype=np.uint8))
+
+    for is_quiet in (False, True):
+        restore = configure_logging(0, is_quiet)
+        try:
+            gdal_warning(f"q{is_quiet}.tif")
+        finally:
+            restore()
+        said = capsys.readouterr().err
+        assert ("does not support creation option FOO" in said) is not is_quiet, said
+
+
 def test_progress_bars_only_on_a_terminal(tmp_path: Path) -> None:
     comp = write_composite(tmp_path / "c.tif", np.full((8, 96, 96), 0.2, dtype=np.float32))
     model = make_model(tmp_path / "m.onnx", "constant", tile=32)
