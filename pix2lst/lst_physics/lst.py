@@ -20,6 +20,7 @@ from rasterio.windows import Window
 
 from pix2lst.errors import EmptySceneError, ParameterError
 from pix2lst.geo.bandfiles import open_bands
+from pix2lst.geo.plausible import lst_range_count
 from pix2lst.geo.scene import Location, Scene
 from pix2lst.geo.stream import (
     Progress,
@@ -162,4 +163,5 @@ def write_lst(
         inputs, out, compute, count=1, descriptions=("LST",), tags=tags,
         band_units=(unit_name,), overwrite=overwrite, strip_rows=strip_rows, progress=progress,
         cog=cog, creation_options=creation_options, protect=[sc],
+        check=lst_range_count(unit_name),
     )  # fmt: skip
