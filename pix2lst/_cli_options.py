@@ -123,16 +123,34 @@ def _parse_co(
 
 
 def co_option(f: F) -> F:
-    """``--co NAME=VALUE`` (repeatable), passed as ``creation_options`` (a dict)."""
-    return click.option(
+    """``--co NAME=VALUE`` (repeatable), passed as ``creation_options`` (a dict).
+
+    Each option is tried with GDAL's driver (COG when the command's ``--cog`` is set,
+    else GTiff) before the command starts: one GDAL does not accept (``COMPRESS=NOPE``,
+    ``FOO=BAR``, ``NBITS=8``, ``BLOCKXSIZE=100``) stops it with one line, before any work.
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, creation_options: dict[str, str], **kw: Any) -> Any:
+        from pix2lst.errors import ParameterError
+        from pix2lst.geo.writer import check_creation_options
+
+        try:
+            checked = check_creation_options(creation_options, bool(kw.get("cog", False)))
+        except ParameterError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--co'") from None
+        return f(*args, creation_options=checked, **kw)
+
+    return click.option(  # type: ignore[return-value]
         "--co",
         "creation_options",
         multiple=True,
         metavar="NAME=VALUE",
         callback=_parse_co,
         help="GDAL creation option of the written GeoTIFF, e.g. --co COMPRESS=ZSTD "
-        "--co BLOCKXSIZE=512 (repeatable; names as in GDAL's GTiff/COG driver docs).",
-    )(f)
+        "--co BLOCKXSIZE=512 (repeatable; names as in GDAL's GTiff/COG driver docs; "
+        "checked with GDAL's driver before any work).",
+    )(wrapper)
 
 
 def cog_option(f: F) -> F:

@@ -178,6 +178,29 @@ def test_the_shell_completes_paths_of_scene_and_lst_arguments() -> None:
     assert complete("predict", "https://example.com/L") == []  # a URL is not a local path
 
 
+@pytest.mark.parametrize("co", ["COMPRESS=NOPE", "FOO=BAR", "NBITS=8", "BLOCKXSIZE=100"])
+def test_creation_options_gdal_refuses_stop_every_writer_first(
+    co: str, sample_scene: Path, tmp_path: Path
+) -> None:
+    model = make_model(tmp_path / "m.onnx", "constant", tile=32)
+    out = tmp_path / "out"
+    commands = [
+        ["physics", str(sample_scene), "-o", str(out / "p.tif")],
+        ["composite", str(sample_scene), "-o", str(out / "c.tif")],
+        ["predict", str(sample_scene), "-o", str(out / "m.tif"), "--model", str(model)],
+        ["batch", "physics", str(sample_scene), "-o", str(out)],
+        ["batch", "predict", str(sample_scene), "-o", str(out), "--model", str(model)],
+    ]
+    for args in commands:
+        for cog in ([], ["--cog"]):
+            result = CliRunner().invoke(main, [*args, *cog, "--co", co])
+            assert result.exit_code == 2, (args, cog, result.output)
+            errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+            assert len(errors) == 1 and f"does not accept --co {co}" in errors[0], result.output
+            assert ("COG driver" if cog else "GTiff driver") in errors[0], errors
+            assert not out.exists()  # refused before any work
+
+
 def test_co_values_are_parsed() -> None:
     from pix2lst._cli_options import co_option
 
