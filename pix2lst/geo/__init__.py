@@ -15,7 +15,8 @@ One place for each raster concern:
 * :mod:`.writer`: the one GeoTIFF/COG writer (profile, GDAL's overviews, band unit,
   tags, verified), :mod:`.verify`: its read-back check before the rename (every block
   present and decoding), :mod:`.plausible`: the plausibility rules callers pass it,
-  :mod:`.tags`: the tag names, :mod:`.units`: K / degC;
+  :mod:`.qml`: the QGIS style beside an LST, :mod:`.tags`: the tag names,
+  :mod:`.units`: K / degC;
 * :mod:`.atomic`: no partial output, no silent overwrite.
 
 Submodules are imported on use; ``from pix2lst.geo import Grid`` also works.

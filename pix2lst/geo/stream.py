@@ -82,11 +82,13 @@ def stream_to_geotiff(
     creation_options: Sequence[str] | Mapping[str, str] | None = None,
     protect: Sequence[object] = (),
     check: ValueCheck | None = None,
+    style: bool = False,
 ) -> Path:
     """Stream ``inputs`` through ``compute(arrays, nodata, window) -> (count, h, w) | (h, w)``.
 
     Written by :func:`pix2lst.geo.writer.raster_writer` (atomic, verified, overviews;
-    ``cog``, ``creation_options`` and the plausibility ``check`` as there).
+    ``cog``, ``creation_options``, the plausibility ``check`` and the QGIS ``style`` as
+    there).
 
     ``out`` must not be one of ``inputs`` nor a file of the scenes in ``protect``
     (:func:`pix2lst.geo.atomic.check_output`). Raises :class:`EmptySceneError` (and
@@ -104,7 +106,7 @@ def stream_to_geotiff(
             raster_writer(
                 target, grid_of(ref), count=count, descriptions=descriptions, units=band_units,
                 tags=tags, band_tags=band_tags, cog=cog, overwrite=overwrite,
-                creation_options=creation_options, inputs=guarded, check=check,
+                creation_options=creation_options, inputs=guarded, check=check, style=style,
             ) as dst,
         ):  # fmt: skip
 

@@ -324,6 +324,7 @@ def raster_writer(
     creation_options: Sequence[str] | Mapping[str, str] | None = None,
     inputs: Sequence[Any] = (),
     check: ValueCheck | None = None,
+    style: bool = False,
 ) -> Iterator[RasterWriter]:
     """Open ``dst`` for writing; the file appears at ``dst`` only if the block succeeds.
 
@@ -333,7 +334,10 @@ def raster_writer(
     ``check``: the caller's plausibility rule (e.g.
     :func:`pix2lst.geo.plausible.lst_range_count` for an LST): it sees every array
     written, and when it refuses them (:class:`~pix2lst.errors.ImplausibleDataError`)
-    nothing is written.
+    nothing is written. ``style``: a one-band temperature raster (an LST) also gets its
+    QGIS style beside it once it is in place (:func:`pix2lst.geo.qml.write_qml`: the
+    figures' colour ramp on the 2nd-98th percentiles; an existing style is replaced only
+    with ``overwrite``).
     """
     extra = check_creation_options(creation_options, cog, dtype=dtype, count=count)
     profile = creation_profile(grid, count, dtype=dtype, nodata=nodata, threads=threads)
@@ -389,3 +393,7 @@ def raster_writer(
                 for leftover in (stream_path, Path(str(stream_path) + ".aux.xml")):
                     with contextlib.suppress(FileNotFoundError):
                         leftover.unlink()
+    if style:
+        from pix2lst.geo.qml import write_qml  # matplotlib: only when used
+
+        write_qml(target, (units or ["K"])[0] or "K", overwrite=overwrite, inputs=inputs)

@@ -376,7 +376,8 @@ class LSTPredictor:
         writes nothing); :meth:`predict_array` returns all NaN for it instead. ``dst``
         must not be the input or the model, nor a band of the input scene; LST outside
         :data:`~pix2lst.geo.plausible.LST_RANGE_K` on more than 1 % of the valid pixels is refused
-        (:class:`~pix2lst.errors.ImplausibleDataError`) unless ``check_range=False``.
+        (:class:`~pix2lst.errors.ImplausibleDataError`) unless ``check_range=False``; a
+        checked LST gets its QGIS style beside it (``.qml``, :mod:`pix2lst.geo.qml`).
         """
         started = time.perf_counter()
         shift = self._shift(units)
@@ -417,6 +418,7 @@ class LSTPredictor:
                     creation_options=creation_options,
                     inputs=[src, self.model.path],
                     check=lst_range_count(unit_name) if check_range else None,
+                    style=check_range,
                 ) as sink,
             ):
                 stats: PipelineStats = run_pipeline(
