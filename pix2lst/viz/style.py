@@ -30,6 +30,7 @@ from pix2lst.errors import (
     UnknownColormapError,
 )
 from pix2lst.geo.atomic import atomic_output
+from pix2lst.geo.qml import LST_COLORMAP
 from pix2lst.geo.units import KELVIN_OFFSET
 
 __all__ = [
@@ -51,8 +52,10 @@ __all__ = [
     "wrap_text",
 ]
 
-#: Default LST colour map: diverging blue (cool) - yellow - red (hot), colour-blind safe.
-LST_CMAP_NAME = "RdYlBu_r"
+#: Default LST colour map: the one of the QGIS style beside every LST GeoTIFF
+#: (diverging blue (cool) - yellow - red (hot), colour-blind safe), so that a figure and
+#: the raster in QGIS look alike.
+LST_CMAP_NAME = LST_COLORMAP
 #: Default colour map for differences (B - A), centred on zero: blue cooler, red warmer.
 DIFF_CMAP_NAME = "RdBu_r"
 #: 0 degrees Celsius in kelvin.
