@@ -102,10 +102,10 @@ def quicklook(
 ) -> Path:
     """Write a colour-mapped PNG of the LST GeoTIFF ``src`` to ``out``; return ``out``.
 
-    ``cmap`` is any matplotlib colour map name (default :data:`~pix2lst.viz.style.LST_CMAP_NAME`,
-    the QGIS style's), ``clip``
-    the percent-clip stretch, ``max_pixels`` the cap on pixels read (the raster
-    is decimated above it), ``title`` overrides the one made from the tags.
+    ``cmap`` is any matplotlib colour map name (default
+    :data:`~pix2lst.viz.style.LST_CMAP_NAME`, the QGIS style's), ``clip`` the
+    percent-clip stretch, ``max_pixels`` the cap on pixels read (the raster is
+    decimated above it), ``title`` overrides the one made from the tags.
     ``mask`` is a raster on the same grid whose nodata pixels are hidden here
     too (e.g. the cloud-masked physics LST); ``note`` is printed under the map.
     A world file (``.pgw``) and ``.png.aux.xml`` (CRS) are written beside the PNG.
