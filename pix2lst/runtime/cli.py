@@ -7,15 +7,16 @@ from pathlib import Path
 import click
 
 from pix2lst._cli_options import (
+    SCENE_INPUT,
     co_option,
     cog_option,
+    echo_result,
     output_option,
     overwrite_option,
     progress_callback,
     tile_size_option,
     tiling_option,
 )
-from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.priority import IO_PRIORITIES
 from pix2lst.runtime.tiling import TILINGS
@@ -125,4 +126,4 @@ def predict(
             input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress,
             creation_options=creation_options,
         )  # fmt: skip
-    click.echo(summary.line())
+    echo_result(summary.line())

@@ -18,6 +18,7 @@ from pix2lst._machine import affinity_cores
 from pix2lst.errors import BandNotFoundError, EmptySceneError, ParameterError
 from pix2lst.geo.bands import band_key
 from pix2lst.geo.grid import Grid
+from pix2lst.geo.plausible import lst_range_count
 from pix2lst.geo.scene import Scene
 from pix2lst.geo.sources import ArraySource, Source, open_source
 from pix2lst.geo.tags import SCENE_TAGS, product_tags
@@ -82,9 +83,8 @@ class PredictionSummary:
 def gdal_cache_bytes(block_row_bytes: int, width: int) -> int:
     """GDAL's block cache while a scene streams through :meth:`LSTPredictor.predict_file`
     (GDAL's default is 5 % of RAM): a row of input blocks twice over (each block decoded
-    once; 0 where :mod:`pix2lst.geo.decode` decodes them), two rows of the output's
-    float32 blocks across ``width`` px (GDAL compresses blocks as they leave the cache)
-    and 8 MB."""
+    once), two rows of the output's float32 blocks across ``width`` px (GDAL compresses
+    blocks as they leave the cache) and 8 MB."""
     return 2 * block_row_bytes + 2 * BLOCK * width * 4 + (8 << 20)
 
 
@@ -390,8 +390,9 @@ class LSTPredictor:
         single valid pixel raises :class:`~pix2lst.errors.EmptySceneError` (and
         writes nothing); :meth:`predict_array` returns all NaN for it instead. ``dst``
         must not be the input or the model, nor a band of the input scene; LST outside
-        150-400 K on more than 1 % of the valid pixels is refused
-        (:class:`~pix2lst.errors.ImplausibleDataError`) unless ``check_range=False``.
+        :data:`~pix2lst.geo.plausible.LST_RANGE_K` on more than 1 % of the valid pixels is refused
+        (:class:`~pix2lst.errors.ImplausibleDataError`) unless ``check_range=False``; a
+        checked LST gets its QGIS style beside it (``.qml``, :mod:`pix2lst.geo.qml`).
         """
         started = time.perf_counter()
         shift = self._shift(units)
@@ -431,7 +432,8 @@ class LSTPredictor:
                     threads=threads,
                     creation_options=creation_options,
                     inputs=[src, self.model.path],
-                    check_range=check_range,
+                    check=lst_range_count(unit_name) if check_range else None,
+                    style=check_range,
                 ) as sink,
             ):
                 stats: PipelineStats = run_pipeline(

@@ -33,10 +33,10 @@ def test_physics_refuses_an_implausible_lst(scene: Path, tmp_path: Path) -> None
     out = tmp_path / "lst.tif"
     with pytest.raises(ImplausibleDataError, match="bad calibration constants") as err:
         write_lst(work, out)
-    assert "outside the plausible 150 to 400 K" in str(err.value)
+    assert "outside the plausible 170 to 360 K" in str(err.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
     res = CliRunner().invoke(main, ["physics", str(work), "-o", str(out), "--units", "C"])
-    assert res.exit_code == 1 and "-123.15 to 126.85 degC" in res.output
+    assert res.exit_code == 1 and "-103.15 to 86.85 degC" in res.output
     assert "wrote" not in res.output
 
 

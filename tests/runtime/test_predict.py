@@ -361,7 +361,7 @@ def test_cog_output_is_valid(tmp_path: Path, models: dict[str, Path]) -> None:
 def test_scene_folder_equals_composite(
     tmp_path: Path, sample_scene: Path, target: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the scene is read as DN (decoded by geo.decode, or by GDAL) and looked up
+    # the scene is read as DN (decoded by GDAL, either decoder name) and looked up
     # (kernels.lookup_rows, the residual BT by table), the composite as calibrated
     # values: bit for bit the same output
     import functools
