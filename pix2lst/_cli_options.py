@@ -124,16 +124,34 @@ def _parse_co(
 
 
 def co_option(f: F) -> F:
-    """``--co NAME=VALUE`` (repeatable), passed as ``creation_options`` (a dict)."""
-    return click.option(
+    """``--co NAME=VALUE`` (repeatable), passed as ``creation_options`` (a dict).
+
+    Each option is tried with GDAL's driver (COG when the command's ``--cog`` is set,
+    else GTiff) before the command starts: one GDAL does not accept (``COMPRESS=NOPE``,
+    ``FOO=BAR``, ``NBITS=8``, ``BLOCKXSIZE=100``) stops it with one line, before any work.
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, creation_options: dict[str, str], **kw: Any) -> Any:
+        from pix2lst.errors import ParameterError
+        from pix2lst.geo.writer import check_creation_options
+
+        try:
+            checked = check_creation_options(creation_options, bool(kw.get("cog", False)))
+        except ParameterError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--co'") from None
+        return f(*args, creation_options=checked, **kw)
+
+    return click.option(  # type: ignore[return-value]
         "--co",
         "creation_options",
         multiple=True,
         metavar="NAME=VALUE",
         callback=_parse_co,
         help="GDAL creation option of the written GeoTIFF, e.g. --co COMPRESS=ZSTD "
-        "--co BLOCKXSIZE=512 (repeatable; names as in GDAL's GTiff/COG driver docs).",
-    )(f)
+        "--co BLOCKXSIZE=512 (repeatable; names as in GDAL's GTiff/COG driver docs; "
+        "checked with GDAL's driver before any work).",
+    )(wrapper)
 
 
 def cog_option(f: F) -> F:
@@ -271,22 +289,36 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def configure_logging(verbose: int, quiet: bool) -> Callable[[], None]:
     """Set pix2lst's own logger: WARNING by default, -v INFO, -vv DEBUG, -q ERROR.
 
-    Only the ``pix2lst`` logger gets a handler and a level; rasterio, GDAL and
-    numba keep theirs, so ``-vv`` shows pix2lst's debug lines, not theirs.
-    Returns a function that puts the logger back as it was (the group calls it
-    when the command ends, so that a library user's logging is left alone).
+    pix2lst's logger follows ``-v``; rasterio's (which carries GDAL's messages, e.g. a
+    creation option the driver ignores) shows its warnings, never its debug lines, so
+    ``-vv`` shows pix2lst's debug lines, not theirs. With ``-q`` only errors reach the
+    terminal: rasterio's and GDAL's warnings and Python warnings are held back too.
+    Returns a function that puts everything back as it was (the group calls it when
+    the command ends, so that a library user's logging is left alone).
     """
-    level = logging.ERROR if quiet else logging.WARNING - 10 * min(verbose, 2)
-    logger = logging.getLogger("pix2lst")
-    old_level = logger.level
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter(_LOG_FORMAT))
-    logger.setLevel(level)
-    logger.addHandler(handler)
+    levels = {
+        "pix2lst": logging.ERROR if quiet else logging.WARNING - 10 * min(verbose, 2),
+        "rasterio": logging.ERROR if quiet else logging.WARNING,
+    }
+    if quiet:  # warnings.warn(...) goes through logging (py.warnings), at ERROR only
+        logging.captureWarnings(True)
+        levels["py.warnings"] = logging.ERROR
+    saved = {}
+    for name, level in levels.items():
+        logger = logging.getLogger(name)
+        saved[name] = logger.level
+        logger.setLevel(level)
+        logger.addHandler(handler)
 
     def restore() -> None:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
+        for name, level in saved.items():
+            logger = logging.getLogger(name)
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+        if quiet:
+            logging.captureWarnings(False)
 
     return restore
 

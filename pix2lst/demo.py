@@ -70,6 +70,7 @@ def run_demo(out_dir: Path, *, overwrite: bool = False) -> DemoResult:
     from pix2lst.lst_physics import write_lst
     from pix2lst.runtime import LSTPredictor
     from pix2lst.viz import compare, quicklook, rgb_quicklook, write_viewer
+    from pix2lst.viz.mapaxes import world_file_paths
 
     started = time.perf_counter()
     try:
@@ -89,7 +90,9 @@ def run_demo(out_dir: Path, *, overwrite: bool = False) -> DemoResult:
         "comparison": out_dir / "compare_physics_vs_model.png",
         "viewer": out_dir / "viewer.html",
     }
-    for path in paths.values():  # every output checked before the first is written
+    sidecars = [side for key in ("physics quicklook", "model quicklook", "true colour")
+                for side in world_file_paths(paths[key])]  # fmt: skip
+    for path in [*paths.values(), *sidecars]:  # every output checked before the first is written
         check_output(path, overwrite=overwrite, inputs=[scene])
     write_lst(scene, paths["physics LST"], mask_clouds=True, overwrite=overwrite)
     predictor = LSTPredictor(None)  # the shipped default model

@@ -164,6 +164,43 @@ def test_quiet_prints_nothing_but_errors(sample_scene: Path, tmp_path: Path) -> 
     assert again.exit_code == 1 and "--overwrite" in again.output
 
 
+def test_the_shell_completes_paths_of_scene_and_lst_arguments() -> None:
+    from click.shell_completion import BashComplete
+
+    def complete(*words: str) -> list[tuple[str, str]]:
+        shell = BashComplete(main, {}, "pix2lst", "_PIX2LST_COMPLETE")
+        items = shell.get_completions(list(words[:-1]), words[-1])
+        return [(item.type, item.value) for item in items]
+
+    for command in ("physics", "composite", "predict", "info", "quicklook", "compare", "view"):
+        # "file": the shell lists files and folders (click's completion protocol)
+        assert complete(command, "pix2lst/da") == [("file", "pix2lst/da")], command
+    assert complete("predict", "https://example.com/L") == []  # a URL is not a local path
+
+
+@pytest.mark.parametrize("co", ["COMPRESS=NOPE", "FOO=BAR", "NBITS=8", "BLOCKXSIZE=100"])
+def test_creation_options_gdal_refuses_stop_every_writer_first(
+    co: str, sample_scene: Path, tmp_path: Path
+) -> None:
+    model = make_model(tmp_path / "m.onnx", "constant", tile=32)
+    out = tmp_path / "out"
+    commands = [
+        ["physics", str(sample_scene), "-o", str(out / "p.tif")],
+        ["composite", str(sample_scene), "-o", str(out / "c.tif")],
+        ["predict", str(sample_scene), "-o", str(out / "m.tif"), "--model", str(model)],
+        ["batch", "physics", str(sample_scene), "-o", str(out)],
+        ["batch", "predict", str(sample_scene), "-o", str(out), "--model", str(model)],
+    ]
+    for args in commands:
+        for cog in ([], ["--cog"]):
+            result = CliRunner().invoke(main, [*args, *cog, "--co", co])
+            assert result.exit_code == 2, (args, cog, result.output)
+            errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+            assert len(errors) == 1 and f"does not accept --co {co}" in errors[0], result.output
+            assert ("COG driver" if cog else "GTiff driver") in errors[0], errors
+            assert not out.exists()  # refused before any work
+
+
 def test_co_values_are_parsed() -> None:
     from pix2lst._cli_options import co_option
 
@@ -200,6 +237,34 @@ def test_verbosity_raises_only_pix2lst_logger(tmp_path: Path) -> None:
     assert not [line for line in other if "rasterio" in line or "DEBUG" in line], other
     q = _run("-q", "quicklook", str(lst), "-o", str(tmp_path / "c.png"))
     assert q.returncode == 0 and q.stderr == ""
+
+
+def test_quiet_holds_back_library_and_gdal_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pix2lst._cli_options import configure_logging
+
+    scene = crop_scene(tmp_path / "scene", size=48)
+    # avdan emissivity warns (Python warnings); -q shows errors only
+    args = ["physics", str(scene), "--emissivity", "avdan"]
+    loud = _run(*args, "-o", str(tmp_path / "a.tif"))
+    assert loud.returncode == 0 and "avdan" in loud.stderr, loud.stderr
+    quiet = _run("-q", *args, "-o", str(tmp_path / "b.tif"))
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
+
+    def gdal_warning(name: str) -> None:  # GDAL says it ignores an unknown creation option
+        profile = {"driver": "GTiff", "width": 4, "height": 4, "count": 1, "dtype": "uint8"}
+        with rasterio.open(tmp_path / name, "w", **profile, foo="bar") as ds:
+            ds.write(np.zeros((1, 4, 4), dtype=np.uint8))
+
+    for is_quiet in (False, True):
+        restore = configure_logging(0, is_quiet)
+        try:
+            gdal_warning(f"q{is_quiet}.tif")
+        finally:
+            restore()
+        said = capsys.readouterr().err
+        assert ("does not support creation option FOO" in said) is not is_quiet, said
 
 
 def test_progress_bars_only_on_a_terminal(tmp_path: Path) -> None:

@@ -36,17 +36,17 @@ from pix2lst.lst_physics.qa import cloud_mask
 from pix2lst.lst_physics.reference import calibrate_numpy, lst_numpy, rte_numpy
 from pix2lst.lst_physics.rte import compute_rte, rte_params
 from pix2lst.lst_physics.scene_calibration import scene_calibrator
-from pix2lst.lst_physics.validate import StValidation, compare_to_usgs_st
+from pix2lst.lst_physics.validate import LstValidation, compare_to_usgs_st, validate_lst
 
 __all__ = [
     "COMPOSITE_BANDS",
     "AtmosphereCorrection",
     "AtmosphereSpec",
     "LstParams",
+    "LstValidation",
     "MtlMetadata",
     "RteParams",
     "Scene",
-    "StValidation",
     "calibrate_composite",
     "calibrate_numba",
     "calibrate_numpy",
@@ -68,6 +68,7 @@ __all__ = [
     "rte_params",
     "scene_calibrator",
     "scene_ndvi_range",
+    "validate_lst",
     "write_composite",
     "write_lst",
 ]

@@ -15,7 +15,8 @@ user may know about the atmosphere, and what it becomes (:func:`parse_atmosphere
 :meth:`AtmosphereSpec.open` binds a spec to a scene's band-10 constants (K1/K2 from
 its MTL, lambda/rho of the chain) and a grid; :meth:`AtmosphereCorrection.correct_rows`
 corrects rows of any single-channel LST in place with the emissivity that LST implies
-(equations in :mod:`.atmosphere_kernels`), so physics and model share one kernel.
+(equations in :mod:`.atmosphere_kernels`), so physics and model share one kernel;
+rasters stream onto the grid through :mod:`.atmosphere_layers`.
 """
 
 from __future__ import annotations
@@ -28,20 +29,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-import rasterio
-from rasterio.enums import Resampling
-from rasterio.vrt import WarpedVRT
-from rasterio.warp import transform_bounds
-from rasterio.windows import Window
 
-from pix2lst.errors import BandNotFoundError, GridMismatchError, ParameterError, SceneError
-from pix2lst.geo.grid import Grid, crs_name, grid_of
+from pix2lst.errors import BandNotFoundError, ParameterError
+from pix2lst.geo.grid import Grid
 from pix2lst.geo.mtl import MtlMetadata
-from pix2lst.geo.scene import Location, Scene, is_remote
-from pix2lst.geo.stream import gdal_env
+from pix2lst.geo.scene import Scene, is_remote
 from pix2lst.lst_physics import constants as c
 from pix2lst.lst_physics.atmosphere_kernels import (
     MODE_RTE,
@@ -49,6 +44,7 @@ from pix2lst.lst_physics.atmosphere_kernels import (
     correct_numba,
     correct_numpy,
 )
+from pix2lst.lst_physics.atmosphere_layers import Layer, Layers, band_count
 
 __all__ = [
     "ATMOSPHERE_BANDS",
@@ -181,17 +177,17 @@ class AtmosphereSpec:
             tags["ATMOSPHERE_EQUATION"] = (
                 "Ts = K2/ln(K1/B + 1), B = ((L - Lu)/tau - (1 - eps) Ld)/eps, L = Planck(BT)"
             )
-        layers: _Layers | None = None
+        layers: Layers | None = None
         constants: tuple[float, ...] = ()
         if self.source == "numbers":
             constants = self.values
         elif self.source == "water_vapour" and self.values:
             constants = (self.values[0], 0.0, 0.0)
         elif self.source == "bundle":
-            layers = _Layers(_bundle_layers(scene, mtl), grid)
+            layers = Layers(_bundle_layers(scene, mtl), grid)
             tags["ATMOSPHERE"] += f" of {mtl.scene_id}"
         else:
-            layers = _Layers(_raster_layers(self.paths), grid)
+            layers = Layers(_raster_layers(self.paths, self.kind), grid)
             try:
                 _check_layer_values(self, layers)
             except BaseException:
@@ -218,18 +214,7 @@ def _resolve(
     return sc, sc.mtl
 
 
-@dataclass(frozen=True)
-class _Layer:
-    """One raster band as a physical quantity: ``value = DN * scale + offset``, ``fill`` -> NaN."""
-
-    location: Location
-    band: int = 1
-    scale: float | None = None  # None: the band's own scale/offset
-    offset: float = 0.0
-    fill: float | None = None  # None: the band's own nodata
-
-
-def _bundle_layers(scene: Scene | None, mtl: MtlMetadata) -> list[_Layer]:
+def _bundle_layers(scene: Scene | None, mtl: MtlMetadata) -> list[Layer]:
     if scene is None:
         raise ParameterError(
             f"atmosphere 'bundle' reads the Level-2 bands {', '.join(ATMOSPHERE_BANDS)}: "
@@ -242,127 +227,21 @@ def _bundle_layers(scene: Scene | None, mtl: MtlMetadata) -> list[_Layer]:
             f"{', '.join(missing)}: use a full Level-2 (L2SP) bundle, or give tau,Lu,Ld or a raster"
         )
     return [
-        _Layer(scene.band_path(b), 1, c.L2_AUX_SCALE[b], 0.0, float(c.L2_AUX_FILL))
+        Layer(scene.band_path(b), 1, c.L2_AUX_SCALE[b], 0.0, float(c.L2_AUX_FILL))
         for b in ATMOSPHERE_BANDS
     ]
 
 
-def _raster_layers(paths: Sequence[str]) -> list[_Layer]:
+def _raster_layers(paths: Sequence[str], kind: AtmosphereKind) -> list[Layer]:
+    """Water vapour: band 1 of one file; tau, Lu, Ld: bands 1-3 of one file or band 1 of three."""
+    if kind == "smw":
+        return [Layer(paths[0], 1)]
     if len(paths) == 1:
-        return [_Layer(paths[0], 1), _Layer(paths[0], 2), _Layer(paths[0], 3)][
-            : 1 if _band_count(paths[0]) == 1 else 3
-        ]
-    return [_Layer(p, 1) for p in paths]
+        return [Layer(paths[0], b) for b in (1, 2, 3)]
+    return [Layer(p, 1) for p in paths]
 
 
-def _band_count(path: str) -> int:
-    try:
-        with gdal_env(), rasterio.open(path) as ds:
-            return int(ds.count)
-    except rasterio.errors.RasterioIOError as exc:
-        raise SceneError(f"atmosphere raster {path} cannot be read ({exc})") from exc
-
-
-class _Layers:
-    """Rows of several rasters on one grid: read directly where the grid matches, else warped.
-
-    Each source is checked to cover the grid; warping is bilinear (rasterio WarpedVRT),
-    so a coarse reanalysis or calculator raster streams onto a 30 m scene row by row.
-    """
-
-    def __init__(self, layers: Sequence[_Layer], grid: Grid) -> None:
-        self.grid = grid
-        self.layers = list(layers)
-        self._closed = False
-        self._open: dict[str, Any] = {}
-        self._readers: list[tuple[Any, int, float, float, float | None]] = []
-        try:
-            for layer in self.layers:
-                self._readers.append(self._reader(layer))
-        except BaseException:
-            self.close()
-            raise
-
-    def _reader(self, layer: _Layer) -> tuple[Any, int, float, float, float | None]:
-        key = str(layer.location)
-        if key not in self._open:
-            try:
-                self._open[key] = rasterio.open(layer.location)
-            except rasterio.errors.RasterioIOError as exc:
-                raise SceneError(f"atmosphere raster {key} cannot be read ({exc})") from exc
-        ds = self._open[key]
-        if layer.band > ds.count:
-            raise BandNotFoundError(f"atmosphere raster {key} has {ds.count} band(s), needs 3")
-        fill = layer.fill if layer.fill is not None else ds.nodata
-        scale = layer.scale if layer.scale is not None else float(ds.scales[layer.band - 1])
-        offset = layer.offset if layer.scale is not None else float(ds.offsets[layer.band - 1])
-        src_grid = grid_of(ds)
-        if not src_grid.differences(self.grid):
-            return ds, layer.band, scale, offset, fill
-        _check_covers(key, src_grid, self.grid)
-        vkey = f"{key}#warped"
-        if vkey not in self._open:
-            g = self.grid
-            self._open[vkey] = WarpedVRT(
-                ds, crs=g.crs if g.crs is not None else ds.crs, transform=g.transform,
-                width=g.width, height=g.height, resampling=Resampling.bilinear,
-                src_nodata=fill, nodata=math.nan, dtype="float32",
-            )  # fmt: skip
-        return self._open[vkey], layer.band, scale, offset, math.nan
-
-    def read(self, start: int, n: int) -> list[np.ndarray]:
-        """Rows ``[start, start + n)`` of every layer on the grid, float64, NaN at fill."""
-        window = Window(0, start, self.grid.width, n)
-        out = []
-        for ds, band, scale, offset, fill in self._readers:
-            v = ds.read(band, window=window).astype(np.float64)
-            if fill is not None and not math.isnan(fill):
-                v[v == fill] = np.nan
-            out.append(v * scale + offset)
-        return out
-
-    def read_decimated(self, size: int = 256) -> list[np.ndarray]:
-        """Every layer over the whole grid at most ``size x size`` (for range checks)."""
-        h, w = min(self.grid.height, size), min(self.grid.width, size)
-        out = []
-        for ds, band, scale, offset, fill in self._readers:
-            v = ds.read(band, out_shape=(h, w), resampling=Resampling.bilinear)
-            v = v.astype(np.float64)
-            if fill is not None and not math.isnan(fill):
-                v[v == fill] = np.nan
-            out.append(v * scale + offset)
-        return out
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        for ds in reversed(list(self._open.values())):
-            ds.close()
-        self._open.clear()
-        self._readers.clear()
-        self._closed = True
-
-
-def _check_covers(name: str, src: Grid, grid: Grid) -> None:
-    if (src.crs is None) != (grid.crs is None):
-        raise GridMismatchError(
-            f"atmosphere raster {name} has CRS {crs_name(src.crs)}, the scene {crs_name(grid.crs)}:"
-            " give the raster a CRS (e.g. gdal_edit.py -a_srs EPSG:4326)"
-        )
-    b = src.bounds
-    if src.crs is not None and grid.crs is not None and src.crs != grid.crs:
-        b = transform_bounds(src.crs, grid.crs, *b, densify_pts=21)
-    gl, gb, gr, gt = grid.bounds
-    tol = 0.01 * min(grid.res)
-    if not (b[0] <= gl + tol and b[1] <= gb + tol and b[2] >= gr - tol and b[3] >= gt - tol):
-        raise GridMismatchError(
-            f"atmosphere raster {name} does not cover the scene (raster bounds "
-            f"{tuple(round(x, 1) for x in b)}, scene {tuple(round(x, 1) for x in grid.bounds)} in "
-            f"{crs_name(grid.crs)}): give a raster that covers the whole scene"
-        )
-
-
-def _check_layer_values(spec: AtmosphereSpec, layers: _Layers) -> None:
+def _check_layer_values(spec: AtmosphereSpec, layers: Layers) -> None:
     """Refuse rasters whose values over the grid are out of the algorithm's range."""
     arrays = layers.read_decimated()
     where = f" in {','.join(spec.paths)}"
@@ -373,11 +252,6 @@ def _check_layer_values(spec: AtmosphereSpec, layers: _Layers) -> None:
             if bad.size:
                 _check_tcwv(float(bad[0]), where)
         return
-    if len(arrays) != 3:
-        raise BandNotFoundError(
-            f"atmosphere raster {spec.paths[0]} has 1 band: give a 3-band (tau, Lu, Ld) raster, "
-            "three files, or --water-vapour for a water-vapour raster"
-        )
     ok = np.isfinite(arrays[0]) & np.isfinite(arrays[1]) & np.isfinite(arrays[2])
     if ok.any():
         tau, lu, ld = (a[ok] for a in arrays)
@@ -395,7 +269,7 @@ class AtmosphereCorrection:
 
     spec: AtmosphereSpec
     params: np.ndarray
-    layers: _Layers | None
+    layers: Layers | None
     constants: tuple[float, ...]
     tags: dict[str, str]
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -509,10 +383,10 @@ def parse_atmosphere(atmosphere: str | None, water_vapour: str | None) -> Atmosp
             return AtmosphereSpec("smw", "water_vapour", values=(num[0],))
         paths = (water_vapour.strip(),)
         _check_paths(paths, "--water-vapour")
-        if _band_count(paths[0]) != 1:
+        if band_count(paths[0]) != 1:
             raise ParameterError(
                 f"--water-vapour raster {paths[0]} must have one band (g/cm2), "
-                f"it has {_band_count(paths[0])}"
+                f"it has {band_count(paths[0])}"
             )
         return AtmosphereSpec("smw", "water_vapour", paths=paths)
     text = (atmosphere or "").strip()
@@ -531,7 +405,7 @@ def parse_atmosphere(atmosphere: str | None, water_vapour: str | None) -> Atmosp
             f"--atmosphere {text!r}: give one 3-band raster or three rasters (tau,Lu,Ld); {_HOW}"
         )
     _check_paths(parts, "--atmosphere")
-    counts = [_band_count(p) for p in parts]
+    counts = [band_count(p) for p in parts]
     if len(parts) == 1 and counts[0] != 3:
         raise ParameterError(
             f"--atmosphere raster {parts[0]} has {counts[0]} band(s); it needs 3 (tau, Lu, Ld)"

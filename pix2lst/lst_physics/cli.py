@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from pix2lst.lst_physics.atmosphere import AtmosphereSpec
     from pix2lst.lst_physics.calibrate import Units
 
-__all__ = ["composite", "physics"]
+__all__ = ["composite", "physics", "validate"]
 
 
 _SCENE = click.argument("scene", type=SCENE_INPUT)
@@ -88,3 +88,43 @@ def composite(
             cog=cog, creation_options=creation_options,
         )  # fmt: skip
     echo_result(f"wrote {path}")
+
+
+@click.command(name="validate")
+@click.argument("lst", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--reference", required=True, type=SCENE_INPUT,
+    help="Collection-2 Level-2 scene (folder, MTL, URL or STAC item) with ST_B10 and QA_PIXEL.",
+)  # fmt: skip
+@click.option(
+    "--all-pixels", is_flag=True, help="Every valid ST_B10 pixel, not only QA_PIXEL-clear ones."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print (or write) the figures as JSON.")
+@output_option(
+    "Also write the report (text, or JSON with --json) to this file.",
+    required=False,
+    dir_okay=False,
+)
+@overwrite_option("Replace the report file if it exists.")
+def validate(
+    lst: Path, reference: Path | str, all_pixels: bool, as_json: bool, output: Path | None,
+    overwrite: bool,
+) -> None:  # fmt: skip
+    """Compare the LST raster LST (K or degC) with USGS ST_B10 of a Level-2 scene.
+
+    Prints n, bias, RMSE, MAE and the 95th/99th percentile of |LST - ST_B10| (K) on the
+    reference's clear pixels, overall and by surface class (NDVI); the reference is
+    resampled onto the LST's grid where they differ.
+    """
+    from pix2lst.geo.atomic import atomic_output, check_output
+    from pix2lst.lst_physics.validate import validate_lst
+
+    if output is not None:
+        check_output(output, overwrite=overwrite, inputs=[lst, reference])
+    result = validate_lst(lst, reference, clear_only=not all_pixels)
+    text = result.to_json() if as_json else str(result)
+    click.echo(text)
+    if output is not None:
+        with atomic_output(output, overwrite=overwrite, inputs=[lst, reference]) as tmp:
+            tmp.write_text(text + "\n")
+        echo_result(f"wrote {output}")

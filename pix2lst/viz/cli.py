@@ -35,7 +35,8 @@ _cmap = click.option(
     default=None,
     metavar="NAME",
     help="Colour map of the LST panes: any matplotlib name, e.g. viridis, inferno, "
-    "RdYlGn_r (the arcgis.learn notebook's) [default: RdYlBu_r, colour-blind safe].",
+    "RdYlGn_r (the arcgis.learn notebook's) [default: RdYlBu_r, colour-blind safe, the "
+    "colour map of the QGIS style beside each LST GeoTIFF].",
 )
 _overwrite = overwrite_option()
 _resample = click.option(

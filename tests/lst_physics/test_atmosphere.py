@@ -18,6 +18,7 @@ from rasterio.warp import transform_bounds
 
 from pix2lst.errors import BandNotFoundError, GridMismatchError, ParameterError
 from pix2lst.geo.grid import Grid, read_grid
+from pix2lst.geo.stream import strip_windows
 from pix2lst.lst_physics import (
     AtmosphereSpec,
     find_scene,
@@ -26,8 +27,10 @@ from pix2lst.lst_physics import (
     write_lst,
 )
 from pix2lst.lst_physics.atmosphere_kernels import MODE_RTE, MODE_SMW, correct_numba, correct_numpy
+from pix2lst.lst_physics.chain import lst_params
 from pix2lst.lst_physics.cli import physics
 from pix2lst.lst_physics.constants import LAMBDA_B10_UM, RHO_UM_K, SMW_COEFFICIENTS_L8
+from pix2lst.lst_physics.kernels import lst_numba
 from pix2lst.lst_physics.qa import cloud_mask
 from tests.conftest import shared_scene
 
@@ -117,7 +120,9 @@ def test_kernel_matches_twin(data: st.DataObject, shape: tuple[int, int]) -> Non
     lst = (bt / (1.0 + C * bt * np.log(eps))).astype(np.float32)
     mode = data.draw(st.sampled_from([MODE_RTE, MODE_SMW]))
     a0 = (
-        data.draw(_field(0.0, 6.0, shape)) if mode == MODE_SMW else data.draw(_field(0.25, 1, shape))
+        data.draw(_field(0.0, 6.0, shape))
+        if mode == MODE_SMW
+        else data.draw(_field(0.25, 1, shape))
     )
     a1, a2 = data.draw(_field(0, 8, shape)), data.draw(_field(0, 10, shape))
     ours, twin = lst.copy(), lst.copy()
@@ -265,9 +270,39 @@ def test_rows_outside_the_grid_are_refused(tmp_path: Path, sample_scene) -> None
 def test_no_correction_is_bit_identical(tmp_path: Path, sample_scene) -> None:
     plain = write_lst(sample_scene, tmp_path / "a.tif")
     none = write_lst(sample_scene, tmp_path / "b.tif", atmosphere=AtmosphereSpec())
+    # the uncorrected chain: lst_numba strip by strip on the band files, as streamed
+    sc = find_scene(sample_scene)
+    files = [rasterio.open(sc.band_path(b)) for b in ("B4", "B5", "B10")]
+    try:
+        params = lst_params(sc, nodata=[f.nodata for f in files]).vector()
+        expected = np.concatenate([
+            lst_numba(*(f.read(1, window=w) for f in files), params)
+            for w in strip_windows(files[0].height, files[0].width, 512)
+        ])  # fmt: skip
+    finally:
+        for f in files:
+            f.close()
     with rasterio.open(plain) as a, rasterio.open(none) as b:
-        np.testing.assert_array_equal(a.read(1).view(np.uint32), b.read(1).view(np.uint32))
+        np.testing.assert_array_equal(a.read(1).view(np.uint32), expected.view(np.uint32))
+        np.testing.assert_array_equal(b.read(1).view(np.uint32), expected.view(np.uint32))
         assert a.tags()["ATMOSPHERIC_CORRECTION"] == b.tags()["ATMOSPHERIC_CORRECTION"] == "none"
+        assert "ATMOSPHERE" not in a.tags()
+
+
+def test_band10_constants_come_from_the_mtl(tmp_path: Path) -> None:
+    maui = shared_scene("LC09_L1TP_063046_20230714_20230714_02_T1")  # Landsat-9
+    grid = read_grid(find_scene(maui).band_path("B10"))
+    with parse_atmosphere(None, "1.5").open(maui, grid) as corr:
+        assert "K1=799.0284, K2=1329.2405" in corr.tags["ATMOSPHERE_CONSTANTS"]
+        assert "Landsat-8 table applied to Landsat-9" in corr.tags["SMW_COEFFICIENTS"]
+
+
+def test_water_vapour_raster_equals_the_number(tmp_path: Path, sample_scene) -> None:
+    number = _rows(parse_atmosphere(None, "2.0"), sample_scene)
+    coarse = Grid(GRID.crs, GRID.transform * Affine.scale(4), 11, 8)  # covers 40 x 30 px
+    path = _raster(tmp_path / "tcwv.tif", [2.0], coarse)
+    np.testing.assert_allclose(_rows(parse_atmosphere(None, str(path)), sample_scene), number,
+                               atol=1e-4)  # fmt: skip
 
 
 def test_physics_and_a_model_that_reproduces_it_meet_exactly(tmp_path: Path, sample_scene) -> None:
