@@ -14,7 +14,7 @@ from pix2lst.batch import composite_xarray, physics_xarray, predict_xarray
 from pix2lst.errors import BandNotFoundError, ImplausibleDataError, ParameterError, SceneError
 from pix2lst.lst_physics.lst import write_lst
 from pix2lst.runtime import LSTPredictor
-from tests.conftest import make_model, make_scene, shared_scene
+from tests.conftest import LST_LIKE, make_model, make_scene, shared_scene
 
 
 @pytest.fixture()
@@ -37,7 +37,9 @@ def test_physics_xarray_is_what_physics_writes(tmp_path, scene):
 def test_composite_and_prediction(tmp_path, scene):
     comp = composite_xarray(scene)
     assert comp.dims == ("band", "y", "x") and list(comp.band.values)[-1] == "B10"
-    predictor = LSTPredictor(make_model(tmp_path / "m.onnx", "conv", tile=32), providers="cpu")
+    predictor = LSTPredictor(
+        make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE), providers="cpu"
+    )
     lst = predict_xarray(scene, predictor)
     np.testing.assert_array_equal(lst.values, predictor.predict_array(comp.values))
     assert lst.rio.crs == comp.rio.crs and lst.rio.transform() == comp.rio.transform()
@@ -162,7 +164,7 @@ def test_lazy_prediction_equals_eager(tmp_path, threads, padding, caplog):
     """Strips on whole tile strides with a tile of context: the tile grid of every block is the
     scene's own, so the lazy mosaic is the eager one bit for bit."""
     maui = shared_scene(MAUI)
-    model = make_model(tmp_path / "m.onnx", "conv", tile=32)
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE)
     predictor = LSTPredictor(model, providers="cpu", padding=padding)
     stride = predictor.grid(367, 301).stride  # 16, or 12 with padding 10
     eager = predict_xarray(maui, predictor)
@@ -240,7 +242,9 @@ def _odc_like(folder, files, when, attrs=None, dtype=None):
 
 def test_odc_stac_dataset_with_the_mtl(tmp_path, threads):
     maui = shared_scene(MAUI)
-    predictor = LSTPredictor(make_model(tmp_path / "m.onnx", "conv", tile=32), providers="cpu")
+    predictor = LSTPredictor(
+        make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE), providers="cpu"
+    )
     ds = _odc_like(maui, ODC_NAMES, "2023-07-14T20:47:53.111172")
     mtl = next(maui.glob("*_MTL.txt"))
     scene_lst = predict_xarray(maui, predictor)
@@ -275,7 +279,9 @@ def test_odc_stac_dataset_of_scaled_values(tmp_path, threads):
     import xarray as xr
 
     maui = shared_scene(MAUI)
-    predictor = LSTPredictor(make_model(tmp_path / "m.onnx", "conv", tile=32), providers="cpu")
+    predictor = LSTPredictor(
+        make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE), providers="cpu"
+    )
     comp = composite_xarray(maui)
     ds = xr.Dataset(
         {
@@ -295,7 +301,9 @@ def test_odc_stac_level2_dataset(tmp_path, threads):
     """A Level-2 load: SR DN with their scale and offset; band 10 from ``trad`` (ST_TRAD),
     never from ``lwir11`` (ST_B10, surface temperature)."""
     l2 = shared_scene(L2)
-    predictor = LSTPredictor(make_model(tmp_path / "m.onnx", "conv", tile=32), providers="cpu")
+    predictor = LSTPredictor(
+        make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE), providers="cpu"
+    )
     sr = {"scale": 2.75e-05, "offset": -0.2}
     files = {k: f"SR_{v}" for k, v in ODC_NAMES.items() if k != "lwir11"}
     ds = _odc_like(
@@ -335,7 +343,9 @@ def test_sr_and_st_items_of_one_scene_together(tmp_path, threads):
         physics_xarray((st, sr), method="rte", chunks=128).values,
         physics_xarray(l2, method="rte").values,
     )
-    predictor = LSTPredictor(make_model(tmp_path / "m.onnx", "conv", tile=32), providers="cpu")
+    predictor = LSTPredictor(
+        make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE), providers="cpu"
+    )
     np.testing.assert_array_equal(
         predict_xarray([sr, st], predictor, chunks=64).values,
         predict_xarray(l2, predictor).values,
