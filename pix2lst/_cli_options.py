@@ -171,8 +171,8 @@ def tiling_option(choices: Sequence[str]) -> Callable[[F], F]:
         default="auto",
         show_default=True,
         help="host: tiles are cut on the CPU and uploaded; device: each strip is uploaded "
-        "once and its tiles are cut where the model runs; auto: device on CUDA, host "
-        "elsewhere.",
+        "once and its tiles are cut where the model runs; auto: host (device tiling only "
+        "when asked).",
     )
 
 
