@@ -370,10 +370,10 @@ class LSTPredictor:
 
     def _run(
         self, sources: Sequence[Source], sink: Any, height: int, width: int, *, shift: float,
-        progress: Progress | None, correction: Correction | None,
+        progress: Progress | None, correction: Correction | None, plan: Plan | None = None,
     ) -> PipelineStats:  # fmt: skip
-        """Execute the plan for one raster."""
-        plan = self._plan_for(height, width)
+        """Execute the plan for one raster (``plan``: already made for it)."""
+        plan = plan or self._plan_for(height, width)
         stats = run_pipeline(
             sources, sink, self._runners_at(plan.tile),
             TileGrid(height, width, plan.tile, plan.padding), blend=plan.blend, shift=shift,
@@ -569,7 +569,7 @@ class LSTPredictor:
             ):
                 stats = self._run(
                     sources, sink, source.height, source.width, shift=shift, progress=progress,
-                    correction=correction,
+                    correction=correction, plan=plan,
                 )  # fmt: skip
                 if stats.tiles_run == 0:  # raised inside the sink: nothing is written
                     raise EmptySceneError(
