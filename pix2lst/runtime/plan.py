@@ -214,6 +214,7 @@ def decide_plan(
     io_priority: str = "auto",
     fp16: bool = False,
     warmup: bool | None = None,
+    readers: int | None = None,
 ) -> Plan:
     """The :class:`Plan` for a model whose session runs on ``provider`` (the one that
     loaded, ``providers`` all of them) on a machine with ``cores`` usable cores.
@@ -226,7 +227,9 @@ def decide_plan(
     CPUs ORT sees, exceeds ``cores``; else ORT's own). ``batch_size`` (None:
     :data:`TILES_IN_FLIGHT` shared by the sessions). ``tiling``: ``host`` (also for
     ``"auto"``) or ``device``. ``warmup`` (None: on the CPU yes, on a GPU no: building
-    engines is not the constructor's job unless asked).
+    engines is not the constructor's job unless asked). ``readers``: parallel decoders
+    of the input (None: one per core, at most :data:`MAX_READERS`, or
+    :data:`MAX_READERS_GPU` on a GPU).
     """
     if blend not in BLENDS:
         raise ParameterError(f"blend must be one of {', '.join(BLENDS)}, not {blend!r}")
@@ -257,7 +260,7 @@ def decide_plan(
         padding=default_padding(model_tile) if padding is None else int(padding),
         blend=blend,
         tiling=where,
-        readers=max(1, min(cores, MAX_READERS_GPU if on_gpu else MAX_READERS)),
+        readers=readers or max(1, min(cores, MAX_READERS_GPU if on_gpu else MAX_READERS)),
         fillers=fillers,
         blend_threads=min(MAX_BLEND_THREADS, max(1, spare)),
         io_priority=resolve_io_priority(io_priority, provider),

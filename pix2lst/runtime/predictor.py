@@ -203,7 +203,7 @@ class LSTPredictor:
             "blend": blend, "sessions": sessions, "threads": config.intra_op_threads,
             "affinity": affinity_cores(), "batch_size": batch_size, "tiling": tiling,
             "io_priority": io_priority, "fp16": config.reduced_precision,
-            "warmup": config.warmup,
+            "warmup": config.warmup, "readers": readers,
         }  # fmt: skip
         # the first session loads with the layout of the provider asked for first; the
         # plan is then decided from the provider that really loaded
@@ -218,8 +218,6 @@ class LSTPredictor:
             first.provider, first.providers, cores, model_tile=meta.tile_size, tile=tile,
             padding=padding, **asked,
         )  # fmt: skip
-        if readers is not None:
-            plan = replace(plan, readers=readers)
         config = replace(config, intra_op_threads=plan.threads)
         if plan.threads != guess.threads or (
             first.provider == TRT and plan.batch_size != guess.batch_size
@@ -232,7 +230,7 @@ class LSTPredictor:
         ]
         self.model: LoadedModel = first
         self._config = config
-        check = self._fp32_check(model, config, plan, tile_size)
+        self._check = check = self._fp32_check(model, config, plan, tile_size)
         self.runners = [BatchRunner(m, plan.batch_size, tile, check=check) for m in self.models]
         self.runner = self.runners[0]
         self.strip_runners = (
@@ -348,7 +346,7 @@ class LSTPredictor:
         """The sessions' runners for ``tile`` px tiles (made once per tile)."""
         runners = self._at_tile.get(tile)
         if runners is None:
-            batch = [BatchRunner(m, self.batch_size, tile) for m in self.models]
+            batch = [BatchRunner(m, self.batch_size, tile, check=self._check) for m in self.models]
             runners = [StripRunner(r, self._config) for r in batch] if self.strip_runners else batch
             self._at_tile[tile] = runners
         return runners
