@@ -187,3 +187,14 @@ def test_reduced_precision_is_checked_against_fp32_on_the_first_batch(tmp_path: 
     bad.warmup()  # zeros: the check waits for a real batch
     with pytest.raises(ProviderError, match=r"up to 0\.1 K on the first batch \(at most 0\.05 K"):
         bad.run(batch, 2)
+
+
+def test_predict_has_the_data_options_only() -> None:
+    # the layout is the plan's: no scheduler internals on the command line
+    from pix2lst.runtime.cli import predict
+
+    names = {o for p in predict.params for o in p.opts if o.startswith("--")} - {"--help"}
+    data = {"--output", "--model", "--providers", "--tile-size", "--padding", "--blend",
+            "--batch-size", "--units", "--sessions", "--cog", "--co", "--overwrite"}  # fmt: skip
+    assert len(data) == 12
+    assert names == data | {"--atmosphere", "--water-vapour", "--explain"}
