@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["model_accuracy", "seam_scores", "seam_statistic", "tile_accuracy"]
+__all__ = [
+    "atmosphere_validation",
+    "model_accuracy",
+    "seam_scores",
+    "seam_statistic",
+    "tile_accuracy",
+    "validation_scenes",
+]
 
 
 def _edges(n: int, stride: int, padding: int) -> tuple[np.ndarray, np.ndarray]:
@@ -168,3 +175,112 @@ def tile_accuracy(
             rows.append(row)
     return {"wall_s": time.perf_counter() - t0, "rows": rows, "tiles": tiles,
             "training_scenes": list(meta.training_scenes)}  # fmt: skip
+
+
+# -- physics against USGS surface temperature, by atmosphere ------------------
+
+_ATMOS_BANDS = ("ST_ATRAN", "ST_URAD", "ST_DRAD")
+
+
+def validation_scenes(root: str) -> dict[str, str]:
+    """Folders under ``root`` holding a Level-2 scene with ST_B10 and QA_PIXEL."""
+    from pix2lst.lst_physics import find_scene
+
+    found = {}
+    for folder in sorted(Path(root).iterdir()):
+        if not folder.is_dir():
+            continue
+        try:
+            sc = find_scene(folder)
+        except Exception:  # not a scene folder (licences, other files)
+            continue
+        if sc.level == "L2" and sc.has("ST_B10") and sc.has("QA_PIXEL"):
+            found[folder.name] = str(folder)
+    return found
+
+
+def _median_atmosphere(sc: Any) -> tuple[float, float, float, int]:
+    """The scene's median tau, Lu, Ld over clear land (QA_PIXEL clear bit set, water bit not)."""
+    import rasterio
+
+    def band(name: str) -> np.ndarray:
+        with rasterio.open(sc.band_path(name)) as ds:
+            return ds.read(1)
+
+    qa = band("QA_PIXEL")
+    tau, lu, ld = (band(b) for b in _ATMOS_BANDS)
+    ok = (((qa >> 6) & 1) == 1) & (((qa >> 7) & 1) == 0)
+    ok &= (tau != -9999) & (lu != -9999) & (ld != -9999)
+    return (float(np.median(tau[ok]) * 1e-4), float(np.median(lu[ok]) * 1e-3),
+            float(np.median(ld[ok]) * 1e-3), int(ok.sum()))  # fmt: skip
+
+
+def _coarse_atmosphere(sc: Any, out: Path, factor: int) -> Path:
+    """ST_ATRAN/URAD/DRAD as one 3-band float32 raster ``factor`` times coarser (average)."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    from pix2lst.lst_physics.constants import L2_AUX_SCALE
+
+    with rasterio.open(sc.band_path(_ATMOS_BANDS[0])) as ref:
+        h, w = -(-ref.height // factor), -(-ref.width // factor)
+        transform = ref.transform * ref.transform.scale(factor, factor)
+        profile = {"driver": "GTiff", "width": w, "height": h, "count": 3, "dtype": "float32",
+                   "crs": ref.crs, "transform": transform, "nodata": float("nan")}  # fmt: skip
+    with rasterio.open(out, "w", **profile) as dst:
+        for i, name in enumerate(_ATMOS_BANDS, 1):
+            with rasterio.open(sc.band_path(name)) as src:
+                data = np.full((h, w), np.nan, np.float32)
+                reproject(
+                    src.read(1).astype(np.float32) * np.float32(L2_AUX_SCALE[name]), data,
+                    src_transform=src.transform, src_crs=src.crs, dst_transform=transform,
+                    dst_crs=src.crs, src_nodata=-9999 * np.float32(L2_AUX_SCALE[name]),
+                    dst_nodata=np.nan, resampling=Resampling.average,
+                )  # fmt: skip
+            dst.write(data, i)
+    return out
+
+
+def atmosphere_validation(scenes: dict[str, str], work: str, factor: int = 8) -> dict[str, Any]:
+    """Every atmosphere on every scene: ``write_lst`` then ``validate_lst`` against ST_B10.
+
+    Methods: planck with no correction; with three numbers (the scene's median clear-land
+    tau/Lu/Ld); with a 3-band raster of ST_ATRAN/URAD/DRAD ``factor`` times coarser;
+    with the bundle's own bands; the rte method (bundle atmosphere, ST_EMIS); and ST_EMIS
+    with the three numbers. No water-vapour value is known for these scenes, so the
+    statistical mono-window correction is not run.
+    """
+    from pix2lst.lst_physics import find_scene, parse_atmosphere, validate_lst, write_lst
+
+    rows = []
+    t0 = time.perf_counter()
+    for name, folder in scenes.items():
+        sc = find_scene(folder)
+        dest = Path(work) / name
+        dest.mkdir(parents=True, exist_ok=True)
+        tau, lu, ld, n_med = _median_atmosphere(sc)
+        numbers = f"{tau:.4f},{lu:.3f},{ld:.3f}"
+        raster = _coarse_atmosphere(sc, dest / "atmosphere_coarse.tif", factor)
+        methods = [
+            ("planck, no correction", "planck", None),
+            (f"planck, three numbers {numbers}", "planck", numbers),
+            (f"planck, raster (bundle atmosphere {factor}x coarser)", "planck", str(raster)),
+            ("planck, bundle atmosphere", "planck", "bundle"),
+            ("rte (bundle atmosphere, ST_EMIS)", "rte", None),
+            (f"rte emissivity (ST_EMIS), three numbers {numbers}", "rte", numbers),
+        ]
+        for label, method, atm in methods:
+            out = dest / f"lst_{len(rows)}.tif"
+            t1 = time.perf_counter()
+            write_lst(sc, out, method=method, atmosphere=parse_atmosphere(atm, None),  # type: ignore[arg-type]
+                      overwrite=True)  # fmt: skip
+            seconds = time.perf_counter() - t1
+            v = validate_lst(out, sc)
+            rows.append({"scene": name, "method": label, "write_s": seconds,
+                         **{k: getattr(v.overall, k) for k in
+                            ("n", "bias", "rmse", "mae", "p95", "p99")},
+                         "by_class": {k: {"n": s.n, "bias": s.bias, "rmse": s.rmse}
+                                      for k, s in v.by_class.items()}})  # fmt: skip
+        rows[-1]["median_atmosphere"] = {"tau": tau, "lu": lu, "ld": ld, "pixels": n_med}
+    return {"wall_s": time.perf_counter() - t0, "rows": rows}

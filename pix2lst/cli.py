@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "demo": "pix2lst.demo:demo",
     "physics": "pix2lst.lst_physics.cli:physics",
     "predict": "pix2lst.runtime.cli:predict",
+    "validate": "pix2lst.lst_physics.cli:validate",
     "quicklook": "pix2lst.viz.cli:quicklook",
     "compare": "pix2lst.viz.cli:compare",
     "view": "pix2lst.viz.cli:view",
@@ -43,7 +44,7 @@ COMMANDS: dict[str, str] = {
 # help sections of ``pix2lst --help``: title -> commands
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "Try it": ("demo",),
-    "Land surface temperature": ("physics", "predict"),
+    "Land surface temperature": ("physics", "predict", "validate"),
     "Look at the result": ("quicklook", "compare", "view"),
     "Train a model on your scenes (tiles, train and export need the train extra)": (
         "composite",
@@ -58,6 +59,7 @@ _HELP = {
     "demo": "Run the main job on the embedded sample scene.",
     "physics": "Compute LST from a Landsat scene with the physics chain.",
     "predict": "Predict LST for a scene or composite with an ONNX model.",
+    "validate": "Compare an LST raster with USGS Level-2 surface temperature.",
     "quicklook": "Colour-mapped PNG of an LST GeoTIFF, with coordinates.",
     "compare": "Two LST maps, their difference and true colour, side by side.",
     "view": "Offline HTML viewer with synchronised panes.",

@@ -20,6 +20,11 @@ taking the parameter vectors of :class:`LstParams`/:class:`RteParams`
 from pix2lst.geo.inputs import find_scene
 from pix2lst.geo.mtl import MtlMetadata, read_mtl
 from pix2lst.geo.scene import Scene
+from pix2lst.lst_physics.atmosphere import (
+    AtmosphereCorrection,
+    AtmosphereSpec,
+    parse_atmosphere,
+)
 from pix2lst.lst_physics.calibrate import calibrate_composite, calibration_table
 from pix2lst.lst_physics.chain import compute_lst, lst_params, ndvi_window
 from pix2lst.lst_physics.composite import open_composite, write_composite
@@ -31,15 +36,17 @@ from pix2lst.lst_physics.qa import cloud_mask
 from pix2lst.lst_physics.reference import calibrate_numpy, lst_numpy, rte_numpy
 from pix2lst.lst_physics.rte import compute_rte, rte_params
 from pix2lst.lst_physics.scene_calibration import scene_calibrator
-from pix2lst.lst_physics.validate import StValidation, compare_to_usgs_st
+from pix2lst.lst_physics.validate import LstValidation, compare_to_usgs_st, validate_lst
 
 __all__ = [
     "COMPOSITE_BANDS",
+    "AtmosphereCorrection",
+    "AtmosphereSpec",
     "LstParams",
+    "LstValidation",
     "MtlMetadata",
     "RteParams",
     "Scene",
-    "StValidation",
     "calibrate_composite",
     "calibrate_numba",
     "calibrate_numpy",
@@ -54,12 +61,14 @@ __all__ = [
     "lst_params",
     "ndvi_window",
     "open_composite",
+    "parse_atmosphere",
     "read_mtl",
     "rte_numba",
     "rte_numpy",
     "rte_params",
     "scene_calibrator",
     "scene_ndvi_range",
+    "validate_lst",
     "write_composite",
     "write_lst",
 ]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from pix2lst._cli_options import (
+    atmosphere_options,
     co_option,
     cog_option,
     output_option,
@@ -17,9 +18,10 @@ from pix2lst._cli_options import (
 from pix2lst.cli import SCENE_INPUT
 
 if TYPE_CHECKING:
+    from pix2lst.lst_physics.atmosphere import AtmosphereSpec
     from pix2lst.lst_physics.calibrate import Units
 
-__all__ = ["composite", "physics"]
+__all__ = ["composite", "physics", "validate"]
 
 
 _SCENE = click.argument("scene", type=SCENE_INPUT)
@@ -42,12 +44,13 @@ _OVERWRITE = overwrite_option()
 @click.option(
     "--mask-clouds", is_flag=True, help="Set cloud, shadow and cirrus (QA_PIXEL/BQA) to nodata."
 )
+@atmosphere_options
 @cog_option
 @co_option
 @_OVERWRITE
 def physics(
     scene: Path | str, output: Path, emissivity: str, method: str, units: str, mask_clouds: bool,
-    cog: bool, creation_options: dict[str, str], overwrite: bool,
+    atmosphere: AtmosphereSpec, cog: bool, creation_options: dict[str, str], overwrite: bool,
 ) -> None:  # fmt: skip
     """LST of SCENE (a folder or MTL file, an MTL URL, a STAC item) as a float32 GeoTIFF."""
     from pix2lst.lst_physics.lst import write_lst
@@ -56,7 +59,7 @@ def physics(
         path = write_lst(
             scene, output, method=method, emissivity=emissivity, units=units,  # type: ignore[arg-type]
             mask_clouds=mask_clouds, overwrite=overwrite, progress=progress, cog=cog,
-            creation_options=creation_options,
+            creation_options=creation_options, atmosphere=atmosphere,
         )  # fmt: skip
     click.echo(f"wrote {path}")
 
@@ -84,3 +87,43 @@ def composite(
             cog=cog, creation_options=creation_options,
         )  # fmt: skip
     click.echo(f"wrote {path}")
+
+
+@click.command(name="validate")
+@click.argument("lst", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--reference", required=True, type=SCENE_INPUT,
+    help="Collection-2 Level-2 scene (folder, MTL, URL or STAC item) with ST_B10 and QA_PIXEL.",
+)  # fmt: skip
+@click.option(
+    "--all-pixels", is_flag=True, help="Every valid ST_B10 pixel, not only QA_PIXEL-clear ones."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print (or write) the figures as JSON.")
+@output_option(
+    "Also write the report (text, or JSON with --json) to this file.",
+    required=False,
+    dir_okay=False,
+)
+@overwrite_option("Replace the report file if it exists.")
+def validate(
+    lst: Path, reference: Path | str, all_pixels: bool, as_json: bool, output: Path | None,
+    overwrite: bool,
+) -> None:  # fmt: skip
+    """Compare the LST raster LST (K or degC) with USGS ST_B10 of a Level-2 scene.
+
+    Prints n, bias, RMSE, MAE and the 95th/99th percentile of |LST - ST_B10| (K) on the
+    reference's clear pixels, overall and by surface class (NDVI); the reference is
+    resampled onto the LST's grid where they differ.
+    """
+    from pix2lst.geo.atomic import atomic_output, check_output
+    from pix2lst.lst_physics.validate import validate_lst
+
+    if output is not None:
+        check_output(output, overwrite=overwrite, inputs=[lst, reference])
+    result = validate_lst(lst, reference, clear_only=not all_pixels)
+    text = result.to_json() if as_json else str(result)
+    click.echo(text)
+    if output is not None:
+        with atomic_output(output, overwrite=overwrite, inputs=[lst, reference]) as tmp:
+            tmp.write_text(text + "\n")
+        click.echo(f"wrote {output}", err=True)

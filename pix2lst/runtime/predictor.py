@@ -329,9 +329,18 @@ class LSTPredictor:
         Bands are taken by the ``band`` coordinate's names in the model's order (an
         array without one must be in that order already); the result keeps the
         input's ``x``/``y`` coordinates and its CRS/transform (rioxarray's
-        ``spatial_ref``), NaN where the input is nodata. xarray is imported by the
-        caller, never here.
+        ``spatial_ref``) and its other coordinates (``time``), NaN where the input is
+        nodata. A dask-backed composite gives a dask-backed result, predicted lazily
+        strip by strip (:func:`pix2lst.runtime.lazy.predict_lazy`: the same values as
+        an eager prediction). xarray and dask are imported by the caller, never here.
         """
+        dims = tuple(getattr(composite, "dims", ()))
+        if "band" not in dims or not hasattr(composite, "transpose"):
+            raise ParameterError(
+                f"expected a composite DataArray (band, y, x), got a {type(composite).__name__} "
+                f"with dims {dims}; for a Dataset of bands (odc.stac.load) use "
+                "pix2lst.batch.predict_xarray"
+            )
         bands = list(self.metadata.bands)
         if "band" in composite.coords and composite.sizes.get("band") is not None:
             names = [band_key(str(b)) for b in composite["band"].values]
@@ -342,7 +351,13 @@ class LSTPredictor:
                     f"needs (in order {bands}); build it with pix2lst.batch.composite_xarray"
                 )
             composite = composite.isel(band=[names.index(band_key(b)) for b in bands])
-        values = self.predict_array(composite.transpose("band", "y", "x").values, units=units)
+        stack = composite.transpose("band", "y", "x")
+        if stack.chunks is not None:  # dask-backed: a lazy result
+            from pix2lst.runtime.lazy import predict_lazy
+
+            values = predict_lazy(self, stack.data, units)
+        else:
+            values = self.predict_array(stack.values, units=units)
         out = composite.isel(band=0, drop=True).copy(data=values)
         out.name = "lst"
         out.attrs = {
