@@ -314,9 +314,10 @@ def test_creation_options_gdal_refuses_are_one_line_before_any_work(
 
 
 def test_an_8bit_band_10_is_refused_by_the_lst_rule(scene: Path, tmp_path: Path) -> None:
-    # band 10 saved as 8-bit DN (values clipped to 255) calibrates to ~153 K everywhere:
-    # inside the old 150-400 K window, outside Earth's 170-360 K; physics passes the LST
-    # rule to the writer, which refuses the file and leaves nothing
+    # band 10 holding 8-bit DN (values clipped to 255, in a file still uint16, so the scene
+    # check's dtype rule lets it through) calibrates to ~153 K everywhere: inside the old
+    # 150-400 K window, outside Earth's 170-360 K; physics passes the LST rule to the
+    # writer, which refuses the file and leaves nothing
     import rasterio
 
     from pix2lst.errors import ImplausibleDataError
@@ -327,10 +328,10 @@ def test_an_8bit_band_10_is_refused_by_the_lst_rule(scene: Path, tmp_path: Path)
     b10 = work / "test_B10.tif"
     with rasterio.open(b10) as ds:
         profile, dn = ds.profile, ds.read(1)
-    profile.update(dtype="uint8")
+    assert profile["dtype"] == "uint16"
     b10.unlink()
     with rasterio.open(b10, "w", **profile) as ds:
-        ds.write(np.minimum(dn, 255).astype(np.uint8), 1)
+        ds.write(np.minimum(dn, 255).astype(np.uint16), 1)
     out = tmp_path / "lst.tif"
     with pytest.raises(ImplausibleDataError, match="outside the plausible 170 to 360 K") as err:
         physics_lst(work, out)
