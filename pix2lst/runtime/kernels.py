@@ -1,8 +1,8 @@
 """Numba kernels of the streaming pipeline (nogil, serial, vectorised inner loops).
 
 They are deliberately not ``parallel=True``: between ONNX Runtime calls the
-cores belong to ORT's thread pool, and a parallel region's thread wake-up costs
-more than these short loops save; serial kernels release the GIL, so
+cores belong to ORT's thread pool, and on kernels this small a parallel region
+costs more in thread wake-up than it saves; serial kernels release the GIL, so
 they overlap with the reader and writer threads anyway.
 
 All kernels work on one *strip* of tiles. Shapes and names used throughout:

@@ -83,13 +83,14 @@ class SessionConfig:
     """How to build a session. Group of options for one concern: the execution providers.
 
     ``openvino_precision``: ``"fp32"`` (default: exact to ~1e-6 K), ``"bf16"`` (an
-    inference-precision hint: faster, but a few hundredths of a kelvin off) or ``None``
+    inference-precision hint; faster, but up to 0.03 K off) or ``None``
     (OpenVINO's own default, which is bf16 on CPUs that support it).
     ``spinning`` lets ORT's idle threads spin; off by default because spinning threads
     take the cores the reader and writer threads need.
     ``memory_pattern``: ORT's memory-pattern planning, which pre-allocates one block for
-    all of a run's intermediate tensors. Off by default: it raises peak memory at the
-    same speed with the shipped model (benchmarks/RESULTS.md).
+    all of a run's intermediate tensors. Off by default: with the shipped model on the
+    CPU it raised peak memory at the same speed; turning the arena off as well saved
+    less memory and was much slower.
     ``trt_cache_dir`` defaults to ``$XDG_CACHE_HOME/pix2lst/tensorrt`` (read when a
     session is made, not at import); engines and timing caches are kept in a
     sub-folder keyed by model hash, input shape, precision and device id, so a second
