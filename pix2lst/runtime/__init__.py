@@ -26,8 +26,9 @@ if TYPE_CHECKING:  # the real types for type checkers; at run time see __getattr
     from pix2lst.runtime.metadata import ModelMetadata
     from pix2lst.runtime.model import LoadedModel, load_model
     from pix2lst.runtime.plan import Plan, decide_plan
-    from pix2lst.runtime.predictor import UNITS, LSTPredictor, PredictionSummary
+    from pix2lst.runtime.predictor import UNITS, LSTPredictor
     from pix2lst.runtime.session import SessionConfig, available_providers, resolve_providers
+    from pix2lst.runtime.summary import PredictionSummary
 
 __all__ = [
     "BLENDS",
@@ -51,7 +52,7 @@ _WHERE = {
     "BLENDS": "blending", "ModelMetadata": "metadata",
     "LoadedModel": "model", "load_model": "model",
     "Plan": "plan", "decide_plan": "plan",
-    "UNITS": "predictor", "LSTPredictor": "predictor", "PredictionSummary": "predictor",
+    "UNITS": "predictor", "LSTPredictor": "predictor", "PredictionSummary": "summary",
     "SessionConfig": "session", "available_providers": "session",
     "resolve_providers": "session",
     "ModelError": "pix2lst.errors", "ParameterError": "pix2lst.errors",

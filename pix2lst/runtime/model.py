@@ -22,7 +22,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
-from pix2lst.errors import ModelError, ParameterError
+from pix2lst.errors import ModelError, ParameterError, ProviderError
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.session import (
     GPU_PROVIDERS,
@@ -32,7 +32,14 @@ from pix2lst.runtime.session import (
     resolve_providers,
 )
 
-__all__ = ["BatchRunner", "LoadedModel", "load_model", "run_tile_size"]
+__all__ = [
+    "FP16_TOLERANCE_K",
+    "BatchRunner",
+    "Fp32Check",
+    "LoadedModel",
+    "load_model",
+    "run_tile_size",
+]
 
 log = logging.getLogger(__name__)
 
@@ -312,3 +319,32 @@ class BatchRunner:
         self._check = check
         self.seconds = 0.0
         self.batches = 0
+
+
+FP16_TOLERANCE_K = 0.05
+"""Largest difference (K) between a reduced-precision session's first batch and fp32."""
+
+
+class Fp32Check:
+    """Compares a reduced-precision session's first batch with an fp32 CPU session of the
+    same model; refuses more than :data:`FP16_TOLERANCE_K` (in kelvin) of difference."""
+
+    def __init__(self, reference: LoadedModel) -> None:
+        self.reference = reference
+
+    def __call__(
+        self, batch: npt.NDArray[np.float32], n: int, out: npt.NDArray[np.float32]
+    ) -> None:
+        ref = self.reference
+        want = np.asarray(
+            ref.session.run([ref.output_name], {ref.input_name: batch[:n]})[0], dtype=np.float32
+        )[:, 0]
+        diff = np.abs(out[:n].astype(np.float64) - want) * abs(ref.metadata.output_scale)
+        worst = float(np.nanmax(diff)) if np.isfinite(diff).any() else 0.0
+        if worst > FP16_TOLERANCE_K:
+            raise ProviderError(
+                f"reduced precision (fp16/bf16) differs from fp32 by up to {worst:.3g} K on the "
+                f"first batch (at most {FP16_TOLERANCE_K} K is accepted); run in fp32 "
+                "(SessionConfig(trt_fp16=False, openvino_precision='fp32'))"
+            )
+        log.info("reduced precision within %.3g K of fp32 on the first batch", worst)

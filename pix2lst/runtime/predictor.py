@@ -6,7 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +16,7 @@ import rasterio
 from affine import Affine
 
 from pix2lst._machine import affinity_cores, usable_cores
-from pix2lst.errors import BandNotFoundError, EmptySceneError, ParameterError, ProviderError
+from pix2lst.errors import BandNotFoundError, EmptySceneError, ParameterError
 from pix2lst.geo.bands import band_key
 from pix2lst.geo.grid import Grid
 from pix2lst.geo.plausible import lst_range_count
@@ -28,7 +28,13 @@ from pix2lst.geo.writer import BLOCK, check_raster_output, raster_writer
 from pix2lst.lst_physics.scene_calibration import scene_calibrator
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.metadata import ModelMetadata
-from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model, run_tile_size
+from pix2lst.runtime.model import (
+    BatchRunner,
+    Fp32Check,
+    LoadedModel,
+    load_model,
+    run_tile_size,
+)
 from pix2lst.runtime.pipeline import (
     BELOW_BT_MARGIN_K,
     ArraySink,
@@ -46,59 +52,21 @@ from pix2lst.runtime.session import (
     resolve_providers,
 )
 from pix2lst.runtime.strips import StripRunner
+from pix2lst.runtime.summary import PredictionSummary
 from pix2lst.runtime.tiling import TileGrid, default_padding, resolve_tiling
 
 if TYPE_CHECKING:
     from pix2lst.lst_physics.atmosphere import AtmosphereCorrection, AtmosphereSpec
 
-__all__ = ["FP16_TOLERANCE_K", "UNITS", "LSTPredictor", "PredictionSummary"]
+__all__ = ["UNITS", "LSTPredictor", "PredictionSummary"]
 
 log = logging.getLogger(__name__)
 
 UNITS = {"K": 0.0, "C": -KELVIN_OFFSET}
 """Output units and the shift from kelvin (``"degC"`` is accepted for ``"C"``)."""
 
-FP16_TOLERANCE_K = 0.05
-"""Largest difference (K) between a reduced-precision session's first batch and fp32."""
-
 BELOW_BT_SHARE = 0.5
 """Share of the valid pixels below band 10's BT above which the band order is suspect."""
-
-
-@dataclass(frozen=True)
-class PredictionSummary:
-    """What :meth:`LSTPredictor.predict_file` did."""
-
-    output: Path
-    height: int
-    width: int
-    tiles: int
-    tiles_run: int
-    seconds: float
-    inference_seconds: float
-    provider: str
-
-    @property
-    def megapixels(self) -> float:
-        return self.height * self.width / 1e6
-
-    @property
-    def mpx_per_s(self) -> float:
-        """Throughput, end to end."""
-        return self.megapixels / self.seconds if self.seconds > 0 else float("inf")
-
-    def line(self) -> str:
-        """The one-line summary the CLI prints."""
-        return (
-            f"{self.output}: {self.width} x {self.height} px, {_count(self.tiles, 'tile')} "
-            f"({self.tiles - self.tiles_run} nodata skipped), {self.seconds:.2f} s "
-            f"({self.inference_seconds:.2f} s in the model), {self.mpx_per_s:.2f} Mpx/s, "
-            f"provider {self.provider}"
-        )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def gdal_cache_bytes(block_row_bytes: int, width: int) -> int:
@@ -114,31 +82,6 @@ def _source_name(src: str | os.PathLike[str] | Scene) -> str:
     if isinstance(src, Scene):
         return src.scene_id
     return os.fspath(src).rstrip("/").rsplit("/", 1)[-1]
-
-
-class _Fp32Check:
-    """Compares a reduced-precision session's first batch with an fp32 CPU session of the
-    same model; refuses more than :data:`FP16_TOLERANCE_K` (in kelvin) of difference."""
-
-    def __init__(self, reference: LoadedModel) -> None:
-        self.reference = reference
-
-    def __call__(
-        self, batch: npt.NDArray[np.float32], n: int, out: npt.NDArray[np.float32]
-    ) -> None:
-        ref = self.reference
-        want = np.asarray(
-            ref.session.run([ref.output_name], {ref.input_name: batch[:n]})[0], dtype=np.float32
-        )[:, 0]
-        diff = np.abs(out[:n].astype(np.float64) - want) * abs(ref.metadata.output_scale)
-        worst = float(np.nanmax(diff)) if np.isfinite(diff).any() else 0.0
-        if worst > FP16_TOLERANCE_K:
-            raise ProviderError(
-                f"reduced precision (fp16/bf16) differs from fp32 by up to {worst:.3g} K on the "
-                f"first batch (at most {FP16_TOLERANCE_K} K is accepted); run in fp32 "
-                "(SessionConfig(trt_fp16=False, openvino_precision='fp32'))"
-            )
-        log.info("reduced precision within %.3g K of fp32 on the first batch", worst)
 
 
 class LSTPredictor:
@@ -248,7 +191,7 @@ class LSTPredictor:
     def _fp32_check(
         self, model: str | os.PathLike[str] | None, config: SessionConfig, plan: Plan,
         tile_size: int | None,
-    ) -> _Fp32Check | None:  # fmt: skip
+    ) -> Fp32Check | None:  # fmt: skip
         """The fp32 comparison of the first batch, where reduced precision really runs."""
         reduced = (plan.provider == TRT and config.trt_fp16) or (
             plan.provider == OPENVINO and (config.openvino_precision or "").lower() == "bf16"
@@ -256,7 +199,7 @@ class LSTPredictor:
         if not reduced:
             return None
         cpu = SessionConfig(providers="cpu", intra_op_threads=plan.threads, warmup=False)
-        return _Fp32Check(load_model(model, cpu, batch_size=plan.batch_size, tile_size=tile_size))
+        return Fp32Check(load_model(model, cpu, batch_size=plan.batch_size, tile_size=tile_size))
 
     def _warm_up(self) -> None:
         """Run everything once, at the model's own tile, so that the first real prediction

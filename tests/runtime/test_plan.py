@@ -16,8 +16,8 @@ from pix2lst.cli import main
 from pix2lst.errors import ImplausibleDataError, ParameterError, ProviderError
 from pix2lst.runtime import LSTPredictor, Plan, decide_plan
 from pix2lst.runtime import pipeline as pipeline_mod
-from pix2lst.runtime.model import BatchRunner, load_model
-from pix2lst.runtime.predictor import PredictionSummary, _Fp32Check
+from pix2lst.runtime.model import BatchRunner, Fp32Check, load_model
+from pix2lst.runtime.summary import PredictionSummary
 from tests.conftest import make_model, sample_dn, write_composite
 
 CPU, CUDA, TRT = "CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"
@@ -180,10 +180,10 @@ def test_reduced_precision_is_checked_against_fp32_on_the_first_batch(tmp_path: 
     )
     reference = load_model(ref)
     batch = np.full((2, 8, 32, 32), 300.0, np.float32)
-    ok = BatchRunner(load_model(near), 2, check=_Fp32Check(reference))
+    ok = BatchRunner(load_model(near), 2, check=Fp32Check(reference))
     ok.run(batch, 2)
     assert ok._check is None
-    bad = BatchRunner(load_model(far), 2, check=_Fp32Check(reference))
+    bad = BatchRunner(load_model(far), 2, check=Fp32Check(reference))
     bad.warmup()  # zeros: the check waits for a real batch
     with pytest.raises(ProviderError, match=r"up to 0\.1 K on the first batch \(at most 0\.05 K"):
         bad.run(batch, 2)
