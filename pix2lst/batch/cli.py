@@ -13,6 +13,7 @@ from pix2lst._cli_options import (
     output_option,
     overwrite_option,
     progress_callback,
+    quiet,
     tile_size_option,
     tiling_option,
 )
@@ -128,11 +129,13 @@ def _run(task: str, options: Any, kw: dict[str, Any]) -> None:
     for r in rows:
         if r.status == "failed":
             click.echo(f"failed: {r.input}: {r.error}", err=True)
-    click.echo(
-        f"{len(rows)} scene(s): {counts['ok']} ok, {counts['skipped']} skipped, "
-        f"{counts['failed']} failed; manifest {kw['output'] / MANIFEST_NAME}"
-        + (f"; cube {kw['cube']}" if kw["cube"] else "")
-    )
+    if not quiet():  # -q: only the errors above
+        click.echo(
+            f"{len(rows)} scene(s): {counts['ok']} ok, {counts['skipped']} skipped, "
+            f"{counts['failed']} failed; manifest {kw['output'] / MANIFEST_NAME}"
+            + (f"; cube {rows.cube}" if rows.cube is not None else "")
+            + ("; no cube written (no scene succeeded)" if kw["cube"] and rows.cube is None else "")
+        )
     if counts["failed"]:
         raise click.exceptions.Exit(1)
 

@@ -17,8 +17,8 @@ def _invoke(*args: str):
 
 
 def test_batch_physics_and_a_failure_exit_code(tmp_path, dask_client):
-    good = make_scene(tmp_path / "a", "LC08_CLI_A")
-    bad = make_scene(tmp_path / "b", "LC08_CLI_B")
+    good = make_scene(tmp_path / "a", "LC08_CLI_A", date="2015-08-04")
+    bad = make_scene(tmp_path / "b", "LC08_CLI_B", date="2015-08-20")
     (bad.parent / "LC08_CLI_B_B10.TIF").unlink()
     out = tmp_path / "out"
     address = dask_client.scheduler.address

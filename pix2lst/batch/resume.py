@@ -1,0 +1,89 @@
+"""Whether an output already in a batch's folder is this run's: verified in full, tags matching.
+
+``--resume`` keeps an output only when it reads back whole (the check the writer
+makes before its rename, :func:`pix2lst.geo.verify.verify_raster`: every block
+present and decoding) and when its tags say it is what the run would write: the
+same kind (physics or a model's prediction), method, model (SHA-256), units, cloud
+mask, emissivity, atmospheric correction and tiling. Anything else is recomputed
+under ``--overwrite`` or refused with one line naming the difference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pix2lst.batch.tasks import ModelFacts, PhysicsOptions, PredictOptions
+from pix2lst.errors import OutputWriteError
+from pix2lst.geo.units import parse_temperature_units
+
+__all__ = ["expected_tags", "output_mismatch"]
+
+
+def expected_tags(
+    options: PredictOptions | PhysicsOptions, facts: ModelFacts | None = None
+) -> dict[str, str]:
+    """The tags an output of this run carries (those that say what it is, not when).
+
+    ``facts``: the model's hash, run tile and padding (for a prediction; ``None`` when
+    the model is only on the workers: the hash and tiling then go unchecked).
+    """
+    tags = {
+        "PIX2LST_PRODUCT": "lst",
+        "UNITS": str(parse_temperature_units(options.units)),
+        "ATMOSPHERIC_CORRECTION": getattr(getattr(options, "atmosphere", None), "kind", "none"),
+    }
+    if isinstance(options, PhysicsOptions):
+        tags["METHOD"] = options.method
+        tags["CLOUD_MASK"] = str(options.mask_clouds)
+        if options.method == "planck":
+            tags["EMISSIVITY"] = options.emissivity
+        return tags
+    tags["METHOD"] = "model"
+    tags["BLEND"] = options.blend
+    if facts is not None:
+        tags["MODEL_SHA256"] = facts.sha256
+        tags["TILE_SIZE"] = str(facts.tile_size)
+        tags["PADDING"] = str(facts.padding)
+    return tags
+
+
+_DEFAULTS = {"ATMOSPHERIC_CORRECTION": "none"}
+"""What a tag that an output lacks stands for (outputs written before the tag existed)."""
+
+_KIND_ONLY = frozenset({"ATMOSPHERIC_CORRECTION"})
+"""Tags compared by their first word (the kind; a note or the values used follow)."""
+
+
+def output_mismatch(path: Path, expected: dict[str, str]) -> str | None:
+    """Why the existing output ``path`` is not the one this run would write; None if it is.
+
+    Opens it, compares its tags with ``expected`` and verifies every block
+    (:func:`pix2lst.geo.verify.verify_raster`); the reason is one short phrase.
+    """
+    import rasterio
+    from rasterio._err import CPLE_BaseError
+
+    from pix2lst.geo.grid import grid_of
+    from pix2lst.geo.verify import verify_raster
+
+    try:
+        with rasterio.open(path) as ds:
+            tags = ds.tags()
+            grid = grid_of(ds)
+            count = ds.count
+    except (rasterio.errors.RasterioIOError, CPLE_BaseError, OSError) as exc:
+        return f"it does not read as a raster ({' '.join(str(exc).split())[:200]})"
+    if count != 1:
+        return f"it has {count} bands, not one LST band"
+    for key, want in expected.items():
+        got = tags.get(key, _DEFAULTS.get(key))
+        if key in _KIND_ONLY and got:
+            got = got.split()[0]  # "none (top-of-atmosphere ...)": the kind, then a note
+        if got != want:
+            got_text = "missing" if got is None else repr(got)
+            return f"its {key} is {got_text}, not {want!r}"
+    try:
+        verify_raster(path, grid, 1)
+    except OutputWriteError as exc:
+        return f"it is damaged ({' '.join(str(exc).split())[:200]})"
+    return None
