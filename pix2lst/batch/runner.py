@@ -100,6 +100,19 @@ def _quiet_dask(client: Any) -> None:
         client.register_plugin(LogLevels(dask_level, pix2lst_level), name=LogLevels.name)
 
 
+def _check_address(scheduler: str) -> None:
+    """Refuse a scheduler address Dask cannot parse, in one line, before any work."""
+    from distributed.comm.addressing import get_address_host_port
+
+    try:
+        get_address_host_port(scheduler)
+    except (ValueError, TypeError) as exc:
+        raise SchedulerError(
+            f"--scheduler {scheduler!r} is not a Dask scheduler address ({exc}); give one "
+            "such as tcp://HOST:8786, or drop --scheduler to run on this machine"
+        ) from None
+
+
 @contextlib.contextmanager
 def _client(
     client: Any, scheduler: str | None, plan: WorkerPlan | None, timeout: float
@@ -113,12 +126,11 @@ def _client(
     if scheduler:
         try:
             c = Client(scheduler, timeout=timeout, set_as_default=False)
-        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        except (OSError, TimeoutError) as exc:
             raise SchedulerError(
                 f"no Dask scheduler answers at {scheduler} ({' '.join(str(exc).split())}); "
-                f"give an address such as tcp://HOST:8786, start a scheduler with `dask "
-                "scheduler` and workers with `dask worker ADDRESS`, or drop --scheduler to "
-                "run on this machine"
+                f"start one with `dask scheduler` and workers with `dask worker {scheduler}`, "
+                "or drop --scheduler to run on this machine"
             ) from None
         try:
             try:
@@ -247,6 +259,8 @@ def run(
         raise ParameterError(f"task must be 'predict' or 'physics', not {task!r}")
     if sum(x is not None for x in (client, scheduler, workers)) > 1:
         raise ParameterError("give at most one of client, scheduler (--scheduler) and workers")
+    if scheduler is not None:
+        _check_address(scheduler)
     if retries < 0:
         raise ParameterError(f"retries must be >= 0, not {retries}")
     if workers is not None and workers < 1:
