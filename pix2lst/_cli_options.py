@@ -10,6 +10,10 @@
 - ``-v/-vv`` and ``-q/--quiet`` on the group: the level of pix2lst's own logger
   (rasterio and GDAL stay at WARNING); ``-q`` also turns progress bars off.
 - :func:`progress_bar`: a tqdm bar drawn only on a terminal and never with ``-q``.
+- :func:`echo_result`: how a command reports what it did (stdout), silent with ``-q``.
+- :data:`SCENE_INPUT` and :data:`LST_INPUT`: the click types of scene and LST
+  arguments (every room's ``cli.py`` imports them from here, never from
+  :mod:`pix2lst.cli`, which loads those rooms).
 """
 
 from __future__ import annotations
@@ -23,11 +27,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.shell_completion import CompletionItem
 
 __all__ = [
+    "LST_INPUT",
+    "SCENE_INPUT",
+    "LstInput",
+    "SceneInput",
     "co_option",
     "cog_option",
     "configure_logging",
+    "echo_result",
     "output_option",
     "overwrite_option",
     "progress_bar",
@@ -62,9 +72,12 @@ def output_option(
 
     def decorator(f: F) -> F:
         if not legacy_out:
+            # ``default=None`` given explicitly counts as a value in click 8.3+ and would
+            # pass ``required=True`` through as None: a default is passed only when there is one
+            extra: dict[str, Any] = {} if default is None else {"default": default}
             return click.option(
                 "-o", "--output", "output", type=path_type, required=required,
-                default=default, show_default=show_default, help=help,
+                show_default=show_default, help=help, **extra,
             )(f)  # fmt: skip
 
         @functools.wraps(f)
@@ -74,7 +87,8 @@ def output_option(
                     raise click.UsageError(
                         "give the output once, as -o/--output (--out is its old name)"
                     )
-                click.echo("warning: --out is deprecated; use -o/--output", err=True)
+                if not quiet():
+                    click.echo("warning: --out is deprecated; use -o/--output", err=True)
                 output = legacy_out
             if output is None:
                 output = default
@@ -154,6 +168,93 @@ def tile_size_option(f: F) -> F:
     )(f)
 
 
+_URL_PREFIXES = ("http://", "https://", "s3://", "gs://", "/vsi")
+
+
+def _complete_paths(incomplete: str) -> list[CompletionItem]:
+    """Let the shell complete file and folder names (click's bash/zsh/fish scripts do)."""
+    if incomplete.startswith(_URL_PREFIXES):
+        return []
+    return [CompletionItem(incomplete, type="file")]
+
+
+class SceneInput(click.ParamType):
+    """A scene argument: a local path that exists, or a URL / GDAL path kept as a string.
+
+    URLs (``https://``, ``s3://``, ``/vsicurl/`` ...) are never turned into ``Path``
+    (it would collapse ``https://`` to ``https:/``); local paths are checked here.
+    The shell completes file and folder names.
+    """
+
+    name = "input"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value)
+        if text.startswith(_URL_PREFIXES):
+            return text
+        path = Path(text)
+        if not path.exists():
+            self.fail(
+                f"{text} does not exist; give a scene folder, MTL file, composite GeoTIFF, "
+                "STAC item (.json) or a URL",
+                param,
+                ctx,
+            )
+        return path
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        return _complete_paths(incomplete)
+
+
+SCENE_INPUT = SceneInput()
+
+
+class LstInput(click.ParamType):
+    """An LST GeoTIFF, or one time of a cube as ``CUBE.zarr@WHEN`` (a date or scene id).
+
+    A cube time is written to a temporary LST GeoTIFF (removed when the command
+    ends), so that the figures and the viewer read it like any LST raster. Cubes
+    need the batch extra, imported only when a cube time is given.
+    """
+
+    name = "lst"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value)
+        cube_path, at, when = text.rpartition("@")
+        if at and not Path(text).exists() and Path(cube_path).is_dir():
+            import shutil
+            import tempfile
+
+            from pix2lst.errors import Pix2LstError
+
+            try:
+                from pix2lst.batch.cube import cube_layers, write_layer
+
+                ((values, grid, tags),) = cube_layers(cube_path, [when])
+            except (Pix2LstError, ModuleNotFoundError) as exc:
+                self.fail(f"{text}: {exc}", param, ctx)
+            tmp = Path(tempfile.mkdtemp(prefix="pix2lst-cube-"))
+            if ctx is not None:
+                ctx.call_on_close(lambda: shutil.rmtree(tmp, ignore_errors=True))
+            name = f"{tags['SCENE_ID']}_{tags['DATE_ACQUIRED']}.tif"
+            return write_layer(values, grid, tags, tmp / name)
+        path = Path(text)
+        if not path.exists():
+            self.fail(f"{text} does not exist (an LST GeoTIFF, or CUBE.zarr@DATE)", param, ctx)
+        return path
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        return _complete_paths(incomplete)
+
+
+LST_INPUT = LstInput()
+
+
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is at the time (click's test runner swaps it)."""
 
@@ -206,6 +307,16 @@ def quiet() -> bool:
     if ctx is None:
         return False
     return bool(ctx.find_root().params.get("quiet", False))
+
+
+def echo_result(message: str) -> None:
+    """Print what a command did or found (``wrote ...``, a summary) on stdout, unless ``-q``.
+
+    The one way commands report results: with ``-q/--quiet`` only errors reach the
+    terminal. Errors go through click exceptions, never through here.
+    """
+    if not quiet():
+        click.echo(message)
 
 
 def progress_bar(**kwargs: Any) -> Any:

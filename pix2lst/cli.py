@@ -12,7 +12,6 @@ import importlib
 import signal
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -22,13 +21,14 @@ from pix2lst import __version__
 from pix2lst._cli_options import configure_logging, verbosity_options
 from pix2lst.errors import Pix2LstError
 
-__all__ = ["SCENE_INPUT", "SceneInput", "main"]
+__all__ = ["main"]
 
 # command name -> "module:attribute", in the order a user meets them (``--help`` keeps it)
 COMMANDS: dict[str, str] = {
     "demo": "pix2lst.demo:demo",
     "physics": "pix2lst.lst_physics.cli:physics",
     "predict": "pix2lst.runtime.cli:predict",
+    "info": "pix2lst.info:info",
     "quicklook": "pix2lst.viz.cli:quicklook",
     "compare": "pix2lst.viz.cli:compare",
     "view": "pix2lst.viz.cli:view",
@@ -44,7 +44,7 @@ COMMANDS: dict[str, str] = {
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "Try it": ("demo",),
     "Land surface temperature": ("physics", "predict"),
-    "Look at the result": ("quicklook", "compare", "view"),
+    "Look at the result": ("info", "quicklook", "compare", "view"),
     "Train a model on your scenes (tiles, train and export need the train extra)": (
         "composite",
         "tiles",
@@ -58,6 +58,7 @@ _HELP = {
     "demo": "Run the main job on the embedded sample scene.",
     "physics": "Compute LST from a Landsat scene with the physics chain.",
     "predict": "Predict LST for a scene or composite with an ONNX model.",
+    "info": "What a scene is, or what an LST raster holds (--json for machines).",
     "quicklook": "Colour-mapped PNG of an LST GeoTIFF, with coordinates.",
     "compare": "Two LST maps, their difference and true colour, side by side.",
     "view": "Offline HTML viewer with synchronised panes.",
@@ -133,33 +134,6 @@ def _signals_unwind() -> Iterator[list[int]]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-
-
-class SceneInput(click.ParamType):
-    """A scene argument: a local path that exists, or a URL / GDAL path kept as a string.
-
-    URLs (``https://``, ``s3://``, ``/vsicurl/`` ...) are never turned into ``Path``
-    (it would collapse ``https://`` to ``https:/``); local paths are checked here.
-    """
-
-    name = "input"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        text = str(value)
-        if text.startswith(("http://", "https://", "s3://", "gs://", "/vsi")):
-            return text
-        path = Path(text)
-        if not path.exists():
-            self.fail(
-                f"{text} does not exist; give a scene folder, MTL file, composite GeoTIFF, "
-                "STAC item (.json) or a URL",
-                param,
-                ctx,
-            )
-        return path
-
-
-SCENE_INPUT = SceneInput()
 
 
 class LazyGroup(click.Group):

@@ -20,6 +20,11 @@ taking the parameter vectors of :class:`LstParams`/:class:`RteParams`
 from pix2lst.geo.inputs import find_scene
 from pix2lst.geo.mtl import MtlMetadata, read_mtl
 from pix2lst.geo.scene import Scene
+from pix2lst.lst_physics.atmosphere import (
+    AtmosphereCorrection,
+    AtmosphereSpec,
+    parse_atmosphere,
+)
 from pix2lst.lst_physics.calibrate import calibrate_composite, calibration_table
 from pix2lst.lst_physics.chain import compute_lst, lst_params, ndvi_window
 from pix2lst.lst_physics.composite import open_composite, write_composite
@@ -35,6 +40,8 @@ from pix2lst.lst_physics.validate import StValidation, compare_to_usgs_st
 
 __all__ = [
     "COMPOSITE_BANDS",
+    "AtmosphereCorrection",
+    "AtmosphereSpec",
     "LstParams",
     "MtlMetadata",
     "RteParams",
@@ -54,6 +61,7 @@ __all__ = [
     "lst_params",
     "ndvi_window",
     "open_composite",
+    "parse_atmosphere",
     "read_mtl",
     "rte_numba",
     "rte_numpy",

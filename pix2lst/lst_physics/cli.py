@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from pix2lst._cli_options import (
+    SCENE_INPUT,
     co_option,
     cog_option,
+    echo_result,
     output_option,
     overwrite_option,
     progress_callback,
 )
-from pix2lst.cli import SCENE_INPUT
 
 if TYPE_CHECKING:
     from pix2lst.lst_physics.calibrate import Units
@@ -58,7 +59,7 @@ def physics(
             mask_clouds=mask_clouds, overwrite=overwrite, progress=progress, cog=cog,
             creation_options=creation_options,
         )  # fmt: skip
-    click.echo(f"wrote {path}")
+    echo_result(f"wrote {path}")
 
 
 @click.command(name="composite")
@@ -83,4 +84,4 @@ def composite(
             scene, output, units=cast("Units", units), overwrite=overwrite, progress=progress,
             cog=cog, creation_options=creation_options,
         )  # fmt: skip
-    click.echo(f"wrote {path}")
+    echo_result(f"wrote {path}")

@@ -31,6 +31,8 @@ __all__ = [
     "NDVI_VEG",
     "NDVI_WATER",
     "RHO_UM_K",
+    "SMW_COEFFICIENTS_L8",
+    "SMW_TCWV_RANGE",
 ]
 
 #: Band order of the 8-band composite the model consumes (band descriptions carry these names).
@@ -72,3 +74,24 @@ L2_AUX_SCALE = MappingProxyType(
     }
 )
 L2_AUX_FILL = -9999
+
+#: Statistical mono-window coefficients (A, B, C) of Landsat-8 TIRS band 10, one row per
+#: total-column water-vapour bin k (w in (0.6 k, 0.6 (k+1)] g/cm2, the last bin open above
+#: 5.4): LST = A Tb / eps + B / eps + C. Ermida, Soares, Mantas, Goettsche, Trigo 2020,
+#: Remote Sensing 12(9) 1471, doi:10.3390/rs12091471; the table is ``coeff_SMW_L8`` of
+#: github.com/sofiaermida/Landsat_SMW_LST, modules/SMW_coefficients.js (commit 22f8813).
+#: No Landsat-9 table is published there; Landsat-9 scenes use this one.
+SMW_COEFFICIENTS_L8: tuple[tuple[float, float, float], ...] = (
+    (0.9751, -205.8929, 212.7173),
+    (1.0090, -232.2750, 230.5698),
+    (1.0541, -253.1943, 238.9548),
+    (1.1282, -279.4212, 244.0772),
+    (1.1987, -307.4497, 251.8341),
+    (1.3205, -348.0228, 257.2740),
+    (1.4540, -393.1718, 263.5599),
+    (1.6350, -451.0790, 268.9405),
+    (1.5468, -429.5095, 275.0895),
+    (1.9403, -547.2681, 277.9953),
+)
+#: Water-vapour range (g/cm2) the SMW table covers: ten bins of 0.6 g/cm2 up to 6.
+SMW_TCWV_RANGE = (0.0, 6.0)
