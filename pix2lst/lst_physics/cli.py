@@ -9,6 +9,7 @@ import click
 
 from pix2lst._cli_options import (
     SCENE_INPUT,
+    atmosphere_options,
     co_option,
     cog_option,
     echo_result,
@@ -18,6 +19,7 @@ from pix2lst._cli_options import (
 )
 
 if TYPE_CHECKING:
+    from pix2lst.lst_physics.atmosphere import AtmosphereSpec
     from pix2lst.lst_physics.calibrate import Units
 
 __all__ = ["composite", "physics"]
@@ -43,12 +45,13 @@ _OVERWRITE = overwrite_option()
 @click.option(
     "--mask-clouds", is_flag=True, help="Set cloud, shadow and cirrus (QA_PIXEL/BQA) to nodata."
 )
+@atmosphere_options
 @cog_option
 @co_option
 @_OVERWRITE
 def physics(
     scene: Path | str, output: Path, emissivity: str, method: str, units: str, mask_clouds: bool,
-    cog: bool, creation_options: dict[str, str], overwrite: bool,
+    atmosphere: AtmosphereSpec, cog: bool, creation_options: dict[str, str], overwrite: bool,
 ) -> None:  # fmt: skip
     """LST of SCENE (a folder or MTL file, an MTL URL, a STAC item) as a float32 GeoTIFF."""
     from pix2lst.lst_physics.lst import write_lst
@@ -57,7 +60,7 @@ def physics(
         path = write_lst(
             scene, output, method=method, emissivity=emissivity, units=units,  # type: ignore[arg-type]
             mask_clouds=mask_clouds, overwrite=overwrite, progress=progress, cog=cog,
-            creation_options=creation_options,
+            creation_options=creation_options, atmosphere=atmosphere,
         )  # fmt: skip
     echo_result(f"wrote {path}")
 

@@ -2,8 +2,15 @@
 
 ``method="planck"`` (default): the single-channel chain of :mod:`.chain` from
 B4, B5, B10 (SR_B4, SR_B5, ST_TRAD on a Level-2 bundle); no atmospheric
-correction. ``method="rte"``: the USGS radiative-transfer inversion of :mod:`.rte`
-(Level-2 bundles with ST_TRAD/URAD/DRAD/ATRAN/EMIS only).
+correction unless an ``atmosphere`` is given. ``method="rte"``: the USGS
+radiative-transfer inversion of :mod:`.rte` (Level-2 bundles with
+ST_TRAD/URAD/DRAD/ATRAN/EMIS only), with the bundle's own atmosphere by default.
+
+An ``atmosphere`` (:class:`~.atmosphere.AtmosphereSpec`) corrects the single-channel
+LST rows with :meth:`~.atmosphere.AtmosphereCorrection.correct_rows`, the kernel
+the model's predictions go through too; with ``method="rte"`` and an atmosphere
+other than the bundle, the single-channel LST is formed with ST_EMIS, so the
+correction inverts with the USGS emissivity.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from rasterio.windows import Window
 
 from pix2lst.errors import EmptySceneError, ParameterError
 from pix2lst.geo.bandfiles import open_bands
+from pix2lst.geo.grid import read_grid
 from pix2lst.geo.scene import Location, Scene
 from pix2lst.geo.stream import (
     Progress,
@@ -28,8 +36,10 @@ from pix2lst.geo.stream import (
     strip_windows,
 )
 from pix2lst.geo.tags import product_tags, scene_tags
-from pix2lst.geo.units import parse_temperature_units
+from pix2lst.geo.units import kelvin_shift, parse_temperature_units
 from pix2lst.geo.writer import check_raster_output
+from pix2lst.lst_physics.atmosphere import AtmosphereCorrection, AtmosphereSpec
+from pix2lst.lst_physics.calibrate import calibrate_composite
 from pix2lst.lst_physics.chain import (
     AVDAN_WARNING,
     Emissivity,
@@ -38,6 +48,7 @@ from pix2lst.lst_physics.chain import (
     ndvi_window,
 )
 from pix2lst.lst_physics.composite import as_scene
+from pix2lst.lst_physics.constants import L2_AUX_SCALE, LAMBDA_B10_UM, RHO_UM_K
 from pix2lst.lst_physics.kernels import lst_numba, rte_numba
 from pix2lst.lst_physics.qa import cloud_mask
 from pix2lst.lst_physics.rte import rte_params, rte_paths
@@ -81,6 +92,7 @@ def write_lst(
     strip_rows: int = 512,
     cog: bool = False,
     creation_options: Sequence[str] | Mapping[str, str] | None = None,
+    atmosphere: AtmosphereSpec | None = None,
 ) -> Path:
     """Compute LST of a scene and write it as a float32 GeoTIFF (K, or degC with ``units="C"``).
 
@@ -92,7 +104,9 @@ def write_lst(
     the inputs, tags recording method, emissivity method, constants, units and scene
     id. NaN where any input band is fill, and (``mask_clouds``) where QA_PIXEL/BQA
     flags fill, cloud, cloud shadow or cirrus. Written atomically; the output path is
-    checked before any work. Raises :class:`BandNotFoundError`, :class:`GridMismatchError`,
+    checked before any work. ``atmosphere``: the atmospheric correction (none by
+    default; the output's ``ATMOSPHERIC_CORRECTION`` tag and the values or files used
+    say what was done). Raises :class:`BandNotFoundError`, :class:`GridMismatchError`,
     :class:`EmptySceneError`, :class:`OutputExistsError`, :class:`OutputNotWritableError`.
     """
     check_raster_output(out, overwrite=overwrite, inputs=[scene])
@@ -101,12 +115,16 @@ def write_lst(
         raise ParameterError(f"method must be 'planck' or 'rte', got {method!r}")
     sc = as_scene(scene)
     mtl = sc.mtl
+    spec = atmosphere if atmosphere is not None else AtmosphereSpec()
+    # method rte already inverts with the bundle's atmosphere: only another one corrects
+    correct = spec.applied and not (method == "rte" and spec.source == "bundle")
     tags = product_tags(
         "lst", scene_tags(mtl, sc.level), method=method, units=unit_name,
         cloud_mask=str(mask_clouds),
     )  # fmt: skip
     inputs: dict[str, Location] = {}
     n_in: int
+    ndvi_range: tuple[float, float] | None = None
     if method == "rte":
         inputs = dict(rte_paths(sc))
         rp = rte_params(sc, units)
@@ -116,12 +134,12 @@ def write_lst(
             EMISSIVITY="ST_EMIS (USGS ASTER GED)", K1=repr(rp.k1), K2=repr(rp.k2),
             EQUATION="T = K2/ln(K1/B + 1), B = ((TRAD - URAD)/ATRAN - (1 - EMIS) DRAD)/EMIS",
             SCALES=f"TRAD/URAD/DRAD {rp.trad_s}, ATRAN {rp.atran_s}, EMIS {rp.emis_s}",
+            ATMOSPHERIC_CORRECTION="rte", ATMOSPHERE="bundle: the scene's ST_ATRAN, ST_URAD, ST_DRAD",
         )  # fmt: skip
     else:
         names = lst_input_names(sc)
         inputs = {n: sc.band_path(n) for n in names}
         n_in = 3
-        ndvi_range = None
         if emissivity == "avdan":
             warnings.warn(AVDAN_WARNING, UserWarning, stacklevel=2)
             ndvi_range = scene_ndvi_range(sc, strip_rows)
@@ -132,7 +150,7 @@ def write_lst(
             LAMBDA_UM=repr(p.lambda_um), RHO_UM_K=repr(p.rho_um_k),
             NDVI_THRESHOLDS=f"{p.ndvi_lo},{p.ndvi_hi}", INPUTS=",".join(names),
             EQUATION="LST = BT/(1 + (lambda BT/rho) ln eps); BT = K2/ln(K1/L + 1)",
-            ATMOSPHERIC_CORRECTION="none (top-of-atmosphere brightness temperature)",
+            ATMOSPHERIC_CORRECTION="none",
         )  # fmt: skip
         if emissivity == "sobrino":
             tags.update(EPS_SOIL=repr(p.eps_soil), EPS_VEG=repr(p.eps_veg),
@@ -144,9 +162,22 @@ def write_lst(
         qa_name, qa_path = sc.quality_band()
         inputs[qa_name] = qa_path
     cache: dict[str, np.ndarray] = {}
+    corr: AtmosphereCorrection | None = None
+    if correct:
+        corr = spec.open(sc, read_grid(next(iter(inputs.values()))))
+        tags.update(corr.tags)
+        if method == "rte":
+            tags["EQUATION"] = "single-channel LST = BT/(1 + (lambda BT/rho) ln EMIS), corrected"
+    shift = kelvin_shift(units)
 
     def compute(arrays: list[np.ndarray], nodata: list[float | None], window: Window) -> np.ndarray:
-        if method == "rte":
+        if corr is not None:
+            lst, bt = _single_channel_kelvin(
+                sc, method, arrays, nodata, cache, emissivity, ndvi_range
+            )
+            corr.correct_rows(lst, bt, int(window.row_off))
+            res = lst + np.float32(shift) if shift else lst
+        elif method == "rte":
             res = rte_numba(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], vec)
         else:
             if "p" not in cache:  # band nodata (e.g. int16 -32768) known once files are open
@@ -158,8 +189,52 @@ def write_lst(
             res[cloud_mask(arrays[n_in], qa_name, mtl.collection)] = np.nan
         return res
 
-    return stream_to_geotiff(
-        inputs, out, compute, count=1, descriptions=("LST",), tags=tags,
-        band_units=(unit_name,), overwrite=overwrite, strip_rows=strip_rows, progress=progress,
-        cog=cog, creation_options=creation_options, protect=[sc],
-    )  # fmt: skip
+    try:
+        return stream_to_geotiff(
+            inputs, out, compute, count=1, descriptions=("LST",), tags=tags,
+            band_units=(unit_name,), overwrite=overwrite, strip_rows=strip_rows, progress=progress,
+            cog=cog, creation_options=creation_options, protect=[sc],
+        )  # fmt: skip
+    finally:
+        if corr is not None:
+            corr.close()
+
+
+def _brightness_temperature(rad: np.ndarray, k1: float, k2: float) -> np.ndarray:
+    """BT = K2 / ln(K1 / L + 1) in K (float32), NaN where the radiance is not positive."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bt = np.where(rad > 0, k2 / np.log(k1 / np.where(rad > 0, rad, 1.0) + 1.0), np.nan)
+    return bt.astype(np.float32)
+
+
+def _single_channel_kelvin(
+    sc: Scene,
+    method: Method,
+    arrays: list[np.ndarray],
+    nodata: list[float | None],
+    cache: dict[str, np.ndarray],
+    emissivity: Emissivity,
+    ndvi_range: tuple[float, float] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Single-channel LST and band-10 BT (K, float32) of a strip, for the atmospheric correction.
+
+    ``planck``: the chain's NDVI emissivity (the same kernel as without correction, in K).
+    ``rte``: the emissivity is ST_EMIS, so LST = BT / (1 + (lambda BT / rho) ln eps).
+    """
+    _, _, k1, k2 = sc.mtl.thermal("B10")
+    if method == "rte":
+        trad, emis = arrays[0], arrays[4]
+        bad = (trad == -9999) | (emis == -9999) | (emis <= 0)
+        bt = _brightness_temperature(trad * L2_AUX_SCALE["ST_TRAD"], k1, k2)
+        eps = np.where(bad, 1.0, emis * L2_AUX_SCALE["ST_EMIS"])
+        lst = bt / (1.0 + (LAMBDA_B10_UM / RHO_UM_K) * bt.astype(np.float64) * np.log(eps))
+        lst[bad] = np.nan
+        return lst.astype(np.float32), bt
+    if "pk" not in cache:
+        cache["pk"] = lst_params(
+            sc, emissivity=emissivity, units="K", ndvi_range=ndvi_range, nodata=nodata[:3]
+        ).vector()
+    lst = lst_numba(arrays[0], arrays[1], arrays[2], cache["pk"])
+    # BT as the composite the model reads computes it, so physics and model meet exactly
+    bt = calibrate_composite(arrays[2][None], ["B10"], sc, "toa", nodata=[nodata[2]])[0]
+    return lst, bt
