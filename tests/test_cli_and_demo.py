@@ -164,6 +164,20 @@ def test_quiet_prints_nothing_but_errors(sample_scene: Path, tmp_path: Path) -> 
     assert again.exit_code == 1 and "--overwrite" in again.output
 
 
+def test_the_shell_completes_paths_of_scene_and_lst_arguments() -> None:
+    from click.shell_completion import BashComplete
+
+    def complete(*words: str) -> list[tuple[str, str]]:
+        shell = BashComplete(main, {}, "pix2lst", "_PIX2LST_COMPLETE")
+        items = shell.get_completions(list(words[:-1]), words[-1])
+        return [(item.type, item.value) for item in items]
+
+    for command in ("physics", "composite", "predict", "info", "quicklook", "compare", "view"):
+        # "file": the shell lists files and folders (click's completion protocol)
+        assert complete(command, "pix2lst/da") == [("file", "pix2lst/da")], command
+    assert complete("predict", "https://example.com/L") == []  # a URL is not a local path
+
+
 def test_co_values_are_parsed() -> None:
     from pix2lst._cli_options import co_option
 

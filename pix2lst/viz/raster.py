@@ -249,7 +249,8 @@ def read_lst(
                 )
             band = 1
         if not 1 <= band <= src.count:
-            raise SceneError(f"{p} has {src.count} band(s); band {band} does not exist")
+            have = f"{src.count} band" + ("s" if src.count != 1 else "")
+            raise SceneError(f"{p} has {have}; band {band} does not exist")
         try:
             return _read_layer(p, src, band, max_pixels, onto)
         except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:

@@ -321,8 +321,9 @@ def write_viewer(
     ) as tmp:
         tmp.write_bytes(data)
     logger.info(
-        "viewer %s: %d pane(s), %dx%d px, %.1f MB",
-        out, len(entries), display.width, display.height, len(page) / 1e6,
+        "viewer %s: %d pane%s, %dx%d px, %.1f MB",
+        out, len(entries), "" if len(entries) == 1 else "s", display.width, display.height,
+        len(page) / 1e6,
     )  # fmt: skip
     return Path(out)
 
