@@ -4,7 +4,8 @@
 makes before its rename, :func:`pix2lst.geo.verify.verify_raster`: every block
 present and decoding) and when its tags say it is what the run would write: the
 same kind (physics or a model's prediction), method, model (SHA-256), units, cloud
-mask, emissivity, atmospheric correction and tiling. Anything else is recomputed
+mask, emissivity, atmospheric correction (its kind and the values or files used) and
+tiling. Anything else is recomputed
 under ``--overwrite`` or refused with one line naming the difference.
 """
 
@@ -27,11 +28,13 @@ def expected_tags(
     ``facts``: the model's hash, run tile and padding (for a prediction; ``None`` when
     the model is only on the workers: the hash and tiling then go unchecked).
     """
-    tags = {
-        "PIX2LST_PRODUCT": "lst",
-        "UNITS": str(parse_temperature_units(options.units)),
-        "ATMOSPHERIC_CORRECTION": getattr(getattr(options, "atmosphere", None), "kind", "none"),
-    }
+    tags = {"PIX2LST_PRODUCT": "lst", "UNITS": str(parse_temperature_units(options.units))}
+    spec = options.atmosphere
+    if spec is not None and spec.applied:
+        tags["ATMOSPHERIC_CORRECTION"] = spec.kind
+        tags["ATMOSPHERE"] = spec.describe()
+    elif not (isinstance(options, PhysicsOptions) and options.method == "rte"):
+        tags["ATMOSPHERIC_CORRECTION"] = "none"  # rte: the bundle's own, said by METHOD
     if isinstance(options, PhysicsOptions):
         tags["METHOD"] = options.method
         tags["CLOUD_MASK"] = str(options.mask_clouds)
@@ -52,6 +55,9 @@ _DEFAULTS = {"ATMOSPHERIC_CORRECTION": "none"}
 
 _KIND_ONLY = frozenset({"ATMOSPHERIC_CORRECTION"})
 """Tags compared by their first word (the kind; a note or the values used follow)."""
+
+_PREFIX = frozenset({"ATMOSPHERE"})
+"""Tags whose value may go on after what the run says (the scene a bundle is of)."""
 
 
 def output_mismatch(path: Path, expected: dict[str, str]) -> str | None:
@@ -79,6 +85,8 @@ def output_mismatch(path: Path, expected: dict[str, str]) -> str | None:
         got = tags.get(key, _DEFAULTS.get(key))
         if key in _KIND_ONLY and got:
             got = got.split()[0]  # "none (top-of-atmosphere ...)": the kind, then a note
+        elif key in _PREFIX and got and got.startswith(want):
+            got = want  # "bundle: the scene's ST_ATRAN, ... of <scene id>"
         if got != want:
             got_text = "missing" if got is None else repr(got)
             return f"its {key} is {got_text}, not {want!r}"

@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
@@ -28,6 +28,9 @@ from pix2lst._machine import OVERRIDE, usable_cores
 from pix2lst.batch.inputs import BatchInput
 from pix2lst.batch.manifest import ManifestRow
 from pix2lst.errors import ParameterError, Pix2LstError, RemoteError
+
+if TYPE_CHECKING:
+    from pix2lst.lst_physics.atmosphere import AtmosphereSpec
 
 __all__ = [
     "PLUGIN_NAME",
@@ -61,6 +64,8 @@ class PredictOptions:
     into (``None``: the model's own; a larger one needs a model with symbolic
     height/width, see :class:`~pix2lst.runtime.LSTPredictor`). ``tiling``: where the
     tiles are cut (``"auto"``: on the device on CUDA workers, on the host elsewhere).
+    ``atmosphere``: the atmospheric correction of every prediction (parsed once, by
+    :func:`~pix2lst.lst_physics.atmosphere.parse_atmosphere`; ``None``: none).
     """
 
     model: str | None = None
@@ -74,6 +79,7 @@ class PredictOptions:
     creation_options: tuple[tuple[str, str], ...] = ()
     tile_size: int | None = None
     tiling: str = "auto"
+    atmosphere: AtmosphereSpec | None = None
 
     def __post_init__(self) -> None:
         from pix2lst.runtime.tiling import resolve_tiling
@@ -91,7 +97,8 @@ class PredictOptions:
 
 @dataclass(frozen=True)
 class PhysicsOptions:
-    """How ``physics`` runs (see :func:`pix2lst.lst_physics.write_lst`)."""
+    """How ``physics`` runs (see :func:`pix2lst.lst_physics.write_lst`); ``atmosphere``
+    as in :class:`PredictOptions`."""
 
     method: str = "planck"
     emissivity: str = "sobrino"
@@ -99,6 +106,7 @@ class PhysicsOptions:
     mask_clouds: bool = False
     cog: bool = False
     creation_options: tuple[tuple[str, str], ...] = ()
+    atmosphere: AtmosphereSpec | None = None
 
 
 class PredictorPlugin(WorkerPlugin):
@@ -300,6 +308,7 @@ def _predict(item: BatchInput, dst: Path, options: PredictOptions, overwrite: bo
         plugin.predictor.predict_file(
             src, dst, units=options.units, cog=options.cog, overwrite=overwrite,
             creation_options=dict(options.creation_options) or None,
+            atmosphere=options.atmosphere,
         )  # fmt: skip
         return str(plugin.predictor.provider)
 
@@ -312,6 +321,7 @@ def _physics(item: BatchInput, dst: Path, options: PhysicsOptions, overwrite: bo
         find_scene(item.target), dst, method=options.method, emissivity=options.emissivity,  # type: ignore[arg-type]
         units=options.units, mask_clouds=options.mask_clouds, overwrite=overwrite,  # type: ignore[arg-type]
         cog=options.cog, creation_options=dict(options.creation_options) or None,
+        atmosphere=options.atmosphere,
     )  # fmt: skip
     return "numba"
 
