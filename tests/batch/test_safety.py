@@ -268,3 +268,48 @@ def test_a_signal_to_the_batch_parent_leaves_no_temporaries(tmp_path, sig):
     assert _hidden(out) == [] and not (out / "LC08_SAFE_0.tif").exists()
     assert "Traceback" not in err
     assert "0 of 1 scene(s) finished" in err and "no partial output was left" in err
+
+
+def test_batch_atmosphere_equals_the_single_commands_and_resume_sees_it(tmp_path, dask_client):
+    from pix2lst.lst_physics.atmosphere import parse_atmosphere
+    from pix2lst.lst_physics.lst import write_lst
+    from pix2lst.runtime import LSTPredictor
+
+    mtl = _scene(tmp_path)
+    model = make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE)
+    address = dask_client.scheduler.address
+    for task, extra in [
+        ("physics", []),
+        ("predict", ["--model", str(model), "--providers", "cpu"]),
+    ]:
+        out = tmp_path / task
+        args = ["batch", task, str(mtl), "-o", str(out), "--scheduler", address, *extra]
+        result = CliRunner().invoke(main, [*args, "--atmosphere", "0.9,1.0,1.5"])
+        assert result.exit_code == 0, result.output
+        spec = parse_atmosphere("0.9,1.0,1.5", None)
+        one = tmp_path / f"{task}_one.tif"
+        if task == "physics":
+            write_lst(mtl, one, atmosphere=spec)
+        else:
+            LSTPredictor(model, providers="cpu").predict_file(mtl, one, atmosphere=spec)
+        with rasterio.open(out / "LC08_SAFE_0.tif") as a, rasterio.open(one) as b:
+            assert a.tags()["ATMOSPHERIC_CORRECTION"] == "rte"
+            np.testing.assert_array_equal(a.read(1), b.read(1))
+        again = CliRunner().invoke(main, [*args, "--atmosphere", "0.9,1.0,1.5"])
+        assert again.exit_code == 0 and "1 skipped" in again.output
+        other = CliRunner().invoke(main, [*args, "--atmosphere", "0.8,1.0,1.5"])
+        assert other.exit_code == 1 and "its ATMOSPHERE is" in other.output
+        plain = CliRunner().invoke(main, args)
+        assert (
+            plain.exit_code == 1
+            and "its ATMOSPHERIC_CORRECTION is 'rte', not 'none'" in plain.output
+        )
+
+
+@pytest.mark.parametrize("task", ["physics", "predict"])
+def test_a_bad_atmosphere_is_refused_before_any_work(tmp_path, task):
+    mtl = _scene(tmp_path)
+    result = CliRunner().invoke(main, ["batch", task, str(mtl), "-o", str(tmp_path / "out"),
+                                       "--atmosphere", "1.5,1.0,1.5", "--scheduler", "tcp://127.0.0.1:1"])  # fmt: skip
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "tau" in result.output and not (tmp_path / "out").exists()
