@@ -35,6 +35,7 @@ from pix2lst.batch.tasks import (
     PredictOptions,
     PredictorPlugin,
     Task,
+    check_creation_options,
     check_predict_options,
     run_scene,
     set_log_levels,
@@ -269,9 +270,7 @@ def run(
     opts = options if options is not None else expected()
     if not isinstance(opts, expected):
         raise ParameterError(f"task {task!r} takes {expected.__name__}, not {type(opts).__name__}")
-    from pix2lst.geo.writer import parse_creation_options
-
-    parse_creation_options(dict(opts.creation_options))
+    check_creation_options(opts.creation_options, opts.cog)
     facts = check_predict_options(opts) if isinstance(opts, PredictOptions) else None
     items = expand_inputs(inputs)
     out = Path(out_dir)

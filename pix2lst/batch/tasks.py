@@ -40,6 +40,7 @@ __all__ = [
     "PredictOptions",
     "PredictorPlugin",
     "Task",
+    "check_creation_options",
     "check_predict_options",
     "engine_cache",
     "is_transient",
@@ -174,6 +175,41 @@ class ModelFacts:
     sha256: str
     tile_size: int
     padding: int
+
+
+def check_creation_options(creation_options: tuple[tuple[str, str], ...], cog: bool) -> None:
+    """Refuse ``--co`` options the writer refuses, here, before any worker or scene starts.
+
+    The very writer every scene goes through (:func:`pix2lst.geo.writer.raster_writer`,
+    with these options and ``cog``) writes a small LST into a temporary folder; what it
+    refuses is refused for the whole run, in one line
+    (:class:`~pix2lst.errors.ParameterError`).
+    """
+    if not creation_options:
+        return
+    import tempfile
+
+    import numpy as np
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from pix2lst.geo.grid import Grid
+    from pix2lst.geo.writer import BLOCK, raster_writer
+
+    grid = Grid(CRS.from_epsg(32616), Affine(30.0, 0.0, 0.0, 0.0, -30.0, 0.0), BLOCK, BLOCK)
+    given = " ".join(f"--co {k.upper()}={v}" for k, v in creation_options)
+    with tempfile.TemporaryDirectory(prefix="pix2lst-co-") as tmp:
+        try:
+            with raster_writer(
+                Path(tmp) / "check.tif", grid, units=("K",), cog=cog,
+                creation_options=dict(creation_options), threads=1,
+            ) as sink:  # fmt: skip
+                sink.write_rows(0, np.full((BLOCK, BLOCK), 300.0, dtype=np.float32))
+        except Exception as exc:
+            raise ParameterError(
+                f"{given} is refused by the GeoTIFF writer ({' '.join(str(exc).split())}); "
+                "fix or drop it (names and values as in GDAL's GTiff/COG driver docs)"
+            ) from None
 
 
 def worker_device(name: Any, devices: tuple[int, ...]) -> int | None:

@@ -313,3 +313,29 @@ def test_a_bad_atmosphere_is_refused_before_any_work(tmp_path, task):
                                        "--atmosphere", "1.5,1.0,1.5", "--scheduler", "tcp://127.0.0.1:1"])  # fmt: skip
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
     assert "tau" in result.output and not (tmp_path / "out").exists()
+
+
+def test_a_creation_option_the_writer_refuses_is_refused_before_any_work(tmp_path):
+    mtl = _scene(tmp_path)
+    with pytest.raises(
+        ParameterError, match="--co BLOCKXSIZE=100 is refused by the GeoTIFF writer"
+    ) as err:
+        run([str(mtl)], tmp_path / "out", "physics", scheduler="tcp://127.0.0.1:1",
+            options=PhysicsOptions(creation_options=(("blockxsize", "100"),)))  # fmt: skip
+    assert "\n" not in str(err.value) and not (tmp_path / "out").exists()
+    result = CliRunner().invoke(main, ["batch", "physics", str(mtl), "-o", str(tmp_path / "o"),
+                                       "--co", "BLOCKXSIZE=100", "--scheduler", "tcp://127.0.0.1:1"])  # fmt: skip
+    assert result.exit_code == 1 and "BLOCKXSIZE=100" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_a_file_that_is_no_model_is_refused_before_any_work(tmp_path):
+    from pix2lst.errors import ModelError
+
+    mtl = _scene(tmp_path)
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="not a usable ONNX model"):
+        run([str(mtl)], tmp_path / "out", "predict", scheduler="tcp://127.0.0.1:1",
+            options=PredictOptions(model=str(bad)))  # fmt: skip
+    assert not (tmp_path / "out").exists()
