@@ -4,8 +4,9 @@ An INPUT is a scene folder or MTL file, a composite GeoTIFF, an MTL URL
 (``https://``, ``s3://``, ``/vsicurl/``), a STAC item (``.json`` file or URL,
 ``pystac.Item`` or dict), a STAC ItemCollection (every item a scene), a glob
 (``data/LC08_*``) or ``@list.txt`` (one INPUT a line; lines starting with ``#`` are comments). Each scene
-gets an id (the Landsat product id where known) that names its output; a scene
-given twice and a glob that matches nothing are refused with a clear error.
+gets an id (the Landsat product id where known: a folder's MTL, an item's MTL asset)
+that names its output; a scene given twice (also once as a folder and once as a STAC
+item) and a glob that matches nothing are refused with a clear error.
 """
 
 from __future__ import annotations
@@ -52,6 +53,25 @@ def _safe_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "scene"
 
 
+def _item_scene_id(d: Mapping[str, Any], fallback: str = "item") -> str:
+    """The id naming a STAC item's output: the Landsat product id (the one a scene folder's
+    MTL gives, ``LANDSAT_PRODUCT_ID``), read from ``landsat:product_id`` or from the
+    name of the item's MTL asset (``<product id>_MTL.txt``), else the item's id. So a
+    scene given as a folder and as an item (whose id may drop the processing date, as
+    some catalogues do) is one scene."""
+    props = d.get("properties")
+    if isinstance(props, Mapping) and props.get("landsat:product_id"):
+        return _safe_id(str(props["landsat:product_id"]))
+    assets = d.get("assets")
+    if isinstance(assets, Mapping):
+        for asset in assets.values():
+            href = str(asset.get("href", "")) if isinstance(asset, Mapping) else ""
+            name = href.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            if _MTL.search(name):
+                return _safe_id(_MTL.sub("", name))
+    return _safe_id(str(d.get("id", fallback)))
+
+
 def _load_json(location: str) -> Any:
     text = read_text(location) if is_remote(location) else Path(location).read_text("utf-8")
     try:
@@ -75,10 +95,10 @@ def _from_json(location: str) -> list[BatchInput]:
                 base = location if is_remote(location) else str(Path(location).resolve())
                 item["links"] = [*item.get("links", []), {"rel": "self", "href": base}]
             item_id = str(item.get("id", ""))
-            out.append(BatchInput(f"{location}#{item_id}", _safe_id(item_id), item))
+            out.append(BatchInput(f"{location}#{item_id}", _item_scene_id(item), item))
         return out
     if isinstance(d, Mapping) and d.get("type") == "Feature":
-        return [BatchInput(location, _safe_id(str(d.get("id", Path(location).stem))))]
+        return [BatchInput(location, _item_scene_id(d, Path(location).stem))]
     raise BatchInputError(
         f"{location} is neither a STAC item nor an ItemCollection (type "
         f"{d.get('type') if isinstance(d, Mapping) else type(d).__name__!r})"
@@ -104,7 +124,7 @@ def _expand_one(arg: Any, seen_lists: set[str]) -> list[BatchInput]:
         from pix2lst.geo.stac import load_item
 
         d, _ = load_item(arg)
-        return [BatchInput(str(d.get("id", "item")), _safe_id(str(d.get("id", ""))), d)]
+        return [BatchInput(str(d.get("id", "item")), _item_scene_id(d), d)]
     text = os.fspath(arg).strip()
     if text.startswith("@"):
         list_path = Path(text[1:]).expanduser()
