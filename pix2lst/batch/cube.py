@@ -65,6 +65,7 @@ __all__ = [
     "is_cube",
     "lst_info",
     "open_cube",
+    "path_row",
     "scene_layer",
     "write_cube",
 ]
@@ -264,13 +265,34 @@ def common_grid(infos: Sequence[LstInfo]) -> tuple[Grid, list[tuple[int, int]]]:
     return grid, [(r - top, c - left) for r, c in offsets]
 
 
+_PRODUCT_ID = re.compile(r"^L[COTEM]0\d_[A-Z0-9]{4}_(\d{3})(\d{3})_")
+_SCENE_ID = re.compile(r"^L[COTEM]\d(\d{3})(\d{3})\d{7}[A-Z]{3}\d{2}$")
+
+
+def path_row(scene_id: str) -> str | None:
+    """The WRS-2 ``PPP/RRR`` of a Landsat product or scene id; None for another name."""
+    m = _PRODUCT_ID.match(scene_id) or _SCENE_ID.match(scene_id)
+    return f"{m.group(1)}/{m.group(2)}" if m else None
+
+
 def check_layers(infos: Sequence[LstInfo]) -> tuple[Grid, list[tuple[int, int]]]:
     """Refuse layers that cannot make one cube; their common grid and offsets.
 
     Two layers of one acquisition time are a :class:`~pix2lst.errors.ParameterError`;
-    layers that share no grid (another path/row, CRS, pixel size) a
-    :class:`~pix2lst.errors.GridMismatchError` (:func:`common_grid`).
+    layers of several path/rows (read from their scene ids, :func:`path_row`), or that
+    share no grid (CRS, pixel size, alignment: :func:`common_grid`), a
+    :class:`~pix2lst.errors.GridMismatchError`.
     """
+    rows = {}
+    for info in infos:
+        rows.setdefault(path_row(info.scene_id), []).append(info.scene_id)
+    rows.pop(None, None)
+    if len(rows) > 1:
+        said = "; ".join(f"{pr}: {', '.join(ids)}" for pr, ids in sorted(rows.items()))  # type: ignore[arg-type]
+        raise GridMismatchError(
+            f"the scenes cover {len(rows)} path/rows ({said}); a cube stacks scenes of one "
+            "path/row: build one cube per path/row"
+        )
     ordered = sorted(infos, key=lambda i: i.time)
     for a, b in itertools.pairwise(ordered):
         if a.time == b.time:

@@ -207,3 +207,21 @@ def test_cli_cube_refuses_to_replace_a_folder_in_one_line(tmp_path, outputs):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1 and "holds the input" in result.output
     assert all(p.is_file() for p in outputs)
+
+
+def test_scenes_of_two_path_rows_are_refused_even_on_one_grid(tmp_path):
+    from pix2lst.batch.cube import path_row
+
+    assert path_row("LC08_L2SP_008059_20191201_20200825_02_T1") == "008/059"
+    assert path_row("LC80200392015216LGN00") == "020/039" and path_row("lst") is None
+    a = write_lst_tif(tmp_path / "a.tif", lst_values(), date="2015-01-01")
+    b = write_lst_tif(tmp_path / "b.tif", lst_values(), date="2015-02-01")
+    for path, sid in [(a, "LC08_L1TP_020039_20150101_20200910_02_T1"),
+                      (b, "LC08_L1TP_020040_20150201_20200910_02_T1")]:  # fmt: skip
+        with rasterio.open(path, "r+") as ds:
+            ds.update_tags(SCENE_ID=sid)
+    with pytest.raises(
+        GridMismatchError, match=r"2 path/rows \(020/039: .*020/040: .*one cube per"
+    ):
+        write_cube([a, b], tmp_path / "c.zarr")
+    assert not (tmp_path / "c.zarr").exists()
