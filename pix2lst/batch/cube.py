@@ -283,7 +283,7 @@ def check_layers(infos: Sequence[LstInfo]) -> tuple[Grid, list[tuple[int, int]]]
     share no grid (CRS, pixel size, alignment: :func:`common_grid`), a
     :class:`~pix2lst.errors.GridMismatchError`.
     """
-    rows = {}
+    rows: dict[str | None, list[str]] = {}
     for info in infos:
         rows.setdefault(path_row(info.scene_id), []).append(info.scene_id)
     rows.pop(None, None)
