@@ -7,10 +7,17 @@ any running Dask cluster does (``dask scheduler`` on one machine, ``dask worker
 tcp://HOST:8786`` on each of the others; the workers need the inputs, the model
 and the output folder at the same paths, e.g. on a shared file system).
 
-Each scene is one task, retried on faults a retry may cure; a scene that still
-fails is recorded in the manifest with its error and never stops the others. A
-worker that dies mid-scene costs nothing: Dask runs its scene again elsewhere and
-the atomic writer leaves no partial output.
+Each scene is one task, retried on faults a retry may cure (network faults, not
+bad input); a scene that still fails is recorded in the manifest with its one-line
+error and never stops the others, and Dask's own log lines about it stay quiet
+unless pix2lst's logger is verbose. A worker that dies mid-scene costs nothing:
+Dask runs its scene again elsewhere and the atomic writer leaves no partial output.
+
+Everything that can be refused is refused before any work: the options (as the
+single commands check them: the model, tile and padding, creation options, the
+atmosphere), the inputs, the cube path, and the outputs already in the folder that
+are not this run's (:mod:`pix2lst.batch.resume`). Only temporary files whose writer
+process is gone are removed, at the start and at the end (or interruption) of a run.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pix2lst.batch.inputs import BatchInput, expand_inputs
 from pix2lst.batch.manifest import MANIFEST_NAME, ManifestRow, folder_lock, write_manifest
 from pix2lst.batch.resume import expected_tags, output_mismatch
 from pix2lst.batch.tasks import (
+    DASK_LOGGERS,
     PLUGIN_NAME,
     LogLevels,
     PhysicsOptions,
@@ -91,14 +99,20 @@ def _verbose() -> bool:
     return logging.getLogger("pix2lst").getEffectiveLevel() <= logging.INFO
 
 
-def _quiet_dask(client: Any) -> None:
-    """Dask's own log lines (a failed task's "Compute Failed" and traceback) stay quiet on
-    the client and its workers unless pix2lst's logger is verbose (-v)."""
+@contextlib.contextmanager
+def _dask_log_levels() -> Iterator[LogLevels]:
+    """Dask's own log lines (a failed task's "Compute Failed" and traceback) stay quiet
+    unless pix2lst's logger is verbose (-v), in this process for the block (the levels
+    are put back after it); the plugin that does the same on the workers."""
     dask_level = logging.WARNING if _verbose() else logging.CRITICAL
     pix2lst_level = logging.getLogger("pix2lst").getEffectiveLevel()
+    before = {name: logging.getLogger(name).level for name in [*DASK_LOGGERS, "pix2lst"]}
     set_log_levels(dask_level, pix2lst_level)
-    with contextlib.suppress(Exception):  # a cluster that refuses plugins keeps its logging
-        client.register_plugin(LogLevels(dask_level, pix2lst_level), name=LogLevels.name)
+    try:
+        yield LogLevels(dask_level, pix2lst_level)
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def _check_address(scheduler: str) -> None:
@@ -380,8 +394,12 @@ def _run_tasks(
 ) -> None:
     from distributed import as_completed
 
-    with _client(client, scheduler, plan, timeout) as (c, threads):
-        _quiet_dask(c)
+    from pix2lst.geo.scene import is_remote
+
+    with _dask_log_levels() as levels, _client(client, scheduler, plan, timeout) as (c, threads):
+        if client is None:  # a cluster this run started or was pointed at: its workers too
+            with contextlib.suppress(Exception):  # one that refuses plugins keeps its logging
+                c.register_plugin(levels, name=LogLevels.name)
         if isinstance(opts, PredictOptions):
             if threads and not opts.threads:
                 opts = replace(opts, threads=threads)
@@ -399,6 +417,8 @@ def _run_tasks(
                 key=f"pix2lst-{task}-{item.scene_id}-{run_id}",
                 retries=retries,
                 pure=False,
+                # local scenes first: a remote one that stalls does not hold them up
+                priority=0 if item.item is not None or is_remote(item.source) else 1,
             ): (item, dst)
             for item, dst, again in todo
         }

@@ -27,12 +27,13 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from pix2lst._machine import OVERRIDE, usable_cores
 from pix2lst.batch.inputs import BatchInput
 from pix2lst.batch.manifest import ManifestRow
-from pix2lst.errors import ParameterError, Pix2LstError, RemoteError
+from pix2lst.errors import OutputExistsError, ParameterError, Pix2LstError, RemoteError
 
 if TYPE_CHECKING:
     from pix2lst.lst_physics.atmosphere import AtmosphereSpec
 
 __all__ = [
+    "DASK_LOGGERS",
     "PLUGIN_NAME",
     "LogLevels",
     "ModelFacts",
@@ -279,10 +280,16 @@ class LogLevels(WorkerPlugin):
         set_log_levels(self.dask_level, self.pix2lst_level)
 
 
+DASK_LOGGERS = (
+    "distributed", "distributed.worker", "distributed.core", "distributed.nanny",
+    "distributed.scheduler", "distributed.client", "distributed.utils_perf",
+)  # fmt: skip
+"""Dask's loggers that speak of a failed task (``distributed.worker``: "Compute Failed")."""
+
+
 def set_log_levels(dask_level: int, pix2lst_level: int) -> None:
     """The levels of ``distributed``'s loggers and of ``pix2lst``'s, in this process."""
-    for name in ("distributed", "distributed.worker", "distributed.core", "distributed.nanny",
-                 "distributed.scheduler", "distributed.client", "distributed.utils_perf"):  # fmt: skip
+    for name in DASK_LOGGERS:
         logging.getLogger(name).setLevel(dask_level)
     logging.getLogger("pix2lst").setLevel(pix2lst_level)
 
@@ -383,9 +390,13 @@ def run_scene(
             provider = _physics(item, Path(dst), options, overwrite)  # type: ignore[arg-type]
     except Exception as exc:
         if not is_transient(exc):
-            return ManifestRow(
-                item.source, dst, "failed", time.perf_counter() - started, "", _one_line(exc)
-            )
+            text = _one_line(exc)
+            if isinstance(exc, OutputExistsError) and not overwrite:
+                text = (
+                    f"{dst} appeared after the run checked its folder and was left as it is; "
+                    "run again to check it (resume) or to replace it (--overwrite)"
+                )
+            return ManifestRow(item.source, dst, "failed", time.perf_counter() - started, "", text)
         log.info("scene %s: %s (retrying if retries are left)", item.scene_id, exc)
         error = _shippable(exc)
     else:

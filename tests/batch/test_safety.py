@@ -95,7 +95,7 @@ def test_a_worker_never_replaces_a_file_it_was_not_given(tmp_path):
     dst.write_bytes(b"appeared after the start check")
     item = BatchInput(str(mtl), "LC08_SAFE_0")
     row = run_scene(item, str(dst), "physics", PhysicsOptions())
-    assert row.status == "failed" and "already exists" in row.error
+    assert row.status == "failed" and "appeared after the run checked its folder" in row.error
     assert dst.read_bytes() == b"appeared after the start check"
     row = run_scene(item, str(dst), "physics", PhysicsOptions(), overwrite=True)  # assigned
     assert row.status == "ok" and dst.read_bytes()[:2] in (b"II", b"MM")
