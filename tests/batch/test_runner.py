@@ -167,11 +167,19 @@ def test_bad_arguments(tmp_path):
         run([], tmp_path, "physics", options=PredictOptions())
 
 
-def test_a_local_cluster_of_two_workers(tmp_path):
-    """No client: run() starts its own LocalCluster (2 worker processes) and stops it."""
+def test_a_local_cluster_of_two_workers(tmp_path, caplog):
+    """No client: run() starts its own LocalCluster (2 worker processes: 100 asked, capped
+    by the 2 scenes, and says so) and stops it."""
     mtls = _scenes(tmp_path, 2)
-    rows = run([str(m) for m in mtls], tmp_path / "out", "physics", workers=2)
+    with caplog.at_level("WARNING", logger="pix2lst"):
+        rows = run([str(m) for m in mtls], tmp_path / "out", "physics", workers=100)
     assert [r.status for r in rows] == ["ok", "ok"]
+    said = [r.getMessage() for r in caplog.records if "capped" in r.getMessage()]
+    assert (
+        len(said) == 1
+        and said[0].startswith("--workers 100 capped to 2 (")
+        and "2 scene(s)" in said[0]
+    )
 
 
 def test_local_workers_count_only_their_share_of_the_cores(monkeypatch):
