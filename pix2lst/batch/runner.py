@@ -53,6 +53,7 @@ from pix2lst.errors import (
     OutputExistsError,
     OutputNotWritableError,
     ParameterError,
+    Pix2LstError,
     SchedulerError,
 )
 from pix2lst.geo.atomic import remove_stale_temps, target_of, temporaries
@@ -207,17 +208,20 @@ def _check_cube_layers(items: list[BatchInput]) -> None:
 
     layers = []
     for item in items:
-        if item.item is not None or is_scene(item.target):
-            sc = find_scene(item.target)
-            first = next(iter(sc.bands.values()))
-            with rasterio.open(first) as ds:
-                grid = grid_of(ds)
-            tags = scene_tags(sc.mtl, sc.level)
-        else:  # a composite GeoTIFF
-            with rasterio.open(item.source) as ds:
-                grid, tags = grid_of(ds), ds.tags()
-        layers.append(scene_layer(Path(f"{item.scene_id}.tif"), grid, tags))
-    check_layers(layers)
+        try:
+            if item.item is not None or is_scene(item.target):
+                sc = find_scene(item.target)
+                with rasterio.open(next(iter(sc.bands.values()))) as ds:
+                    grid = grid_of(ds)
+                tags = scene_tags(sc.mtl, sc.level)
+            else:  # a composite GeoTIFF
+                with rasterio.open(item.source) as ds:
+                    grid, tags = grid_of(ds), ds.tags()
+            layers.append(scene_layer(Path(f"{item.scene_id}.tif"), grid, tags))
+        except (Pix2LstError, OSError, StopIteration) as exc:  # its own row will say why
+            log.debug("%s left out of the cube check: %s", item.scene_id, exc)
+    if layers:
+        check_layers(layers)
 
 
 def _previous_rows(manifest: Path) -> dict[str, ManifestRow]:
