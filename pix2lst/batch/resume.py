@@ -4,8 +4,8 @@
 makes before its rename, :func:`pix2lst.geo.verify.verify_raster`: every block
 present and decoding) and when its tags say it is what the run would write: the
 same kind (physics or a model's prediction), method, model (SHA-256), units, cloud
-mask, emissivity, atmospheric correction (its kind and the values or files used) and
-tiling. Anything else is recomputed
+mask, emissivity, atmospheric correction (its kind and the values or files used),
+tiling and layout (``--cog``). Anything else is recomputed
 under ``--overwrite`` or refused with one line naming the difference.
 """
 
@@ -60,10 +60,11 @@ _PREFIX = frozenset({"ATMOSPHERE"})
 """Tags whose value may go on after what the run says (the scene a bundle is of)."""
 
 
-def output_mismatch(path: Path, expected: dict[str, str]) -> str | None:
+def output_mismatch(path: Path, expected: dict[str, str], cog: bool | None = None) -> str | None:
     """Why the existing output ``path`` is not the one this run would write; None if it is.
 
-    Opens it, compares its tags with ``expected`` and verifies every block
+    Opens it, compares its tags with ``expected`` (and, given ``cog``, its layout: a
+    Cloud-Optimised GeoTIFF or not) and verifies every block
     (:func:`pix2lst.geo.verify.verify_raster`); the reason is one short phrase.
     """
     import rasterio
@@ -77,6 +78,7 @@ def output_mismatch(path: Path, expected: dict[str, str]) -> str | None:
             tags = ds.tags()
             grid = grid_of(ds)
             count = ds.count
+            is_cog = ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT", "").upper() == "COG"
     except (rasterio.errors.RasterioIOError, CPLE_BaseError, OSError) as exc:
         return f"it does not read as a raster ({' '.join(str(exc).split())[:200]})"
     if count != 1:
@@ -90,6 +92,10 @@ def output_mismatch(path: Path, expected: dict[str, str]) -> str | None:
         if got != want:
             got_text = "missing" if got is None else repr(got)
             return f"its {key} is {got_text}, not {want!r}"
+    if cog is not None and cog != is_cog:
+        if is_cog:
+            return "it is a Cloud-Optimised GeoTIFF and this run writes a plain one (no --cog)"
+        return "it is a plain GeoTIFF and this run writes a Cloud-Optimised one (--cog)"
     try:
         verify_raster(path, grid, 1)
     except OutputWriteError as exc:

@@ -315,7 +315,7 @@ def run(
             if not (dst.exists() or dst.is_symlink()):
                 todo.append((item, dst, False))
                 continue
-            why = output_mismatch(dst, tags) if resume else "it exists (--no-resume)"
+            why = output_mismatch(dst, tags, opts.cog) if resume else "it exists (--no-resume)"
             if why is None:
                 old = previous.get(str(dst))
                 rows[item.scene_id] = ManifestRow(

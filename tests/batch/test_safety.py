@@ -62,6 +62,9 @@ def test_resume_refuses_or_recomputes_what_is_not_this_runs_output(tmp_path, das
 
     refused(PhysicsOptions(units="C"), "its UNITS is 'K', not 'degC'")
     refused(PhysicsOptions(mask_clouds=True), "its CLOUD_MASK is 'False', not 'True'")
+    refused(
+        PhysicsOptions(cog=True), "it is a plain GeoTIFF and this run writes a Cloud-Optimised one"
+    )
     model = make_model(tmp_path / "m.onnx", "conv", tile=32, **LST_LIKE)
     refused(PredictOptions(model=str(model), providers="cpu"), "its METHOD is 'planck', not 'model'",
             "predict")  # fmt: skip
