@@ -22,7 +22,8 @@ from pix2lst._machine import gdal_threads
 from pix2lst.errors import ParameterError, SceneError
 from pix2lst.geo.decode import BlockReader
 from pix2lst.geo.grid import check_grid, grid_of
-from pix2lst.geo.remote import raster_error
+from pix2lst.geo.remote import raster_error, use_remote_settings
+from pix2lst.geo.scene import check_band_dtype, is_remote
 
 __all__ = [
     "DECODERS",
@@ -85,10 +86,14 @@ def open_bands(
     :class:`SceneSource` alike).
     """
     threads = gdal_threads(threads)  # once: it reads the cgroup files
+    if any(is_remote(str(p)) for p in paths.values()):  # e.g. a Scene unpickled on a worker
+        use_remote_settings()
     with contextlib.ExitStack() as stack:
         datasets = [
             open_dataset(path, f"band {name}", threads, stack) for name, path in paths.items()
         ]
+        for name, path, ds in zip(paths, paths.values(), datasets, strict=True):
+            check_band_dtype(name, str(path), ds.dtypes[0])  # e.g. an 8-bit B10
         check_grid(
             [(f"band {name}", grid_of(ds)) for name, ds in zip(paths, datasets, strict=True)],
             hint=hint,

@@ -46,7 +46,7 @@ from pix2lst.geo.bands import band_indexes
 from pix2lst.geo.decode import BlockReader
 from pix2lst.geo.grid import Grid
 from pix2lst.geo.inputs import find_scene
-from pix2lst.geo.remote import gdal_path, read_error
+from pix2lst.geo.remote import gdal_path, read_error, use_remote_settings
 from pix2lst.geo.scene import Scene, is_remote, is_scene
 from pix2lst.geo.tags import SCENE_TAGS, scene_tags
 
@@ -183,6 +183,8 @@ class CompositeSource(_Grid):
     ) -> None:
         check_decoder(decoder)
         self._stack = contextlib.ExitStack()
+        if is_remote(path):
+            use_remote_settings()
         self.path: Path | str = gdal_path(str(path)) if is_remote(path) else Path(path)
         self._threads = threads
         self._dataset: Any = None
@@ -230,7 +232,8 @@ class CompositeSource(_Grid):
         try:
             return self.read(window, out=out)
         except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
-            raise read_failed(self.path, start, stop, exc) from exc
+            err = read_error(str(self.path), exc)  # remote: a stall or a dropped connection
+            raise (read_failed(self.path, start, stop, exc) if err is exc else err) from exc
 
     def read(
         self, window: Window | None = None, *, boundless: bool = False, out: F32 | None = None
@@ -331,7 +334,7 @@ class SceneSource(_Grid):
             for i, ds in enumerate(self._ds):
                 ds.read(1, window=window, out=out[i])
         except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
-            err = read_error([d.name for d in self._ds], exc)  # remote: a dropped connection
+            err = read_error(ds.name, exc)  # remote: a stall or a dropped connection
             raise (read_failed(ds.name, start, stop, exc) if err is exc else err) from exc
 
     def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:

@@ -56,6 +56,9 @@ def _read(ds: DatasetReader, window: Window) -> np.ndarray:
     try:
         return ds.read(1, window=window)
     except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
+        err = read_error(ds.name, exc)  # a remote file: the server stalled or dropped
+        if err is not exc:
+            raise err from None
         why = exc.__cause__ or exc.__context__ or exc  # GDAL's own message, when kept
         raise SceneError(
             f"cannot read rows {window.row_off}-{window.row_off + window.height} of {ds.name} "

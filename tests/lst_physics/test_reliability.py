@@ -24,11 +24,11 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_physics_refuses_an_implausible_lst(scene: Path, tmp_path: Path) -> None:
-    """K2 inside the checked range but wrong: the LST (~140 K) is refused, nothing written."""
+    """A band-10 gain positive but wrong: the LST (below 150 K) is refused, nothing written."""
     work = shutil.copytree(scene, tmp_path / "s")
     mtl = work / "test_MTL.txt"
     mtl.write_text(
-        re.sub(r"K2_CONSTANT_BAND_10 = .*", "K2_CONSTANT_BAND_10 = 600", mtl.read_text())
+        re.sub(r"RADIANCE_MULT_BAND_10 = .*", "RADIANCE_MULT_BAND_10 = 1e-7", mtl.read_text())
     )
     out = tmp_path / "lst.tif"
     with pytest.raises(ImplausibleDataError, match="bad calibration constants") as err:
