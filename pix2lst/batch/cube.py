@@ -357,8 +357,9 @@ def write_cube(
     are stored in kelvin whatever the rasters' unit. ``out`` is checked first
     (:func:`check_cube_output`; ``paths`` and ``inputs`` must survive). Written to a
     temporary folder beside ``out``, read back (every time's count of valid pixels),
-    and renamed onto ``out`` only then; a cube it replaces is removed last. A full
-    disk or another write error is one :class:`~pix2lst.errors.OutputWriteError`.
+    flushed to the disk, and renamed onto ``out`` only then; a cube it replaces is
+    removed last. A full disk or another write error is one
+    :class:`~pix2lst.errors.OutputWriteError`.
     """
     if not paths:
         raise ParameterError("no LST raster given for the cube")
@@ -371,6 +372,7 @@ def write_cube(
         try:
             counts = _write_store(tmp, infos, grid, offsets)
             _verify_store(tmp, target, grid, counts)
+            _fsync_tree(tmp)
             _swap_in(tmp, target)
         except Pix2LstError:
             raise
@@ -433,6 +435,22 @@ def _verify_store(tmp: Path, target: Path, grid: Grid, counts: npt.NDArray[np.in
             f"the cube {target} reads back with {found.tolist()} valid pixels per time, not "
             f"{counts.tolist()}; the disk may be full. Nothing was replaced"
         )
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flush every file and folder of the store ``root`` to the disk (before its rename)."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _swap_in(tmp: Path, target: Path) -> None:
