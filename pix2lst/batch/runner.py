@@ -356,7 +356,8 @@ def run(
                 _run_tasks(todo, task, opts, rows, save, progress, len(items),
                            client, scheduler, plan, retries, connect_timeout)  # fmt: skip
         except BaseException as exc:
-            _remove_dead_writers_temps(out)
+            if client is None and scheduler is None:  # its workers are gone with its cluster
+                _remove_dead_writers_temps(out)  # (another cluster's may still be writing)
             done = sum(r.status != "failed" for r in rows.values())
             left = sorted(p.name for p in temporaries(out))
             with contextlib.suppress(Exception):
