@@ -191,6 +191,13 @@ def _failure(item: BatchInput, dst: Path, exc: BaseException, retries: int) -> M
     return ManifestRow(item.source, str(dst), "failed", 0.0, "", text)
 
 
+def _remote(item: BatchInput) -> bool:
+    """Whether a scene is read over the network (an MTL URL, a STAC item's hrefs)."""
+    from pix2lst.geo.scene import is_remote
+
+    return item.item is not None or is_remote(item.source) or item.source.endswith(".json")
+
+
 def _local_paths(items: Iterable[BatchInput]) -> list[str]:
     return [i.source for i in items if i.item is None and Path(i.source).exists()]
 
@@ -399,8 +406,6 @@ def _run_tasks(
 ) -> None:
     from distributed import as_completed
 
-    from pix2lst.geo.scene import is_remote
-
     with _dask_log_levels() as levels, _client(client, scheduler, plan, timeout) as (c, threads):
         if client is None:  # a cluster this run started or was pointed at: its workers too
             with contextlib.suppress(Exception):  # one that refuses plugins keeps its logging
@@ -423,9 +428,9 @@ def _run_tasks(
                 retries=retries,
                 pure=False,
                 # local scenes first: a remote one that stalls does not hold them up
-                priority=0 if item.item is not None or is_remote(item.source) else 1,
+                priority=0 if _remote(item) else 1,
             ): (item, dst)
-            for item, dst, again in todo
+            for item, dst, again in sorted(todo, key=lambda t: _remote(t[0]))  # local first
         }
         try:
             for future in as_completed(futures, loop=c.loop):

@@ -342,3 +342,39 @@ def test_a_file_that_is_no_model_is_refused_before_any_work(tmp_path):
         run([str(mtl)], tmp_path / "out", "predict", scheduler="tcp://127.0.0.1:1",
             options=PredictOptions(model=str(bad)))  # fmt: skip
     assert not (tmp_path / "out").exists()
+
+
+def test_a_stalled_remote_scene_does_not_hold_up_the_local_ones(tmp_path):
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = server.getsockname()[1]
+    stalled = f"http://127.0.0.1:{port}/LC08_L1TP_020039_20150101_20200910_02_T1_MTL.txt"
+    local = _scene(tmp_path)
+    out = tmp_path / "out"
+
+    def progress(done, total):
+        if done == 1:  # the first scene in: stop the run here
+            raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt) as err:
+            run([stalled, str(local)], out, "physics", workers=1, progress=progress)
+    finally:
+        server.close()
+        for c in held:
+            c.close()
+    (row,) = read_manifest(out / "manifest.csv")
+    assert row.status == "ok" and "LC08_SAFE_0" in row.output  # the local one, given second
+    assert "1 of 2 scene(s) finished" in err.value.left and _hidden(out) == []
