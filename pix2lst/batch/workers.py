@@ -16,7 +16,7 @@ from pathlib import Path
 __all__ = ["WORKER_MEMORY", "WorkerPlan", "gpu_count", "plan_workers"]
 
 WORKER_MEMORY = 2 << 30
-"""Memory one worker may need (a full-scene prediction peaks below 1 GB)."""
+"""Memory one worker may need: a full-scene prediction and its headroom."""
 
 
 @dataclass(frozen=True)
