@@ -12,6 +12,7 @@ under ``--overwrite`` or refused with one line naming the difference.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pix2lst.batch.tasks import ModelFacts, PhysicsOptions, PredictOptions
 from pix2lst.errors import OutputWriteError
@@ -60,6 +61,15 @@ _PREFIX = frozenset({"ATMOSPHERE"})
 """Tags whose value may go on after what the run says (the scene a bundle is of)."""
 
 
+def _shrunk(got: str | None, want: str, grid: Any) -> bool:
+    """Whether tile ``got`` is what a run tile of ``want`` becomes on a raster of ``grid``
+    smaller than it (the predictor cuts such a raster into the smallest tile that fits)."""
+    try:
+        return int(got or 0) < int(want) and max(grid.height, grid.width) < int(want)
+    except ValueError:
+        return False
+
+
 def output_mismatch(path: Path, expected: dict[str, str], cog: bool | None = None) -> str | None:
     """Why the existing output ``path`` is not the one this run would write; None if it is.
 
@@ -89,6 +99,8 @@ def output_mismatch(path: Path, expected: dict[str, str], cog: bool | None = Non
             got = got.split()[0]  # "none (top-of-atmosphere ...)": the kind, then a note
         elif key in _PREFIX and got and got.startswith(want):
             got = want  # "bundle: the scene's ST_ATRAN, ... of <scene id>"
+        elif key == "TILE_SIZE" and _shrunk(got, want, grid):
+            got = want  # a raster smaller than the run tile is cut into a smaller one
         if got != want:
             got_text = "missing" if got is None else repr(got)
             return f"its {key} is {got_text}, not {want!r}"

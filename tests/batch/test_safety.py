@@ -378,3 +378,18 @@ def test_a_stalled_remote_scene_does_not_hold_up_the_local_ones(tmp_path):
     (row,) = read_manifest(out / "manifest.csv")
     assert row.status == "ok" and "LC08_SAFE_0" in row.output  # the local one, given second
     assert "1 of 2 scene(s) finished" in err.value.left and _hidden(out) == []
+
+
+def test_resume_keeps_a_prediction_whose_tile_shrank_to_the_raster(tmp_path, dask_client):
+    mtl = _scene(tmp_path)  # 96 x 128 px
+    model = make_model(tmp_path / "s.onnx", "conv", tile=32, depth=3, spatial=True, **LST_LIKE)
+    options = PredictOptions(model=str(model), providers="cpu", tile_size=256)
+    (row,) = run([str(mtl)], tmp_path / "out", "predict", client=dask_client, options=options)
+    assert row.status == "ok", row.error
+    with rasterio.open(row.output) as ds:
+        assert int(ds.tags()["TILE_SIZE"]) < 256  # cut into the smallest tile that fits
+    (again,) = run([str(mtl)], tmp_path / "out", "predict", client=dask_client, options=options)
+    assert again.status == "skipped"
+    with pytest.raises(OutputExistsError, match="its TILE_SIZE is '.*', not '64'"):
+        run([str(mtl)], tmp_path / "out", "predict", client=dask_client,
+            options=PredictOptions(model=str(model), providers="cpu", tile_size=64))  # fmt: skip
