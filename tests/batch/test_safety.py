@@ -390,6 +390,6 @@ def test_resume_keeps_a_prediction_whose_tile_shrank_to_the_raster(tmp_path, das
         assert int(ds.tags()["TILE_SIZE"]) < 256  # cut into the smallest tile that fits
     (again,) = run([str(mtl)], tmp_path / "out", "predict", client=dask_client, options=options)
     assert again.status == "skipped"
-    with pytest.raises(OutputExistsError, match="its TILE_SIZE is '.*', not '64'"):
+    with pytest.raises(OutputExistsError, match=r"its TILE_SIZE is '.*', not '64'"):
         run([str(mtl)], tmp_path / "out", "predict", client=dask_client,
             options=PredictOptions(model=str(model), providers="cpu", tile_size=64))  # fmt: skip
