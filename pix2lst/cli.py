@@ -185,9 +185,9 @@ class LazyGroup(click.Group):
                 if signum is None:
                     raise
                 name = signal.Signals(signum).name
+                left = getattr(exc, "left", None) or "no partial output was left"  # batch: its own
                 click.echo(
-                    f"pix2lst {ctx.invoked_subcommand or ''}: interrupted ({name}); "
-                    "no partial output was left",
+                    f"pix2lst {ctx.invoked_subcommand or ''}: interrupted ({name}); {left}",
                     err=True,
                 )
                 ctx.exit(128 + int(signum))

@@ -9,15 +9,14 @@ from typing import Any
 import click
 
 from pix2lst._cli_options import (
+    atmosphere_options,
     co_option,
     echo_result,
     output_option,
     overwrite_option,
     progress_callback,
     tile_size_option,
-    tiling_option,
 )
-from pix2lst.runtime.tiling import TILINGS
 
 __all__ = ["batch", "cube"]
 
@@ -95,7 +94,8 @@ def _run(task: str, options: Any, kw: dict[str, Any]) -> None:
     echo_result(
         f"{len(rows)} scene(s): {counts['ok']} ok, {counts['skipped']} skipped, "
         f"{counts['failed']} failed; manifest {kw['output'] / MANIFEST_NAME}"
-        + (f"; cube {kw['cube']}" if kw["cube"] else "")
+        + (f"; cube {rows.cube}" if rows.cube is not None else "")
+        + ("; no cube written (no scene succeeded)" if kw["cube"] and rows.cube is None else "")
     )
     if counts["failed"]:
         raise click.exceptions.Exit(1)
@@ -121,6 +121,7 @@ def batch() -> None:
     "--emissivity", type=click.Choice(["sobrino", "avdan"]), default="sobrino", show_default=True
 )
 @click.option("--mask-clouds", is_flag=True, help="Set cloud, shadow and cirrus to nodata.")
+@atmosphere_options
 def physics(method: str, emissivity: str, mask_clouds: bool, **kw: Any) -> None:
     """LST of every INPUT with the physics chain, into OUTDIR/<scene id>.tif."""
     from pix2lst.batch.tasks import PhysicsOptions
@@ -128,6 +129,7 @@ def physics(method: str, emissivity: str, mask_clouds: bool, **kw: Any) -> None:
     options = PhysicsOptions(
         method, emissivity, kw.pop("units"), mask_clouds, kw.pop("cog"),
         creation_options=tuple(kw.pop("creation_options").items()),
+        atmosphere=kw.pop("atmosphere"),
     )  # fmt: skip
     _run("physics", options, kw)
 
@@ -141,17 +143,16 @@ def physics(method: str, emissivity: str, mask_clouds: bool, **kw: Any) -> None:
 @click.option("--providers", default="auto", show_default=True, help="auto | cpu | cuda | ...")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @tile_size_option
-@tiling_option(TILINGS)
 @click.option("--padding", type=click.IntRange(min=0), default=None, help="[default: tile/4]")
 @click.option(
     "--blend", type=click.Choice(["hann", "linear", "crop"]), default="hann", show_default=True
 )
+@atmosphere_options
 def predict(
     model: str | None,
     providers: str,
     batch_size: int,
     tile_size: int | None,
-    tiling: str,
     padding: int | None,
     blend: str,
     **kw: Any,
@@ -165,7 +166,7 @@ def predict(
         str(Path(model).resolve()) if model else None, providers, batch_size, padding, blend,
         kw.pop("units"), kw.pop("cog"),
         creation_options=tuple(kw.pop("creation_options").items()), tile_size=tile_size,
-        tiling=tiling,
+        atmosphere=kw.pop("atmosphere"),
     )  # fmt: skip
     _run("predict", options, kw)
 
