@@ -10,6 +10,10 @@
 - ``-v/-vv`` and ``-q/--quiet`` on the group: the level of pix2lst's own logger
   (rasterio and GDAL stay at WARNING); ``-q`` also turns progress bars off.
 - :func:`progress_bar`: a tqdm bar drawn only on a terminal and never with ``-q``.
+- :func:`echo_result`: how a command reports what it did (stdout), silent with ``-q``.
+- :data:`SCENE_INPUT` and :data:`LST_INPUT`: the click types of scene and LST
+  arguments (every room's ``cli.py`` imports them from here, never from
+  :mod:`pix2lst.cli`, which loads those rooms).
 """
 
 from __future__ import annotations
@@ -23,12 +27,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.shell_completion import CompletionItem
 
 __all__ = [
+    "LST_INPUT",
+    "SCENE_INPUT",
+    "LstInput",
+    "SceneInput",
     "atmosphere_options",
     "co_option",
     "cog_option",
     "configure_logging",
+    "echo_result",
     "output_option",
     "overwrite_option",
     "progress_bar",
@@ -63,9 +73,12 @@ def output_option(
 
     def decorator(f: F) -> F:
         if not legacy_out:
+            # ``default=None`` given explicitly counts as a value in click 8.3+ and would
+            # pass ``required=True`` through as None: a default is passed only when there is one
+            extra: dict[str, Any] = {} if default is None else {"default": default}
             return click.option(
                 "-o", "--output", "output", type=path_type, required=required,
-                default=default, show_default=show_default, help=help,
+                show_default=show_default, help=help, **extra,
             )(f)  # fmt: skip
 
         @functools.wraps(f)
@@ -75,7 +88,8 @@ def output_option(
                     raise click.UsageError(
                         "give the output once, as -o/--output (--out is its old name)"
                     )
-                click.echo("warning: --out is deprecated; use -o/--output", err=True)
+                if not quiet():
+                    click.echo("warning: --out is deprecated; use -o/--output", err=True)
                 output = legacy_out
             if output is None:
                 output = default
@@ -110,16 +124,34 @@ def _parse_co(
 
 
 def co_option(f: F) -> F:
-    """``--co NAME=VALUE`` (repeatable), passed as ``creation_options`` (a dict)."""
-    return click.option(
+    """``--co NAME=VALUE`` (repeatable), passed as ``creation_options`` (a dict).
+
+    Each option is tried with GDAL's driver (COG when the command's ``--cog`` is set,
+    else GTiff) before the command starts: one GDAL does not accept (``COMPRESS=NOPE``,
+    ``FOO=BAR``, ``NBITS=8``, ``BLOCKXSIZE=100``) stops it with one line, before any work.
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, creation_options: dict[str, str], **kw: Any) -> Any:
+        from pix2lst.errors import ParameterError
+        from pix2lst.geo.writer import check_creation_options
+
+        try:
+            checked = check_creation_options(creation_options, bool(kw.get("cog", False)))
+        except ParameterError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--co'") from None
+        return f(*args, creation_options=checked, **kw)
+
+    return click.option(  # type: ignore[return-value]
         "--co",
         "creation_options",
         multiple=True,
         metavar="NAME=VALUE",
         callback=_parse_co,
         help="GDAL creation option of the written GeoTIFF, e.g. --co COMPRESS=ZSTD "
-        "--co BLOCKXSIZE=512 (repeatable; names as in GDAL's GTiff/COG driver docs).",
-    )(f)
+        "--co BLOCKXSIZE=512 (repeatable; names as in GDAL's GTiff/COG driver docs; "
+        "checked with GDAL's driver before any work).",
+    )(wrapper)
 
 
 def cog_option(f: F) -> F:
@@ -139,8 +171,8 @@ def tiling_option(choices: Sequence[str]) -> Callable[[F], F]:
         default="auto",
         show_default=True,
         help="host: tiles are cut on the CPU and uploaded; device: each strip is uploaded "
-        "once and its tiles are cut where the model runs; auto: device on CUDA, host "
-        "elsewhere.",
+        "once and its tiles are cut where the model runs; auto: host (device tiling only "
+        "when asked).",
     )
 
 
@@ -153,6 +185,93 @@ def tile_size_option(f: F) -> F:
         help="Tile the scene is cut into: a multiple of 2**depth, at least the model's own "
         "tile (a model with symbolic height/width only) [default: the model's tile].",
     )(f)
+
+
+_URL_PREFIXES = ("http://", "https://", "s3://", "gs://", "/vsi")
+
+
+def _complete_paths(incomplete: str) -> list[CompletionItem]:
+    """Let the shell complete file and folder names (click's bash/zsh/fish scripts do)."""
+    if incomplete.startswith(_URL_PREFIXES):
+        return []
+    return [CompletionItem(incomplete, type="file")]
+
+
+class SceneInput(click.ParamType):
+    """A scene argument: a local path that exists, or a URL / GDAL path kept as a string.
+
+    URLs (``https://``, ``s3://``, ``/vsicurl/`` ...) are never turned into ``Path``
+    (it would collapse ``https://`` to ``https:/``); local paths are checked here.
+    The shell completes file and folder names.
+    """
+
+    name = "input"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value)
+        if text.startswith(_URL_PREFIXES):
+            return text
+        path = Path(text)
+        if not path.exists():
+            self.fail(
+                f"{text} does not exist; give a scene folder, MTL file, composite GeoTIFF, "
+                "STAC item (.json) or a URL",
+                param,
+                ctx,
+            )
+        return path
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        return _complete_paths(incomplete)
+
+
+SCENE_INPUT = SceneInput()
+
+
+class LstInput(click.ParamType):
+    """An LST GeoTIFF, or one time of a cube as ``CUBE.zarr@WHEN`` (a date or scene id).
+
+    A cube time is written to a temporary LST GeoTIFF (removed when the command
+    ends), so that the figures and the viewer read it like any LST raster. Cubes
+    need the batch extra, imported only when a cube time is given.
+    """
+
+    name = "lst"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value)
+        cube_path, at, when = text.rpartition("@")
+        if at and not Path(text).exists() and Path(cube_path).is_dir():
+            import shutil
+            import tempfile
+
+            from pix2lst.errors import Pix2LstError
+
+            try:
+                from pix2lst.batch.cube import cube_layers, write_layer
+
+                ((values, grid, tags),) = cube_layers(cube_path, [when])
+            except (Pix2LstError, ModuleNotFoundError) as exc:
+                self.fail(f"{text}: {exc}", param, ctx)
+            tmp = Path(tempfile.mkdtemp(prefix="pix2lst-cube-"))
+            if ctx is not None:
+                ctx.call_on_close(lambda: shutil.rmtree(tmp, ignore_errors=True))
+            name = f"{tags['SCENE_ID']}_{tags['DATE_ACQUIRED']}.tif"
+            return write_layer(values, grid, tags, tmp / name)
+        path = Path(text)
+        if not path.exists():
+            self.fail(f"{text} does not exist (an LST GeoTIFF, or CUBE.zarr@DATE)", param, ctx)
+        return path
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        return _complete_paths(incomplete)
+
+
+LST_INPUT = LstInput()
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -170,22 +289,36 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def configure_logging(verbose: int, quiet: bool) -> Callable[[], None]:
     """Set pix2lst's own logger: WARNING by default, -v INFO, -vv DEBUG, -q ERROR.
 
-    Only the ``pix2lst`` logger gets a handler and a level; rasterio, GDAL and
-    numba keep theirs, so ``-vv`` shows pix2lst's debug lines, not theirs.
-    Returns a function that puts the logger back as it was (the group calls it
-    when the command ends, so that a library user's logging is left alone).
+    pix2lst's logger follows ``-v``; rasterio's (which carries GDAL's messages, e.g. a
+    creation option the driver ignores) shows its warnings, never its debug lines, so
+    ``-vv`` shows pix2lst's debug lines, not theirs. With ``-q`` only errors reach the
+    terminal: rasterio's and GDAL's warnings and Python warnings are held back too.
+    Returns a function that puts everything back as it was (the group calls it when
+    the command ends, so that a library user's logging is left alone).
     """
-    level = logging.ERROR if quiet else logging.WARNING - 10 * min(verbose, 2)
-    logger = logging.getLogger("pix2lst")
-    old_level = logger.level
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter(_LOG_FORMAT))
-    logger.setLevel(level)
-    logger.addHandler(handler)
+    levels = {
+        "pix2lst": logging.ERROR if quiet else logging.WARNING - 10 * min(verbose, 2),
+        "rasterio": logging.ERROR if quiet else logging.WARNING,
+    }
+    if quiet:  # warnings.warn(...) goes through logging (py.warnings), at ERROR only
+        logging.captureWarnings(True)
+        levels["py.warnings"] = logging.ERROR
+    saved = {}
+    for name, level in levels.items():
+        logger = logging.getLogger(name)
+        saved[name] = logger.level
+        logger.setLevel(level)
+        logger.addHandler(handler)
 
     def restore() -> None:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
+        for name, level in saved.items():
+            logger = logging.getLogger(name)
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+        if quiet:
+            logging.captureWarnings(False)
 
     return restore
 
@@ -207,6 +340,16 @@ def quiet() -> bool:
     if ctx is None:
         return False
     return bool(ctx.find_root().params.get("quiet", False))
+
+
+def echo_result(message: str) -> None:
+    """Print what a command did or found (``wrote ...``, a summary) on stdout, unless ``-q``.
+
+    The one way commands report results: with ``-q/--quiet`` only errors reach the
+    terminal. Errors go through click exceptions, never through here.
+    """
+    if not quiet():
+        click.echo(message)
 
 
 def progress_bar(**kwargs: Any) -> Any:

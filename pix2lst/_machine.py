@@ -12,6 +12,10 @@ cgroup (``docker --cpus``, a Kubernetes CPU limit, a systemd ``CPUQuota=``), whi
 a 64-core host would otherwise start 16 ONNX Runtime sessions and have them throttled.
 ``PYTHON_CPU_COUNT`` overrides it (the variable Python 3.13 reads for
 ``os.process_cpu_count()``; honoured here on every version).
+
+:func:`gpu_count` counts the NVIDIA GPUs this process may use (``CUDA_VISIBLE_DEVICES``,
+else the driver's list), without loading CUDA: a batch on a GPU box runs one worker
+per GPU, each with its own device id (0 .. n-1 as the process sees them).
 """
 
 from __future__ import annotations
@@ -23,7 +27,14 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["OVERRIDE", "affinity_cores", "cgroup_cpu_limit", "gdal_threads", "usable_cores"]
+__all__ = [
+    "OVERRIDE",
+    "affinity_cores",
+    "cgroup_cpu_limit",
+    "gdal_threads",
+    "gpu_count",
+    "usable_cores",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +68,24 @@ def gdal_threads(threads: str | int = "ALL_CPUS") -> str:
     ``ALL_CPUS`` counts the host's CPUs, not a container's quota); a count as it is."""
     text = str(threads).strip()
     return str(usable_cores()) if text.upper() == "ALL_CPUS" else text
+
+
+def gpu_count(proc: Path = Path("/proc")) -> int:
+    """NVIDIA GPUs this process may use: the entries of ``CUDA_VISIBLE_DEVICES`` where it
+    is set (empty or starting with ``-1``: none), else the GPUs the driver lists under
+    ``proc/driver/nvidia/gpus``; 0 without a driver. CUDA is not loaded."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:  # CUDA stops at the first invalid (negative) entry
+        count = 0
+        for entry in (v.strip() for v in visible.split(",")):
+            if not entry or entry.startswith("-"):
+                break
+            count += 1
+        return count
+    try:
+        return sum(1 for entry in (proc / "driver" / "nvidia" / "gpus").iterdir() if entry.is_dir())
+    except OSError:
+        return 0
 
 
 def cgroup_cpu_limit(proc: Path = Path("/proc/self")) -> int | None:

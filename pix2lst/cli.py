@@ -12,7 +12,6 @@ import importlib
 import signal
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -22,7 +21,7 @@ from pix2lst import __version__
 from pix2lst._cli_options import configure_logging, verbosity_options
 from pix2lst.errors import Pix2LstError
 
-__all__ = ["SCENE_INPUT", "SceneInput", "main"]
+__all__ = ["main"]
 
 # command name -> "module:attribute", in the order a user meets them (``--help`` keeps it)
 COMMANDS: dict[str, str] = {
@@ -30,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "physics": "pix2lst.lst_physics.cli:physics",
     "predict": "pix2lst.runtime.cli:predict",
     "validate": "pix2lst.lst_physics.cli:validate",
+    "info": "pix2lst.info:info",
     "quicklook": "pix2lst.viz.cli:quicklook",
     "compare": "pix2lst.viz.cli:compare",
     "view": "pix2lst.viz.cli:view",
@@ -45,7 +45,7 @@ COMMANDS: dict[str, str] = {
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "Try it": ("demo",),
     "Land surface temperature": ("physics", "predict", "validate"),
-    "Look at the result": ("quicklook", "compare", "view"),
+    "Look at the result": ("info", "quicklook", "compare", "view"),
     "Train a model on your scenes (tiles, train and export need the train extra)": (
         "composite",
         "tiles",
@@ -60,6 +60,7 @@ _HELP = {
     "physics": "Compute LST from a Landsat scene with the physics chain.",
     "predict": "Predict LST for a scene or composite with an ONNX model.",
     "validate": "Compare an LST raster with USGS Level-2 surface temperature.",
+    "info": "What a scene is, or what an LST raster holds (--json for machines).",
     "quicklook": "Colour-mapped PNG of an LST GeoTIFF, with coordinates.",
     "compare": "Two LST maps, their difference and true colour, side by side.",
     "view": "Offline HTML viewer with synchronised panes.",
@@ -137,33 +138,6 @@ def _signals_unwind() -> Iterator[list[int]]:
             signal.signal(s, h)
 
 
-class SceneInput(click.ParamType):
-    """A scene argument: a local path that exists, or a URL / GDAL path kept as a string.
-
-    URLs (``https://``, ``s3://``, ``/vsicurl/`` ...) are never turned into ``Path``
-    (it would collapse ``https://`` to ``https:/``); local paths are checked here.
-    """
-
-    name = "input"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        text = str(value)
-        if text.startswith(("http://", "https://", "s3://", "gs://", "/vsi")):
-            return text
-        path = Path(text)
-        if not path.exists():
-            self.fail(
-                f"{text} does not exist; give a scene folder, MTL file, composite GeoTIFF, "
-                "STAC item (.json) or a URL",
-                param,
-                ctx,
-            )
-        return path
-
-
-SCENE_INPUT = SceneInput()
-
-
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use.
 
@@ -211,9 +185,9 @@ class LazyGroup(click.Group):
                 if signum is None:
                     raise
                 name = signal.Signals(signum).name
+                left = getattr(exc, "left", None) or "no partial output was left"  # batch: its own
                 click.echo(
-                    f"pix2lst {ctx.invoked_subcommand or ''}: interrupted ({name}); "
-                    "no partial output was left",
+                    f"pix2lst {ctx.invoked_subcommand or ''}: interrupted ({name}); {left}",
                     err=True,
                 )
                 ctx.exit(128 + int(signum))

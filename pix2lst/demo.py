@@ -21,7 +21,7 @@ import click
 import numpy as np
 import rasterio
 
-from pix2lst._cli_options import output_option, overwrite_option
+from pix2lst._cli_options import echo_result, output_option, overwrite_option
 from pix2lst.data import sample_scene_path
 from pix2lst.errors import GridMismatchError, OutputNotWritableError
 from pix2lst.geo.atomic import check_output
@@ -70,6 +70,7 @@ def run_demo(out_dir: Path, *, overwrite: bool = False) -> DemoResult:
     from pix2lst.lst_physics import write_lst
     from pix2lst.runtime import LSTPredictor
     from pix2lst.viz import compare, quicklook, rgb_quicklook, write_viewer
+    from pix2lst.viz.mapaxes import world_file_paths
 
     started = time.perf_counter()
     try:
@@ -89,7 +90,9 @@ def run_demo(out_dir: Path, *, overwrite: bool = False) -> DemoResult:
         "comparison": out_dir / "compare_physics_vs_model.png",
         "viewer": out_dir / "viewer.html",
     }
-    for path in paths.values():  # every output checked before the first is written
+    sidecars = [side for key in ("physics quicklook", "model quicklook", "true colour")
+                for side in world_file_paths(paths[key])]  # fmt: skip
+    for path in [*paths.values(), *sidecars]:  # every output checked before the first is written
         check_output(path, overwrite=overwrite, inputs=[scene])
     write_lst(scene, paths["physics LST"], mask_clouds=True, overwrite=overwrite)
     predictor = LSTPredictor(None)  # the shipped default model
@@ -117,13 +120,13 @@ def run_demo(out_dir: Path, *, overwrite: bool = False) -> DemoResult:
 @overwrite_option("Replace outputs left by an earlier run.")
 def demo(output: Path, overwrite: bool) -> None:
     """Run the main job on the embedded sample scene and say where the outputs are."""
-    click.echo(f"pix2lst demo on the embedded sample: {sample_scene_path()}")
+    echo_result(f"pix2lst demo on the embedded sample: {sample_scene_path()}")
     result = run_demo(output, overwrite=overwrite)  # errors: pix2lst.cli.LazyGroup says them
     width = max(len(k) for k in result.outputs)
     for label, path in result.outputs.items():
-        click.echo(f"  {label:<{width}}  {path}")
-    click.echo(
+        echo_result(f"  {label:<{width}}  {path}")
+    echo_result(
         f"model vs physics over {result.valid_pixels} clear pixels: RMSE {result.rmse_k:.3f} K, "
         f"bias {result.bias_k:+.3f} K  ({result.seconds:.1f} s)"
     )
-    click.echo(f"open {result.outputs['viewer']} in a browser to compare them side by side")
+    echo_result(f"open {result.outputs['viewer']} in a browser to compare them side by side")

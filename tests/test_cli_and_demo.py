@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -10,12 +11,20 @@ from pathlib import Path
 
 import click
 import numpy as np
+import pytest
 import rasterio
 from click.testing import CliRunner
 
 from pix2lst.cli import COMMANDS, main
 from pix2lst.data import default_model_path
-from tests.conftest import REPO, lst_values, make_model, write_composite, write_lst
+from tests.conftest import (
+    REPO,
+    crop_scene,
+    lst_values,
+    make_model,
+    write_composite,
+    write_lst,
+)
 
 
 def test_every_command_loads_and_has_help() -> None:
@@ -39,6 +48,9 @@ def test_every_command_loads_and_has_help() -> None:
         sub = runner.invoke(main, [*path, "--help"])
         assert sub.exit_code == 0, (path, sub.output)
         assert "Usage: " in sub.output and "needs" not in sub.output
+        if path == ["info"]:  # the one command that only reads
+            assert "--json" in sub.output and "--output" not in sub.output
+            continue
         # one name for one thing: -o/--output and a documented --overwrite everywhere
         assert "-o, --output" in sub.output, path
         assert "--out " not in sub.output, path  # the old spelling stays hidden
@@ -71,6 +83,122 @@ def test_old_out_spelling_still_works(tmp_path: Path) -> None:
     assert both.exit_code == 2 and "once" in both.output
     none = runner.invoke(main, ["tiles", str(comp), str(lst)])
     assert none.exit_code == 2 and "Missing option '-o' / '--output'" in none.output
+
+
+_EVERY_WRITER = [
+    ["physics"], ["predict"], ["quicklook"], ["compare", "LST"], ["view"], ["composite"],
+    ["cube"], ["batch", "physics"], ["batch", "predict"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", _EVERY_WRITER)
+def test_a_missing_output_is_a_usage_error(
+    command: list[str], sample_scene: Path, tmp_path: Path
+) -> None:
+    lst = write_lst(tmp_path / "l.tif", lst_values())
+    takes_lst = command[0] in ("quicklook", "compare", "view", "cube")
+    args = [a.replace("LST", str(lst)) for a in command] + [str(lst if takes_lst else sample_scene)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, (args, result.output, result.exception)
+    assert "Missing option '-o' / '--output'" in result.output
+    assert "Traceback" not in result.output and list(tmp_path.iterdir()) == [lst]
+
+
+def test_room_clis_import_shared_options_not_the_group() -> None:
+    # the group loads the rooms' commands; a room importing it back would be a hidden cycle
+    package = REPO / "pix2lst"
+    room_clis = sorted(package.glob("*/cli.py"))
+    assert {p.parent.name for p in room_clis} >= {
+        "batch",
+        "export",
+        "lst_physics",
+        "runtime",
+        "viz",
+    }
+    for path in [*room_clis, *sorted((package / "viz").rglob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [node.module or ""] if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            )  # fmt: skip
+            for name in names:
+                assert name != "pix2lst.cli", f"{path} imports pix2lst.cli"
+                if path.parent.name == "viz":
+                    assert not name.startswith("pix2lst.batch"), f"{path} imports {name}"
+    code = (
+        "import sys\n"
+        "import pix2lst.viz.cli, pix2lst.lst_physics.cli, pix2lst.runtime.cli\n"
+        "print(sorted(m for m in sys.modules if m in ('pix2lst.cli', 'pix2lst.batch')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_quiet_prints_nothing_but_errors(sample_scene: Path, tmp_path: Path) -> None:
+    small = crop_scene(tmp_path / "scene", size=64)
+    lst = write_lst(tmp_path / "l.tif", lst_values())
+    warm = write_lst(tmp_path / "w.tif", lst_values(warm=2.0))
+    comp = write_composite(tmp_path / "c.tif", np.full((8, 64, 64), 0.2, dtype=np.float32))
+    model = make_model(tmp_path / "m.onnx", "constant", tile=32)
+    out = tmp_path / "out"
+    out.mkdir()
+    runs = {
+        "physics": ["physics", str(small), "-o", str(out / "p.tif")],
+        "composite": ["composite", str(small), "-o", str(out / "c.tif")],
+        "predict": ["predict", str(comp), "-o", str(out / "m.tif"), "--model", str(model),
+                    "--providers", "cpu"],
+        "quicklook": ["quicklook", str(lst), "-o", str(out / "q.png")],
+        "compare": ["compare", str(lst), str(warm), "-o", str(out / "d.png")],
+        "view": ["view", str(lst), str(warm), "-o", str(out / "v.html")],
+    }  # fmt: skip
+    runner = CliRunner()
+    for name, args in runs.items():
+        quiet = runner.invoke(main, ["-q", *args])
+        assert quiet.exit_code == 0, (name, quiet.output)
+        assert quiet.output == "", (name, quiet.output)
+        assert Path(args[args.index("-o") + 1]).stat().st_size > 0, name
+        loud = runner.invoke(main, [*args, "--overwrite"])  # the same run reports what it did
+        assert loud.exit_code == 0 and loud.stdout.strip(), (name, loud.output)
+    # an error still reaches the terminal under -q
+    again = runner.invoke(main, ["-q", *runs["quicklook"]])
+    assert again.exit_code == 1 and "--overwrite" in again.output
+
+
+def test_the_shell_completes_paths_of_scene_and_lst_arguments() -> None:
+    from click.shell_completion import BashComplete
+
+    def complete(*words: str) -> list[tuple[str, str]]:
+        shell = BashComplete(main, {}, "pix2lst", "_PIX2LST_COMPLETE")
+        items = shell.get_completions(list(words[:-1]), words[-1])
+        return [(item.type, item.value) for item in items]
+
+    for command in ("physics", "composite", "predict", "info", "quicklook", "compare", "view"):
+        # "file": the shell lists files and folders (click's completion protocol)
+        assert complete(command, "pix2lst/da") == [("file", "pix2lst/da")], command
+    assert complete("predict", "https://example.com/L") == []  # a URL is not a local path
+
+
+@pytest.mark.parametrize("co", ["COMPRESS=NOPE", "FOO=BAR", "NBITS=8", "BLOCKXSIZE=100"])
+def test_creation_options_gdal_refuses_stop_every_writer_first(
+    co: str, sample_scene: Path, tmp_path: Path
+) -> None:
+    model = make_model(tmp_path / "m.onnx", "constant", tile=32)
+    out = tmp_path / "out"
+    commands = [
+        ["physics", str(sample_scene), "-o", str(out / "p.tif")],
+        ["composite", str(sample_scene), "-o", str(out / "c.tif")],
+        ["predict", str(sample_scene), "-o", str(out / "m.tif"), "--model", str(model)],
+        ["batch", "physics", str(sample_scene), "-o", str(out)],
+        ["batch", "predict", str(sample_scene), "-o", str(out), "--model", str(model)],
+    ]
+    for args in commands:
+        for cog in ([], ["--cog"]):
+            result = CliRunner().invoke(main, [*args, *cog, "--co", co])
+            assert result.exit_code == 2, (args, cog, result.output)
+            errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+            assert len(errors) == 1 and f"does not accept --co {co}" in errors[0], result.output
+            assert ("COG driver" if cog else "GTiff driver") in errors[0], errors
+            assert not out.exists()  # refused before any work
 
 
 def test_co_values_are_parsed() -> None:
@@ -111,6 +239,34 @@ def test_verbosity_raises_only_pix2lst_logger(tmp_path: Path) -> None:
     assert q.returncode == 0 and q.stderr == ""
 
 
+def test_quiet_holds_back_library_and_gdal_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pix2lst._cli_options import configure_logging
+
+    scene = crop_scene(tmp_path / "scene", size=48)
+    # avdan emissivity warns (Python warnings); -q shows errors only
+    args = ["physics", str(scene), "--emissivity", "avdan"]
+    loud = _run(*args, "-o", str(tmp_path / "a.tif"))
+    assert loud.returncode == 0 and "avdan" in loud.stderr, loud.stderr
+    quiet = _run("-q", *args, "-o", str(tmp_path / "b.tif"))
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
+
+    def gdal_warning(name: str) -> None:  # GDAL says it ignores an unknown creation option
+        profile = {"driver": "GTiff", "width": 4, "height": 4, "count": 1, "dtype": "uint8"}
+        with rasterio.open(tmp_path / name, "w", **profile, foo="bar") as ds:
+            ds.write(np.zeros((1, 4, 4), dtype=np.uint8))
+
+    for is_quiet in (False, True):
+        restore = configure_logging(0, is_quiet)
+        try:
+            gdal_warning(f"q{is_quiet}.tif")
+        finally:
+            restore()
+        said = capsys.readouterr().err
+        assert ("does not support creation option FOO" in said) is not is_quiet, said
+
+
 def test_progress_bars_only_on_a_terminal(tmp_path: Path) -> None:
     comp = write_composite(tmp_path / "c.tif", np.full((8, 96, 96), 0.2, dtype=np.float32))
     model = make_model(tmp_path / "m.onnx", "constant", tile=32)
@@ -126,7 +282,8 @@ def test_light_commands_never_import_torch(tmp_path: Path) -> None:
         "import sys; sys.modules['torch'] = None\n"
         "from click.testing import CliRunner\n"
         "from pix2lst.cli import main\n"
-        "for name in ('physics', 'composite', 'predict', 'quicklook', 'compare', 'view', 'demo'):\n"
+        "for name in ('physics', 'composite', 'predict', 'info', 'quicklook', 'compare', 'view',\n"
+        "             'demo'):\n"
         "    r = CliRunner().invoke(main, [name, '--help'])\n"
         "    assert r.exit_code == 0, (name, r.output)\n"
         "r = CliRunner().invoke(main, ['train', sys.argv[1], '-o', sys.argv[2]])\n"

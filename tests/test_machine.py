@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pix2lst import _machine
-from pix2lst._machine import cgroup_cpu_limit, gdal_threads, usable_cores
+from pix2lst._machine import cgroup_cpu_limit, gdal_threads, gpu_count, usable_cores
 
 V1_MOUNTS = (
     "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
@@ -132,8 +132,8 @@ def test_a_real_cgroup_quota_sizes_the_runtime() -> None:
         code = (
             f"import os; open({str(group / 'cgroup.procs')!r}, 'w').write(str(os.getpid()))\n"
             "from pix2lst._machine import usable_cores\n"
-            "from pix2lst.runtime.session import CPU, auto_sessions\n"
-            "print(usable_cores(), auto_sessions(CPU))\n"
+            "from pix2lst.runtime.plan import CPU, auto_sessions\n"
+            "print(usable_cores(), auto_sessions(CPU, usable_cores()))\n"
         )
         env = {k: v for k, v in os.environ.items() if k != "PYTHON_CPU_COUNT"}
         out = subprocess.run(
@@ -142,3 +142,16 @@ def test_a_real_cgroup_quota_sizes_the_runtime() -> None:
         assert out.stdout.split() == ["1", "1"]
     finally:
         group.rmdir()
+
+
+def test_gpu_count_from_the_driver_and_cuda_visible_devices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert gpu_count(tmp_path) == 0  # no driver
+    for bus in ("0000:17:00.0", "0000:65:00.0"):
+        (tmp_path / "driver" / "nvidia" / "gpus" / bus).mkdir(parents=True)
+    assert gpu_count(tmp_path) == 2
+    for visible, n in (("1", 1), ("0,1,2", 3), ("", 0), ("-1", 0), ("0,-1,1", 1), ("GPU-ab,1", 2)):
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+        assert gpu_count(tmp_path) == n, visible

@@ -18,12 +18,14 @@ from pix2lst._lazy import lazy_names
 
 __all__ = [
     "BatchInput",
+    "BatchRows",
     "ManifestRow",
     "PhysicsOptions",
     "PredictOptions",
     "composite_xarray",
     "cube_layers",
     "expand_inputs",
+    "is_cube",
     "open_cube",
     "physics_xarray",
     "predict_xarray",
@@ -34,12 +36,14 @@ __all__ = [
 
 _WHERE = {
     "BatchInput": "inputs",
+    "BatchRows": "runner",
     "ManifestRow": "manifest",
     "PhysicsOptions": "tasks",
     "PredictOptions": "tasks",
     "composite_xarray": "xarray_api",
     "cube_layers": "cube",
     "expand_inputs": "inputs",
+    "is_cube": "cube",
     "open_cube": "cube",
     "physics_xarray": "xarray_api",
     "predict_xarray": "xarray_api",

@@ -9,53 +9,16 @@ from typing import Any
 import click
 
 from pix2lst._cli_options import (
+    atmosphere_options,
     co_option,
+    echo_result,
     output_option,
     overwrite_option,
     progress_callback,
     tile_size_option,
-    tiling_option,
 )
-from pix2lst.runtime.tiling import TILINGS
 
-__all__ = ["LST_INPUT", "LstInput", "batch", "cube"]
-
-
-class LstInput(click.ParamType):
-    """An LST GeoTIFF, or one time of a cube as ``CUBE.zarr@WHEN`` (a date or scene id).
-
-    A cube time is written to a temporary LST GeoTIFF (removed when the command
-    ends), so that the figures and the viewer read it like any LST raster.
-    """
-
-    name = "lst"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        text = str(value)
-        cube_path, at, when = text.rpartition("@")
-        if at and not Path(text).exists() and Path(cube_path).is_dir():
-            import shutil
-            import tempfile
-
-            from pix2lst.batch.cube import cube_layers, write_layer
-            from pix2lst.errors import Pix2LstError
-
-            try:
-                ((values, grid, tags),) = cube_layers(cube_path, [when])
-            except (Pix2LstError, ModuleNotFoundError) as exc:
-                self.fail(f"{text}: {exc}", param, ctx)
-            tmp = Path(tempfile.mkdtemp(prefix="pix2lst-cube-"))
-            if ctx is not None:
-                ctx.call_on_close(lambda: shutil.rmtree(tmp, ignore_errors=True))
-            name = f"{tags['SCENE_ID']}_{tags['DATE_ACQUIRED']}.tif"
-            return write_layer(values, grid, tags, tmp / name)
-        path = Path(text)
-        if not path.exists():
-            self.fail(f"{text} does not exist (an LST GeoTIFF, or CUBE.zarr@DATE)", param, ctx)
-        return path
-
-
-LST_INPUT = LstInput()
+__all__ = ["batch", "cube"]
 
 _INPUTS = click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
 _OUTDIR = output_option(
@@ -128,10 +91,11 @@ def _run(task: str, options: Any, kw: dict[str, Any]) -> None:
     for r in rows:
         if r.status == "failed":
             click.echo(f"failed: {r.input}: {r.error}", err=True)
-    click.echo(
+    echo_result(
         f"{len(rows)} scene(s): {counts['ok']} ok, {counts['skipped']} skipped, "
         f"{counts['failed']} failed; manifest {kw['output'] / MANIFEST_NAME}"
-        + (f"; cube {kw['cube']}" if kw["cube"] else "")
+        + (f"; cube {rows.cube}" if rows.cube is not None else "")
+        + ("; no cube written (no scene succeeded)" if kw["cube"] and rows.cube is None else "")
     )
     if counts["failed"]:
         raise click.exceptions.Exit(1)
@@ -157,6 +121,7 @@ def batch() -> None:
     "--emissivity", type=click.Choice(["sobrino", "avdan"]), default="sobrino", show_default=True
 )
 @click.option("--mask-clouds", is_flag=True, help="Set cloud, shadow and cirrus to nodata.")
+@atmosphere_options
 def physics(method: str, emissivity: str, mask_clouds: bool, **kw: Any) -> None:
     """LST of every INPUT with the physics chain, into OUTDIR/<scene id>.tif."""
     from pix2lst.batch.tasks import PhysicsOptions
@@ -164,6 +129,7 @@ def physics(method: str, emissivity: str, mask_clouds: bool, **kw: Any) -> None:
     options = PhysicsOptions(
         method, emissivity, kw.pop("units"), mask_clouds, kw.pop("cog"),
         creation_options=tuple(kw.pop("creation_options").items()),
+        atmosphere=kw.pop("atmosphere"),
     )  # fmt: skip
     _run("physics", options, kw)
 
@@ -177,17 +143,16 @@ def physics(method: str, emissivity: str, mask_clouds: bool, **kw: Any) -> None:
 @click.option("--providers", default="auto", show_default=True, help="auto | cpu | cuda | ...")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @tile_size_option
-@tiling_option(TILINGS)
 @click.option("--padding", type=click.IntRange(min=0), default=None, help="[default: tile/4]")
 @click.option(
     "--blend", type=click.Choice(["hann", "linear", "crop"]), default="hann", show_default=True
 )
+@atmosphere_options
 def predict(
     model: str | None,
     providers: str,
     batch_size: int,
     tile_size: int | None,
-    tiling: str,
     padding: int | None,
     blend: str,
     **kw: Any,
@@ -201,7 +166,7 @@ def predict(
         str(Path(model).resolve()) if model else None, providers, batch_size, padding, blend,
         kw.pop("units"), kw.pop("cog"),
         creation_options=tuple(kw.pop("creation_options").items()), tile_size=tile_size,
-        tiling=tiling,
+        atmosphere=kw.pop("atmosphere"),
     )  # fmt: skip
     _run("predict", options, kw)
 
@@ -232,4 +197,4 @@ def cube(outputs: tuple[str, ...], output: Path, overwrite: bool) -> None:
             paths.append(Path(arg))
     ds = write_cube(paths, output, overwrite=overwrite)
     times = ", ".join(str(t)[:19] for t in ds["time"].values)
-    click.echo(f"wrote {output}: {ds.sizes['time']} x {ds.sizes['y']} x {ds.sizes['x']} ({times})")
+    echo_result(f"wrote {output}: {ds.sizes['time']} x {ds.sizes['y']} x {ds.sizes['x']} ({times})")

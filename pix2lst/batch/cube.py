@@ -12,17 +12,24 @@ conventions), ``time`` from each scene's acquisition date and scene-centre time,
 ``scene_id`` per time. Chunks span every time and 256 x 256 pixels, so the time
 series of one pixel is one chunk read. The cube is written strip by strip:
 memory holds all times of 256 rows, never the cube.
+
+A cube is a folder, so replacing one deletes a folder: only a pix2lst cube
+(:func:`is_cube`, its ``pix2lst_product`` attribute) is ever replaced, never a
+folder that is or holds one of the run's inputs (:func:`check_cube_output`), and
+the new cube is written beside it, read back, and swapped in by renames.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
+import json
 import math
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,11 +40,35 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
-from pix2lst.errors import GridMismatchError, OutputExistsError, ParameterError, SceneError
+from pix2lst.errors import (
+    GridMismatchError,
+    OutputExistsError,
+    OutputNotWritableError,
+    OutputWriteError,
+    ParameterError,
+    Pix2LstError,
+    SceneError,
+)
+from pix2lst.geo.atomic import check_output, target_of, temp_name, temporaries
 from pix2lst.geo.grid import Grid, crs_name, grid_of
 from pix2lst.geo.units import parse_temperature_units, to_kelvin
+from pix2lst.geo.verify import write_failed
 
-__all__ = ["CHUNK", "LstInfo", "common_grid", "cube_layers", "lst_info", "open_cube", "write_cube"]
+__all__ = [
+    "CHUNK",
+    "CUBE_PRODUCT",
+    "LstInfo",
+    "check_cube_output",
+    "check_layers",
+    "common_grid",
+    "cube_layers",
+    "is_cube",
+    "lst_info",
+    "open_cube",
+    "path_row",
+    "scene_layer",
+    "write_cube",
+]
 
 CHUNK = 256
 """Spatial chunk size (pixels); a chunk holds every time step."""
@@ -46,6 +77,101 @@ ZARR_FORMAT = 2
 """Zarr v2: read by every Zarr library and by GDAL (v3 has no fixed-width string type yet)."""
 
 _ALIGN_TOLERANCE = 1e-3  # pixels
+
+CUBE_PRODUCT = "lst_cube"
+"""The root attribute ``pix2lst_product`` of every cube pix2lst writes: what makes a
+folder a cube that ``--overwrite`` may replace."""
+
+_TITLE = "pix2lst land surface temperature time series"
+_PARTIAL = re.compile(r"\.(?P<pid>\d+)-[0-9a-f]{8}\.(partial|old)$")
+
+
+def _root_attrs(path: Path) -> dict[str, Any] | None:
+    """The root attributes of the Zarr store at ``path`` (v2 ``.zattrs``, v3 ``zarr.json``)."""
+    try:
+        if (path / ".zattrs").is_file():
+            attrs = json.loads((path / ".zattrs").read_text("utf-8"))
+        elif (path / "zarr.json").is_file():
+            attrs = json.loads((path / "zarr.json").read_text("utf-8")).get("attributes", {})
+        else:
+            return None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return attrs if isinstance(attrs, dict) else None
+
+
+def is_cube(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a Zarr cube written by pix2lst (its root attributes say so)."""
+    p = Path(path)
+    if not p.is_dir() or p.is_symlink():
+        return False
+    attrs = _root_attrs(p)
+    if attrs is None:
+        return False
+    return attrs.get("pix2lst_product") == CUBE_PRODUCT or (
+        attrs.get("title") == _TITLE and attrs.get("Conventions", "").startswith("CF-")
+    )
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or path.is_relative_to(folder)
+
+
+def check_cube_output(
+    out: str | os.PathLike[str], *, overwrite: bool = False, inputs: Iterable[Any] = ()
+) -> Path:
+    """Validate a cube path before any work; return it as a ``Path``.
+
+    ``inputs``: what must survive the run (the rasters to stack, a batch's output
+    folder and input scenes): a cube path that is one of them or holds one is refused
+    (:class:`~pix2lst.errors.OutputNotWritableError`), with or without ``overwrite``.
+    An existing path is replaced only with ``overwrite`` and only when it is a pix2lst
+    cube (:func:`is_cube`); its folder must exist and be writable
+    (:func:`pix2lst.geo.atomic.check_output` on the temporary name beside it).
+    """
+    target = Path(out)
+    resolved = target.resolve()
+    for item in inputs:
+        if not isinstance(item, (str, os.PathLike)):
+            continue
+        keep = Path(item).resolve()
+        if _inside(keep, resolved):
+            what = "is" if keep == resolved else "holds"
+            raise OutputNotWritableError(
+                f"refusing to write the cube {target}: it {what} the input {item}, which "
+                "writing it would destroy; choose another cube path (e.g. a new folder "
+                "named like cube.zarr)"
+            )
+    if target.exists() or target.is_symlink():
+        if not is_cube(target):
+            kind = "folder" if target.is_dir() else "file"
+            raise OutputNotWritableError(
+                f"{target} is a {kind} that is not a pix2lst cube; only a cube replaces a "
+                "cube, so nothing was changed: give a new path for the cube"
+            )
+        if not overwrite:
+            raise OutputExistsError(
+                f"the cube {target} already exists; pass --overwrite to replace it or give "
+                "another path"
+            )
+    check_output(temp_name(target, ".partial"))  # its folder exists and is writable
+    return target
+
+
+def _remove_stale_partials(target: Path) -> None:
+    """Remove the temporary cube folders beside ``target`` whose writer process is gone."""
+    for entry in temporaries(target.parent):
+        m = _PARTIAL.search(entry.name)
+        if m is None or target_of(entry).name != target.name or not entry.is_dir():
+            continue
+        try:
+            os.kill(int(m.group("pid")), 0)
+            continue  # its writer still runs
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -139,6 +265,50 @@ def common_grid(infos: Sequence[LstInfo]) -> tuple[Grid, list[tuple[int, int]]]:
     return grid, [(r - top, c - left) for r, c in offsets]
 
 
+_PRODUCT_ID = re.compile(r"^L[COTEM]0\d_[A-Z0-9]{4}_(\d{3})(\d{3})_")
+_SCENE_ID = re.compile(r"^L[COTEM]\d(\d{3})(\d{3})\d{7}[A-Z]{3}\d{2}$")
+
+
+def path_row(scene_id: str) -> str | None:
+    """The WRS-2 ``PPP/RRR`` of a Landsat product or scene id; None for another name."""
+    m = _PRODUCT_ID.match(scene_id) or _SCENE_ID.match(scene_id)
+    return f"{m.group(1)}/{m.group(2)}" if m else None
+
+
+def check_layers(infos: Sequence[LstInfo]) -> tuple[Grid, list[tuple[int, int]]]:
+    """Refuse layers that cannot make one cube; their common grid and offsets.
+
+    Two layers of one acquisition time are a :class:`~pix2lst.errors.ParameterError`;
+    layers of several path/rows (read from their scene ids, :func:`path_row`), or that
+    share no grid (CRS, pixel size, alignment: :func:`common_grid`), a
+    :class:`~pix2lst.errors.GridMismatchError`.
+    """
+    rows: dict[str | None, list[str]] = {}
+    for info in infos:
+        rows.setdefault(path_row(info.scene_id), []).append(info.scene_id)
+    rows.pop(None, None)
+    if len(rows) > 1:
+        said = "; ".join(f"{pr}: {', '.join(ids)}" for pr, ids in sorted(rows.items()))  # type: ignore[arg-type]
+        raise GridMismatchError(
+            f"the scenes cover {len(rows)} path/rows ({said}); a cube stacks scenes of one "
+            "path/row: build one cube per path/row"
+        )
+    ordered = sorted(infos, key=lambda i: i.time)
+    for a, b in itertools.pairwise(ordered):
+        if a.time == b.time:
+            raise ParameterError(
+                f"{a.path.name} and {b.path.name} are both of {str(a.time)[:19]} "
+                f"({a.scene_id}); a cube holds one raster per acquisition: drop one"
+            )
+    return common_grid(infos)
+
+
+def scene_layer(path: Path, grid: Grid, tags: dict[str, str]) -> LstInfo:
+    """The layer a scene of ``grid`` with scene tags ``tags`` will be (checked before its
+    LST exists: :func:`check_layers` on these)."""
+    return LstInfo(path, grid, _time(tags, path), tags.get("SCENE_ID") or path.stem, "K")
+
+
 def _template(infos: Sequence[LstInfo], grid: Grid) -> Any:
     import dask.array as da
     import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -166,7 +336,7 @@ def _template(infos: Sequence[LstInfo], grid: Grid) -> Any:
     ds["y"].attrs.update(standard_name="projection_y_coordinate", long_name="y", units="m")
     ds["time"].attrs.update(standard_name="time", long_name="acquisition time (scene centre, UTC)")
     ds.attrs.update(
-        Conventions="CF-1.8", title="pix2lst land surface temperature time series",
+        Conventions="CF-1.8", title=_TITLE, pix2lst_product=CUBE_PRODUCT,
         source=", ".join(str(i.path.name) for i in infos),
     )  # fmt: skip
     # the CRS (spatial_ref, CF grid mapping) and transform, as rioxarray writes them;
@@ -179,58 +349,131 @@ def write_cube(
     out: str | os.PathLike[str],
     *,
     overwrite: bool = False,
+    inputs: Iterable[Any] = (),
 ) -> Any:
     """Stack LST GeoTIFFs of one path/row into the Zarr cube ``out``; the (lazy) Dataset.
 
     Times are sorted; two rasters of the same acquisition time are refused. Values
-    are stored in kelvin whatever the rasters' unit. Written to a temporary folder
-    beside ``out`` and renamed when complete.
+    are stored in kelvin whatever the rasters' unit. ``out`` is checked first
+    (:func:`check_cube_output`; ``paths`` and ``inputs`` must survive). Written to a
+    temporary folder beside ``out``, read back (every time's count of valid pixels),
+    flushed to the disk, and renamed onto ``out`` only then; a cube it replaces is
+    removed last. A full disk or another write error is one
+    :class:`~pix2lst.errors.OutputWriteError`.
     """
-    import xarray as xr
-
     if not paths:
         raise ParameterError("no LST raster given for the cube")
+    target = check_cube_output(out, overwrite=overwrite, inputs=[*paths, *inputs])
     infos = sorted((lst_info(p) for p in paths), key=lambda i: i.time)
-    for a, b in itertools.pairwise(infos):
-        if a.time == b.time:
-            raise ParameterError(
-                f"{a.path.name} and {b.path.name} are both of {str(a.time)[:19]} "
-                f"({a.scene_id}); a cube holds one raster per acquisition: drop one"
-            )
-    grid, offsets = common_grid(infos)
-    target = Path(out)
-    if target.exists() and not overwrite:
-        raise OutputExistsError(f"{target} already exists; pass --overwrite to replace it")
-    tmp = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
+    grid, offsets = check_layers(infos)
+    _remove_stale_partials(target)
+    tmp = temp_name(target, ".partial")
     try:
-        _template(infos, grid).to_zarr(
-            tmp, mode="w", compute=False, consolidated=True, zarr_format=ZARR_FORMAT
-        )
-        datasets = [rasterio.open(i.path) for i in infos]
         try:
-            for y0 in range(0, grid.height, CHUNK):
-                rows = min(CHUNK, grid.height - y0)
-                block = np.full((len(infos), rows, grid.width), np.nan, dtype=np.float32)
-                for k, (info, ds, (r, c)) in enumerate(zip(infos, datasets, offsets, strict=True)):
-                    lo, hi = max(y0, r), min(y0 + rows, r + info.grid.height)
-                    if lo >= hi:
-                        continue
-                    win = Window(0, lo - r, info.grid.width, hi - lo)  # type: ignore[no-untyped-call]
-                    values = to_kelvin(ds.read(1, window=win, out_dtype=np.float32), info.units)
-                    block[k, lo - y0 : hi - y0, c : c + info.grid.width] = values
-                region = xr.Dataset({"lst": (("time", "y", "x"), block)})
-                region.to_zarr(tmp, region={"time": slice(None), "y": slice(y0, y0 + rows),
-                                            "x": slice(None)}, zarr_format=ZARR_FORMAT)  # fmt: skip
-        finally:
-            for ds in datasets:
-                ds.close()
-        if target.exists():
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
-        os.replace(tmp, target)
+            counts = _write_store(tmp, infos, grid, offsets)
+            _verify_store(tmp, target, grid, counts)
+            _fsync_tree(tmp)
+            _swap_in(tmp, target)
+        except Pix2LstError:
+            raise
+        except (OSError, RuntimeError, ValueError) as exc:  # zarr/numcodecs on a full disk
+            raise write_failed(target, exc) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return open_cube(target)
+
+
+def _write_store(
+    tmp: Path, infos: Sequence[LstInfo], grid: Grid, offsets: Sequence[tuple[int, int]]
+) -> npt.NDArray[np.int64]:
+    """Write the cube into the new store ``tmp``; the count of valid pixels per time."""
+    import xarray as xr
+
+    counts = np.zeros(len(infos), dtype=np.int64)
+    _template(infos, grid).to_zarr(
+        tmp, mode="w-", compute=False, consolidated=True, zarr_format=ZARR_FORMAT
+    )
+    datasets = [rasterio.open(i.path) for i in infos]
+    try:
+        for y0 in range(0, grid.height, CHUNK):
+            rows = min(CHUNK, grid.height - y0)
+            block = np.full((len(infos), rows, grid.width), np.nan, dtype=np.float32)
+            for k, (info, ds, (r, c)) in enumerate(zip(infos, datasets, offsets, strict=True)):
+                lo, hi = max(y0, r), min(y0 + rows, r + info.grid.height)
+                if lo >= hi:
+                    continue
+                win = Window(0, lo - r, info.grid.width, hi - lo)  # type: ignore[no-untyped-call]
+                values = to_kelvin(ds.read(1, window=win, out_dtype=np.float32), info.units)
+                block[k, lo - y0 : hi - y0, c : c + info.grid.width] = values
+            counts += np.isfinite(block).sum(axis=(1, 2))
+            region = xr.Dataset({"lst": (("time", "y", "x"), block)})
+            region.to_zarr(tmp, region={"time": slice(None), "y": slice(y0, y0 + rows),
+                                        "x": slice(None)}, zarr_format=ZARR_FORMAT)  # fmt: skip
+    finally:
+        for ds in datasets:
+            ds.close()
+    return counts
+
+
+def _verify_store(tmp: Path, target: Path, grid: Grid, counts: npt.NDArray[np.int64]) -> None:
+    """Read the new store back: its shape and every time's count of valid pixels."""
+    import xarray as xr
+
+    with xr.open_zarr(tmp, consolidated=True) as ds:
+        shape = (int(ds.sizes["time"]), int(ds.sizes["y"]), int(ds.sizes["x"]))
+        if shape != (len(counts), grid.height, grid.width):
+            raise OutputWriteError(
+                f"the cube {target} reads back as {shape}, not "
+                f"{(len(counts), grid.height, grid.width)}; nothing was replaced"
+            )
+        found = np.zeros_like(counts)
+        for y0 in range(0, grid.height, CHUNK):
+            strip = ds["lst"].isel(y=slice(y0, y0 + CHUNK)).values
+            found += np.isfinite(strip).sum(axis=(1, 2))
+    if not np.array_equal(found, counts):
+        raise OutputWriteError(
+            f"the cube {target} reads back with {found.tolist()} valid pixels per time, not "
+            f"{counts.tolist()}; the disk may be full. Nothing was replaced"
+        )
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flush every file and folder of the store ``root`` to the disk (before its rename)."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Rename the finished store ``tmp`` onto ``target``; a cube there is moved aside first
+    and removed only once the new one is in place (put back if the rename fails)."""
+    old = None
+    if target.exists():
+        old = temp_name(target, ".old")
+        os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    with contextlib.suppress(OSError):
+        fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the renames reach the disk
+        finally:
+            os.close(fd)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def open_cube(path: str | os.PathLike[str]) -> Any:

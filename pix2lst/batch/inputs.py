@@ -4,8 +4,9 @@ An INPUT is a scene folder or MTL file, a composite GeoTIFF, an MTL URL
 (``https://``, ``s3://``, ``/vsicurl/``), a STAC item (``.json`` file or URL,
 ``pystac.Item`` or dict), a STAC ItemCollection (every item a scene), a glob
 (``data/LC08_*``) or ``@list.txt`` (one INPUT a line; lines starting with ``#`` are comments). Each scene
-gets an id (the Landsat product id where known) that names its output; a scene
-given twice and a glob that matches nothing are refused with a clear error.
+gets an id (the Landsat product id where known:
+:func:`~pix2lst.geo.inputs.scene_identity`) that names its output; a scene given twice (also once as a folder and once as a STAC
+item) and a glob that matches nothing are refused with a clear error.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pix2lst.errors import BatchInputError, Pix2LstError
-from pix2lst.geo.inputs import find_scene
+from pix2lst.geo.inputs import scene_identity
 from pix2lst.geo.remote import read_text
 from pix2lst.geo.scene import is_remote, is_scene
 
@@ -52,6 +53,17 @@ def _safe_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "scene"
 
 
+def _item_scene_id(d: Mapping[str, Any]) -> str:
+    """The id naming a STAC item's output: the scene's product id
+    (:func:`pix2lst.geo.stac.stac_product_id`, what a folder of the same scene gives)."""
+    from pix2lst.geo.stac import stac_product_id
+
+    try:
+        return _safe_id(stac_product_id(dict(d)))
+    except Pix2LstError:  # an item that is no scene: its own row will say why
+        return _safe_id(str(d.get("id", "item")))
+
+
 def _load_json(location: str) -> Any:
     text = read_text(location) if is_remote(location) else Path(location).read_text("utf-8")
     try:
@@ -75,10 +87,10 @@ def _from_json(location: str) -> list[BatchInput]:
                 base = location if is_remote(location) else str(Path(location).resolve())
                 item["links"] = [*item.get("links", []), {"rel": "self", "href": base}]
             item_id = str(item.get("id", ""))
-            out.append(BatchInput(f"{location}#{item_id}", _safe_id(item_id), item))
+            out.append(BatchInput(f"{location}#{item_id}", _item_scene_id(item), item))
         return out
     if isinstance(d, Mapping) and d.get("type") == "Feature":
-        return [BatchInput(location, _safe_id(str(d.get("id", Path(location).stem))))]
+        return [BatchInput(location, _item_scene_id(d))]
     raise BatchInputError(
         f"{location} is neither a STAC item nor an ItemCollection (type "
         f"{d.get('type') if isinstance(d, Mapping) else type(d).__name__!r})"
@@ -86,14 +98,19 @@ def _from_json(location: str) -> list[BatchInput]:
 
 
 def _scene_id(source: str) -> str:
-    """The id naming a scene's output, without opening any raster."""
+    """The id naming a scene's output: its product id
+    (:func:`pix2lst.geo.inputs.scene_identity`), the same whichever way the scene is
+    given, read without opening any raster."""
     if is_remote(source):
-        name = source.rstrip("/").rsplit("/", 1)[-1]
-        return _safe_id(_MTL.sub("", name) or name)
+        try:
+            return _safe_id(scene_identity(source))
+        except Pix2LstError:  # unreachable now: named by its file, its row says why
+            name = source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            return _safe_id(_MTL.sub("", name) or name)
     p = Path(source)
     if is_scene(p):
         try:
-            return _safe_id(find_scene(p).scene_id)
+            return _safe_id(scene_identity(p))
         except Pix2LstError as exc:
             raise BatchInputError(f"INPUT {source}: {exc}") from exc
     return _safe_id(p.stem)
@@ -104,7 +121,7 @@ def _expand_one(arg: Any, seen_lists: set[str]) -> list[BatchInput]:
         from pix2lst.geo.stac import load_item
 
         d, _ = load_item(arg)
-        return [BatchInput(str(d.get("id", "item")), _safe_id(str(d.get("id", ""))), d)]
+        return [BatchInput(str(d.get("id", "item")), _item_scene_id(d), d)]
     text = os.fspath(arg).strip()
     if text.startswith("@"):
         list_path = Path(text[1:]).expanduser()

@@ -65,7 +65,7 @@ FIELDS = tuple(f.name for f in fields(ManifestRow))
 
 
 def write_manifest(path: str | os.PathLike[str], rows: Iterable[ManifestRow]) -> Path:
-    """Write the rows as CSV (header :data:`FIELDS`), atomically."""
+    """Write the rows as CSV (header :data:`FIELDS`), atomically: fsynced, then renamed."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -75,7 +75,10 @@ def write_manifest(path: str | os.PathLike[str], rows: Iterable[ManifestRow]) ->
         d["error"] = " ".join(row.error.split())  # one line
         writer.writerow(d)
     with atomic_output(path, overwrite=True, suffix=".csv") as tmp:
-        tmp.write_text(buf.getvalue(), encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the rename makes it the manifest
     return Path(path)
 
 

@@ -4,9 +4,11 @@ The predictor is built once per worker by :class:`PredictorPlugin` (a Dask
 ``WorkerPlugin``: every worker, including one that joins or restarts mid-run,
 builds its own), with ONNX Runtime's threads sized to the worker's share of the
 cores. :func:`run_scene` is the task: it returns a :class:`ManifestRow` for a
-scene that is done or that failed for good (bad input: a missing band, a 404),
-and raises for a fault a retry may cure (an ``OSError``: a network error, a
-timeout), so that Dask retries the task.
+scene that is done or that failed for good (any pix2lst error but a transient
+:class:`~pix2lst.errors.RemoteError`: a missing band, bad input, a bad parameter,
+a 404), and raises for a fault a retry may cure (a network error, a timeout), so
+that Dask retries the task. What it raises carries its one-line message only (no
+cause, no traceback): an HTTP response kept as a cause cannot cross to the client.
 """
 
 from __future__ import annotations
@@ -18,24 +20,34 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from pix2lst._machine import OVERRIDE, usable_cores
 from pix2lst.batch.inputs import BatchInput
 from pix2lst.batch.manifest import ManifestRow
-from pix2lst.errors import ParameterError, Pix2LstError
+from pix2lst.errors import OutputExistsError, ParameterError, Pix2LstError, RemoteError
+
+if TYPE_CHECKING:
+    from pix2lst.lst_physics.atmosphere import AtmosphereSpec
 
 __all__ = [
+    "DASK_LOGGERS",
     "PLUGIN_NAME",
+    "LogLevels",
+    "ModelFacts",
     "PhysicsOptions",
     "PredictOptions",
     "PredictorPlugin",
     "Task",
+    "check_creation_options",
     "check_predict_options",
+    "engine_cache",
     "is_transient",
     "run_scene",
+    "set_log_levels",
+    "worker_device",
 ]
 
 log = logging.getLogger(__name__)
@@ -54,6 +66,8 @@ class PredictOptions:
     into (``None``: the model's own; a larger one needs a model with symbolic
     height/width, see :class:`~pix2lst.runtime.LSTPredictor`). ``tiling``: where the
     tiles are cut (``"auto"``: on the device on CUDA workers, on the host elsewhere).
+    ``atmosphere``: the atmospheric correction of every prediction (parsed once, by
+    :func:`~pix2lst.lst_physics.atmosphere.parse_atmosphere`; ``None``: none).
     """
 
     model: str | None = None
@@ -67,6 +81,7 @@ class PredictOptions:
     creation_options: tuple[tuple[str, str], ...] = ()
     tile_size: int | None = None
     tiling: str = "auto"
+    atmosphere: AtmosphereSpec | None = None
 
     def __post_init__(self) -> None:
         from pix2lst.runtime.tiling import resolve_tiling
@@ -84,7 +99,8 @@ class PredictOptions:
 
 @dataclass(frozen=True)
 class PhysicsOptions:
-    """How ``physics`` runs (see :func:`pix2lst.lst_physics.write_lst`)."""
+    """How ``physics`` runs (see :func:`pix2lst.lst_physics.write_lst`); ``atmosphere``
+    as in :class:`PredictOptions`."""
 
     method: str = "planck"
     emissivity: str = "sobrino"
@@ -92,6 +108,7 @@ class PhysicsOptions:
     mask_clouds: bool = False
     cog: bool = False
     creation_options: tuple[tuple[str, str], ...] = ()
+    atmosphere: AtmosphereSpec | None = None
 
 
 class PredictorPlugin(WorkerPlugin):
@@ -104,16 +121,17 @@ class PredictorPlugin(WorkerPlugin):
 
     name = PLUGIN_NAME
 
-    def __init__(self, options: PredictOptions) -> None:
+    def __init__(self, options: PredictOptions, devices: tuple[int, ...] = ()) -> None:
         self.options = options
+        self.devices = tuple(devices)
         self.predictor: Any = None
         self.lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"options": self.options}
+        return {"options": self.options, "devices": self.devices}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["options"])  # type: ignore[misc]
+        self.__init__(state["options"], state.get("devices", ()))  # type: ignore[misc]
 
     def setup(self, worker: Any = None) -> None:
         from dataclasses import replace
@@ -131,14 +149,18 @@ class PredictorPlugin(WorkerPlugin):
             # stays; a worker inside the client's own process leaves the process alone
             os.environ.setdefault(OVERRIDE, str(threads))
         session = replace(SessionConfig(), intra_op_threads=threads)
+        device = worker_device(getattr(worker, "name", None), self.devices)
+        if device is not None:  # one GPU per worker, each with its own engine cache
+            session = replace(session, device_id=device, trt_cache_dir=engine_cache(device))
         self.predictor = LSTPredictor(
             o.model, providers=o.providers, batch_size=o.batch_size, padding=o.padding,
             blend=o.blend, session=session, sessions=1,  # the workers are the parallelism
             tile_size=o.tile_size, tiling=o.tiling,
         )  # fmt: skip
         log.info(
-            "worker predictor ready: %s, %d ORT threads, sized for %d cores",
+            "worker predictor ready: %s%s, %d ORT threads, sized for %d cores",
             self.predictor.provider,
+            "" if device is None else f" on GPU {device}",
             threads,
             usable_cores(),
         )
@@ -147,22 +169,83 @@ class PredictorPlugin(WorkerPlugin):
         self.predictor = None
 
 
-def check_predict_options(options: PredictOptions) -> None:
-    """Refuse a ``tile_size`` or ``padding`` the model cannot run, here, before any worker
-    or scene starts.
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a prediction's tags will say about the model: its hash, run tile and padding."""
 
-    The model is opened on the CPU (no warm-up) when this machine has it, and its
-    graph and metadata checked as :class:`~pix2lst.runtime.LSTPredictor` does (a
-    one-line :class:`~pix2lst.errors.ParameterError`: a run tile not a multiple of
-    ``2**depth``, smaller than the model's tile, or on a model exported for fixed
-    tiles; a padding that leaves no stride). A model path that exists only on the
-    workers of a remote cluster is checked there.
+    sha256: str
+    tile_size: int
+    padding: int
+
+
+def check_creation_options(creation_options: tuple[tuple[str, str], ...], cog: bool) -> None:
+    """Refuse ``--co`` options the writer refuses, here, before any worker or scene starts.
+
+    The very writer every scene goes through (:func:`pix2lst.geo.writer.raster_writer`,
+    with these options and ``cog``) writes a small LST into a temporary folder; what it
+    refuses is refused for the whole run, in one line
+    (:class:`~pix2lst.errors.ParameterError`).
     """
-    if options.tile_size is None and options.padding is None:
+    if not creation_options:
         return
-    from pix2lst.runtime.model import load_model
+    import tempfile
+
+    import numpy as np
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from pix2lst.geo.grid import Grid
+    from pix2lst.geo.writer import BLOCK, raster_writer
+
+    grid = Grid(CRS.from_epsg(32616), Affine(30.0, 0.0, 0.0, 0.0, -30.0, 0.0), BLOCK, BLOCK)
+    given = " ".join(f"--co {k.upper()}={v}" for k, v in creation_options)
+    with tempfile.TemporaryDirectory(prefix="pix2lst-co-") as tmp:
+        try:
+            with raster_writer(
+                Path(tmp) / "check.tif", grid, units=("K",), cog=cog,
+                creation_options=dict(creation_options), threads=1,
+            ) as sink:  # fmt: skip
+                sink.write_rows(0, np.full((BLOCK, BLOCK), 300.0, dtype=np.float32))
+        except Exception as exc:
+            raise ParameterError(
+                f"{given} is refused by the GeoTIFF writer ({' '.join(str(exc).split())}); "
+                "fix or drop it (names and values as in GDAL's GTiff/COG driver docs)"
+            ) from None
+
+
+def worker_device(name: Any, devices: tuple[int, ...]) -> int | None:
+    """The GPU of the local worker ``name`` (a local cluster names them 0, 1, ...): one
+    device each, in turn; None without devices."""
+    if not devices:
+        return None
+    try:
+        index = int(name)
+    except (TypeError, ValueError):
+        index = sum(str(name).encode())
+    return devices[index % len(devices)]
+
+
+def engine_cache(device: int) -> Path:
+    """The TensorRT engine cache folder of GPU ``device``: workers never share one."""
+    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(home) / "pix2lst" / "tensorrt" / f"gpu{device}"
+
+
+def check_predict_options(options: PredictOptions) -> ModelFacts | None:
+    """Load the model here, before any worker or scene starts, as ``predict`` does; what
+    its outputs' tags will say about it.
+
+    The model is opened on the CPU (no warm-up) when this machine has it, and its graph
+    and metadata checked as :class:`~pix2lst.runtime.LSTPredictor` does: a file that is
+    no model is a one-line :class:`~pix2lst.errors.ModelError`; a run tile not a
+    multiple of ``2**depth``, smaller than the model's tile, or on a model exported for
+    fixed tiles, and a padding that leaves no stride, a one-line
+    :class:`~pix2lst.errors.ParameterError`. A model path that exists only on the
+    workers of a remote cluster is checked there (None).
+    """
+    from pix2lst.runtime.model import load_model, run_tile_size
     from pix2lst.runtime.session import SessionConfig
-    from pix2lst.runtime.tiling import TileGrid
+    from pix2lst.runtime.tiling import TileGrid, default_padding
 
     if options.model is None:
         from pix2lst.data import default_model_path
@@ -171,13 +254,44 @@ def check_predict_options(options: PredictOptions) -> None:
     else:
         path = Path(options.model)
     if not path.is_file():
-        log.info("model %s is not on this machine: the workers check its tile and padding", path)
-        return
+        log.info("model %s is not on this machine: the workers check it", path)
+        return None
     config = SessionConfig(providers="cpu", graph_optimization="disable", warmup=False)
     model = load_model(path, config, batch_size=1, tile_size=options.tile_size)
-    if options.padding is not None:
-        tile = options.tile_size or model.metadata.tile_size
-        TileGrid(tile, tile, tile, int(options.padding))  # one line if it does not fit
+    meta = model.metadata
+    tile = run_tile_size(meta, model.session, options.tile_size, str(path))
+    padding = default_padding(meta.tile_size) if options.padding is None else int(options.padding)
+    TileGrid(tile, tile, tile, padding)  # one line if it does not fit
+    return ModelFacts(model.sha256, tile, padding)
+
+
+class LogLevels(WorkerPlugin):
+    """Sets the levels of Dask's and pix2lst's loggers on every worker, as on the client:
+    a task's failure ("Compute Failed" and its traceback) is said once, in the manifest
+    and on the terminal, not again by the workers, unless the run is verbose."""
+
+    name = "pix2lst-log-levels"
+
+    def __init__(self, dask_level: int, pix2lst_level: int) -> None:
+        self.dask_level = dask_level
+        self.pix2lst_level = pix2lst_level
+
+    def setup(self, worker: Any = None) -> None:
+        set_log_levels(self.dask_level, self.pix2lst_level)
+
+
+DASK_LOGGERS = (
+    "distributed", "distributed.worker", "distributed.core", "distributed.nanny",
+    "distributed.scheduler", "distributed.client", "distributed.utils_perf",
+)  # fmt: skip
+"""Dask's loggers that speak of a failed task (``distributed.worker``: "Compute Failed")."""
+
+
+def set_log_levels(dask_level: int, pix2lst_level: int) -> None:
+    """The levels of ``distributed``'s loggers and of ``pix2lst``'s, in this process."""
+    for name in DASK_LOGGERS:
+        logging.getLogger(name).setLevel(dask_level)
+    logging.getLogger("pix2lst").setLevel(pix2lst_level)
 
 
 def _worker_share(worker: Any) -> int:
@@ -187,15 +301,32 @@ def _worker_share(worker: Any) -> int:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether a retry may cure ``exc``: I/O and network faults, unless marked permanent."""
-    if isinstance(exc, Pix2LstError) and not isinstance(exc, OSError):
-        return False  # bad input: the same again fails the same way
+    """Whether a retry may cure ``exc``: network and I/O faults outside pix2lst, and a
+    :class:`~pix2lst.errors.RemoteError` marked transient; every other pix2lst error (a
+    missing band, bad input, a bad parameter, a full disk) fails the same way again."""
+    if isinstance(exc, Pix2LstError):
+        return isinstance(exc, RemoteError) and bool(getattr(exc, "transient", True))
     return isinstance(exc, (OSError, TimeoutError)) and getattr(exc, "transient", True)
 
 
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text if isinstance(exc, Pix2LstError) else f"{type(exc).__name__}: {text}"
+
+
+def _shippable(exc: BaseException) -> BaseException:
+    """``exc`` as a new exception of the same kind holding only its one-line message: no
+    cause, context or traceback to pickle (an HTTP response kept as a cause cannot be)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, RemoteError):
+        return RemoteError(text, transient=True)
+    try:
+        clean = type(exc)(text)
+        if str(clean) == text:
+            return clean
+    except Exception:  # a constructor of its own signature: fall back below
+        pass
+    return OSError(_one_line(exc))
 
 
 def _plugin() -> PredictorPlugin:
@@ -210,7 +341,7 @@ def _plugin() -> PredictorPlugin:
     return plugin  # type: ignore[no-any-return]
 
 
-def _predict(item: BatchInput, dst: Path, options: PredictOptions) -> str:
+def _predict(item: BatchInput, dst: Path, options: PredictOptions, overwrite: bool) -> str:
     from pix2lst.geo.inputs import find_scene
     from pix2lst.geo.scene import is_scene
 
@@ -218,42 +349,56 @@ def _predict(item: BatchInput, dst: Path, options: PredictOptions) -> str:
     src = find_scene(item.target) if is_scene(item.target) else item.source
     with plugin.lock:
         plugin.predictor.predict_file(
-            src, dst, units=options.units, cog=options.cog, overwrite=True,
+            src, dst, units=options.units, cog=options.cog, overwrite=overwrite,
             creation_options=dict(options.creation_options) or None,
+            atmosphere=options.atmosphere,
         )  # fmt: skip
         return str(plugin.predictor.provider)
 
 
-def _physics(item: BatchInput, dst: Path, options: PhysicsOptions) -> str:
+def _physics(item: BatchInput, dst: Path, options: PhysicsOptions, overwrite: bool) -> str:
     from pix2lst.geo.inputs import find_scene
     from pix2lst.lst_physics.lst import write_lst
 
     write_lst(
         find_scene(item.target), dst, method=options.method, emissivity=options.emissivity,  # type: ignore[arg-type]
-        units=options.units, mask_clouds=options.mask_clouds, overwrite=True,  # type: ignore[arg-type]
+        units=options.units, mask_clouds=options.mask_clouds, overwrite=overwrite,  # type: ignore[arg-type]
         cog=options.cog, creation_options=dict(options.creation_options) or None,
+        atmosphere=options.atmosphere,
     )  # fmt: skip
     return "numba"
 
 
 def run_scene(
-    item: BatchInput, dst: str, task: Task, options: PredictOptions | PhysicsOptions
+    item: BatchInput,
+    dst: str,
+    task: Task,
+    options: PredictOptions | PhysicsOptions,
+    overwrite: bool = False,
 ) -> ManifestRow:
     """Process one scene into ``dst`` (atomically); the manifest row that says how it went.
 
-    Raises only what a retry may cure (see :func:`is_transient`).
+    ``overwrite``: replace an output that is there (only for one the run's start check
+    assigned for recompute: a file that appeared since is never replaced). Raises only
+    what a retry may cure (see :func:`is_transient`), as its one-line message.
     """
     started = time.perf_counter()
     try:
         if task == "predict":
-            provider = _predict(item, Path(dst), options)  # type: ignore[arg-type]
+            provider = _predict(item, Path(dst), options, overwrite)  # type: ignore[arg-type]
         else:
-            provider = _physics(item, Path(dst), options)  # type: ignore[arg-type]
+            provider = _physics(item, Path(dst), options, overwrite)  # type: ignore[arg-type]
     except Exception as exc:
-        if is_transient(exc):
-            log.warning("scene %s: %s (retrying if retries are left)", item.scene_id, exc)
-            raise
-        return ManifestRow(
-            item.source, dst, "failed", time.perf_counter() - started, "", _one_line(exc)
-        )
-    return ManifestRow(item.source, dst, "ok", time.perf_counter() - started, provider)
+        if not is_transient(exc):
+            text = _one_line(exc)
+            if isinstance(exc, OutputExistsError) and not overwrite:
+                text = (
+                    f"{dst} appeared after the run checked its folder and was left as it is; "
+                    "run again to check it (resume) or to replace it (--overwrite)"
+                )
+            return ManifestRow(item.source, dst, "failed", time.perf_counter() - started, "", text)
+        log.info("scene %s: %s (retrying if retries are left)", item.scene_id, exc)
+        error = _shippable(exc)
+    else:
+        return ManifestRow(item.source, dst, "ok", time.perf_counter() - started, provider)
+    raise error  # outside the handler: no context chained to it

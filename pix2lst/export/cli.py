@@ -11,7 +11,13 @@ from typing import Any
 
 import click
 
-from pix2lst._cli_options import output_option, overwrite_option, progress_bar, progress_callback
+from pix2lst._cli_options import (
+    echo_result,
+    output_option,
+    overwrite_option,
+    progress_bar,
+    progress_callback,
+)
 
 __all__ = ["export", "tiles", "train"]
 
@@ -36,8 +42,8 @@ def tiles(composite: Path, lst: Path, output: Path, tile: int, stride: int, max_
         r = export_tiles(composite, lst, output, tile=tile, stride=stride,
                          max_nodata=max_nodata, scene=scene, overwrite=overwrite,
                          progress=progress)  # fmt: skip
-    click.echo(f"{r.scene}: {r.written} of {r.total} tiles written to {r.out_dir}, "
-               f"{r.skipped_nodata} skipped (nodata > {max_nodata:.0%})")  # fmt: skip
+    echo_result(f"{r.scene}: {r.written} of {r.total} tiles written to {r.out_dir}, "
+                f"{r.skipped_nodata} skipped (nodata > {max_nodata:.0%})")  # fmt: skip
 
 
 @click.command(help="Train a Pix2Pix model on a tile folder and save the model folder.")
@@ -109,7 +115,7 @@ def train(tiles_dir: Path, output: Path, **kw: Any) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     if kw["lr_find"]:
         lr = model.lr_find(out=out_dir / "lr_find.png", overwrite=True).suggested
-        click.echo(f"lr_find suggests {lr:.3g}")
+        echo_result(f"lr_find suggests {lr:.3g}")
     with progress_bar(unit="batch") as bar:
 
         def cb(ev: TrainEvent) -> None:
@@ -123,10 +129,10 @@ def train(tiles_dir: Path, output: Path, **kw: Any) -> None:
 
         model.fit(kw["epochs"], lr, checkpoint_dir=out_dir / "checkpoints",
                   resume=kw["resume"], callback=cb)  # fmt: skip
-    click.echo(format_history(model.history))
+    echo_result(format_history(model.history))
     metrics = model.compute_metrics()
     model.save(out_dir, metrics=metrics, onnx=kw["onnx"], overwrite=True)
-    click.echo(f"model written to {out_dir}; metrics: {metrics}")
+    echo_result(f"model written to {out_dir}; metrics: {metrics}")
 
 
 @click.command(
@@ -146,8 +152,8 @@ def export(
     from pix2lst.export.onnx_export import export_model
 
     r = export_model(model_dir, output, tile_size=tile_size, fp16=fp16, overwrite=overwrite)
-    click.echo(f"{r.path}: {r.size_bytes / 1e6:.2f} MB, tile {r.tile_size}, parity on "
-               f"{r.n_parity_tiles} real tiles: max |ORT - torch| = {r.max_abs_diff_k:.2e} K")  # fmt: skip
+    echo_result(f"{r.path}: {r.size_bytes / 1e6:.2f} MB, tile {r.tile_size}, parity on "
+                f"{r.n_parity_tiles} real tiles: max |ORT - torch| = {r.max_abs_diff_k:.2e} K")  # fmt: skip
     if r.fp16_path is not None:
-        click.echo(f"{r.fp16_path}: {(r.fp16_size_bytes or 0) / 1e6:.2f} MB, "
-                   f"max |fp16 - fp32| = {r.fp16_max_abs_diff_k:.3g} K")  # fmt: skip
+        echo_result(f"{r.fp16_path}: {(r.fp16_size_bytes or 0) / 1e6:.2f} MB, "
+                    f"max |fp16 - fp32| = {r.fp16_max_abs_diff_k:.3g} K")  # fmt: skip

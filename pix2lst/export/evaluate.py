@@ -59,7 +59,7 @@ def evaluate_scene(
     with rasterio.open(lst) as src:
         target = src.read(1, out_dtype="float32", masked=True).filled(np.nan)
     t0 = time.perf_counter()
-    pred = predictor.predict_array(x, units="K")
+    pred = predictor.predict_array(x, units="K", check_range=False)  # scored, not refused
     seconds = time.perf_counter() - t0
     metrics = evaluate_lst([(pred, target)])
     return SceneEvaluation(metrics, predictor.tile_size, predictor.padding, blend, seconds, pred)

@@ -150,7 +150,7 @@ def _write_tile(
 ) -> None:
     with raster_writer(
         path, grid, count=data.shape[0], descriptions=descriptions, units=units,
-        overwrite=overwrite, check_range=False,  # the whole LST was checked once, up front
+        overwrite=overwrite,  # no check: the whole LST was checked once, up front
     ) as dst:  # fmt: skip
         dst.write(data, Window(0, 0, grid.width, grid.height))
 

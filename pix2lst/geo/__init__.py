@@ -10,14 +10,13 @@ One place for each raster concern:
   band locations are GDAL paths;
 * :mod:`.sources`: the one reader interface (scene, composite, array; windowed; a
   scene is calibrated on the fly by a hook the physics room supplies);
-* :mod:`.bandfiles`: opening band files (GDAL datasets checked onto one grid, or block
-  readers where they can decode the files);
-* :mod:`.decode`: fast block decoding of local TIFF bands (tifffile + imagecodecs),
-  :class:`BlockReader`, with GDAL as the fallback for what it declines;
+* :mod:`.bandfiles`: opening band files (GDAL datasets checked onto one grid);
 * :mod:`.stream`: strip-by-strip streaming of band files into one output;
-* :mod:`.writer`: the one GeoTIFF/COG writer (profile, overviews, band unit, tags,
-  verified), :mod:`.verify`: its read-back check before the rename (every block
-  present and decoding), :mod:`.tags`: the tag names, :mod:`.units`: K / degC;
+* :mod:`.writer`: the one GeoTIFF/COG writer (profile, GDAL's overviews, band unit,
+  tags, verified), :mod:`.verify`: its read-back check before the rename (every block
+  present and decoding), :mod:`.plausible`: the plausibility rules callers pass it,
+  :mod:`.qml`: the QGIS style beside an LST, :mod:`.tags`: the tag names,
+  :mod:`.units`: K / degC;
 * :mod:`.atomic`: no partial output, no silent overwrite.
 
 Submodules are imported on use; ``from pix2lst.geo import Grid`` also works.
@@ -28,7 +27,6 @@ from __future__ import annotations
 from pix2lst._lazy import lazy_names
 
 __all__ = [
-    "BlockReader",
     "Grid",
     "Scene",
     "atomic_output",
@@ -41,7 +39,6 @@ __all__ = [
 ]
 
 _WHERE = {
-    "BlockReader": "decode",
     "Grid": "grid",
     "Scene": "scene",
     "atomic_output": "atomic",

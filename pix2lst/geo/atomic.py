@@ -4,20 +4,25 @@ Every file pix2lst writes goes through :func:`atomic_output`: the data are
 written to a temporary file beside the target and renamed over it only when
 the writer finished without error (and, given ``verify``, the file reads back),
 so an interrupted run leaves nothing behind and a failed one keeps the previous
-output. The temporary file is ``.<name>.<pid>-<random><suffix>``: a run that was
-killed outright (SIGKILL, power loss) cannot remove it, so the next run on the
-same target removes those whose writer process is gone (:func:`remove_stale_temps`).
+output. The temporary file is flushed to the disk (``fsync``) before the rename, and
+the folder after it, so that a power loss leaves the old output or the new one, whole.
+The temporary file is ``.<name>.<pid>-<random><suffix>`` (a name too long to fit
+that in the folder's name limit is cut and ends in a hash of the whole name): a run
+that was killed outright (SIGKILL, power loss) cannot remove it, so the next run on
+the same target removes those whose writer process is gone (:func:`remove_stale_temps`).
 
 :func:`check_output` is the one place that decides whether a path may be written:
 not an existing file without ``overwrite``, not a folder, not in a missing or
-read-only folder, never one of the run's own inputs (also through links), and
-never a name that would be taken for a band or the metadata of an input scene.
+read-only folder, not a name longer than the folder allows, never one of the run's
+own inputs (also through links), and never a name that would be taken for a band or
+the metadata of an input scene.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import logging
 import os
 import re
@@ -36,6 +41,7 @@ from pix2lst.errors import (
 __all__ = [
     "atomic_output",
     "check_output",
+    "name_max",
     "remove_stale_temps",
     "target_of",
     "temp_name",
@@ -45,6 +51,19 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EROFS, errno.EDQUOT}
+
+_TEMP_ROOM = 64
+"""Bytes of a file name a temporary file adds around the target's name, at most: the
+leading dot, ``.<pid>-<random>``, a suffix, and the names writers derive from the
+temporary (GDAL's ``.aux.xml``, the COG writer's ``.stream.tif``)."""
+
+
+def name_max(folder: str | os.PathLike[str]) -> int:
+    """The longest file name (bytes) ``folder``'s file system takes (255 where it does not say)."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        return 255
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -93,6 +112,13 @@ def check_output(
     read-only.
     """
     out = Path(path)
+    parent = out.parent if str(out.parent) else Path(".")
+    size, limit = len(os.fsencode(out.name)), name_max(parent if parent.is_dir() else ".")
+    if size > limit:
+        raise OutputNotWritableError(
+            f"cannot write {out.name[:40]}...: name too long: {size} bytes, at most {limit}; "
+            "choose a shorter output name"
+        )
     if out.is_dir():
         raise OutputNotWritableError(
             f"{out} is a folder; give a file path for the output (e.g. {out / 'lst.tif'})"
@@ -103,7 +129,6 @@ def check_output(
             f"{out} already exists; pass --overwrite (overwrite=True) to replace it, "
             "or choose another output path"
         )
-    parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise OutputNotWritableError(
             f"the output folder {parent} does not exist; create it first (mkdir -p {parent})"
@@ -115,16 +140,31 @@ def check_output(
     return out
 
 
+def _temp_key(out: Path) -> str:
+    """The part of ``out``'s temporary names that stands for it: its name, or where that is
+    too long to leave room for the rest, its first bytes, ``~`` and a hash of the name."""
+    folder = out.parent if str(out.parent) else Path(".")
+    keep = name_max(folder) - _TEMP_ROOM
+    raw = os.fsencode(out.name)
+    if len(raw) <= keep:
+        return out.name
+    digest = hashlib.sha256(raw).hexdigest()[:8]
+    head = os.fsdecode(raw[: keep - 9]).encode("utf-8", "ignore").decode("utf-8", "ignore")
+    return f"{head}~{digest}"
+
+
 def temp_name(out: Path, suffix: str) -> Path:
-    """``.<name>.<pid>-<random><suffix>`` beside ``out``: the writer's pid is in the name."""
-    return out.with_name(f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+    """``.<name>.<pid>-<random><suffix>`` beside ``out``: the writer's pid is in the name
+    (``<name>`` cut short and hashed where the whole would not fit the folder's limit)."""
+    return out.with_name(f".{_temp_key(out)}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
 
 
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}")
 
 
 def target_of(path: Path) -> Path:
-    """The output a temporary file of :func:`temp_name` stands for (``path`` if not one)."""
+    """The output a temporary file of :func:`temp_name` stands for (``path`` if not one; the
+    cut name of a long one)."""
     m = _TEMP.match(path.name)
     return path.with_name(m.group("name")) if m else path
 
@@ -176,7 +216,7 @@ def remove_stale_temps(out: str | os.PathLike[str], *, fresh: bool = True) -> li
     target = Path(out)
     folder = target.parent if str(target.parent) else Path(".")
     removed: list[Path] = []
-    candidates = _temps_in(folder, fresh).pop(target.name, [])
+    candidates = _temps_in(folder, fresh).pop(_temp_key(target), [])
     for entry in candidates:
         m = _TEMP.match(entry.name)
         if m is None or _pid_alive(int(m.group("pid"))):
@@ -190,6 +230,15 @@ def remove_stale_temps(out: str | os.PathLike[str], *, fresh: bool = True) -> li
             len(removed), target, ", ".join(p.name for p in removed),
         )  # fmt: skip
     return removed
+
+
+def _fsync(path: Path, folder: bool = False) -> None:
+    """Flush ``path`` (a file, or a folder's entries) to the disk."""
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if folder else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_error(out: Path, exc: OSError) -> OutputWriteError:
@@ -237,6 +286,8 @@ def atomic_output(
                 )
             if verify is not None:
                 verify(tmp)
+            if tmp.is_file():  # on the disk before the name points at it
+                _fsync(tmp)
         except Pix2LstError:
             raise
         except OSError as exc:
@@ -258,6 +309,10 @@ def atomic_output(
             ) from exc
         except OSError as exc:
             raise _write_error(out, exc) from exc
+        try:  # the rename itself on the disk
+            _fsync(out.parent if str(out.parent) else Path("."), folder=True)
+        except OSError as exc:  # some file systems cannot sync a folder: the file is whole
+            log.debug("could not sync the folder of %s (%s)", out, exc)
     finally:
         for leftover in (tmp, Path(str(tmp) + ".aux.xml"), Path(str(tmp) + ".ovr")):
             with contextlib.suppress(FileNotFoundError):

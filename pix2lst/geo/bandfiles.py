@@ -1,17 +1,16 @@
-"""Opening band files: GDAL datasets, their grid check, and the block readers beside them.
+"""Opening band files: GDAL datasets and their grid check.
 
 What the file sources of :mod:`pix2lst.geo.sources` and the streaming writers share: one
 way to open a band file through GDAL (its errors worded for the user, remote ones by
-:mod:`pix2lst.geo.remote`), one way to open a scene's band files together on one grid,
-and the choice between GDAL and :class:`~pix2lst.geo.decode.BlockReader` for decoding
-local TIFF blocks.
+:mod:`pix2lst.geo.remote`) and one way to open a scene's band files together on one grid.
+GDAL decodes every block.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -20,14 +19,13 @@ from rasterio._err import CPLE_BaseError
 
 from pix2lst._machine import gdal_threads
 from pix2lst.errors import ParameterError, SceneError
-from pix2lst.geo.decode import BlockReader
 from pix2lst.geo.grid import check_grid, grid_of
-from pix2lst.geo.remote import raster_error
+from pix2lst.geo.remote import raster_error, use_remote_settings
+from pix2lst.geo.scene import check_band_dtype, is_remote
 
 __all__ = [
     "DECODERS",
     "READ_THREADS",
-    "block_readers",
     "bytes_per_block_row",
     "check_decoder",
     "open_bands",
@@ -36,9 +34,7 @@ __all__ = [
 ]
 
 DECODERS = ("auto", "gdal")
-"""How file sources decode local TIFF blocks: ``"auto"`` with :class:`~pix2lst.geo.decode.BlockReader`
-(tifffile + imagecodecs, bit for bit GDAL's values at less CPU time) where it can,
-GDAL otherwise; ``"gdal"``: always GDAL."""
+"""The ``decoder`` names file sources accept; both mean GDAL, which decodes every block."""
 
 READ_THREADS = "ALL_CPUS"
 """Default GDAL decoding threads per input file (``NUM_THREADS`` open option).
@@ -85,10 +81,14 @@ def open_bands(
     :class:`SceneSource` alike).
     """
     threads = gdal_threads(threads)  # once: it reads the cgroup files
+    if any(is_remote(str(p)) for p in paths.values()):  # e.g. a Scene unpickled on a worker
+        use_remote_settings()
     with contextlib.ExitStack() as stack:
         datasets = [
             open_dataset(path, f"band {name}", threads, stack) for name, path in paths.items()
         ]
+        for name, path, ds in zip(paths, paths.values(), datasets, strict=True):
+            check_band_dtype(name, str(path), ds.dtypes[0])  # e.g. an 8-bit B10
         check_grid(
             [(f"band {name}", grid_of(ds)) for name, ds in zip(paths, datasets, strict=True)],
             hint=hint,
@@ -109,27 +109,6 @@ def check_decoder(decoder: str) -> None:
     """Refuse a ``decoder`` that is not one of :data:`DECODERS`, in one line."""
     if decoder not in DECODERS:
         raise ParameterError(f"decoder must be one of {', '.join(DECODERS)}, not {decoder!r}")
-
-
-def block_readers(
-    stack: contextlib.ExitStack, paths: Sequence[str], decoder: str, bands: Sequence[int] = ()
-) -> list[BlockReader] | None:
-    """One :class:`BlockReader` per path (band ``bands[i]``, else 1), entered on ``stack``;
-    None when ``decoder`` is ``"gdal"`` or any file is not one it decodes (then GDAL
-    reads them all)."""
-    if decoder == "gdal":
-        return None
-    readers: list[BlockReader] = []
-    for i, path in enumerate(paths):
-        reader = BlockReader.open(path, bands[i] if bands else 1)
-        if reader is None:
-            for r in readers:
-                r.close()
-            return None
-        readers.append(reader)
-    for r in readers:
-        stack.enter_context(r)
-    return readers
 
 
 def bytes_per_block_row(datasets: list[Any]) -> int:

@@ -31,6 +31,7 @@ __all__ = [
     "L2_SR_ADD",
     "L2_SR_MULT",
     "SUPPORTED_SPACECRAFT",
+    "THERMAL_CONSTANTS",
     "MtlMetadata",
     "parse_mtl",
     "parse_mtl_text",
@@ -102,6 +103,10 @@ class MtlMetadata:
     file_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     scene_center_time: str | None = None
     """``SCENE_CENTER_TIME`` as written (``HH:MM:SS.fffffffZ``, UTC), when the MTL has it."""
+    product_id: str | None = None
+    """``LANDSAT_PRODUCT_ID`` (Collection 1/2: ``LC09_L1TP_063046_20230714_20230714_02_T1``)."""
+    landsat_scene_id: str | None = None
+    """``LANDSAT_SCENE_ID`` (``LC80200392015216LGN00``), when the MTL has it."""
 
     def __post_init__(self) -> None:
         if not -90.0 <= self.sun_elevation <= 90.0:
@@ -330,6 +335,48 @@ def _check_constants(tables: Mapping[str, Mapping[str, float]], path: Path) -> N
                 )
 
 
+THERMAL_CONSTANTS: Mapping[str, Mapping[str, tuple[float, float]]] = MappingProxyType(
+    {
+        "LANDSAT_8": MappingProxyType({"B10": (774.8853, 1321.0789), "B11": (480.8883, 1201.1442)}),
+        "LANDSAT_9": MappingProxyType({"B10": (799.0284, 1329.2405), "B11": (475.6581, 1198.3494)}),
+    }
+)
+"""``(K1, K2)`` of the TIRS bands per mission: fixed by the instrument's calibration, the
+same in every MTL of the mission (pre-collection, Collection 1 and 2)."""
+
+_THERMAL_TOLERANCE = 1e-4
+"""Relative difference within which an MTL's K1/K2 count as the mission's constants."""
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= _THERMAL_TOLERANCE * abs(b)
+
+
+def _check_thermal(
+    spacecraft: str, k1: Mapping[str, float], k2: Mapping[str, float], path: Path
+) -> None:
+    """Band 10's K1/K2 must be the mission's (band 11's, or the other mission's, are named)."""
+    if "B10" not in k1 and "B10" not in k2:
+        return
+    want = THERMAL_CONSTANTS[spacecraft]["B10"]
+    got = (k1.get("B10", want[0]), k2.get("B10", want[1]))
+    if _close(got[0], want[0]) and _close(got[1], want[1]):
+        return
+    given = f"K1_CONSTANT_BAND_10 = {got[0]!r}, K2_CONSTANT_BAND_10 = {got[1]!r}"
+    mission = spacecraft.replace("_", " ").title()
+    whose = "they are not band 10's"
+    for craft, bands in THERMAL_CONSTANTS.items():
+        for band, (c1, c2) in bands.items():
+            if (craft, band) != (spacecraft, "B10") and _close(got[0], c1) and _close(got[1], c2):
+                other = craft.replace("_", " ").title()
+                whose = f"these are {other}'s band-{band[1:]} constants"
+    raise MetadataError(
+        f"{given} in {path}, a {mission} MTL: {whose} ({mission}'s band 10 has K1 "
+        f"{want[0]}, K2 {want[1]}), so brightness temperatures would be wrong; use the "
+        "scene's original USGS MTL file"
+    )
+
+
 def _build(groups: Groups, path: Path) -> MtlMetadata:
     q = _Lookup(groups, path)
     spacecraft = q.need("SPACECRAFT_ID").strip().upper()
@@ -365,6 +412,7 @@ def _build(groups: Groups, path: Path) -> MtlMetadata:
         for prefix in _POSITIVE
     }
     _check_constants(tables, path)
+    _check_thermal(spacecraft, tables["K1_CONSTANT"], tables["K2_CONSTANT"], path)
     if st_mult is not None and st_mult <= 0.0:
         raise MetadataError(
             f"TEMPERATURE_MULT_BAND_ST_B10 = {st_mult!r} in {path} must be positive; use the "
@@ -393,6 +441,8 @@ def _build(groups: Groups, path: Path) -> MtlMetadata:
         st_add=st_add,
         file_names=MappingProxyType(file_names),
         scene_center_time=(q.text("SCENE_CENTER_TIME") or "").strip('"') or None,
+        product_id=q.text("LANDSAT_PRODUCT_ID"),
+        landsat_scene_id=q.text("LANDSAT_SCENE_ID"),
     )
 
 

@@ -1,9 +1,11 @@
 """Plausibility checks: a result or an input that cannot be what it claims is refused.
 
 * :class:`RangeCount` counts, strip by strip as the writer streams them, the valid
-  pixels of a temperature raster and those outside 150-400 K; the writer refuses
-  the file (nothing is renamed onto the target) when more than
-  :data:`MAX_OUTLIER_FRACTION` of them are out of range. No second pass.
+  pixels of a temperature raster and those outside :data:`LST_RANGE_K`; a caller that writes
+  an LST passes :func:`lst_range_count` to the writer as its ``check``
+  (:class:`ValueCheck`), which then refuses the file (nothing is renamed onto the
+  target) when more than :data:`MAX_OUTLIER_FRACTION` of them are out of range. No
+  second pass.
 * :func:`check_temperature_raster` and :func:`check_composite_raster` look at a
   decimated read of an input (a few thousand pixels) before a command uses it:
   a target that is not one band of temperatures, a composite whose bands do not
@@ -15,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -30,13 +32,21 @@ __all__ = [
     "LST_RANGE_K",
     "MAX_OUTLIER_FRACTION",
     "RangeCount",
+    "ValueCheck",
     "check_composite_raster",
     "check_temperature_raster",
     "lst_range_count",
 ]
 
-LST_RANGE_K = (150.0, 400.0)
-"""Land surface temperatures outside this range (K) are not physical on Earth."""
+LST_RANGE_K = (170.0, 360.0)
+"""Land surface (and brightness) temperatures on Earth lie inside this range (K).
+
+The coldest surface measured, by satellite, is about -98 degC (175 K: snow on the East
+Antarctic plateau in the polar night, Scambos et al. 2018, GRL 45, 6124); the hottest
+land surface about 81 degC (354 K: the Lut desert, MODIS, Mildrexler et al. 2011,
+BAMS 92, 855). A few kelvin beyond each keeps those real extremes; anything further
+out is a broken input, e.g. a band 10 read as 8-bit DN gives about 153 K everywhere,
+or the wrong calibration constants, units or band order."""
 
 MAX_OUTLIER_FRACTION = 0.01
 """Largest fraction of valid pixels a temperature raster may have outside :data:`LST_RANGE_K`."""
@@ -50,6 +60,18 @@ LIKELY_CAUSES = (
 )
 
 _SAMPLE_PIXELS = 65_536
+
+
+class ValueCheck(Protocol):
+    """What a writer's ``check`` does: see every array written, then accept or refuse them."""
+
+    def update(self, values: npt.NDArray[Any]) -> None:
+        """Look at ``values``, an array just written (any shape)."""
+        ...
+
+    def check(self, what: str) -> None:
+        """Raise :class:`ImplausibleDataError` naming ``what`` when the values cannot be right."""
+        ...
 
 
 class RangeCount:

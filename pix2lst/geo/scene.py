@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +28,16 @@ from pix2lst.geo.mtl import MtlMetadata, read_mtl
 __all__ = [
     "Location",
     "Scene",
+    "band_token",
+    "check_band_dtype",
     "claims_as_scene_file",
     "is_remote",
     "is_scene",
     "is_stac",
     "local_scene",
+    "product_of_name",
     "scene_from_files",
+    "url_name",
 ]
 
 Location = Path | str
@@ -69,6 +74,18 @@ class Scene:
     @property
     def scene_id(self) -> str:
         return self.mtl.scene_id
+
+    @property
+    def product_id(self) -> str:
+        """The scene's identity: its MTL's ``LANDSAT_PRODUCT_ID`` (Collection 1/2, e.g.
+        ``LC09_L1TP_063046_20230714_20230714_02_T1``), or ``LANDSAT_SCENE_ID`` for a
+        pre-collection scene.
+
+        The same whichever way the scene was given (a folder, its MTL, an MTL URL, a
+        STAC item or USGS's SR and ST items together): outputs are named after it and
+        a batch's duplicate check compares it.
+        """
+        return self.mtl.product_id or self.mtl.scene_id
 
     def has(self, name: str) -> bool:
         return name.upper() in self.bands
@@ -123,16 +140,73 @@ def _choose_mtl(folder: Path) -> Path:
     return min(candidates, key=lambda p: _MTL_PREFERENCE[_MTL.search(p.name).group(1).lower()])  # type: ignore[union-attr]
 
 
+def band_token(name: str) -> str | None:
+    """The band a file name claims by its last token (``..._SR_B4.TIF`` -> ``SR_B4``,
+    ``test_b10.tif`` -> ``B10``), upper case; None when the name claims no band."""
+    m = _TOKEN.search(url_name(name) if is_remote(name) else name)
+    return m.group("token").upper() if m else None
+
+
+_PRODUCT = re.compile(
+    r"^(?P<id>L[COTE]0\d_L\d[A-Z]{2}_\d{6}_\d{8}_\d{8}_\d{2}_(?:T1|T2|RT|A1|A2))(?:_|$)",
+    re.IGNORECASE,
+)
+_PRECOLLECTION = re.compile(r"^(?P<id>L[COTE]\d{14}[A-Z]{3}\d{2})(?:_|$)", re.IGNORECASE)
+
+
+def product_of_name(name: str) -> str | None:
+    """The Landsat product id (``LC09_L1TP_063046_20230714_20230714_02_T1``) or pre-collection
+    scene id (``LC80200392015216LGN00``) a file name or item id starts with, upper case;
+    None when it starts with neither."""
+    m = _PRODUCT.match(name) or _PRECOLLECTION.match(name)
+    return m.group("id").upper() if m else None
+
+
+_THERMAL_DN = ("B10", "B11")
+
+
+def check_band_dtype(name: str, location: Location, dtype: str) -> None:
+    """Refuse a thermal band file whose data type cannot hold Level-1 TIRS DN, in one line.
+
+    Landsat-8/9 Level-1 bands are unsigned 16-bit: a ``B10``/``B11`` file (by its name's
+    band suffix) of any other type was converted or is not a TIRS band, and an 8-bit
+    file under the name ``B10`` never holds thermal DN; calibrated as DN, either gives
+    a plausible-looking but wrong temperature. Other bands pass.
+    """
+    token = band_token(str(location))
+    claimed = token or name.upper()
+    if claimed not in _THERMAL_DN:
+        return
+    if dtype == "uint16" or (token is None and dtype not in ("uint8", "int8")):
+        return
+    raise SceneError(
+        f"band {claimed} ({location}) is {dtype}, but Landsat-8/9 Level-1 thermal DN are "
+        "uint16: the file was converted or is not a TIRS band, and its values would give "
+        "wrong temperatures; use the scene's original USGS band file"
+    )
+
+
 def is_remote(location: object) -> bool:
     """True for a URL or GDAL virtual path (``https://``, ``s3://``, ``/vsicurl/`` ...)."""
     return isinstance(location, str) and location.startswith(_REMOTE)
 
 
+def url_name(location: str) -> str:
+    """The file name of a path or URL, without a URL's query string or fragment
+    (``https://h/a/x_MTL.txt?sig=1`` -> ``x_MTL.txt``)."""
+    if is_remote(location) and "://" in location:
+        location = urllib.parse.urlsplit(location.removeprefix("/vsicurl/")).path
+    return location.rstrip("/").rsplit("/", 1)[-1]
+
+
 def is_stac(path: object) -> bool:
-    """A pystac Item / STAC dict, or a ``.json`` location that is not an MTL file."""
+    """A pystac Item / STAC dict (or a list of them), or a ``.json`` location that is not
+    an MTL file."""
     if not isinstance(path, (str, os.PathLike)):
         return True
     name = os.fspath(path)
+    if is_remote(name):
+        name = url_name(name)
     return name.lower().endswith(".json") and not _MTL.search(name)
 
 
@@ -145,8 +219,8 @@ def is_scene(path: object) -> bool:
     if is_stac(path):
         return True
     name = os.fspath(path)  # type: ignore[call-overload]
-    if is_remote(name):
-        return bool(_MTL.search(name))
+    if is_remote(name):  # an MTL URL (query string allowed), or a folder URL (refused later)
+        return bool(_MTL.search(url_name(name))) or name.split("?", 1)[0].endswith("/")
     p = Path(name)
     return p.is_dir() or bool(_MTL.search(p.name))
 

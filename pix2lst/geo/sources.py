@@ -35,7 +35,6 @@ from rasterio.windows import Window
 from pix2lst.errors import SceneError
 from pix2lst.geo.bandfiles import (
     READ_THREADS,
-    block_readers,
     bytes_per_block_row,
     check_decoder,
     open_bands,
@@ -43,10 +42,9 @@ from pix2lst.geo.bandfiles import (
     read_failed,
 )
 from pix2lst.geo.bands import band_indexes
-from pix2lst.geo.decode import BlockReader
 from pix2lst.geo.grid import Grid
 from pix2lst.geo.inputs import find_scene
-from pix2lst.geo.remote import gdal_path, read_error
+from pix2lst.geo.remote import gdal_path, read_error, use_remote_settings
 from pix2lst.geo.scene import Scene, is_remote, is_scene
 from pix2lst.geo.tags import SCENE_TAGS, scene_tags
 
@@ -81,8 +79,7 @@ class Source(Protocol):
     """Scene tags of the input (:data:`pix2lst.geo.tags.SCENE_TAGS`), where known."""
     block_row_bytes: int
     """Bytes of one row of compressed blocks across the width (all files) that GDAL
-    decodes: what the GDAL block cache must hold so that each block is decoded once
-    (0 where :mod:`pix2lst.geo.decode` decodes them, with a cache of its own)."""
+    decodes: what the GDAL block cache must hold so that each block is decoded once."""
 
     def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
         """Rows ``[start, stop)`` as float32 ``(n_bands, stop - start, width)``, NaN nodata.
@@ -134,7 +131,6 @@ class _Grid:
     crs: Any
     transform: Any
     _stack: contextlib.ExitStack
-    _blocks: list[BlockReader] | None
     _per_handle: tuple[str, ...] = ()
     """Attributes a reopened handle starts again from None: its GDAL datasets (opened on
     first use) and buffers."""
@@ -146,15 +142,12 @@ class _Grid:
     def reopen(self: _G) -> _G:
         """Another handle on this input for a parallel reader: what was read and checked
         (the scene, its calibration, the files' layout) is shared, only file handles are
-        opened; GDAL's datasets once they are needed, not while the blocks are decoded
-        here. Measured on a full scene's 8 bands: 15 handles in 1.8-2.7 ms, against 10-26 ms
-        each to open the scene again."""
+        opened; GDAL's datasets once they are needed. Measured on a full scene's 8 bands:
+        15 handles in 1.8-2.7 ms, against 10-26 ms each to open the scene again."""
         clone = copy.copy(self)
         clone._stack = contextlib.ExitStack()
         for name in self._per_handle:
             setattr(clone, name, None)
-        if self._blocks is not None:
-            clone._blocks = [clone._stack.enter_context(b.reopen()) for b in self._blocks]
         return clone
 
     def close(self) -> None:  # pragma: no cover - overridden
@@ -183,6 +176,8 @@ class CompositeSource(_Grid):
     ) -> None:
         check_decoder(decoder)
         self._stack = contextlib.ExitStack()
+        if is_remote(path):
+            use_remote_settings()
         self.path: Path | str = gdal_path(str(path)) if is_remote(path) else Path(path)
         self._threads = threads
         self._dataset: Any = None
@@ -209,18 +204,10 @@ class CompositeSource(_Grid):
         self._float32 = all(ds.dtypes[i - 1] == "float32" for i in self.indexes)
         nodata = ds.nodata
         self._nodata = None if nodata is None or np.isnan(nodata) else float(nodata)
-        self._blocks = (  # float32 bands only: others are converted by GDAL
-            block_readers(self._stack, [str(self.path)] * len(self.indexes), decoder, self.indexes)
-            if self._float32
-            else None
-        )
-        if self._blocks is not None:
-            self.block_row_bytes = 0
 
     @property
     def _ds(self) -> Any:
-        """The composite's GDAL dataset (opened on first use in a handle from :meth:`reopen`
-        that decodes the blocks itself)."""
+        """The composite's GDAL dataset (opened on first use in a handle from :meth:`reopen`)."""
         if self._dataset is None:
             self._dataset = open_dataset(self.path, "composite", self._threads, self._stack)
         return self._dataset
@@ -230,7 +217,8 @@ class CompositeSource(_Grid):
         try:
             return self.read(window, out=out)
         except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
-            raise read_failed(self.path, start, stop, exc) from exc
+            err = read_error(str(self.path), exc)  # remote: a stall or a dropped connection
+            raise (read_failed(self.path, start, stop, exc) if err is exc else err) from exc
 
     def read(
         self, window: Window | None = None, *, boundless: bool = False, out: F32 | None = None
@@ -244,11 +232,6 @@ class CompositeSource(_Grid):
             if out is not None:
                 out[...] = data
                 data = out
-        elif out is not None and self._blocks is not None and window is not None:
-            (r0, r1), (c0, c1) = window.round_offsets().round_lengths().toranges()
-            for i, blocks in enumerate(self._blocks):
-                blocks.read(int(r0), int(r1), int(c0), int(c1), out[i])
-            data = out
         elif out is not None and self._float32:
             data = self._ds.read(self.indexes, window=window, out=out)
         else:
@@ -294,14 +277,10 @@ class SceneSource(_Grid):
         self._dtype = np.result_type(*(ds.dtypes[0] for ds in self._ds))
         self.dn_dtype = np.dtype(self._dtype)
         self._dn: npt.NDArray[Any] | None = None
-        self._blocks = block_readers(self._stack, [ds.name for ds in self._ds], decoder)
-        if self._blocks is not None:
-            self.block_row_bytes = 0
 
     @property
     def _ds(self) -> list[Any]:
-        """The bands' GDAL datasets (opened on first use in a handle from :meth:`reopen`
-        that decodes the blocks itself)."""
+        """The bands' GDAL datasets (opened on first use in a handle from :meth:`reopen`)."""
         if self._datasets is None:
             self._datasets, _ = self._stack.enter_context(
                 open_bands(
@@ -322,16 +301,12 @@ class SceneSource(_Grid):
     def read_dn(self, start: int, stop: int, cols: tuple[int, int], out: npt.NDArray[Any]) -> None:
         """DN of rows ``[start, stop)``, columns ``cols`` into ``out`` (any strides)."""
         c0, c1 = cols
-        if self._blocks is not None:
-            for i, blocks in enumerate(self._blocks):
-                blocks.read(start, stop, c0, c1, out[i])
-            return
         window = Window(c0, start, c1 - c0, stop - start)  # type: ignore[no-untyped-call]
         try:
             for i, ds in enumerate(self._ds):
                 ds.read(1, window=window, out=out[i])
         except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
-            err = read_error([d.name for d in self._ds], exc)  # remote: a dropped connection
+            err = read_error(ds.name, exc)  # remote: a stall or a dropped connection
             raise (read_failed(ds.name, start, stop, exc) if err is exc else err) from exc
 
     def read_rows(self, start: int, stop: int, out: F32 | None = None) -> F32:
@@ -346,7 +321,7 @@ class SceneSource(_Grid):
         self, window: Window | None = None, *, boundless: bool = False, out: F32 | None = None
     ) -> F32:
         """Calibrated ``(n_bands, h, w)`` float32 of ``window`` (whole scene if None)."""
-        if not boundless:  # the DN path, by whichever decoder reads this scene
+        if not boundless:  # the DN path
             win = window or Window(0, 0, self.width, self.height)  # type: ignore[no-untyped-call]
             (r0, r1), (c0, c1) = win.round_offsets().round_lengths().toranges()
             dn = np.empty((len(self.bands), int(r1 - r0), int(c1 - c0)), dtype=self._dtype)
@@ -411,8 +386,7 @@ def open_source(
     :func:`pix2lst.lst_physics.scene_calibrator` is the physics room's);
     ``units``: what the caller expects a composite to hold (``toa``/``dn``, checked
     against its ``UNITS`` tag); ``threads``: GDAL's decoding threads per file;
-    ``decoder``: :data:`~pix2lst.geo.bandfiles.DECODERS` (local TIFF blocks decoded
-    without GDAL, or by GDAL).
+    ``decoder``: one of :data:`~pix2lst.geo.bandfiles.DECODERS` (GDAL decodes either way).
     """
     if isinstance(path, Scene) or is_scene(path):
         if calibrate is None:

@@ -26,15 +26,31 @@ import logging
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pix2lst.errors import RemoteError, StacError
 from pix2lst.geo.mtl import MtlMetadata, parse_mtl, read_mtl
-from pix2lst.geo.remote import check_ranges, gdal_path, read_text, url_join
-from pix2lst.geo.scene import Location, Scene, is_remote, scene_from_files
+from pix2lst.geo.remote import (
+    check_ranges,
+    gdal_path,
+    plain_url,
+    read_text,
+    url_join,
+    use_remote_settings,
+)
+from pix2lst.geo.scene import (
+    Location,
+    Scene,
+    band_token,
+    is_remote,
+    product_of_name,
+    scene_from_files,
+    url_name,
+)
 
-__all__ = ["COMMON_NAMES", "load_item", "stac_scene"]
+__all__ = ["COMMON_NAMES", "load_item", "stac_product_id", "stac_scene"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +67,7 @@ COMMON_NAMES: Mapping[str, str] = {
     "cirrus": "B9",
     "lwir11": "B10",
     "lwir": "B10",
+    "tir11": "B10",
     "lwir12": "B11",
     "qa_pixel": "QA_PIXEL",
     "qa_radsat": "QA_RADSAT",
@@ -189,50 +206,213 @@ def _resolve(href: str, base: str | None) -> Location:
 def _read_mtl(href: Location, name: str) -> MtlMetadata:
     if isinstance(href, Path):
         return read_mtl(href)
-    plain = href.removeprefix("/vsicurl/")
+    plain = plain_url(href)
+    match = _MTL_HREF.search(url_name(plain))
     try:
-        return parse_mtl(read_text(plain), plain)
+        return parse_mtl(read_text(plain), plain, match.group(1).lower() if match else None)
     except RemoteError as exc:
         raise RemoteError(f"MTL asset of STAC item {name}: {exc}", transient=exc.transient) from exc
+
+
+def _href_name(location: Location) -> str:
+    return location.name if isinstance(location, Path) else url_name(plain_url(location))
+
+
+@dataclass(frozen=True)
+class _Asset:
+    """A band asset of an item: its key, the band it claims and where it points."""
+
+    item: str
+    key: str
+    token: str
+    location: Location
+
+    @property
+    def name(self) -> str:
+        return _href_name(self.location)
+
+
+def _band_of(token: str) -> str:
+    """The band a token measures (``SR_B4`` and ``B4`` -> ``B4``; ``ST_B10`` -> ``B10``)."""
+    if re.fullmatch(r"SR_B\d{1,2}", token):
+        return token.removeprefix("SR_")
+    return "B10" if token == "ST_B10" else token
+
+
+def _checked_token(asset: _Asset, mtl: MtlMetadata) -> str:
+    """The band token of ``asset`` after checking its href against the band it claims.
+
+    The band the href's file is (the MTL's ``FILE_NAME_*`` entry of that name, else
+    the file name's band suffix) must be the claimed band (the Level-1/Level-2
+    flavour may differ: the file then wins), and a file name that starts with a
+    product id must start with the MTL's.
+    """
+    name = asset.name
+    where = f"asset {asset.key!r} of STAC item {asset.item}"
+    listed = {f.upper(): band_token(f) for f in mtl.file_names.values()}.get(name.upper())
+    found = listed or band_token(name)
+    if found is not None and _band_of(found) != _band_of(asset.token):
+        raise StacError(
+            f"{where} claims band {asset.token} but points at {name} (band {found}); fix "
+            "the asset's href or key: its values would be read as the wrong band"
+        )
+    product = product_of_name(name)
+    own = {x.upper() for x in (mtl.product_id, mtl.landsat_scene_id, mtl.scene_id) if x}
+    if product is not None and product not in own:
+        raise StacError(
+            f"{where} points at {name}, a file of {product}, but the item's MTL is of "
+            f"{mtl.product_id or mtl.scene_id}; fix the asset's href (one scene per item)"
+        )
+    return found or asset.token
+
+
+def _check_identity(d: Mapping[str, Any], name: str, mtl: MtlMetadata, mtl_href: Location) -> None:
+    """The MTL asset must be the MTL of the item's own scene."""
+    mtl_id = (mtl.product_id or mtl.scene_id).upper()
+    props = d.get("properties", {}) or {}
+    claims = [
+        ("id", product_of_name(str(d.get("id", "")))),
+        ("landsat:product_id", product_of_name(str(props.get("landsat:product_id", "")))),
+    ]
+    for what, value in claims:
+        if value and value != mtl_id and value != (mtl.landsat_scene_id or "").upper():
+            raise StacError(
+                f"the MTL asset of STAC item {name} ({_href_name(mtl_href)}) is the MTL of "
+                f"{mtl_id}, but the item's {what} is {value}: the item would be stamped with "
+                "another scene's id, date and constants; fix the MTL asset's href"
+            )
+    scene_id = str(props.get("landsat:scene_id", "")).upper()
+    if scene_id and mtl.landsat_scene_id and scene_id != mtl.landsat_scene_id.upper():
+        raise StacError(
+            f"the MTL asset of STAC item {name} ({_href_name(mtl_href)}) is the MTL of scene "
+            f"{mtl.landsat_scene_id}, but the item's landsat:scene_id is {scene_id}; fix the "
+            "MTL asset's href"
+        )
+
+
+def _item_assets(
+    d: Mapping[str, Any], base: str | None
+) -> tuple[list[tuple[str, str, Location]], list[Location]]:
+    """``(key, claimed token, location)`` of an item's band assets, and its MTL hrefs (txt
+    first)."""
+    props = d.get("properties", {}) or {}
+    level2 = _level2(d)
+    bands: list[tuple[str, str, Location]] = []
+    mtls: list[tuple[int, Location]] = []
+    for key, asset in (d.get("assets") or {}).items():
+        if not isinstance(asset, Mapping) or not asset.get("href"):
+            continue
+        href = str(asset["href"])
+        if _MTL_KEY.search(key) or _MTL_HREF.search(url_name(href) if is_remote(href) else href):
+            mtls.append((0 if key.lower().endswith("txt") else 1, _resolve(href, base)))
+            continue
+        token = _token_of_key(key, level2) or _token_of_eo_bands(asset, props, level2)
+        if token:
+            bands.append((key, token, _resolve(href, base)))
+    return bands, [loc for _, loc in sorted(mtls, key=lambda m: m[0])]
+
+
+def _items(item: Any) -> list[Any]:
+    if isinstance(item, (list, tuple)):
+        if not item:
+            raise StacError("no STAC item given; give an item, or USGS's SR and ST items together")
+        return list(item)
+    return [item]
 
 
 def stac_scene(item: Any) -> Scene:
     """The Landsat-8/9 scene a STAC item describes (bands by asset, constants from its MTL).
 
+    ``item`` may also be a list of items of one scene, as USGS publishes a Level-2
+    product in two (``..._SR_stac.json`` with the reflectance bands and
+    ``..._ST_stac.json`` with the thermal ones): they become one scene.
+
+    Every band asset is checked against the band it claims: its file name's band
+    suffix, the MTL's ``FILE_NAME_*`` entries, and the product id (an ``lwir11`` href
+    at the B4 file, red and nir swapped, or an MTL of another scene are refused in
+    one line, not computed into a plausible-looking wrong LST).
+
     Raises :class:`~pix2lst.errors.StacError` for an item of another mission or
     without an MTL asset; a band the computation needs but the item lacks is
     reported by :meth:`Scene.band_path` when asked for.
     """
-    d, base = load_item(item)
-    item_id = str(d.get("id", "?"))
-    name = f"{item_id} ({base})" if base else item_id
-    _check_mission(d, name)
-    props = d.get("properties", {}) or {}
-    level2 = _level2(d)
-    files: list[tuple[str, Location]] = []
-    mtl_href: Location | None = None
-    for key, asset in (d.get("assets") or {}).items():
-        if not isinstance(asset, Mapping) or not asset.get("href"):
-            continue
-        href = str(asset["href"])
-        if _MTL_KEY.search(key) or _MTL_HREF.search(href):
-            if mtl_href is None or key.lower().endswith("txt"):
-                mtl_href = _resolve(href, base)
-            continue
-        token = _token_of_key(key, level2) or _token_of_eo_bands(asset, props, level2)
-        if token:
-            files.append((f"{token}.TIF", _resolve(href, base)))
-    if mtl_href is None:
+    loaded = [load_item(i) for i in _items(item)]
+    names = []
+    assets: list[_Asset] = []
+    mtl_hrefs: list[Location] = []
+    for d, base in loaded:
+        item_id = str(d.get("id", "?"))
+        name = f"{item_id} ({base})" if base else item_id
+        _check_mission(d, name)
+        names.append(name)
+        bands, mtls = _item_assets(d, base)
+        assets += [_Asset(name, key, token, loc) for key, token, loc in bands]
+        mtl_hrefs += mtls
+    name = " + ".join(names)
+    products = {stac_product_id(d) for d, _ in loaded}
+    if len(products) > 1:
+        raise StacError(
+            f"STAC items {name} are of different scenes ({', '.join(sorted(products))}); "
+            "give several items together only for one scene (USGS's SR and ST items)"
+        )
+    if not mtl_hrefs:
         raise StacError(
             f"STAC item {name} has no MTL asset (MTL.txt/.json/.xml); pix2lst takes the "
             "calibration constants from it. Use the item of the full Collection-2 product"
         )
-    mtl = _read_mtl(mtl_href, name)
-    if not files:
+    mtl = _read_mtl(mtl_hrefs[0], name)
+    for (d, _), item_name in zip(loaded, names, strict=True):
+        _check_identity(d, item_name, mtl, mtl_hrefs[0])
+    if not assets:
         raise StacError(f"STAC item {name} has no band asset pix2lst recognises")
-    scene = scene_from_files(base or f"STAC item {item_id}", mtl, files)
+    files: list[tuple[str, Location]] = []
+    chosen: dict[str, _Asset] = {}
+    by_location: dict[str, _Asset] = {}
+    for asset in assets:
+        token = _checked_token(asset, mtl)
+        same = by_location.get(str(asset.location))
+        if same is not None and _band_of(same.token) != _band_of(asset.token):
+            raise StacError(
+                f"assets {same.key!r} and {asset.key!r} of STAC item {name} point at the same "
+                f"file {asset.name} but claim bands {same.token} and {asset.token}; fix the "
+                "item's hrefs"
+            )
+        by_location[str(asset.location)] = asset
+        first = chosen.setdefault(token, asset)
+        if first is not asset and str(first.location) != str(asset.location):
+            raise StacError(
+                f"STAC items {name} give band {token} twice ({first.name}, {asset.name}); "
+                "give the items of one scene only"
+            )
+        files.append((f"{token}.TIF", asset.location))
+    root = loaded[0][1] or f"STAC item {loaded[0][0].get('id', '?')}"
+    scene = scene_from_files(root, mtl, files)
     remote = [str(loc) for loc in scene.bands.values() if is_remote(str(loc))]
     if remote:
+        use_remote_settings()
         check_ranges(remote[0])
-    log.debug("STAC item %s: bands %s", item_id, sorted(scene.bands))
+    log.debug("STAC item %s: bands %s", name, sorted(scene.bands))
     return scene
+
+
+def stac_product_id(item: Any) -> str:
+    """The product id of the scene a STAC item (or a list of USGS's SR/ST items) describes,
+    without reading its MTL or any raster: what :attr:`Scene.product_id` of
+    :func:`stac_scene` will be.
+
+    Taken from the MTL asset's file name (``<product id>_MTL.txt``), else the item's
+    ``landsat:product_id``, else its id without USGS's ``_SR``/``_ST`` suffix.
+    """
+    d, base = load_item(_items(item)[0])
+    _, mtls = _item_assets(d, base)
+    props = d.get("properties", {}) or {}
+    candidates = [
+        *(_MTL_HREF.sub("", _href_name(m)).rstrip("_") for m in mtls),
+        str(props.get("landsat:product_id", "")),
+        str(d.get("id", "")),
+    ]
+    for text in candidates:
+        found = product_of_name(text)
+        if found:
+            return found
+    return re.sub(r"_(SR|ST)$", "", str(d.get("id", "")), flags=re.IGNORECASE)

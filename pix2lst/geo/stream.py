@@ -26,6 +26,7 @@ from pix2lst._machine import gdal_threads
 from pix2lst.errors import EmptySceneError, ParameterError, SceneError
 from pix2lst.geo.bandfiles import open_bands
 from pix2lst.geo.grid import grid_of
+from pix2lst.geo.plausible import ValueCheck
 from pix2lst.geo.remote import read_error
 from pix2lst.geo.scene import Location
 from pix2lst.geo.writer import BLOCK, check_raster_output, raster_writer
@@ -56,6 +57,9 @@ def _read(ds: DatasetReader, window: Window) -> np.ndarray:
     try:
         return ds.read(1, window=window)
     except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
+        err = read_error(ds.name, exc)  # a remote file: the server stalled or dropped
+        if err is not exc:
+            raise err from None
         why = exc.__cause__ or exc.__context__ or exc  # GDAL's own message, when kept
         raise SceneError(
             f"cannot read rows {window.row_off}-{window.row_off + window.height} of {ds.name} "
@@ -80,11 +84,14 @@ def stream_to_geotiff(
     cog: bool = False,
     creation_options: Sequence[str] | Mapping[str, str] | None = None,
     protect: Sequence[object] = (),
+    check: ValueCheck | None = None,
+    style: bool = False,
 ) -> Path:
     """Stream ``inputs`` through ``compute(arrays, nodata, window) -> (count, h, w) | (h, w)``.
 
     Written by :func:`pix2lst.geo.writer.raster_writer` (atomic, verified, overviews;
-    ``cog`` and ``creation_options`` as there).
+    ``cog``, ``creation_options``, the plausibility ``check`` and the QGIS ``style`` as
+    there).
 
     ``out`` must not be one of ``inputs`` nor a file of the scenes in ``protect``
     (:func:`pix2lst.geo.atomic.check_output`). Raises :class:`EmptySceneError` (and
@@ -102,7 +109,7 @@ def stream_to_geotiff(
             raster_writer(
                 target, grid_of(ref), count=count, descriptions=descriptions, units=band_units,
                 tags=tags, band_tags=band_tags, cog=cog, overwrite=overwrite,
-                creation_options=creation_options, inputs=guarded,
+                creation_options=creation_options, inputs=guarded, check=check, style=style,
             ) as dst,
         ):  # fmt: skip
 

@@ -2,25 +2,19 @@
 
 :func:`raster_writer` yields a :class:`RasterWriter` that writes into a temporary
 file beside the target (:func:`pix2lst.geo.atomic.atomic_output`). When the block
-ends without error the descriptions, band units and tags are set, overviews are
-added (so that QGIS draws a whole scene fast) on the closed file once it has been
-checked, and the result re-opened and checked completely
-(:func:`pix2lst.geo.verify.verify_raster`: every block present and inside the file,
-every block of every IFD decompresses; a full disk or any GDAL write error fails the
-run here), and only then renamed onto the target. Overviews of a one-band float32
-raster written as full-width rows in order (the streaming runtime and physics) are
-averaged as the rows arrive (:mod:`pix2lst.geo.overviews`) and appended as
-reduced-resolution IFDs; any other writes (composites, windows out of order,
-``creation_options``) get GDAL's ``build_overviews(average)`` at the end. An LST
-raster is also checked for plausible values (streamed counts, no second pass). An
-existing target is kept until that rename; a failure leaves neither a partial file
-nor a temporary one.
+ends without error the caller's plausibility check (if any) is asked, the
+descriptions, band units and tags are set, the file is closed, checked complete,
+given GDAL's AVERAGE overviews (so that QGIS draws a whole scene fast), then re-opened
+and read back completely (:func:`pix2lst.geo.verify.verify_raster`: every block of
+every overview present, inside the file and decoded, the values those written; a
+full disk or any GDAL write error fails the run here), and only then renamed onto
+the target. An existing target is kept until that rename; a failure leaves neither
+a partial file nor a temporary one.
 
-The streamed file is tiled (256 px blocks), ZSTD level 1 with the floating-point
-predictor: it compresses several times faster than DEFLATE, which matters when
-writing competes with inference for the same cores. With ``cog=True`` it is then
-converted by GDAL's COG driver (overviews, 512 px blocks, DEFLATE for the widest
-reader support). ``creation_options`` (``--co NAME=VALUE``) override the profile.
+The file is tiled (256 px blocks), ZSTD level 1 with the floating-point predictor.
+With ``cog=True`` it is then converted by GDAL's COG driver (its AVERAGE overviews,
+512 px blocks, DEFLATE with the predictor, for the widest reader support).
+``creation_options`` (``--co NAME=VALUE``) override the profile.
 """
 
 from __future__ import annotations
@@ -29,40 +23,42 @@ import contextlib
 import logging
 import math
 import os
-import shutil
+import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import rasterio
 import rasterio.shutil
+from affine import Affine
 from rasterio._err import CPLE_BaseError
+from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.io import MemoryFile
 from rasterio.windows import Window
 
 from pix2lst._machine import gdal_threads
 from pix2lst.errors import OutputWriteError, ParameterError
 from pix2lst.geo.atomic import atomic_output, check_output
 from pix2lst.geo.grid import Grid
-from pix2lst.geo.plausible import RangeCount, lst_range_count
-from pix2lst.geo.verify import check_complete, thread_count, verify_raster, write_failed
+from pix2lst.geo.plausible import ValueCheck
+from pix2lst.geo.verify import check_complete, checksum, verify_raster, write_failed
 
 __all__ = [
     "BLOCK",
+    "COG_PROFILE",
     "RASTER_SUFFIXES",
     "RasterWriter",
+    "check_creation_options",
     "check_raster_output",
     "creation_profile",
     "overview_factors",
     "parse_creation_options",
     "raster_writer",
 ]
-
-if TYPE_CHECKING:
-    from pix2lst.geo.overviews import OverviewStream
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +68,7 @@ BLOCK = 256
 RASTER_SUFFIXES = (".tif", ".tiff")
 """File name extensions of the GeoTIFFs pix2lst writes."""
 
-_COG = {
+COG_PROFILE = {
     "driver": "COG",
     "compress": "DEFLATE",
     "predictor": "YES",
@@ -81,6 +77,8 @@ _COG = {
     "resampling": "AVERAGE",
     "bigtiff": "IF_SAFER",
 }
+"""GDAL COG driver options of ``cog=True``: DEFLATE (with the predictor) rather than the
+GeoTIFF's ZSTD, for readers whose libtiff has no ZSTD; ``--co`` options override them."""
 
 
 def creation_profile(
@@ -134,6 +132,94 @@ def parse_creation_options(options: Sequence[str] | Mapping[str, str] | None) ->
     return out
 
 
+class _GdalMessages(logging.Handler):
+    """The warnings and errors GDAL reports (through rasterio's logger) in one thread."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.thread != self.thread:
+            return
+        if record.levelno >= logging.WARNING or text.startswith("GDAL signalled an error"):
+            self.messages.append(text)
+
+
+def _gdal_words(text: str, names: Sequence[str]) -> str:
+    """GDAL's message without rasterio's prefixes and the trial file's name."""
+    text = re.sub(r"^CPLE_\w+ in ", "", text)
+    text = re.sub(r"^GDAL signalled an error: err_no=\d+, msg=(['\"])(.*)\1$", r"\2", text)
+    text = re.sub(r"/vsimem/[\w.-]+/", "", text)
+    for name in names:
+        text = text.replace(f"{name}: ", "")
+    return text.strip().rstrip(".")
+
+
+def _trial(extra: Mapping[str, str], cog: bool, dtype: str, count: int) -> list[str]:
+    """Write a small raster in memory with ``extra``; what GDAL said about it."""
+    grid = Grid(CRS.from_epsg(32616), Affine(30.0, 0, 0.0, 0, -30.0, 0.0), 2 * BLOCK, 2 * BLOCK)
+    profile = creation_profile(grid, count, dtype=dtype, threads=1)
+    if not cog:
+        profile.update(extra)
+    logger = logging.getLogger("rasterio")
+    level, propagate = logger.level, logger.propagate
+    seen = _GdalMessages()
+    logger.addHandler(seen)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # said once, in the refusal
+    with rasterio.Env(), MemoryFile(ext=".tif") as src, MemoryFile(ext=".tif") as dst:
+        names = [Path(src.name).name, Path(dst.name).name]
+        try:
+            with src.open(**profile) as ds:
+                ds.write(np.zeros((count, grid.height, grid.width), dtype=dtype))
+            if cog:
+                rasterio.shutil.copy(src.name, dst.name, **{**COG_PROFILE, **extra})
+        except (rasterio.errors.RasterioError, CPLE_BaseError, TypeError, ValueError) as exc:
+            seen.messages.append(str(exc))
+        finally:
+            logger.removeHandler(seen)
+            logger.setLevel(level)
+            logger.propagate = propagate
+    said = [_gdal_words(m, names) for m in seen.messages]
+    return list(dict.fromkeys(m for m in said if m))
+
+
+def check_creation_options(
+    options: Sequence[str] | Mapping[str, str] | None,
+    cog: bool = False,
+    *,
+    dtype: str = "float32",
+    count: int = 1,
+) -> dict[str, str]:
+    """Parse ``--co`` options and refuse, in one line, those GDAL's driver does not accept.
+
+    The GTiff driver (or COG with ``cog``) creates a small ``dtype`` raster in memory
+    with the writer's profile and ``options``: an option GDAL does not know, a value
+    outside its list (``COMPRESS=NOPE``), one GDAL ignores or cannot write
+    (``NBITS=8`` for float32, ``BLOCKXSIZE=100``), anything GDAL warns about or fails
+    on, raises :class:`ParameterError` with GDAL's words, before any work. Returns the
+    parsed options (:func:`parse_creation_options`).
+    """
+    extra = parse_creation_options(options)
+    if not extra:
+        return extra
+    said = _trial(extra, cog, dtype, count)
+    if said:
+        driver = "COG" if cog else "GTiff"
+        given = " ".join(f"--co {k.upper()}={v}" for k, v in extra.items())
+        blocks = cog and bool({"blockxsize", "blockysize"} & set(extra))
+        hint = " (a COG's blocks are BLOCKSIZE, not BLOCKXSIZE)" if blocks else ""
+        raise ParameterError(
+            f"GDAL's {driver} driver does not accept {given}: {'; '.join(said)}; see "
+            f"https://gdal.org/drivers/raster/{driver.lower()}.html for its creation "
+            f"options{hint}"
+        )
+    return extra
+
+
 def overview_factors(height: int, width: int, block: int = BLOCK) -> list[int]:
     """2, 4, 8 ... until the overview fits in one block (empty for a one-block raster)."""
     factors = []
@@ -161,36 +247,22 @@ def check_raster_output(
 class RasterWriter:
     """Writes arrays into an open rasterio dataset (all bands, or rows of band 1).
 
-    A GDAL write error (a full disk) becomes :class:`OutputWriteError`; with a
-    ``check`` (an LST raster) the written values are counted for the plausibility
-    check the writer makes before the file is renamed onto its target.
-    ``helper``: a one-thread pool that counts and averages the rows (the check, the
-    overviews) while GDAL writes them, where there are cores to spare; else the
-    writing thread does it too.
+    A GDAL write error (a full disk) becomes :class:`OutputWriteError`. Each write adds
+    to the per-band :func:`~pix2lst.geo.verify.checksum` the read-back check compares
+    the file with, and is shown to ``check`` (the caller's plausibility rule), which
+    the writer asks before the file is renamed onto its target.
     """
 
-    def __init__(
-        self,
-        dataset: Any,
-        check: RangeCount | None = None,
-        target: Path | None = None,
-        overviews: OverviewStream | None = None,
-        helper: ThreadPoolExecutor | None = None,
-    ) -> None:
+    def __init__(self, dataset: Any, check: ValueCheck | None = None, target: Path | None = None):
         self._ds = dataset
-        self._helper = helper
         self._target = target or Path(dataset.name)
         self.width: int = dataset.width
         self.height: int = dataset.height
         self.check = check
-        self.overviews = overviews
-        """Overviews accumulated from the rows as they are written, while they come in order
-        (None once a write is not the next full-width rows: GDAL builds them at the end)."""
+        self._sums = np.zeros(dataset.count, dtype=np.uint64)
+        self._pixels = np.zeros(dataset.count, dtype=np.int64)
 
     def _write(self, array: npt.NDArray[Any], indexes: int | None, window: Window) -> None:
-        aside = None
-        if self._helper is not None and (self.check is not None or self.overviews is not None):
-            aside = self._helper.submit(self._count_and_average, array, window)
         try:
             if indexes is None:
                 self._ds.write(array, window=window)
@@ -198,27 +270,18 @@ class RasterWriter:
                 self._ds.write(array, indexes, window=window)
         except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
             raise write_failed(self._target, exc) from exc
-        finally:
-            if aside is not None:  # the rows stay the caller's until both are done with them
-                aside.result()  # raises what counting or averaging raised
-        if aside is None:
-            self._count_and_average(array, window)
-
-    def _count_and_average(self, array: npt.NDArray[Any], window: Window) -> None:
-        """The plausibility counts and the streamed overviews of rows written at ``window``."""
+        bands = slice(None) if indexes is None else slice(indexes - 1, indexes)
+        self._sums[bands] += checksum(np.asarray(array, dtype=self._ds.dtypes[0]))
+        self._pixels[bands] += int(window.width) * int(window.height)
         if self.check is not None:
             self.check.update(array)
-        if self.overviews is not None:
-            rows = array if array.ndim == 2 else array[0] if array.shape[0] == 1 else None
-            streamed = False
-            if rows is not None and int(window.col_off) == 0 and int(window.width) == self.width:
-                try:
-                    streamed = self.overviews.add(int(window.row_off), rows)
-                except OSError as exc:  # the spool beside the output: a full disk
-                    raise write_failed(self._target, exc) from exc
-            if not streamed:
-                self.overviews.close()
-                self.overviews = None
+
+    def written(self) -> npt.NDArray[np.uint64] | None:
+        """The checksum of what was written, per band, when each band was written whole
+        (as many pixels as it has); None otherwise (nothing to compare with)."""
+        if (self._pixels == self.width * self.height).all():
+            return self._sums
+        return None
 
     def write(self, array: npt.NDArray[Any], window: Window) -> None:
         """``(count, h, w)`` or ``(h, w)`` (band 1) at ``window``."""
@@ -228,39 +291,6 @@ class RasterWriter:
         """Full-width rows ``(h, w)`` of band 1 starting at row ``start``."""
         window = Window(0, start, self.width, rows.shape[0])  # type: ignore[no-untyped-call]
         self._write(rows, 1, window)
-
-
-def _plenty_of_room(path: Path) -> bool:
-    """Free space for whatever GDAL still caches (its whole block cache) and the overviews,
-    and no file-size limit.
-
-    Then overviews are built on the open file, from its cached blocks; otherwise (a disk
-    nearly full) the file is closed and checked first, and they are built after (slower:
-    every block is decoded again), because GDAL may crash building overviews on a file
-    whose writes failed.
-    """
-    cache = rasterio.env.get_gdal_config("GDAL_CACHEMAX")
-    try:
-        cache_bytes = int(cache) if cache is not None else 0
-    except (TypeError, ValueError):
-        cache_bytes = 0
-    if cache_bytes <= 0:  # GDAL's default: 5 % of the memory
-        cache_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 20
-    elif cache_bytes < 100_000:  # a value in MB
-        cache_bytes <<= 20
-    try:
-        import resource  # POSIX: a file-size limit fails writes like a full disk
-
-        if resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY:
-            return False
-    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
-        pass
-    try:
-        free = shutil.disk_usage(path.parent).free
-        written = path.stat().st_size
-    except OSError:
-        return False
-    return free > 2 * cache_bytes + written + (64 << 20)
 
 
 def _build_overviews(path: Path, factors: list[int], target: Path) -> None:
@@ -273,11 +303,6 @@ def _build_overviews(path: Path, factors: list[int], target: Path) -> None:
             ds.update_tags(ns="rio_overview", resampling="average")
     except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
         raise write_failed(target, exc) from exc
-
-
-def _streamable(dtype: str, nodata: float | None) -> bool:
-    """Overviews can be streamed: float32 with NaN nodata (the means leave NaN out)."""
-    return np.dtype(dtype) == np.float32 and nodata is not None and math.isnan(nodata)
 
 
 @contextlib.contextmanager
@@ -298,51 +323,47 @@ def raster_writer(
     threads: str | int = "ALL_CPUS",
     creation_options: Sequence[str] | Mapping[str, str] | None = None,
     inputs: Sequence[Any] = (),
-    check_range: bool = True,
+    check: ValueCheck | None = None,
+    style: bool = False,
 ) -> Iterator[RasterWriter]:
     """Open ``dst`` for writing; the file appears at ``dst`` only if the block succeeds.
 
     ``threads``: GDAL's compression threads for the streamed file (``NUM_THREADS``);
     overviews and the COG conversion at the end use all CPUs. ``inputs``: the run's
     inputs, which ``dst`` must not be (:func:`pix2lst.geo.atomic.check_output`).
-    An LST raster (one band described ``LST`` with unit ``K``/``degC``) is refused,
-    and nothing written, when more than 1 % of its valid pixels lie outside
-    150-400 K (:class:`~pix2lst.geo.plausible.RangeCount`); ``check_range=False``
-    turns that off (test models that are not LST models).
+    ``check``: the caller's plausibility rule (e.g.
+    :func:`pix2lst.geo.plausible.lst_range_count` for an LST): it sees every array
+    written, and when it refuses them (:class:`~pix2lst.errors.ImplausibleDataError`)
+    nothing is written. ``style``: a one-band temperature raster (an LST) also gets its
+    QGIS style beside it once it is in place (:func:`pix2lst.geo.qml.write_qml`: the
+    figures' colour ramp on the 2nd-98th percentiles; an existing style is replaced only
+    with ``overwrite``).
     """
-    extra = parse_creation_options(creation_options)
+    extra = check_creation_options(creation_options, cog, dtype=dtype, count=count)
     profile = creation_profile(grid, count, dtype=dtype, nodata=nodata, threads=threads)
     if not cog:
         profile.update(extra)
     target = check_raster_output(dst, overwrite=overwrite, inputs=inputs)
-    check = None
-    if check_range and count == 1 and tuple(descriptions)[:1] == ("LST",) and units:
-        check = lst_range_count(units[0])
+    if cog:
+        used = {**COG_PROFILE, **extra}
+        log.info(
+            "%s: a Cloud-Optimised GeoTIFF, %s",
+            target,
+            ", ".join(f"{k.upper()}={v}" for k, v in used.items() if k != "driver"),
+        )
     with atomic_output(dst, overwrite=overwrite, suffix=".tif", inputs=inputs) as tmp:
         stream_path = tmp.with_name(tmp.name + ".stream.tif") if cog else tmp
-        stream = helper = None  # before the try: its finally reads them
         try:
             try:
                 ds = rasterio.open(stream_path, "w", **profile)
             except (rasterio.errors.RasterioIOError, rasterio.errors.CRSError, TypeError) as exc:
                 raise OutputWriteError(f"cannot create {dst}: {exc}") from exc
-            factors = overview_factors(grid.height, grid.width) if overviews and not cog else []
-            if factors and count == 1 and not extra and _streamable(dtype, nodata):
-                from pix2lst.geo.overviews import OverviewStream  # Numba: only when used
-
-                try:
-                    stream = OverviewStream(grid.height, grid.width, factors, tmp.parent)
-                except OSError as exc:
-                    ds.close()
-                    raise write_failed(target, exc) from exc
-            if (check is not None or stream is not None) and thread_count(threads) > 1:
-                helper = ThreadPoolExecutor(1, thread_name_prefix="pix2lst-count")
-            writer = RasterWriter(ds, check, target, stream, helper)
+            writer = RasterWriter(ds, check, target)
             try:
                 with ds:
                     yield writer
                     if check is not None:
-                        check.check(f"the LST written to {dst}")
+                        check.check(f"the {next(iter(descriptions), 'raster')} written to {dst}")
                     for i, desc in enumerate(descriptions, 1):
                         ds.set_band_description(i, desc)
                     for i, unit in enumerate(units or (), 1):
@@ -351,47 +372,28 @@ def raster_writer(
                     ds.update_tags(**dict(tags or {}))
                     for i, bt in enumerate(band_tags or (), 1):
                         ds.update_tags(i, **dict(bt))
-                    if writer.overviews is not None and writer.overviews.complete:
-                        ds.update_tags(ns="rio_overview", resampling="average")
-                    else:  # not streamed in order: GDAL builds them (below)
-                        writer.overviews = None
-                    if writer.overviews is None and factors and _plenty_of_room(stream_path):
-                        with rasterio.Env(GDAL_NUM_THREADS=gdal_threads()):
-                            ds.build_overviews(factors, Resampling.average)
-                        ds.update_tags(ns="rio_overview", resampling="average")
-                        factors = []
             except CPLE_BaseError as exc:  # raised by GDAL while flushing / closing
                 raise write_failed(target, exc) from exc
-            if writer.overviews is not None:  # streamed: appended as IFDs of their own
-                check_complete(stream_path, grid, count)
-                from pix2lst.geo.overviews import append_overviews
-
-                try:
-                    append_overviews(  # the run is over: every core compresses
-                        stream_path, writer.overviews, block=int(profile["blockxsize"]),
-                        workers=thread_count("ALL_CPUS"),
-                    )  # fmt: skip
-                except Exception as exc:  # OSError (a full disk) or tifffile's own errors
-                    raise write_failed(target, exc) from exc
-            elif factors:  # near a full disk: only on a file checked complete (GDAL can crash
-                check_complete(stream_path, grid, count)  # building them after a failed write)
+            factors = overview_factors(grid.height, grid.width) if overviews and not cog else []
+            if factors or cog:  # GDAL may crash reading a file whose writes failed
+                check_complete(stream_path, grid, count, target=target)
+            if factors:
                 _build_overviews(stream_path, factors, target)
             if cog:
-                check_complete(stream_path, grid, count)
                 try:
                     rasterio.shutil.copy(
                         stream_path, tmp,
-                        **{**_COG, "num_threads": gdal_threads(), **extra},
+                        **{**COG_PROFILE, "num_threads": gdal_threads(), **extra},
                     )  # fmt: skip
                 except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
                     raise write_failed(target, exc) from exc
-            verify_raster(tmp, grid, count)
+            verify_raster(tmp, grid, count, writer.written(), target=target)
         finally:
-            if helper is not None:
-                helper.shutdown(wait=True)
-            if stream is not None:
-                stream.close()
             if cog:
                 for leftover in (stream_path, Path(str(stream_path) + ".aux.xml")):
                     with contextlib.suppress(FileNotFoundError):
                         leftover.unlink()
+    if style:
+        from pix2lst.geo.qml import write_qml  # matplotlib: only when used
+
+        write_qml(target, (units or ["K"])[0] or "K", overwrite=overwrite, inputs=inputs)

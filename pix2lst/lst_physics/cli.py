@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from pix2lst._cli_options import (
+    SCENE_INPUT,
     atmosphere_options,
     co_option,
     cog_option,
+    echo_result,
     output_option,
     overwrite_option,
     progress_callback,
 )
-from pix2lst.cli import SCENE_INPUT
 
 if TYPE_CHECKING:
     from pix2lst.lst_physics.atmosphere import AtmosphereSpec
@@ -61,7 +62,7 @@ def physics(
             mask_clouds=mask_clouds, overwrite=overwrite, progress=progress, cog=cog,
             creation_options=creation_options, atmosphere=atmosphere,
         )  # fmt: skip
-    click.echo(f"wrote {path}")
+    echo_result(f"wrote {path}")
 
 
 @click.command(name="composite")
@@ -86,7 +87,7 @@ def composite(
             scene, output, units=cast("Units", units), overwrite=overwrite, progress=progress,
             cog=cog, creation_options=creation_options,
         )  # fmt: skip
-    click.echo(f"wrote {path}")
+    echo_result(f"wrote {path}")
 
 
 @click.command(name="validate")
@@ -126,4 +127,4 @@ def validate(
     if output is not None:
         with atomic_output(output, overwrite=overwrite, inputs=[lst, reference]) as tmp:
             tmp.write_text(text + "\n")
-        click.echo(f"wrote {output}", err=True)
+        echo_result(f"wrote {output}")

@@ -28,6 +28,7 @@ from rasterio.windows import Window
 from pix2lst.errors import EmptySceneError, ParameterError
 from pix2lst.geo.bandfiles import open_bands
 from pix2lst.geo.grid import read_grid
+from pix2lst.geo.plausible import lst_range_count
 from pix2lst.geo.scene import Location, Scene
 from pix2lst.geo.stream import (
     Progress,
@@ -98,7 +99,8 @@ def write_lst(
 
     Written by :func:`pix2lst.geo.writer.raster_writer`: band description ``LST``, band
     unit ``K``/``degC``, overviews (or a COG with ``cog=True``), ``creation_options``
-    over the default profile, verified before it replaces any existing output.
+    over the default profile, verified before it replaces any existing output; its QGIS
+    style beside it (``.qml``, :mod:`pix2lst.geo.qml`).
 
     Tiled 256 x 256, ZSTD + floating-point predictor, nodata NaN, CRS/transform of
     the inputs, tags recording method, emissivity method, constants, units and scene
@@ -194,6 +196,7 @@ def write_lst(
             inputs, out, compute, count=1, descriptions=("LST",), tags=tags,
             band_units=(unit_name,), overwrite=overwrite, strip_rows=strip_rows, progress=progress,
             cog=cog, creation_options=creation_options, protect=[sc],
+            check=lst_range_count(unit_name), style=True,
         )  # fmt: skip
     finally:
         if corr is not None:

@@ -1,31 +1,40 @@
-"""``pix2lst predict``: a thin click command over :class:`~pix2lst.runtime.LSTPredictor`."""
+"""``pix2lst predict``: a thin click command over :class:`~pix2lst.runtime.LSTPredictor`.
+
+Its options are the data's (model, providers, tile, padding, blend, batch, units,
+sessions, output, ``--cog``, ``--co``, ``--overwrite``, the atmosphere); the rest of the
+layout is the predictor's :class:`~pix2lst.runtime.plan.Plan`, which ``--explain``
+prints.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pix2lst._cli_options import (
+    SCENE_INPUT,
+    atmosphere_options,
     co_option,
     cog_option,
+    echo_result,
     output_option,
     overwrite_option,
     progress_callback,
     tile_size_option,
-    tiling_option,
 )
-from pix2lst.cli import SCENE_INPUT
 from pix2lst.runtime.blending import BLENDS
-from pix2lst.runtime.priority import IO_PRIORITIES
-from pix2lst.runtime.tiling import TILINGS
+
+if TYPE_CHECKING:
+    from pix2lst.lst_physics.atmosphere import AtmosphereSpec
 
 __all__ = ["predict"]
 
 
 @click.command(name="predict")
 @click.argument("input_path", metavar="INPUT", type=SCENE_INPUT)
-@output_option("LST GeoTIFF to write.", dir_okay=False)
+@output_option("LST GeoTIFF to write.", dir_okay=False, required=False)
 @click.option(
     "--model",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -36,14 +45,7 @@ __all__ = ["predict"]
     "--providers",
     default="auto",
     show_default=True,
-    help="auto | cpu | cuda | tensorrt | openvino, or a comma list.",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Tiles per batch (a 512 px tile is 4x the pixels of a 256 px one). "
-    "Default: 8 tiles shared by the sessions (8 // sessions per batch).",
+    help="auto (CUDA, then CPU) | cpu | cuda | tensorrt | openvino, or a comma list.",
 )
 @tile_size_option
 @click.option(
@@ -53,43 +55,47 @@ __all__ = ["predict"]
     help="Tile border blended with neighbours (ArcGIS meaning) [default: the model's tile/4].",
 )
 @click.option("--blend", type=click.Choice(BLENDS), default="hann", show_default=True)
-@click.option("--units", type=click.Choice(["K", "C"]), default="K", show_default=True)
 @click.option(
-    "--io-priority",
-    type=click.Choice(IO_PRIORITIES),
-    default="auto",
-    show_default=True,
-    help="idle: reading and writing use only CPU time inference leaves (Linux); "
-    "normal: as any thread, e.g. when other busy programs share the machine; "
-    "auto: idle when the model runs on the CPU, normal on a GPU.",
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Tiles per batch (a 512 px tile is 4x the pixels of a 256 px one) "
+    "[default: 8 shared by the sessions].",
 )
+@click.option("--units", type=click.Choice(["K", "C"]), default="K", show_default=True)
 @click.option(
     "--sessions",
     default="auto",
     show_default=True,
-    help="N | auto: ONNX Runtime sessions running batches in parallel, each with cores/N "
-    "threads (auto: one per 4 cores on a CPU, one per GPU).",
+    help="N | auto: ONNX Runtime sessions running batches in parallel, at most the usable "
+    "cores (auto: one per 4 cores on a CPU, at least 2; one on a GPU).",
 )
-@tiling_option(TILINGS)
 @cog_option
 @co_option
 @overwrite_option()
+@atmosphere_options
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Print the plan (provider, sessions, threads, batch, tile, readers...) and exit "
+    "without predicting.",
+)
 def predict(
     input_path: Path | str,
-    output: Path,
+    output: Path | None,
     model: Path | None,
     providers: str,
-    batch_size: int | None,
     tile_size: int | None,
     padding: int | None,
     blend: str,
+    batch_size: int | None,
     units: str,
-    io_priority: str,
     sessions: str,
-    tiling: str,
     cog: bool,
     creation_options: dict[str, str],
     overwrite: bool,
+    atmosphere: AtmosphereSpec,
+    explain: bool,
 ) -> None:
     """Predict LST for INPUT (a composite GeoTIFF, a scene folder or MTL, an MTL URL or a STAC item)."""
     from pix2lst.errors import ParameterError
@@ -98,20 +104,16 @@ def predict(
     from pix2lst.geo.writer import check_raster_output
     from pix2lst.runtime.predictor import LSTPredictor
 
-    check_raster_output(output, overwrite=overwrite, inputs=[input_path, model])
+    if not explain:
+        if output is None:
+            raise click.UsageError("Missing option '-o' / '--output'.")
+        check_raster_output(output, overwrite=overwrite, inputs=[input_path, model])
     if isinstance(input_path, Path) and is_scene(input_path):  # checked before the model loads
         find_scene(input_path)
     predictor = LSTPredictor(
-        model,
-        providers=providers,
-        batch_size=batch_size,
-        tile_size=tile_size,
-        padding=padding,
-        blend=blend,
-        io_priority=io_priority,
-        sessions=sessions,
-        tiling=tiling,
-    )
+        model, providers=providers, batch_size=batch_size, tile_size=tile_size,
+        padding=padding, blend=blend, sessions=sessions,
+    )  # fmt: skip
     tile = predictor.tile_size
     if padding is not None and tile - 2 * padding < max(tile // 8, 1):
         raise ParameterError(
@@ -120,9 +122,12 @@ def predict(
             f"{(tile // max(tile - 2 * padding, 1)) ** 2} times. Use --padding "
             f"{(tile - max(tile // 8, 1)) // 2} or less (default {predictor.metadata.tile_size // 4})"
         )
+    if explain or output is None:  # without --explain the output was checked above
+        click.echo(predictor.explain())
+        return
     with progress_callback("predict", "tile") as progress:
         summary = predictor.predict_file(
             input_path, output, units=units, cog=cog, overwrite=overwrite, progress=progress,
-            creation_options=creation_options,
+            creation_options=creation_options, atmosphere=atmosphere,
         )  # fmt: skip
-    click.echo(summary.line())
+    echo_result(summary.line())

@@ -23,19 +23,14 @@ All kernels work on one *strip* of tiles. Shapes and names used throughout:
 * ``arows``: int64, the accumulator row of each tile row (``(tile,)``) or of each
   output row.
 
-The two cuts write their batch or strip buffer with non-temporal stores
-(:mod:`pix2lst.runtime.streamed`): nothing reads it before ONNX Runtime does.
-
-Each kernel has a plain-numpy twin in :mod:`pix2lst.runtime.kernels_ref` with
-the same signature; the tests check they agree.
+Each kernel has a plain-numpy twin in ``tests/runtime/kernels_ref.py`` with the
+same signature; the tests check they agree.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
-
-from pix2lst.runtime.streamed import copy_row, store_fence
 
 __all__ = [
     "accumulate",
@@ -55,12 +50,12 @@ __all__ = [
 def gather_valid(row_valid, rmap, cmap, valid):  # type: ignore[no-untyped-def]
     """The strip's validity from per-row validity: ``valid[i, j] = row_valid[rmap[i], cmap[j]]``.
 
-    Same result as :func:`~pix2lst.runtime.kernels_ref.strip_valid_np` on the values
-    ``row_valid`` was computed from.
+    Same result as the test oracle ``strip_valid_np`` on the values ``row_valid`` was
+    computed from.
     """
     lo, hi, shift = _plain_span(cmap)
     for i in range(rmap.shape[0]):
-        _copy_padded(row_valid[rmap[i]], valid[i], cmap, lo, hi, shift, False)
+        _copy_padded(row_valid[rmap[i]], valid[i], cmap, lo, hi, shift)
 
 
 @njit(nogil=True, cache=True)
@@ -79,21 +74,16 @@ def _plain_span(cmap):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _copy_padded(src, dst, cmap, lo, hi, shift, stream):  # type: ignore[no-untyped-def]
+def _copy_padded(src, dst, cmap, lo, hi, shift):  # type: ignore[no-untyped-def]
     """``dst[j] = src[cmap[j]]``, with ``[lo, hi)`` from :func:`_plain_span` copied as a
-    plain slice: an explicit loop over two views of the same length, which LLVM vectorises
-    (uint16 DN strips 4.7x, float32 1.1x faster than indexing with ``j + shift``, a
-    validity row 7x faster than the gather; a slice assignment costs 2x), or with
-    ``stream`` by :func:`~pix2lst.runtime.streamed.copy_row` (the caller fences)."""
+    plain slice: an explicit loop over two views of the same length, which LLVM
+    vectorises, where indexing with ``j + shift`` would not."""
     for j in range(lo):  # reflected at the left border
         dst[j] = src[cmap[j]]
     inner_src = src[lo + shift : hi + shift]
     inner_dst = dst[lo:hi]
-    if stream:
-        copy_row(inner_src, inner_dst)
-    else:
-        for j in range(hi - lo):
-            inner_dst[j] = inner_src[j]
+    for j in range(hi - lo):
+        inner_dst[j] = inner_src[j]
     for j in range(hi, cmap.shape[0]):  # reflected at the right border
         dst[j] = src[cmap[j]]
 
@@ -209,14 +199,13 @@ def cut_tiles(buf, rmap, cmap, col_starts, batch):  # type: ignore[no-untyped-de
         c0 = cmap[cs]
         # reflection is 1-Lipschitz: a span of tile - 1 means no fold, a plain slice
         if cmap[cs + tile - 1] - c0 == tile - 1:
-            for i in range(tile):  # streamed: nothing reads the batch before ORT
-                copy_row(buf[b, rmap[i], c0 : c0 + tile], batch[k, b, i])
+            for i in range(tile):
+                batch[k, b, i] = buf[b, rmap[i], c0 : c0 + tile]
         else:
             for i in range(tile):
                 r = rmap[i]
                 for j in range(tile):
                     batch[k, b, i, j] = buf[b, r, cmap[cs + j]]
-    store_fence()  # the batch is handed to another thread
 
 
 @njit(nogil=True, cache=True)
@@ -230,8 +219,7 @@ def cut_strip(buf, rmap, cmap, out):  # type: ignore[no-untyped-def]
     for bi in range(n_bands * tile):
         b = bi // tile
         i = bi % tile
-        _copy_padded(buf[b, rmap[i]], out[b, i], cmap, lo, hi, shift, True)
-    store_fence()  # the strip is handed to another thread
+        _copy_padded(buf[b, rmap[i]], out[b, i], cmap, lo, hi, shift)
 
 
 @njit(nogil=True, cache=True)
@@ -277,7 +265,7 @@ def finalize_rows(acc, wacc, arows, padding, scale, offset, shift, resid, has_re
         dst = out[i]
         if has_resid:
             res = resid[i]
-            for j in range(width):  # branch-free over views: vectorises (1.5x the branches)
+            for j in range(width):  # branch-free over views: vectorises
                 w = wa[j]
                 v = (a[j] / (w if w > 0.0 else 1.0)) * scale + offset + np.float64(res[j])
                 dst[j] = np.float32(v + shift) if w > 0.0 else nan

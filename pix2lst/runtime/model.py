@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +22,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
-from pix2lst.errors import ModelError, ParameterError
-from pix2lst.runtime.buffers import aligned_zeros
+from pix2lst.errors import ModelError, ParameterError, ProviderError
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.session import (
     GPU_PROVIDERS,
@@ -32,7 +32,14 @@ from pix2lst.runtime.session import (
     resolve_providers,
 )
 
-__all__ = ["BatchRunner", "LoadedModel", "load_model", "run_tile_size"]
+__all__ = [
+    "FP16_TOLERANCE_K",
+    "BatchRunner",
+    "Fp32Check",
+    "LoadedModel",
+    "load_model",
+    "run_tile_size",
+]
 
 log = logging.getLogger(__name__)
 
@@ -234,9 +241,20 @@ class BatchRunner:
     On CUDA/TensorRT the input and output live in device buffers allocated once
     (IO binding); the host batch is copied in place and the full batch is run
     (items past ``n`` are ignored), which keeps TensorRT on one shape.
+
+    ``check(batch, n, out)``: called once, on the first batch run, e.g. to compare a
+    reduced-precision session with fp32 (it raises to refuse).
     """
 
-    def __init__(self, model: LoadedModel, batch_size: int, tile_size: int | None = None) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        batch_size: int,
+        tile_size: int | None = None,
+        *,
+        check: Callable[[npt.NDArray[np.float32], int, npt.NDArray[np.float32]], None]
+        | None = None,
+    ) -> None:
         if batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, not {batch_size}")
         self.model = model
@@ -248,6 +266,7 @@ class BatchRunner:
         _check_batch_memory(self.input_shape)
         self.seconds = 0.0
         self.batches = 0
+        self._check = check
         self._binding: ort.IOBinding | None = None
         if model.provider in GPU_PROVIDERS:
             self._setup_binding()
@@ -268,9 +287,8 @@ class BatchRunner:
         self._binding = binding
 
     def new_batch(self) -> npt.NDArray[np.float32]:
-        """A host batch buffer of the full shape, to be filled and reused (zeros, its rows
-        on 64 bytes for the streamed tile cut, :mod:`pix2lst.runtime.streamed`)."""
-        return aligned_zeros(self.input_shape, np.float32)
+        """A host batch buffer of the full shape (zeros), to be filled and reused."""
+        return np.zeros(self.input_shape, np.float32)
 
     def run(self, batch: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.float32]:
         """Predict the first ``n`` items of ``batch``; return ``(n, tile, tile)`` float32."""
@@ -288,10 +306,45 @@ class BatchRunner:
             out = np.asarray(res[0], dtype=np.float32)[:, 0]
         self.seconds += time.perf_counter() - start
         self.batches += 1
+        if self._check is not None and n:
+            check, self._check = self._check, None
+            check(batch, n, out)
         return out
 
     def warmup(self) -> None:
-        """One full batch of zeros: builds TensorRT engines, tunes cuDNN, fills caches."""
+        """One full batch of zeros: builds TensorRT engines, tunes cuDNN, fills caches (the
+        first-batch check waits for a real batch)."""
+        check, self._check = self._check, None
         self.run(np.zeros(self.input_shape, dtype=np.float32), self.batch_size)
+        self._check = check
         self.seconds = 0.0
         self.batches = 0
+
+
+FP16_TOLERANCE_K = 0.05
+"""Largest difference (K) between a reduced-precision session's first batch and fp32."""
+
+
+class Fp32Check:
+    """Compares a reduced-precision session's first batch with an fp32 CPU session of the
+    same model; refuses more than :data:`FP16_TOLERANCE_K` (in kelvin) of difference."""
+
+    def __init__(self, reference: LoadedModel) -> None:
+        self.reference = reference
+
+    def __call__(
+        self, batch: npt.NDArray[np.float32], n: int, out: npt.NDArray[np.float32]
+    ) -> None:
+        ref = self.reference
+        want = np.asarray(
+            ref.session.run([ref.output_name], {ref.input_name: batch[:n]})[0], dtype=np.float32
+        )[:, 0]
+        diff = np.abs(out[:n].astype(np.float64) - want) * abs(ref.metadata.output_scale)
+        worst = float(np.nanmax(diff)) if np.isfinite(diff).any() else 0.0
+        if worst > FP16_TOLERANCE_K:
+            raise ProviderError(
+                f"reduced precision (fp16/bf16) differs from fp32 by up to {worst:.3g} K on the "
+                f"first batch (at most {FP16_TOLERANCE_K} K is accepted); run in fp32 "
+                "(SessionConfig(trt_fp16=False, openvino_precision='fp32'))"
+            )
+        log.info("reduced precision within %.3g K of fp32 on the first batch", worst)

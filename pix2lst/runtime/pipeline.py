@@ -10,17 +10,21 @@ For each strip (one row of tiles) of the :class:`~pix2lst.runtime.tiling.TileGri
 2. the validity of each raster row (all bands finite) was computed at the same
    time; the strip's mask is gathered from it and tiles without a single valid
    pixel are not sent to the model;
-3. filler threads (one per session, or one per 4 cores where that is more) copy
-   tiles into reused batch buffers while inference threads (one per ONNX Runtime
-   session) run earlier batches and this thread blends the ones that are done (on a
-   GPU with up to :data:`MAX_BLEND_THREADS` - 1 helpers, a band of rows each: the
-   same sums, bit for bit). Batches run across strip borders, so ORT always has a full batch queued; the
+3. filler threads copy tiles into reused batch buffers while inference threads (one
+   per ONNX Runtime session) run earlier batches and this thread blends the ones that
+   are done (with ``blend_threads - 1`` helpers, a band of rows each: the same sums, bit
+   for bit). Batches run across strip borders, so ORT always has a full batch queued; the
    weighted predictions are added to a float64 accumulator of ``tile`` rows x
    padded width, a ring of rows (padded row ``p`` at ``p % tile``);
 4. once a strip's last tile is added, the ``stride`` rows that no later strip
    touches are normalised and handed to a writer thread, and their accumulator
    rows are cleared for the rows the next strip brings, before any tile of the
-   next strip is added (nothing is moved).
+   next strip is added (nothing is moved). Given an atmospheric correction, the
+   finished rows are corrected in kelvin, with band 10's brightness temperature the
+   ring kept, before the unit shift and before the writer.
+
+How many threads of each kind, and their priority, is the caller's
+:class:`~pix2lst.runtime.plan.Plan`; nothing here decides a layout.
 
 With device tiling (:mod:`pix2lst.runtime.strips`) step 3 copies whole strips
 instead of tiles: a batch is one strip, uploaded once, and ONNX Runtime cuts its
@@ -29,8 +33,8 @@ tiles on the model's device.
 Peak memory is a few ``tile x width`` arrays, whatever the scene height. The
 Numba kernels, rasterio and ONNX Runtime release the GIL, so the threads overlap.
 
-Reader and writer threads run at ``SCHED_IDLE`` where inference runs on the CPU
-(``io_priority``, :mod:`pix2lst.runtime.priority`).
+Reader and writer threads run at ``SCHED_IDLE`` with ``io_priority="idle"``
+(:mod:`pix2lst.runtime.priority`).
 """
 
 from __future__ import annotations
@@ -54,16 +58,17 @@ from pix2lst.runtime import kernels
 from pix2lst.runtime.blending import blend_weights
 from pix2lst.runtime.metadata import ModelMetadata
 from pix2lst.runtime.model import BatchRunner
-from pix2lst.runtime.priority import resolve_io_priority, runs_idle, to_idle_priority
+from pix2lst.runtime.plan import resolve_io_priority
+from pix2lst.runtime.priority import runs_idle, to_idle_priority
 from pix2lst.runtime.ring import InputRing
-from pix2lst.runtime.session import CORES_PER_SESSION, GPU_PROVIDERS, usable_cores
 from pix2lst.runtime.strips import StripRunner
 from pix2lst.runtime.tiling import TileGrid
 
 __all__ = [
+    "BELOW_BT_MARGIN_K",
     "LEAD_ROWS",
-    "MAX_BLEND_THREADS",
     "ArraySink",
+    "Correction",
     "PipelineStats",
     "Progress",
     "Sink",
@@ -84,6 +89,20 @@ class Sink(Protocol):
         ...
 
 
+class Correction(Protocol):
+    """What the pipeline needs of an atmospheric correction
+    (:class:`pix2lst.lst_physics.atmosphere.AtmosphereCorrection`)."""
+
+    def correct_rows(self, lst: F32, bt: F32, start: int) -> None:
+        """Correct rows ``[start, start + n)`` of LST (kelvin) in place, given band 10's BT."""
+        ...
+
+
+BELOW_BT_MARGIN_K = 0.5
+"""An LST more than this below band 10's brightness temperature cannot come from
+single-channel physics (LST >= BT for any emissivity <= 1); the pipeline counts such pixels."""
+
+
 class ArraySink:
     """Collects the output in an in-memory ``(height, width)`` array."""
 
@@ -96,12 +115,21 @@ class ArraySink:
 
 @dataclass(frozen=True)
 class PipelineStats:
-    """What one run did: tiles in the grid, tiles sent to the model, time in ORT."""
+    """What one run did: tiles in the grid, tiles sent to the model, time in ORT, and
+    (where band 10 is an input) the valid pixels looked at and those predicted more than
+    :data:`BELOW_BT_MARGIN_K` below band 10's brightness temperature."""
 
     tiles: int
     tiles_run: int
     inference_seconds: float
     seconds: float
+    bt_checked: int = 0
+    below_bt: int = 0
+
+    @property
+    def below_bt_fraction(self) -> float:
+        """Fraction of the checked valid pixels below band 10's BT (0 where none checked)."""
+        return self.below_bt / self.bt_checked if self.bt_checked else 0.0
 
     @property
     def tiles_skipped(self) -> int:
@@ -145,11 +173,6 @@ compressed input blocks must be decoded: 256 rows of lead (two strips at 256 px
 tiles) absorb that without stalls."""
 
 
-MAX_BLEND_THREADS = 4
-"""At most this many threads blend at once (this one and its helpers), on a GPU only:
-with one per ``CORES_PER_SESSION`` usable cores, 4 from 16 cores on."""
-
-
 def ahead_strips(stride: int) -> int:
     """Strips read ahead of the oldest unfinished one: enough for :data:`LEAD_ROWS` rows
     beyond it, at least 2 (3 at 256 px tiles, 2 at 512 px: the ring holds that many
@@ -179,6 +202,7 @@ class _Run:
     def __init__(
         self, sources: Sequence[Source], sink: Sink, runners: Sequence[Runner],
         grid: TileGrid, blend: str, shift: float, progress: Progress | None, io_priority: str,
+        fillers: int, blend_threads: int, correction: Correction | None,
     ) -> None:  # fmt: skip
         self.sink, self.grid = sink, grid
         self.runners = list(runners)
@@ -186,6 +210,7 @@ class _Run:
         # device tiling: a batch is one whole strip, its tiles cut where the model runs
         self.by_strip = isinstance(runner, StripRunner)
         self.shift, self.progress = shift, progress
+        self.correction = correction
         meta: ModelMetadata = runner.model.metadata
         self.meta = meta
         tile = grid.tile
@@ -195,22 +220,10 @@ class _Run:
         self.wacc = np.zeros_like(self.acc)
         self.ahead = ahead = ahead_strips(grid.stride)
         self.valids = [np.zeros(self.acc.shape, dtype=np.uint8) for _ in range(ahead)]
-        # on a GPU, whose session leaves the cores to the host side, the host's own
-        # stages take one thread per CORES_PER_SESSION cores; on a CPU the sessions take
-        # the cores (more threads would only hold more batches)
-        on_gpu = runner.model.provider in GPU_PROVIDERS
-        spare = usable_cores() // CORES_PER_SESSION if on_gpu else 0
-        # filler threads cut batches' tiles out of the ring (a copy of 4x the scene's
-        # pixels at padding tile / 4) while the sessions run earlier batches and this
-        # thread blends: one per session, or one per spare thread where that is more
-        n_fill = max(len(self.runners), spare)
-        if self.by_strip:  # a strip is a plain copy of 2x its tiles' pixels: fewer suffice
-            n_fill = min(n_fill, len(self.runners) + 1)
+        n_fill = fillers
         # blending (a strip's mask, adding predictions, finishing and clearing rows) is this
-        # thread's, the one stage without threads of its own; on a GPU, where it is the
-        # longest serial stage (benchmarks' "by thread" tables), bands of rows go to
-        # helpers as well
-        n_blend = min(MAX_BLEND_THREADS, max(1, spare))
+        # thread's, with blend_threads - 1 helpers taking bands of rows
+        n_blend = blend_threads
         self.blenders = (
             ThreadPoolExecutor(n_blend - 1, thread_name_prefix="pix2lst-blend")
             if n_blend > 1
@@ -226,8 +239,16 @@ class _Run:
         strips = [r for r in self.runners if isinstance(r, StripRunner)]  # all, or none
         keep_dn = bool(strips) and all(r.upload_dn for r in strips)
         self.ring = InputRing(
-            sources, meta, grid.width, min(ring_rows, grid.height), keep_dn=keep_dn
-        )
+            sources, meta, grid.width, min(ring_rows, grid.height), keep_dn=keep_dn,
+            keep_bt=True,
+        )  # fmt: skip
+        if correction is not None and self.ring.bt is None:
+            raise ParameterError(
+                "an atmospheric correction needs band 10's brightness temperature among the "
+                f"model's inputs in kelvin (bands {list(meta.bands)}, input units "
+                f"{meta.input_units!r}); use a model that takes B10 as TOA brightness temperature"
+            )
+        self.bt_checked = self.below_bt = 0
         if self.ring.holds_dn:
             lut = self.ring.device_lut()
             for r in strips:
@@ -247,7 +268,7 @@ class _Run:
         self.out_rows = max(
             (b - a for a, b in (grid.finished_rows(r) for r in range(grid.n_rows))), default=1
         )
-        self.idle = runs_idle(io_priority, runner.model.provider)
+        self.idle = runs_idle(io_priority)
         # one thread per session: batch k runs on session k % n, in order on each
         self.infer = [
             ThreadPoolExecutor(1, thread_name_prefix="pix2lst-infer") for _ in self.runners
@@ -402,6 +423,16 @@ class _Run:
         fut.result()  # raises what the sink raised
         return buf.base if buf.base is not None else buf  # type: ignore[return-value]
 
+    def _count_below_bt(self, out: F32, bt: F32, start: int) -> None:
+        """Count, on every 4th raster row, the valid pixels predicted more than
+        :data:`BELOW_BT_MARGIN_K` below band 10's brightness temperature."""
+        first = -start % 4
+        o, t = out[first::4], bt[first::4]
+        ok = np.isfinite(o) & np.isfinite(t)
+        self.bt_checked += int(np.count_nonzero(ok))
+        limit = t + np.float32(self.shift - BELOW_BT_MARGIN_K)
+        self.below_bt += int(np.count_nonzero(ok & (o < limit)))
+
     def _finish(self, strip: _Strip) -> None:
         """Write the strip's finished rows, clear their accumulator rows, read strip
         ``row + ahead``."""
@@ -410,16 +441,25 @@ class _Run:
         if stop > start:
             out = self._out_buffer()[: stop - start]
             resid = self.ring.resid_rows(start, stop)
+            bt = self.ring.bt_rows(start, stop)
             arows = (np.arange(start, stop, dtype=np.int64) + grid.padding) % tile
+            # with a correction the rows are finished in kelvin, corrected, then shifted
+            shift = self.shift if self.correction is None else 0.0
 
             def finish(a: int, b: int) -> None:
                 kernels.finalize_rows(
                     self.acc, self.wacc, arows[a:b], grid.padding,
-                    self.meta.output_scale, self.meta.output_offset, self.shift,
+                    self.meta.output_scale, self.meta.output_offset, shift,
                     self.dummy if resid is None else resid[a:b], self.has_resid, out[a:b],
                 )  # fmt: skip
+                if self.correction is not None and bt is not None:
+                    self.correction.correct_rows(out[a:b], bt[a:b], start + a)
+                    if self.shift:
+                        out[a:b] += np.float32(self.shift)
 
             self._by_rows(stop - start, finish)
+            if bt is not None:
+                self._count_below_bt(out, bt, start)
             self.writes.append((self.writer.submit(self.sink.write_rows, start, out), out))
         # padded rows [row * stride, (row + 1) * stride): no later strip touches them, and
         # their ring rows take the next strip's new rows
@@ -446,6 +486,9 @@ def run_pipeline(
     shift: float = 0.0,
     progress: Progress | None = None,
     io_priority: str = "idle",
+    fillers: int | None = None,
+    blend_threads: int = 1,
+    correction: Correction | None = None,
 ) -> PipelineStats:
     """Predict ``source`` tile by tile into ``sink``; ``shift`` is added last (e.g. -273.15).
 
@@ -459,11 +502,14 @@ def run_pipeline(
     tiling, each strip is one batch (all of its tiles with data) and is copied whole,
     its tiles cut where the model runs (same mosaic).
     ``io_priority``: ``"idle"`` runs the reader and writer threads at ``SCHED_IDLE``
-    (see the module docstring; open the source and sink with
-    :func:`io_threads` GDAL threads), ``"normal"`` as any thread, ``"auto"`` idle
-    when the runners' provider is the CPU, normal on a GPU.
+    (open the source and sink with :func:`~pix2lst.runtime.priority.io_threads` GDAL
+    threads), ``"normal"`` as any thread, ``"auto"`` idle (the CPU's choice).
+    ``fillers`` threads cut tiles (None: one per runner), ``blend_threads`` blend (this
+    one and its helpers): the :class:`~pix2lst.runtime.plan.Plan`'s figures.
+    ``correction``: an atmospheric correction applied to the finished rows in kelvin
+    (needs band 10 among the model's inputs); None keeps the output as it was.
     """
-    resolve_io_priority(io_priority)  # validates
+    io_priority = resolve_io_priority(io_priority)  # validates; "auto": the CPU's
     sources = [source] if not isinstance(source, Sequence) else list(source)
     runners = [runner] if isinstance(runner, (BatchRunner, StripRunner)) else list(runner)
     if not sources or not runners:
@@ -472,9 +518,15 @@ def run_pipeline(
         raise ParameterError("the runners of one pipeline must all cut tiles the same way")
     if len({r.batch_size for r in runners}) != 1:
         raise ParameterError("all batch runners of one pipeline must share one batch size")
+    # never more sessions than a tiny raster has tiles: each one holds batch buffers
+    runners = runners[: max(1, grid.n_tiles)]
+    n_fill = max(1, len(runners) if fillers is None else fillers)
     started = time.perf_counter()
     ort_seconds = sum(r.seconds for r in runners)
-    state = _Run(sources, sink, runners, grid, blend, shift, progress, io_priority)
+    state = _Run(
+        sources, sink, runners, grid, blend, shift, progress, io_priority,
+        n_fill, max(1, blend_threads), correction,
+    )  # fmt: skip
     try:
         state.run()
     finally:
@@ -486,4 +538,6 @@ def run_pipeline(
         state.tiles_run,
         sum(r.seconds for r in runners) - ort_seconds,
         time.perf_counter() - started,
+        state.bt_checked,
+        state.below_bt,
     )

@@ -1,4 +1,4 @@
-"""The public entry point: :class:`LSTPredictor` (a model + a session + tiling settings)."""
+"""The public entry point: :class:`LSTPredictor` (a model, its sessions and one plan)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,20 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import rasterio
+from affine import Affine
 
-from pix2lst._machine import affinity_cores
+from pix2lst._machine import affinity_cores, usable_cores
 from pix2lst.errors import BandNotFoundError, EmptySceneError, ParameterError
 from pix2lst.geo.bands import band_key
 from pix2lst.geo.grid import Grid
+from pix2lst.geo.plausible import lst_range_count
 from pix2lst.geo.scene import Scene
 from pix2lst.geo.sources import ArraySource, Source, open_source
 from pix2lst.geo.tags import SCENE_TAGS, product_tags
@@ -26,18 +28,35 @@ from pix2lst.geo.writer import BLOCK, check_raster_output, raster_writer
 from pix2lst.lst_physics.scene_calibration import scene_calibrator
 from pix2lst.runtime.blending import BLENDS
 from pix2lst.runtime.metadata import ModelMetadata
-from pix2lst.runtime.model import BatchRunner, LoadedModel, load_model
-from pix2lst.runtime.pipeline import ArraySink, PipelineStats, Progress, run_pipeline
-from pix2lst.runtime.priority import io_threads, resolve_io_priority
+from pix2lst.runtime.model import (
+    BatchRunner,
+    Fp32Check,
+    LoadedModel,
+    load_model,
+    run_tile_size,
+)
+from pix2lst.runtime.pipeline import (
+    BELOW_BT_MARGIN_K,
+    ArraySink,
+    Correction,
+    PipelineStats,
+    Progress,
+    run_pipeline,
+)
+from pix2lst.runtime.plan import Plan, decide_plan, parse_sessions, resolve_io_priority
+from pix2lst.runtime.priority import io_threads
 from pix2lst.runtime.session import (
-    GPU_PROVIDERS,
+    OPENVINO,
+    TRT,
     SessionConfig,
     resolve_providers,
-    resolve_sessions,
-    usable_cores,
 )
 from pix2lst.runtime.strips import StripRunner
+from pix2lst.runtime.summary import PredictionSummary
 from pix2lst.runtime.tiling import TileGrid, default_padding, resolve_tiling
+
+if TYPE_CHECKING:
+    from pix2lst.lst_physics.atmosphere import AtmosphereCorrection, AtmosphereSpec
 
 __all__ = ["UNITS", "LSTPredictor", "PredictionSummary"]
 
@@ -46,45 +65,15 @@ log = logging.getLogger(__name__)
 UNITS = {"K": 0.0, "C": -KELVIN_OFFSET}
 """Output units and the shift from kelvin (``"degC"`` is accepted for ``"C"``)."""
 
-
-@dataclass(frozen=True)
-class PredictionSummary:
-    """What :meth:`LSTPredictor.predict_file` did."""
-
-    output: Path
-    height: int
-    width: int
-    tiles: int
-    tiles_run: int
-    seconds: float
-    inference_seconds: float
-    provider: str
-
-    @property
-    def megapixels(self) -> float:
-        return self.height * self.width / 1e6
-
-    @property
-    def mpx_per_s(self) -> float:
-        """Throughput, end to end."""
-        return self.megapixels / self.seconds if self.seconds > 0 else float("inf")
-
-    def line(self) -> str:
-        """The one-line summary the CLI prints."""
-        return (
-            f"{self.output}: {self.width} x {self.height} px, {self.tiles} tiles "
-            f"({self.tiles - self.tiles_run} nodata skipped), {self.seconds:.2f} s "
-            f"({self.inference_seconds:.2f} s in the model), {self.mpx_per_s:.2f} Mpx/s, "
-            f"provider {self.provider}"
-        )
+BELOW_BT_SHARE = 0.5
+"""Share of the valid pixels below band 10's BT above which the band order is suspect."""
 
 
 def gdal_cache_bytes(block_row_bytes: int, width: int) -> int:
     """GDAL's block cache while a scene streams through :meth:`LSTPredictor.predict_file`
     (GDAL's default is 5 % of RAM): a row of input blocks twice over (each block decoded
-    once; 0 where :mod:`pix2lst.geo.decode` decodes them), two rows of the output's
-    float32 blocks across ``width`` px (GDAL compresses blocks as they leave the cache)
-    and 8 MB."""
+    once), two rows of the output's float32 blocks across ``width`` px (GDAL compresses
+    blocks as they leave the cache) and 8 MB."""
     return 2 * block_row_bytes + 2 * BLOCK * width * 4 + (8 << 20)
 
 
@@ -98,76 +87,33 @@ def _source_name(src: str | os.PathLike[str] | Scene) -> str:
 class LSTPredictor:
     """Predict LST with a self-describing ONNX model, tile by tile, in bounded memory.
 
-    ``model=None`` loads the shipped default. ``providers`` is ``"auto"``
-    (TensorRT -> CUDA -> CPU), a short name (``cpu``, ``cuda``, ``tensorrt``,
-    ``openvino``), a comma list or a list. ``padding`` (ArcGIS meaning; default
-    a quarter of the model's own tile, 64 px for the shipped model, whatever the
-    run tile) and ``blend`` (``hann``, ``linear``, ``crop``) set the tiling.
-    ``tile_size`` is the tile the scene is cut into (``None``: the tile the model
-    was made for, ``metadata.tile_size``); a larger one (a multiple of
-    ``2**depth``, for a model exported with symbolic height/width) recomputes
-    fewer overlapping pixels, e.g. 1.8x the scene's pixels at 512 px, padding 64
-    against 4x at 256 px, but the model sees more context than it was trained
-    with, so its output changes (see the README for the measured cost).
-    ``batch_size`` counts tiles: a 512 px tile is 4x the pixels (and memory) of a
-    256 px tile, so a smaller ``batch_size`` may suit larger tiles.
-    One predictor runs one prediction at a time (its batch runner reuses device
-    buffers); use one predictor per thread. ``io_priority="idle"`` lets
-    reading and writing use only CPU time inference leaves unused (Linux
-    ``SCHED_IDLE`` threads, see :mod:`pix2lst.runtime.priority`); ``"normal"``
-    gives them the same priority as inference, e.g. when other busy programs
-    share the machine; ``"auto"`` (default): idle when the model runs on the CPU,
-    normal on a GPU (CUDA, TensorRT), where the cores are free for decoding and
-    compression (GDAL then compresses the output on every core).
+    ``model=None`` loads the shipped default. ``providers`` is ``"auto"`` (CUDA, then
+    OpenVINO where installed, then CPU; TensorRT only when asked), a short name
+    (``cpu``, ``cuda``, ``tensorrt``, ``openvino``), a comma list or a list.
+    ``padding`` (ArcGIS meaning; default a quarter of the model's own tile, 64 px for
+    the shipped model, whatever the run tile) and ``blend`` (``hann``, ``linear``,
+    ``crop``) set the tiling. ``tile_size`` is the tile the scene is cut into
+    (``None``: the tile the model was made for); a larger one (a multiple of
+    ``2**depth``, for a model exported with symbolic height/width) recomputes fewer
+    overlapping pixels, but the model sees more context than it was trained with, so
+    its output changes; a raster smaller than the tile is cut into the smallest tile
+    that covers it. ``batch_size`` counts tiles (None: 8 shared by the sessions).
+    ``sessions`` (``"auto"`` or a count, at most the usable cores): ONNX Runtime
+    sessions that run batches in parallel; the mosaic is the same for any number.
 
-    ``sessions`` (``"auto"`` or a count): ONNX Runtime sessions that run batches in
-    parallel, each with ``cores / sessions`` intra-op threads unless
-    ``session.intra_op_threads`` says otherwise. ``"auto"`` takes one per 4 usable
-    cores on a CPU, at least two (two one-thread sessions on 2 cores), and one per GPU
-    (:func:`~pix2lst.runtime.session.auto_sessions`). The mosaic is the same for any
-    number of sessions. ``batch_size=None``: :data:`TILES_IN_FLIGHT` tiles shared by
-    the sessions (8 // sessions per batch), so more sessions do not take more memory.
-    Scene and composite files are read by one thread per usable core (at most 8),
-    each decoding its own range of columns. Usable cores: the affinity mask capped by a
-    cgroup CPU quota (a container's CPU limit), :func:`pix2lst._machine.usable_cores`.
+    Everything else is decided once, in :attr:`plan` (:func:`~pix2lst.runtime.plan.decide_plan`),
+    from the model, the session that really loaded and the machine, and logged at
+    INFO. Expert fields of the plan: ``io_priority`` (``"auto"``: reader and writer
+    threads at ``SCHED_IDLE`` when the model runs on the CPU, :mod:`pix2lst.runtime.priority`),
+    ``tiling`` (``"device"``: strips uploaded once and tiles cut where the model runs,
+    :mod:`pix2lst.runtime.strips`; default host), ``readers`` (parallel decoders of
+    the input), ``session`` (:class:`~pix2lst.runtime.session.SessionConfig`: threads,
+    device id, TensorRT fp16 and cache, warm-up). Reduced precision is checked against
+    fp32 on the first batch and refused beyond :data:`FP16_TOLERANCE_K`.
 
-    ``tiling``: where the overlapping tiles are cut. ``"host"``: filler threads copy
-    them (4x the scene's pixels at the default padding) into batches that ORT runs
-    from host memory. ``"device"``: each strip of rows is copied once and uploaded
-    once, and a small ONNX graph cuts its tiles on the model's device, chained to the
-    model by IO binding (:mod:`pix2lst.runtime.strips`); on a GPU batches are then
-    :data:`DEVICE_BATCH` tiles unless ``batch_size`` says otherwise. ``"auto"``
-    (default): device on CUDA, host elsewhere (on the CPU ORT's tile gather costs
-    more than the host's copies). The mosaic is the same either way.
+    One predictor runs one prediction at a time (its batch runners reuse buffers);
+    use one predictor per thread, and one per GPU (``session.device_id``).
     """
-
-    TILES_IN_FLIGHT = 8
-    """Tiles of all sessions' batches together when ``batch_size`` is not given: each of
-    N sessions then runs batches of ``8 // N`` tiles, so memory does not grow with N."""
-
-    DEVICE_BATCH = 32
-    """Tiles per batch with device tiling on a GPU when ``batch_size`` is not given: the host
-    buffers are strips whatever the batch, so only the device's memory grows with it
-    (half a strip of a full-width Landsat scene, 61 tiles at 256 px, per run)."""
-
-    @classmethod
-    def default_batch_size(cls, tiling: str, provider: str, sessions: int) -> int:
-        """Tiles per batch when ``batch_size`` is not given: :data:`DEVICE_BATCH` with
-        device tiling on a GPU, else :data:`TILES_IN_FLIGHT` shared by the sessions."""
-        if provider in GPU_PROVIDERS and resolve_tiling(tiling, provider) == "device":
-            return cls.DEVICE_BATCH  # device memory, not host memory
-        return max(1, cls.TILES_IN_FLIGHT // sessions)  # memory stays flat
-
-    MAX_READERS = 8
-    """Parallel readers of an input file at most on a CPU (one per usable core below
-    that): there the sessions take the cores, and each reader holds a few MB more (about 7
-    measured on 2026-11-29 when readers kept two block rows of decoded buffers; now one)."""
-
-    MAX_READERS_GPU = 16
-    """The same on a GPU, whose host cores are otherwise idle: decoding is then the host's
-    slowest stage (the busiest of 8 readers of a full scene took 0.74-0.94 s, of 15 readers
-    0.43-0.47 s, the main thread 0.6-0.7 s; measured with the CPU provider standing in for
-    the GPU, 2026-11-29): a Landsat band's 15 columns of 512 px blocks give work to 15."""
 
     def __init__(
         self,
@@ -182,78 +128,98 @@ class LSTPredictor:
         io_priority: str = "auto",
         sessions: int | str = "auto",
         tiling: str = "auto",
+        readers: int | None = None,
     ) -> None:
         if blend not in BLENDS:
             raise ParameterError(f"blend must be one of {', '.join(BLENDS)}, not {blend!r}")
-        resolve_io_priority(io_priority)  # validates; "auto" is decided once the model is open
+        resolve_io_priority(io_priority)  # validates; "auto" is decided in the plan
         resolve_tiling(tiling)  # validates, likewise
+        parse_sessions(sessions)
         if batch_size is not None and batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, not {batch_size}")
+        if readers is not None and readers < 1:
+            raise ParameterError(f"readers must be at least 1, not {readers}")
         config = replace(session or SessionConfig(), providers=providers)
         cores = usable_cores()
-        provider = resolve_providers(config.providers)[0]
-        n_sessions = resolve_sessions(sessions, provider, cores)
-        if batch_size is None:
-            batch_size = self.default_batch_size(tiling, provider, n_sessions)
-        # ORT sizes its own pool by the affinity mask: say how many where there are more
-        # sessions, or where a cgroup quota leaves fewer cores than the mask shows
-        if config.intra_op_threads == 0 and (n_sessions > 1 or cores < affinity_cores()):
-            config = replace(config, intra_op_threads=max(1, cores // n_sessions))
-        self.models: list[LoadedModel] = [
-            load_model(model, config, batch_size=batch_size, tile_size=tile_size)
-            for _ in range(n_sessions)
+        requested = resolve_providers(config.providers)
+        asked: dict[str, Any] = {
+            "blend": blend, "sessions": sessions, "threads": config.intra_op_threads,
+            "affinity": affinity_cores(), "batch_size": batch_size, "tiling": tiling,
+            "io_priority": io_priority, "fp16": config.reduced_precision,
+            "warmup": config.warmup, "readers": readers,
+        }  # fmt: skip
+        # the first session loads with the layout of the provider asked for first; the
+        # plan is then decided from the provider that really loaded
+        guess = decide_plan(requested[0], requested, cores, model_tile=1, padding=0, **asked)
+        first = load_model(
+            model, replace(config, intra_op_threads=guess.threads),
+            batch_size=guess.batch_size, tile_size=tile_size,
+        )  # fmt: skip
+        meta = first.metadata
+        tile = run_tile_size(meta, first.session, tile_size, str(first.path))
+        plan = decide_plan(
+            first.provider, first.providers, cores, model_tile=meta.tile_size, tile=tile,
+            padding=padding, **asked,
+        )  # fmt: skip
+        config = replace(config, intra_op_threads=plan.threads)
+        if plan.threads != guess.threads or (
+            first.provider == TRT and plan.batch_size != guess.batch_size
+        ):
+            first = load_model(model, config, batch_size=plan.batch_size, tile_size=tile_size)
+        self.plan: Plan = plan
+        self.models: list[LoadedModel] = [first] + [
+            load_model(model, config, batch_size=plan.batch_size, tile_size=tile_size)
+            for _ in range(plan.sessions - 1)
         ]
-        self.model: LoadedModel = self.models[0]
-        # "idle" or "normal": "auto" decided for the provider the model runs on
-        self.io_priority = resolve_io_priority(io_priority, self.model.provider)
-        most = self.MAX_READERS_GPU if self.model.provider in GPU_PROVIDERS else self.MAX_READERS
-        self.readers = max(1, min(cores, most))
-        self.runners = [BatchRunner(m, batch_size, tile_size) for m in self.models]
+        self.model: LoadedModel = first
+        self._config = config
+        self._check = check = self._fp32_check(model, config, plan, tile_size)
+        self.runners = [BatchRunner(m, plan.batch_size, tile, check=check) for m in self.models]
         self.runner = self.runners[0]
-        # "host" or "device": where tiles are cut ("auto": on the device on CUDA)
-        self.tiling = resolve_tiling(tiling, self.model.provider)
         self.strip_runners = (
-            [StripRunner(r, config) for r in self.runners] if self.tiling == "device" else []
+            [StripRunner(r, config) for r in self.runners] if plan.tiling == "device" else []
         )
-        tile = self.runner.tile_size  # validated by the runner (run_tile_size)
-        # padding is context at the tile border: it follows the model's tile, not the run tile
-        meta = self.model.metadata
-        self.padding = default_padding(meta.tile_size) if padding is None else int(padding)
-        TileGrid(tile, tile, tile, self.padding)  # validate padding now, not mid-run
-        self.blend = blend
-        self.batch_size = batch_size
-        if n_sessions > 1:
-            log.info(
-                "%d ONNX Runtime sessions of %s intra-op threads run batches in parallel",
-                n_sessions,
-                config.intra_op_threads,
-            )
-        if config.warmup:
+        self._at_tile: dict[int, list[BatchRunner] | list[StripRunner]] = {
+            tile: self.strip_runners or self.runners
+        }
+        for note in plan.notes:
+            log.warning("%s", note)
+        log.info("plan: %s", "; ".join(plan.lines()))
+        if plan.warmup:
             self._warm_up()
 
-    def _warm_up(self) -> None:
-        """Run everything once so that the first real prediction runs at full speed.
+    def _fp32_check(
+        self, model: str | os.PathLike[str] | None, config: SessionConfig, plan: Plan,
+        tile_size: int | None,
+    ) -> Fp32Check | None:  # fmt: skip
+        """The fp32 comparison of the first batch, where reduced precision really runs."""
+        reduced = (plan.provider == TRT and config.trt_fp16) or (
+            plan.provider == OPENVINO and (config.openvino_precision or "").lower() == "bf16"
+        )
+        if not reduced:
+            return None
+        cpu = SessionConfig(providers="cpu", intra_op_threads=plan.threads, warmup=False)
+        return Fp32Check(load_model(model, cpu, batch_size=plan.batch_size, tile_size=tile_size))
 
-        A small zero raster through the pipeline (the first call of each Numba kernel
-        in a process loads it from the cache, about 0.2 s in all; the raster is two
-        tiles high so that both array layouts the kernels see are loaded), then one
-        full batch of zeros through ORT (TensorRT engines, cuDNN tuning, caches).
-        """
-        tile = self.tile_size
+    def _warm_up(self) -> None:
+        """Run everything once, at the model's own tile, so that the first real prediction
+        runs at full speed: a small zero raster through the pipeline (loads each Numba
+        kernel from its cache; two tiles high, so both array layouts the kernels see are
+        loaded), then one batch of zeros through each session. A larger run tile is not
+        warmed up: it would allocate what the raster to come may not need."""
+        tile = self.metadata.tile_size
+        runners = self._runners_at(tile)
         zeros = ArraySource(
             np.zeros((len(self.metadata.bands), 2 * tile, tile + 1), np.float32),
             len(self.metadata.bands),
         )
         grid = TileGrid(zeros.height, zeros.width, tile, default_padding(tile))  # a few tiles
         run_pipeline(
-            zeros,
-            ArraySink(zeros.height, zeros.width),
-            self._pipeline_runners,
-            grid,
-            blend=self.blend,
-            io_priority=self.io_priority,
-        )
-        for runner in self._pipeline_runners:  # last: it also zeroes their time and batch counts
+            zeros, ArraySink(zeros.height, zeros.width), runners, grid, blend=self.blend,
+            io_priority=self.plan.io_priority, fillers=self.plan.fillers,
+            blend_threads=self.plan.blend_threads,
+        )  # fmt: skip
+        for runner in runners:  # last: it also zeroes their time and batch counts
             runner.warmup()
 
     # -- introspection ------------------------------------------------------
@@ -262,14 +228,9 @@ class LSTPredictor:
         return self.model.metadata
 
     @property
-    def _pipeline_runners(self) -> list[BatchRunner] | list[StripRunner]:
-        """What the pipeline runs: batch runners, or with device tiling strip runners."""
-        return self.strip_runners or self.runners
-
-    @property
     def sessions(self) -> int:
         """ONNX Runtime sessions running batches in parallel."""
-        return len(self.runners)
+        return self.plan.sessions
 
     @property
     def provider(self) -> str:
@@ -279,11 +240,59 @@ class LSTPredictor:
     @property
     def tile_size(self) -> int:
         """The tile the scene is cut into (the model's own unless ``tile_size=`` said otherwise)."""
-        return self.runner.tile_size
+        return self.plan.tile
+
+    @property
+    def padding(self) -> int:
+        return self.plan.padding
+
+    @property
+    def blend(self) -> str:
+        return self.plan.blend
+
+    @property
+    def batch_size(self) -> int:
+        return self.plan.batch_size
+
+    @property
+    def readers(self) -> int:
+        """Parallel readers of an input file."""
+        return self.plan.readers
+
+    @property
+    def tiling(self) -> str:
+        return self.plan.tiling
+
+    @property
+    def io_priority(self) -> str:
+        return self.plan.io_priority
+
+    def explain(self) -> str:
+        """The plan, one ``name: value`` per line (``pix2lst predict --explain``)."""
+        return "\n".join(self.plan.lines())
 
     def grid(self, height: int, width: int) -> TileGrid:
         """The tile grid for a ``height`` x ``width`` raster (``.n_tiles`` etc.)."""
-        return TileGrid(height, width, self.tile_size, self.padding)
+        return TileGrid(height, width, self._plan_for(height, width).tile, self.padding)
+
+    def _plan_for(self, height: int, width: int) -> Plan:
+        """The plan for one raster: the tile no larger than the raster needs."""
+        meta = self.metadata
+        plan = self.plan.for_raster(
+            height, width, step=2**meta.depth if meta.depth else 1, minimum=meta.tile_size
+        )
+        if plan is not self.plan:
+            log.info("%s", plan.notes[-1])
+        return plan
+
+    def _runners_at(self, tile: int) -> list[BatchRunner] | list[StripRunner]:
+        """The sessions' runners for ``tile`` px tiles (made once per tile)."""
+        runners = self._at_tile.get(tile)
+        if runners is None:
+            batch = [BatchRunner(m, self.batch_size, tile, check=self._check) for m in self.models]
+            runners = [StripRunner(r, self._config) for r in batch] if self.strip_runners else batch
+            self._at_tile[tile] = runners
+        return runners
 
     def run_batch(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Run ONNX Runtime alone on a normalised ``(n, bands, tile, tile)`` batch."""
@@ -300,28 +309,81 @@ class LSTPredictor:
     def _shift(self, units: str) -> float:
         return kelvin_shift(units)
 
+    def _run(
+        self, sources: Sequence[Source], sink: Any, height: int, width: int, *, shift: float,
+        progress: Progress | None, correction: Correction | None, plan: Plan | None = None,
+    ) -> PipelineStats:  # fmt: skip
+        """Execute the plan for one raster (``plan``: already made for it)."""
+        plan = plan or self._plan_for(height, width)
+        stats = run_pipeline(
+            sources, sink, self._runners_at(plan.tile),
+            TileGrid(height, width, plan.tile, plan.padding), blend=plan.blend, shift=shift,
+            progress=progress, io_priority=plan.io_priority, fillers=plan.fillers,
+            blend_threads=plan.blend_threads, correction=correction,
+        )  # fmt: skip
+        if stats.bt_checked and stats.below_bt_fraction > BELOW_BT_SHARE:
+            log.warning(
+                "the prediction is more than %g K below band 10's brightness temperature on "
+                "%.0f %% of the valid pixels, which single-channel physics cannot give (LST >= "
+                "BT for any emissivity <= 1): the model's metadata probably lists its bands in "
+                "the wrong order (it says %s), or its input normalisation is wrong",
+                BELOW_BT_MARGIN_K, 100 * stats.below_bt_fraction, ",".join(self.metadata.bands),
+            )  # fmt: skip
+        return stats
+
     def predict_array(
-        self, array: npt.ArrayLike, *, units: str = "K", progress: Progress | None = None
+        self,
+        array: npt.ArrayLike,
+        *,
+        units: str = "K",
+        progress: Progress | None = None,
+        atmosphere: AtmosphereSpec | AtmosphereCorrection | None = None,
+        scene: Scene | str | os.PathLike[str] | None = None,
+        check_range: bool = True,
     ) -> npt.NDArray[np.float32]:
         """Predict a ``(n_bands, h, w)`` float32 array in the model's band order (NaN nodata).
 
         Input units are the model's (:attr:`ModelMetadata.input_units`); returns
-        ``(h, w)`` float32 LST in ``units``, NaN where the input is nodata.
+        ``(h, w)`` float32 LST in ``units``, NaN where the input is nodata. LST outside
+        :data:`~pix2lst.geo.plausible.LST_RANGE_K` on more than 1 % of the valid pixels is refused
+        (:class:`~pix2lst.errors.ImplausibleDataError`, as for files) unless
+        ``check_range=False``. ``atmosphere``: a spec
+        (:func:`~pix2lst.lst_physics.atmosphere.parse_atmosphere`; ``scene`` gives the
+        band-10 constants, rasters are read on an ungeoreferenced grid of the array's
+        size) or an already opened correction; None: no correction.
         """
         shift = self._shift(units)
         source = ArraySource(array, len(self.metadata.bands))
         sink = ArraySink(source.height, source.width)
-        run_pipeline(
-            source,
-            sink,
-            self._pipeline_runners,
-            self.grid(source.height, source.width),
-            blend=self.blend,
-            shift=shift,
-            progress=progress,
-            io_priority=self.io_priority,
+        correction, opened = self._open_atmosphere(
+            atmosphere, scene, Grid(None, Affine.identity(), source.width, source.height)
         )
+        try:
+            self._run([source], sink, source.height, source.width, shift=shift,
+                      progress=progress, correction=correction)  # fmt: skip
+        finally:
+            if opened is not None:
+                opened.close()
+        if check_range:
+            count = lst_range_count(parse_temperature_units(units))
+            if count is not None:
+                count.update(sink.array)
+                count.check("predict_array's LST")
         return sink.array
+
+    @staticmethod
+    def _open_atmosphere(
+        atmosphere: AtmosphereSpec | AtmosphereCorrection | None,
+        scene: Scene | str | os.PathLike[str] | None,
+        grid: Grid,
+    ) -> tuple[Correction | None, AtmosphereCorrection | None]:
+        """``(correction to apply or None, correction this call opened and must close)``."""
+        if atmosphere is None:
+            return None, None
+        if hasattr(atmosphere, "correct_rows"):  # opened by the caller
+            return (atmosphere if atmosphere.applied else None), None  # type: ignore[union-attr]
+        opened = atmosphere.open(scene, grid)  # type: ignore[union-attr]
+        return (opened if opened.applied else None), opened
 
     def predict_xarray(self, composite: Any, *, units: str = "K") -> Any:
         """Predict a composite ``xarray.DataArray`` ``(band, y, x)``; LST as a ``(y, x)`` DataArray.
@@ -329,9 +391,18 @@ class LSTPredictor:
         Bands are taken by the ``band`` coordinate's names in the model's order (an
         array without one must be in that order already); the result keeps the
         input's ``x``/``y`` coordinates and its CRS/transform (rioxarray's
-        ``spatial_ref``), NaN where the input is nodata. xarray is imported by the
-        caller, never here.
+        ``spatial_ref``) and its other coordinates (``time``), NaN where the input is
+        nodata. A dask-backed composite gives a dask-backed result, predicted lazily
+        strip by strip (:func:`pix2lst.runtime.lazy.predict_lazy`: the same values as
+        an eager prediction). xarray and dask are imported by the caller, never here.
         """
+        dims = tuple(getattr(composite, "dims", ()))
+        if "band" not in dims or not hasattr(composite, "transpose"):
+            raise ParameterError(
+                f"expected a composite DataArray (band, y, x), got a {type(composite).__name__} "
+                f"with dims {dims}; for a Dataset of bands (odc.stac.load) use "
+                "pix2lst.batch.predict_xarray"
+            )
         bands = list(self.metadata.bands)
         if "band" in composite.coords and composite.sizes.get("band") is not None:
             names = [band_key(str(b)) for b in composite["band"].values]
@@ -342,7 +413,13 @@ class LSTPredictor:
                     f"needs (in order {bands}); build it with pix2lst.batch.composite_xarray"
                 )
             composite = composite.isel(band=[names.index(band_key(b)) for b in bands])
-        values = self.predict_array(composite.transpose("band", "y", "x").values, units=units)
+        stack = composite.transpose("band", "y", "x")
+        if stack.chunks is not None:  # dask-backed: a lazy result
+            from pix2lst.runtime.lazy import predict_lazy
+
+            values = predict_lazy(self, stack.data, units)
+        else:
+            values = self.predict_array(stack.values, units=units)
         out = composite.isel(band=0, drop=True).copy(data=values)
         out.name = "lst"
         out.attrs = {
@@ -364,6 +441,7 @@ class LSTPredictor:
         progress: Progress | None = None,
         creation_options: Sequence[str] | Mapping[str, str] | None = None,
         check_range: bool = True,
+        atmosphere: AtmosphereSpec | None = None,
     ) -> PredictionSummary:
         """Predict a composite GeoTIFF or a scene folder / MTL into the GeoTIFF ``dst``.
 
@@ -375,14 +453,19 @@ class LSTPredictor:
         single valid pixel raises :class:`~pix2lst.errors.EmptySceneError` (and
         writes nothing); :meth:`predict_array` returns all NaN for it instead. ``dst``
         must not be the input or the model, nor a band of the input scene; LST outside
-        150-400 K on more than 1 % of the valid pixels is refused
-        (:class:`~pix2lst.errors.ImplausibleDataError`) unless ``check_range=False``.
+        :data:`~pix2lst.geo.plausible.LST_RANGE_K` on more than 1 % of the valid pixels is
+        refused (:class:`~pix2lst.errors.ImplausibleDataError`) unless ``check_range=False``;
+        a checked LST gets its QGIS style beside it (``.qml``, :mod:`pix2lst.geo.qml`).
+        ``atmosphere`` (:func:`~pix2lst.lst_physics.atmosphere.parse_atmosphere`): the
+        finished rows are corrected in kelvin with band 10's brightness temperature,
+        and the correction's tags (``ATMOSPHERIC_CORRECTION``...) go into the output;
+        None: no correction (and the output as without one).
         """
         started = time.perf_counter()
         shift = self._shift(units)
         check_raster_output(dst, overwrite=overwrite, inputs=[src, self.model.path])
         meta = self.metadata
-        threads = io_threads(self.io_priority)
+        threads = io_threads(self.plan.io_priority)
 
         def reopen() -> Source:
             return open_source(
@@ -392,23 +475,28 @@ class LSTPredictor:
 
         source = reopen()
         sources = [source]
+        opened: AtmosphereCorrection | None = None
         try:
             if hasattr(source, "read"):  # more handles: columns decoded in parallel
                 more = getattr(source, "reopen", reopen)  # shares what was parsed and checked
                 sources += [more() for _ in range(self.readers - 1)]
-            grid = self.grid(source.height, source.width)
+            grid = Grid(source.crs, source.transform, source.width, source.height)
+            correction, opened = self._open_atmosphere(atmosphere, src, grid)
             unit_name = parse_temperature_units(units)
+            plan = self._plan_for(source.height, source.width)
             tags = product_tags(
                 "lst", source.tags, method="model", units=unit_name, model=self.model.path.name,
                 model_sha256=self.model.sha256, model_target=meta.target, provider=self.provider,
-                tile_size=self.tile_size, padding=self.padding, blend=self.blend,
+                tile_size=plan.tile, padding=plan.padding, blend=plan.blend,
                 source=_source_name(src),
             )  # fmt: skip
+            if opened is not None:
+                tags = {**tags, **opened.tags}
             with (
                 rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(source.block_row_bytes, source.width)),
                 raster_writer(
                     dst,
-                    Grid(source.crs, source.transform, source.width, source.height),
+                    grid,
                     units=(unit_name,),
                     tags=tags,
                     cog=cog,
@@ -416,19 +504,14 @@ class LSTPredictor:
                     threads=threads,
                     creation_options=creation_options,
                     inputs=[src, self.model.path],
-                    check_range=check_range,
+                    check=lst_range_count(unit_name) if check_range else None,
+                    style=check_range,
                 ) as sink,
             ):
-                stats: PipelineStats = run_pipeline(
-                    sources,
-                    sink,
-                    self._pipeline_runners,
-                    grid,
-                    blend=self.blend,
-                    shift=shift,
-                    progress=progress,
-                    io_priority=self.io_priority,
-                )
+                stats = self._run(
+                    sources, sink, source.height, source.width, shift=shift, progress=progress,
+                    correction=correction, plan=plan,
+                )  # fmt: skip
                 if stats.tiles_run == 0:  # raised inside the sink: nothing is written
                     raise EmptySceneError(
                         f"every pixel of {src} is nodata (0 of {stats.tiles} tiles has a valid "
@@ -438,6 +521,8 @@ class LSTPredictor:
         finally:
             for each in sources:
                 each.close()
+            if opened is not None:
+                opened.close()
         return PredictionSummary(
             Path(dst),
             source.height,

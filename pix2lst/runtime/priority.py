@@ -15,7 +15,8 @@ untouched. Elsewhere than on Linux the policy does not exist and the threads run
 any other.
 
 On a GPU (CUDA, TensorRT) the cores are not ORT's: ``"auto"`` means ``"normal"``
-there, and GDAL compresses the output on every core.
+there, and GDAL compresses the output on every core. The choice is a field of the
+:class:`~pix2lst.runtime.plan.Plan` (``io_priority``), not a command-line option.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ import logging
 import os
 import sys
 
-from pix2lst.errors import ParameterError
-from pix2lst.runtime.session import GPU_PROVIDERS
+from pix2lst.runtime.plan import IO_PRIORITIES, resolve_io_priority
 
 __all__ = [
     "IO_PRIORITIES",
@@ -38,26 +38,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-IO_PRIORITIES = ("auto", "idle", "normal")
-"""``io_priority`` values: reader and writer threads at ``SCHED_IDLE``, or as any thread;
-``"auto"``: idle when ORT runs on the CPU, normal when it runs on a GPU."""
-
 
 def idle_priority_available() -> bool:
     """Whether threads can be moved to ``SCHED_IDLE`` here (Linux)."""
     return sys.platform.startswith("linux") and hasattr(os, "SCHED_IDLE")
-
-
-def resolve_io_priority(io_priority: str, provider: str | None = None) -> str:
-    """``"idle"`` or ``"normal"``: ``io_priority`` validated, ``"auto"`` decided for the
-    ONNX Runtime ``provider`` the model runs on (None: the CPU)."""
-    if io_priority not in IO_PRIORITIES:
-        raise ParameterError(
-            f"io_priority must be one of {', '.join(IO_PRIORITIES)}, not {io_priority!r}"
-        )
-    if io_priority == "auto":
-        return "normal" if provider in GPU_PROVIDERS else "idle"
-    return io_priority
 
 
 def runs_idle(io_priority: str, provider: str | None = None) -> bool:

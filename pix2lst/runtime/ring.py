@@ -10,7 +10,9 @@ once per pixel (a scene's DN by one table lookup per band that holds calibration
 normalisation and validity, :func:`dn_input_tables` and
 :func:`~pix2lst.runtime.kernels.lookup_rows`; other inputs' values by
 :func:`~pix2lst.runtime.kernels.normalise_rows`), together with the row's validity
-(every band finite) and, for a residual model, the residual band's values.
+(every band finite) and the values of the bands the output needs back: a residual
+model's residual band, and band 10's brightness temperature (an atmospheric correction
+and the plausibility count use it).
 
 With ``keep_dn`` (device tiling, :mod:`pix2lst.runtime.strips`) a scene's DN are
 kept as they are, decoded straight into the ring, and only their validity is looked
@@ -30,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pix2lst.errors import ParameterError
+from pix2lst.geo.bands import band_key
 from pix2lst.geo.sources import Source, dn_table
 from pix2lst.runtime import kernels
 from pix2lst.runtime.metadata import ModelMetadata
@@ -108,12 +111,14 @@ class InputRing:
     where ``holds_dn`` the scene's DN (``keep_dn=True`` and a
     :class:`~pix2lst.geo.sources.DNSource`); ``valid``: ``(rows, width)`` uint8, 1
     where every band is finite; ``resid``: ``(rows, width)`` float32, the residual
-    band's values, or None.
+    band's values, or None; ``bt``: with ``keep_bt``, band 10's values (its brightness
+    temperature, for a model whose inputs are TOA values), or None (the same array as
+    ``resid`` where band 10 is the residual band).
     """
 
     def __init__(
         self, sources: Sequence[Source], meta: ModelMetadata, width: int, rows: int,
-        *, keep_dn: bool = False,
+        *, keep_dn: bool = False, keep_bt: bool = False,
     ) -> None:  # fmt: skip
         source = sources[0]
         n_bands = len(meta.bands)
@@ -139,6 +144,24 @@ class InputRing:
         self.valid = np.empty((rows, width), dtype=np.uint8)
         # the residual band's values (brightness temperature), which the output adds back
         self.resid = np.empty((rows, width), dtype=np.float32) if self.resid_index >= 0 else None
+        keys = [band_key(b) for b in meta.bands]
+        self.bt_index = (
+            next((keys.index(k) for k in ("B10", "LWIR11") if k in keys), -1)
+            if keep_bt and meta.input_units == "toa"
+            else -1
+        )
+        self.bt: F32 | None = None
+        if self.bt_index >= 0:
+            same = self.bt_index == self.resid_index
+            self.bt = self.resid if same else np.empty((rows, width), dtype=np.float32)
+        # (band index, rows) of each band whose values are kept
+        self.kept: list[tuple[int, F32]] = [
+            (i, a)
+            for i, a in ((self.resid_index, self.resid), (self.bt_index, self.bt))
+            if a is not None and i >= 0
+        ]
+        if len(self.kept) == 2 and self.kept[0][1] is self.kept[1][1]:
+            self.kept = self.kept[:1]
         self.read_to = 0  # rows [0, read_to) have been read (first reader thread only)
         align = int(getattr(source, "block_width", 0) or COLUMN_ALIGN)
         self.columns = column_splits(width, len(sources), align)
@@ -167,12 +190,19 @@ class InputRing:
 
     def resid_rows(self, start: int, stop: int) -> F32 | None:
         """The residual band's values of raster rows ``[start, stop)`` (None: no residual)."""
-        if self.resid is None:
+        return self._rows(self.resid, start, stop)
+
+    def bt_rows(self, start: int, stop: int) -> F32 | None:
+        """Band 10's values of raster rows ``[start, stop)`` (None: not kept)."""
+        return self._rows(self.bt, start, stop)
+
+    def _rows(self, kept: F32 | None, start: int, stop: int) -> F32 | None:
+        if kept is None:
             return None
         first = start % self.rows
         if first + stop - start <= self.rows:
-            return self.resid[first : first + stop - start]
-        return self.resid[np.arange(start, stop) % self.rows]  # the rows wrap around the ring
+            return kept[first : first + stop - start]
+        return kept[np.arange(start, stop) % self.rows]  # the rows wrap around the ring
 
     def close(self) -> None:
         for pool in (self._reader, *self._helpers):
@@ -204,11 +234,10 @@ class InputRing:
         n = stop - start
         rows = self.data[:, pos : pos + n, c0:c1]
         valid = self.valid[pos : pos + n, c0:c1]
-        ri = self.resid_index
         if self.values is None:
             _read_columns(source, start, stop, cols, rows)
-            if self.resid is not None:
-                self.resid[pos : pos + n, c0:c1] = rows[ri]
+            for index, kept in self.kept:
+                kept[pos : pos + n, c0:c1] = rows[index]
             kernels.normalise_rows(rows, self.scale, self.offset, valid)
             return
         scratch = None  # with holds_dn the DN go straight into the ring
@@ -225,7 +254,7 @@ class InputRing:
                 kernels.valid_rows(dn, self.inputs, valid[a : a + m])
             else:
                 kernels.lookup_rows(dn, self.inputs, rows[:, a : a + m], valid[a : a + m])
-            if self.resid is not None:
+            for index, kept in self.kept:
                 kernels.lookup_values(
-                    dn[ri], self.values[ri], self.resid[pos + a : pos + a + m, c0:c1]
+                    dn[index], self.values[index], kept[pos + a : pos + a + m, c0:c1]
                 )

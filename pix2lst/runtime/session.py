@@ -1,29 +1,23 @@
 """The one ONNX Runtime session factory: providers, their options, fallback reporting.
 
-``providers="auto"`` takes TensorRT, then CUDA, then OpenVINO (fp32), then CPU,
-among those :func:`onnxruntime.get_available_providers` lists. OpenVINO is there
-only with the ``openvino`` extra (``onnxruntime-openvino`` replaces ``onnxruntime``);
-on this project's 2-core CPU it ran the shipped model 1.98x faster than ORT's CPU
-provider in fp32, with a largest difference of 1.2e-6 K (``python -m
-benchmarks.openvino_check``, 2026-11-24), so it is the CPU default where installed.
-An explicit list (short names ``tensorrt``, ``cuda``, ``openvino``, ``cpu`` or full
+``providers="auto"`` takes CUDA, then OpenVINO (fp32), then CPU, among those
+:func:`onnxruntime.get_available_providers` lists; TensorRT only when asked for (its
+engines, fp16 and caches have not been measured on a GPU). OpenVINO is there only
+where ``onnxruntime-openvino`` replaces ``onnxruntime`` (a CPU build without CUDA);
+it runs the shipped model in fp32 within about 1e-6 K of ORT's CPU provider, faster
+(benchmarks/RESULTS.md), so it is the CPU default where installed. An explicit list (short names ``tensorrt``, ``cuda``, ``openvino``, ``cpu`` or full
 provider names) is honoured or refused with :class:`~pix2lst.errors.ProviderError`
 naming what is available.
 
 onnxruntime-gpu lists TensorRT even where TensorRT's libraries are absent (ORT
 then prints a multi-line "EP Error" banner and retries without it). So before
 TensorRT is asked for, :func:`tensorrt_loadable` checks that ``libnvinfer`` loads
-(ctypes): ``"auto"`` then goes on to CUDA quietly, and an explicit ``tensorrt``
-is refused with the reason. Before a CUDA or TensorRT session,
+(ctypes): an explicit ``tensorrt`` is refused with the reason. Before a CUDA or TensorRT session,
 ``onnxruntime.preload_dlls()`` (ORT >= 1.21) loads CUDA and cuDNN installed from
 pip. One log line says which provider runs and why; after creation the providers
 the session really uses are compared with what was asked, and a fallback is
-logged as a warning, never silently.
-
-:func:`auto_sessions` sizes ``sessions="auto"``: the small U-Net scales by running
-batches in parallel, not by intra-op threads (16 cores: four sessions of 4
-threads ran 277 tiles/s, one of 16 threads 93-102), so on a CPU one session per
-4 usable cores; one session per device on a GPU.
+logged as a warning, never silently; so is each node a GPU session places on the CPU
+(:func:`cpu_placed_nodes`).
 """
 
 from __future__ import annotations
@@ -41,24 +35,20 @@ from typing import Any
 
 import onnxruntime as ort
 
-from pix2lst._machine import usable_cores
 from pix2lst.errors import ParameterError, ProviderError
+from pix2lst.runtime.plan import GPU_PROVIDERS
 
 __all__ = [
-    "CORES_PER_SESSION",
     "GPU_PROVIDERS",
-    "MAX_AUTO_SESSIONS",
     "PROVIDER_ALIASES",
     "SessionConfig",
-    "auto_sessions",
     "available_providers",
+    "cpu_placed_nodes",
     "create_session",
     "preload_gpu_libraries",
     "provider_options",
     "resolve_providers",
-    "resolve_sessions",
     "tensorrt_loadable",
-    "usable_cores",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,10 +56,9 @@ log = logging.getLogger(__name__)
 TRT = "TensorrtExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
-GPU_PROVIDERS = frozenset({CUDA, TRT})
-"""Providers that run the model on a GPU: the host's cores are then free for its side."""
 OPENVINO = "OpenVINOExecutionProvider"
-AUTO_ORDER = (TRT, CUDA, OPENVINO, CPU)
+AUTO_ORDER = (CUDA, OPENVINO, CPU)
+"""What ``providers="auto"`` takes, the first available first; TensorRT only when asked."""
 
 PROVIDER_ALIASES: dict[str, str] = {
     "tensorrt": TRT,
@@ -104,21 +93,31 @@ class SessionConfig:
     less memory and was much slower.
     ``trt_cache_dir`` defaults to ``$XDG_CACHE_HOME/pix2lst/tensorrt`` (read when a
     session is made, not at import); engines and timing caches are kept in a
-    sub-folder keyed by model hash and input shape, so a second run does not rebuild.
+    sub-folder keyed by model hash, input shape, precision and device id, so a second
+    run does not rebuild and workers on other devices do not share one.
+    ``trt_fp16``: TensorRT in fp16, only when asked; the predictor then compares the
+    first batch with an fp32 CPU session and refuses more than 0.05 K of difference.
+    ``warmup``: run the pipeline and one batch in the constructor (None: on the CPU
+    yes, on a GPU no, where it would build engines; True: always; False: never).
     """
 
     providers: str | Sequence[str] = "auto"
     device_id: int = 0
     intra_op_threads: int = 0
     graph_optimization: str = "all"
-    trt_fp16: bool = True
+    trt_fp16: bool = False
     trt_cache_dir: Path | None = None
     trt_workspace_bytes: int = 4 << 30
     cudnn_conv_algo_search: str = "EXHAUSTIVE"
     openvino_precision: str | None = "fp32"
     spinning: bool = False
     memory_pattern: bool = False
-    warmup: bool = True
+    warmup: bool | None = None
+
+    @property
+    def reduced_precision(self) -> bool:
+        """Whether fp16/bf16 was asked for (TensorRT fp16, OpenVINO's bf16 hint)."""
+        return self.trt_fp16 or (self.openvino_precision or "").lower() == "bf16"
 
     def __post_init__(self) -> None:
         if self.graph_optimization not in _OPT_LEVELS:
@@ -207,12 +206,8 @@ def resolve_providers(
         if not chosen:
             raise ProviderError(f"none of {list(AUTO_ORDER)} is available (available: {avail})")
         why = f"auto: first available of {', '.join(p for p in AUTO_ORDER)}"
-        if TRT in chosen and not tensorrt_loadable():
-            chosen.remove(TRT)
-            why = (
-                "auto: TensorRT is listed by onnxruntime but its library (libnvinfer) does "
-                "not load, so it is skipped"
-            )
+        if TRT in avail:
+            why += "; TensorRT only when asked for (providers='tensorrt')"
         if reasons is not None:
             reasons.append(why)
         return chosen
@@ -245,48 +240,6 @@ def resolve_providers(
     return resolved
 
 
-CORES_PER_SESSION = 4
-"""Intra-op threads per session that ``sessions="auto"`` aims for on a CPU."""
-
-MAX_AUTO_SESSIONS = 4
-"""Sessions ``sessions="auto"`` takes at most on a CPU; above 16 cores the sessions get
-more threads instead. Each session holds its own copy of the optimised weights and its
-own activation arena: the shipped model's full-scene run peaked at 974 MB with 4
-sessions, 1,188 MB with 8 and 1,761 MB with 16 (2026-11-29, benchmarks/RESULTS.md), and
-the bound is 1 GB. More can be asked for (``sessions=N``) where memory allows."""
-
-
-def auto_sessions(provider: str, cores: int | None = None) -> int:
-    """Sessions for ``sessions="auto"`` on ``provider`` with ``cores`` usable cores.
-
-    GPU providers (CUDA, TensorRT): one (one per device; a predictor uses one
-    device). OpenVINO: one (it runs its own parallel streams). CPU: one per
-    :data:`CORES_PER_SESSION` cores up to :data:`MAX_AUTO_SESSIONS` (memory), and at
-    least two where there are two cores: the
-    small U-Net scales by batches run side by side, not by intra-op threads (2 cores:
-    two one-thread sessions ran the full scene in 53.5-56.8 s against 70.0-72.4 s for
-    one two-thread session, same peak memory at 8 tiles in flight; 2026-11-28).
-    """
-    if provider != CPU:
-        return 1
-    n = usable_cores() if cores is None else cores
-    return 1 if n < 2 else min(MAX_AUTO_SESSIONS, max(2, n // CORES_PER_SESSION))
-
-
-def resolve_sessions(sessions: int | str, provider: str, cores: int | None = None) -> int:
-    """``"auto"`` or a positive count (int or digits) to a number of sessions."""
-    if isinstance(sessions, str):
-        text = sessions.strip().lower()
-        if text == "auto":
-            return auto_sessions(provider, cores)
-        if not text.isdigit():
-            raise ParameterError(f"sessions must be 'auto' or a positive integer, not {sessions!r}")
-        sessions = int(text)
-    if isinstance(sessions, bool) or not isinstance(sessions, int) or sessions < 1:
-        raise ParameterError(f"sessions must be 'auto' or a positive integer, not {sessions!r}")
-    return sessions
-
-
 def _cache_home() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "pix2lst" / "tensorrt"
@@ -313,6 +266,8 @@ def provider_options(
             if input_shape is not None:
                 key += "_" + "x".join(str(v) for v in input_shape)
             key += "_fp16" if config.trt_fp16 else "_fp32"
+            if config.device_id:
+                key += f"_gpu{config.device_id}"
             cache = (config.trt_cache_dir or _cache_home()) / key
             cache.mkdir(parents=True, exist_ok=True)
             opts = {
@@ -338,7 +293,7 @@ def provider_options(
         elif name == OPENVINO:
             opts = {"device_type": "CPU"}
             hint = (config.openvino_precision or "").lower()
-            if hint == "bf16":  # measured 2026-11-24: 1.2x fp32 OpenVINO, max error 0.03 K
+            if hint == "bf16":  # faster, a few hundredths of a kelvin off
                 opts["load_config"] = json.dumps({"CPU": {"INFERENCE_PRECISION_HINT": "bf16"}})
             elif hint:
                 opts["precision"] = hint.upper()
@@ -365,7 +320,10 @@ def create_session(
     so.graph_optimization_level = _OPT_LEVELS[config.graph_optimization]
     if config.intra_op_threads:
         so.intra_op_num_threads = config.intra_op_threads
-    so.log_severity_level = 3
+    so.log_severity_level = 3  # ORT prints; the fallbacks that matter are logged below
+    gpu = any(p in GPU_PROVIDERS for p in providers)
+    if gpu:
+        so.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
     so.add_session_config_entry("session.intra_op.allow_spinning", "1" if config.spinning else "0")
     so.enable_mem_pattern = config.memory_pattern
     pairs = provider_options(providers, config, **option_keys)
@@ -388,4 +346,29 @@ def create_session(
         )
     else:
         log.info("ONNX Runtime runs on %s%s", used[0], f" ({reason})" if reason else "")
+    if gpu and used[0] in GPU_PROVIDERS:
+        on_cpu = cpu_placed_nodes(session)
+        if on_cpu:
+            log.warning(
+                "%d node(s) of the model run on the CPU inside the %s session (%s): each "
+                "costs a copy between host and device; export the model with operators "
+                "the provider supports",
+                len(on_cpu),
+                used[0],
+                ", ".join(sorted(set(on_cpu))[:8]),
+            )
     return session
+
+
+def cpu_placed_nodes(session: ort.InferenceSession) -> list[str]:
+    """The operator types of the nodes ``session`` placed on ORT's CPU provider (empty
+    where the session did not record its placement, which :func:`create_session` asks
+    for on GPU sessions, or where this onnxruntime cannot tell)."""
+    info = getattr(session, "get_provider_graph_assignment_info", None)
+    if info is None:  # pragma: no cover - onnxruntime before the placement API
+        return []
+    try:
+        subgraphs = info()
+    except Exception:  # not recorded for this session
+        return []
+    return [node.op_type for sub in subgraphs if sub.ep_name == CPU for node in sub.get_nodes()]

@@ -44,7 +44,6 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from pix2lst.errors import ParameterError
-from pix2lst.runtime.buffers import aligned_zeros
 from pix2lst.runtime.model import BatchRunner
 from pix2lst.runtime.session import CPU, CUDA, GPU_PROVIDERS, SessionConfig, create_session
 from pix2lst.runtime.tiling import TILINGS, resolve_tiling
@@ -128,7 +127,7 @@ class StripRunner:
     def new_strip(self, width: int, *, dn: bool = False) -> npt.NDArray[Any]:
         """A host strip buffer ``(bands, tile, width)``, to be filled and reused: float32
         model input, or with ``dn`` uint16 DN."""
-        return aligned_zeros((self.bands, self.tile_size, width), np.uint16 if dn else np.float32)
+        return np.zeros((self.bands, self.tile_size, width), np.uint16 if dn else np.float32)
 
     def set_lut(self, lut: F32) -> None:
         """The model input of every DN, ``(bands, entries)`` float32 (0 for nodata), for

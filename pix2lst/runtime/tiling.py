@@ -124,20 +124,12 @@ class TileGrid:
 TILINGS = ("auto", "host", "device")
 """Where tiles are cut (:mod:`pix2lst.runtime.strips`): ``host`` (filler threads copy
 float32 tiles, ORT uploads them), ``device`` (a strip is uploaded once and cut where the
-model runs), ``auto`` (device on CUDA, host elsewhere)."""
+model runs; only when asked), ``auto`` (host: no GPU has measured device tiling yet)."""
 
 
 def resolve_tiling(tiling: str, provider: str | None = None) -> str:
-    """``"host"`` or ``"device"`` for ``tiling`` on ``provider`` (``None``: only validate).
-
-    ``"auto"`` is ``"device"`` on CUDA, where uploading overlapping tiles costs more
-    than cutting them (ORT-CUDA ran 2,189 tiles/s from host arrays, 12,554 from device
-    buffers, issue 11), and ``"host"`` elsewhere: on the CPU the host path is cheaper
-    (no graph between the copies), and TensorRT keeps one engine for the tile batch.
-    """
+    """``"host"`` or ``"device"`` for ``tiling`` (``"auto"`` is ``"host"`` on every
+    provider: device tiling is an expert's choice until a GPU has measured it)."""
     if tiling not in TILINGS:
         raise ParameterError(f"tiling must be one of {', '.join(TILINGS)}, not {tiling!r}")
-    if tiling != "auto" or provider is None:
-        return tiling
-    # session.CUDA's name: this module (and the CLI options) do not import onnxruntime
-    return "device" if provider == "CUDAExecutionProvider" else "host"
+    return "host" if tiling == "auto" else tiling

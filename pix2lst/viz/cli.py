@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from pix2lst._cli_options import output_option, overwrite_option
-from pix2lst.batch.cli import LST_INPUT
+from pix2lst._cli_options import LST_INPUT, echo_result, output_option, overwrite_option
 
 __all__ = ["compare", "quicklook", "view"]
 
@@ -36,7 +35,8 @@ _cmap = click.option(
     default=None,
     metavar="NAME",
     help="Colour map of the LST panes: any matplotlib name, e.g. viridis, inferno, "
-    "RdYlGn_r (the arcgis.learn notebook's) [default: RdYlBu_r, colour-blind safe].",
+    "RdYlGn_r (the arcgis.learn notebook's) [default: RdYlBu_r, colour-blind safe, the "
+    "colour map of the QGIS style beside each LST GeoTIFF].",
 )
 _overwrite = overwrite_option()
 _resample = click.option(
@@ -91,7 +91,7 @@ def quicklook(
         rgb_quicklook(src, output, clip=clip, overwrite=overwrite)
     else:
         _quicklook(src, output, cmap=cmap, clip=clip, overwrite=overwrite, mask=mask)
-    click.echo(str(output))
+    echo_result(str(output))
 
 
 @click.command()
@@ -122,7 +122,7 @@ def compare(
         a, b, output, rgb=rgb, resample=resample, cmap=cmap, clip=clip, overwrite=overwrite,
         mask=mask,
     )  # fmt: skip
-    click.echo(str(output))
+    echo_result(str(output))
 
 
 @click.command()
@@ -181,4 +181,4 @@ def view(
         difference=difference,
         mask=mask,
     )
-    click.echo(str(output))
+    echo_result(str(output))

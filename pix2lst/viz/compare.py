@@ -105,7 +105,7 @@ def compare(
     }
     im = draw_lst(fig, axes[0, 0], layer_a, title=label_a, **kw)
     draw_lst(fig, axes[0, 1], layer_b, title=label_b, **kw)
-    add_celsius_colorbar(fig, im, ax=list(axes[0]), shrink=0.85)
+    add_celsius_colorbar(fig, im, ax=list(axes[0]), shrink=0.85, values=both)
 
     ax = axes[1, 0]
     dim = draw_map(

@@ -27,13 +27,14 @@ from xml.sax.saxutils import escape
 import numpy as np
 from matplotlib import patheffects
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+from matplotlib.ticker import FixedLocator, Formatter, MaxNLocator
 
 from pix2lst.errors import ParameterError
 from pix2lst.geo.atomic import atomic_output
 from pix2lst.viz.raster import Grid
 
 __all__ = [
+    "StepFormatter",
     "draw_map",
     "georeferenced",
     "image_extent",
@@ -41,6 +42,8 @@ __all__ = [
     "nice_length",
     "north_bearing",
     "png_transform",
+    "tick_decimals",
+    "world_file_paths",
     "write_world_file",
 ]
 
@@ -120,9 +123,50 @@ def north_bearing(grid: Grid) -> float:
     return math.degrees(math.atan2(-(x1 - x0), y1 - y0))
 
 
-def _lonlat_label(value: float, positive: str, negative: str) -> str:
-    hemi = positive if value >= 0 else negative
-    return f"{abs(value):.{2 if abs(value - round(value, 1)) > 1e-9 else 1}f}°{hemi}"
+def tick_decimals(values: Any, max_decimals: int = 8) -> int:
+    """The fewest decimals that write every tick value exactly (``20.825`` needs 3).
+
+    A tick step of 0.025 needs three decimals, one of 0.5 needs one: the label must
+    name the tick's own value, not a rounded neighbour (cartopy's formatters follow
+    the step in the same way).
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    for d in range(max_decimals + 1):
+        if np.all(np.abs(arr - np.round(arr, d)) <= 1e-9 * np.maximum(1.0, np.abs(arr))):
+            return d
+    return max_decimals
+
+
+class StepFormatter(Formatter):
+    """Tick labels that name their tick's value exactly.
+
+    Latitude/longitude (``hemispheres`` ``("N", "S")`` or ``("E", "W")``: the absolute
+    value, a degree sign and the hemisphere) take as many decimals as the tick step
+    needs, all alike (:func:`tick_decimals`), as cartopy's formatters do. Plain values
+    (``scale`` multiplies first, metres to kilometres; ``suffix`` follows) take the
+    fewest decimals each tick needs (``400``, ``400.5``).
+    """
+
+    def __init__(
+        self, scale: float = 1.0, hemispheres: tuple[str, str] | None = None, suffix: str = ""
+    ) -> None:
+        self.scale, self.hemispheres, self.suffix = scale, hemispheres, suffix
+        self.decimals = 0
+
+    def set_locs(self, locs: Any) -> None:
+        super().set_locs(locs)
+        self.decimals = tick_decimals(np.asarray(locs, dtype=np.float64) * self.scale)
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        v = x * self.scale
+        if self.hemispheres is None:
+            text = f"{v:.{tick_decimals([v])}f}"
+            return ("0" if float(text) == 0 else text) + self.suffix
+        positive, negative = self.hemispheres
+        text = f"{abs(v):.{self.decimals}f}"
+        hemi = "" if float(text) == 0 else (positive if v > 0 else negative)
+        return f"{text}°{hemi}"
 
 
 def _edge_axis(ax: Any, grid: Grid, which: str, fontsize: float) -> None:
@@ -151,11 +195,11 @@ def _edge_axis(ax: Any, grid: Grid, which: str, fontsize: float) -> None:
     if which == "top":
         sec = ax.secondary_xaxis("top", functions=(forward, inverse))
         sec.xaxis.set_major_locator(ticks)
-        sec.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _lonlat_label(v, "E", "W")))
+        sec.xaxis.set_major_formatter(StepFormatter(hemispheres=("E", "W")))
     else:
         sec = ax.secondary_yaxis("right", functions=(forward, inverse))
         sec.yaxis.set_major_locator(ticks)
-        sec.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _lonlat_label(v, "N", "S")))
+        sec.yaxis.set_major_formatter(StepFormatter(hemispheres=("N", "S")))
     sec.tick_params(labelsize=fontsize, colors="#333")
 
 
@@ -221,16 +265,16 @@ def draw_map(
         ax.set_yticks([])
         return im
     per_unit = metres_per_unit(grid)
-    if grid.crs is not None and grid.crs.is_geographic:
-        fmt = FuncFormatter(lambda v, _: f"{v:g}°")
+    geographic = grid.crs is not None and grid.crs.is_geographic
+    if geographic:
         xlabel, ylabel = "longitude", "latitude"
     else:
-        km = per_unit / 1000.0
-        fmt = FuncFormatter(lambda v, _: f"{v * km:g}")
         xlabel, ylabel = "easting (km)", "northing (km)"
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(MaxNLocator(5))
-        axis.set_major_formatter(fmt)
+        axis.set_major_formatter(
+            StepFormatter(suffix="°") if geographic else StepFormatter(scale=per_unit / 1000.0)
+        )
     ax.set_xlabel(xlabel, fontsize=fontsize)
     ax.set_ylabel(ylabel, fontsize=fontsize)
     ax.text(
@@ -271,24 +315,32 @@ def png_transform(fig: Figure, ax: Any, dpi: float) -> tuple[float, ...]:
     return float(a), float(b), float(o[0]), float(d), float(e), float(o[1])
 
 
+def world_file_paths(png: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """The world file (``.pgw``) and ``.png.aux.xml`` (CRS) that go beside ``png``."""
+    png = Path(png)
+    return png.with_suffix(".pgw"), png.with_name(png.name + ".aux.xml")
+
+
 def write_world_file(
-    png: str | os.PathLike[str], transform: tuple[float, ...], crs: Any
+    png: str | os.PathLike[str],
+    transform: tuple[float, ...],
+    crs: Any,
+    *,
+    overwrite: bool = False,
 ) -> tuple[Path, Path]:
     """Write ``png``'s world file (``.pgw``) and ``.png.aux.xml`` (CRS); return both paths.
 
     ``transform`` is ``(a, b, c, d, e, f)`` of the pixel corners (rasterio's
     order); the world file holds a, d, b, e and the centre of the top-left pixel.
-    Both are replaced with the PNG they describe.
+    An existing one is replaced only with ``overwrite`` (as the PNG it describes).
     """
     a, b, c, d, e, f = transform
-    png = Path(png)
-    world = png.with_suffix(".pgw")
+    world, aux = world_file_paths(png)
     lines = [a, d, b, e, c + a / 2 + b / 2, f + d / 2 + e / 2]
-    with atomic_output(world, overwrite=True, suffix=".pgw") as tmp:
+    with atomic_output(world, overwrite=overwrite, suffix=".pgw") as tmp:
         tmp.write_text("".join(f"{v:.10f}\n" for v in lines), encoding="ascii")
-    aux = png.with_name(png.name + ".aux.xml")
     wkt = escape(crs.to_wkt()) if crs is not None else ""
-    with atomic_output(aux, overwrite=True, suffix=".xml") as tmp:
+    with atomic_output(aux, overwrite=overwrite, suffix=".xml") as tmp:
         tmp.write_text(
             f'<PAMDataset>\n  <SRS dataAxisToSRSAxisMapping="1,2">{wkt}</SRS>\n</PAMDataset>\n',
             encoding="utf-8",

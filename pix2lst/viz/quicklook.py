@@ -20,7 +20,13 @@ from matplotlib.figure import Figure
 
 from pix2lst.geo.atomic import check_output
 from pix2lst.viz import style
-from pix2lst.viz.mapaxes import draw_map, georeferenced, png_transform, write_world_file
+from pix2lst.viz.mapaxes import (
+    draw_map,
+    georeferenced,
+    png_transform,
+    world_file_paths,
+    write_world_file,
+)
 from pix2lst.viz.raster import (
     DEFAULT_MAX_PIXELS,
     Grid,
@@ -96,9 +102,10 @@ def quicklook(
 ) -> Path:
     """Write a colour-mapped PNG of the LST GeoTIFF ``src`` to ``out``; return ``out``.
 
-    ``cmap`` is any matplotlib colour map name (default ``RdYlBu_r``, colour-blind safe), ``clip``
-    the percent-clip stretch, ``max_pixels`` the cap on pixels read (the raster
-    is decimated above it), ``title`` overrides the one made from the tags.
+    ``cmap`` is any matplotlib colour map name (default
+    :data:`~pix2lst.viz.style.LST_CMAP_NAME`, the QGIS style's), ``clip`` the
+    percent-clip stretch, ``max_pixels`` the cap on pixels read (the raster is
+    decimated above it), ``title`` overrides the one made from the tags.
     ``mask`` is a raster on the same grid whose nodata pixels are hidden here
     too (e.g. the cloud-masked physics LST); ``note`` is printed under the map.
     A world file (``.pgw``) and ``.png.aux.xml`` (CRS) are written beside the PNG.
@@ -106,6 +113,7 @@ def quicklook(
     check_output(out, overwrite=overwrite, inputs=[src])
     lst_cmap(cmap)  # fail on a bad name before reading
     layer = read_lst(src, max_pixels=max_pixels)
+    _check_sidecars(out, layer.grid, overwrite=overwrite, src=src)
     if mask is not None:
         check_same_grid(layer.source_grid, read_grid(mask), (str(src), str(mask)))
         layer = mask_layer(layer, np.isnan(read_lst(mask, max_pixels=max_pixels).values))
@@ -115,11 +123,21 @@ def quicklook(
     return _save_map(fig, out, layer.grid, overwrite=overwrite)
 
 
+def _check_sidecars(
+    out: str | os.PathLike[str], grid: Grid, *, overwrite: bool, src: str | os.PathLike[str]
+) -> None:
+    """Refuse, before the PNG is written, to replace its world file or .aux.xml unasked."""
+    if georeferenced(grid):
+        for side in world_file_paths(out):
+            check_output(side, overwrite=overwrite, inputs=[src])
+
+
 def _save_map(fig: Figure, out: str | os.PathLike[str], grid: Grid, *, overwrite: bool) -> Path:
     """Save ``fig`` and, when its map is georeferenced, a world file and CRS beside it."""
     path = save_figure(fig, out, overwrite=overwrite)
     if georeferenced(grid):
-        write_world_file(path, png_transform(fig, fig.axes[0], _DPI), grid.crs)
+        transform = png_transform(fig, fig.axes[0], _DPI)
+        write_world_file(path, transform, grid.crs, overwrite=overwrite)
     return path
 
 
@@ -156,6 +174,7 @@ def rgb_quicklook(
     """
     check_output(out, overwrite=overwrite, inputs=[src])
     layer = read_rgb(src, max_pixels=max_pixels, low=clip[0], high=clip[1])
+    _check_sidecars(out, layer.grid, overwrite=overwrite, src=src)
     h, w = layer.image.shape[:2]
     fig = new_figure(_FIG_WIDTH * 0.85, _FIG_WIDTH * 0.85 * h / w + 1.0, dpi=_DPI)
     ax = fig.add_subplot()

@@ -30,6 +30,7 @@ from pix2lst.errors import (
     SceneError,
 )
 from pix2lst.geo.grid import Grid, check_grid, decimated_shape, grid_of, read_grid
+from pix2lst.geo.plausible import LST_RANGE_K
 from pix2lst.geo.units import KELVIN_OFFSET, parse_temperature_units
 
 __all__ = [
@@ -194,6 +195,23 @@ def _units(src: rasterio.DatasetReader, tags: dict[str, str], values: np.ndarray
     return "K"
 
 
+def _hide_implausible(path: Path, values: np.ndarray) -> None:
+    """NaN (drawn as nodata) where ``values`` (kelvin) cannot be a land surface temperature,
+    said in one warning: a corrupt float raster holds values such as +-3e38."""
+    low, high = LST_RANGE_K
+    with np.errstate(invalid="ignore"):
+        bad = (values < low) | (values > high)
+    n = int(bad.sum())
+    if n:
+        worst = values[bad][np.argmax(np.abs(values[bad]))]
+        logger.warning(
+            "%s: %d of %d displayed pixels lie outside %g-%g K (e.g. %.6g K), not a land surface "
+            "temperature (a damaged or mislabelled raster?); they are drawn as nodata",
+            path, n, int(np.isfinite(values).sum()), low, high, worst,
+        )  # fmt: skip
+        values[bad] = np.nan
+
+
 def read_display(
     src: rasterio.DatasetReader,
     band: int,
@@ -230,8 +248,9 @@ def read_lst(
     """Read band ``band`` of an LST GeoTIFF for display, decimated to ``max_pixels``.
 
     Values come back in kelvin (a file tagged ``units=C``/``celsius`` is converted),
-    float32, NaN where the file has nodata or non-finite values; band scale/offset
-    tags are applied. With ``onto`` (a full-resolution grid) the raster is first
+    float32, NaN where the file has nodata or non-finite values, and where a value
+    lies outside :data:`~pix2lst.geo.plausible.LST_RANGE_K` (one warning says how
+    many); band scale/offset tags are applied. With ``onto`` (a full-resolution grid) the raster is first
     warped onto that grid (bilinear), as ``compare --resample`` does.
     Raises :class:`EmptySceneError` when no pixel is valid, :class:`ImplausibleDataError`
     when ``band`` is not given and the raster has several bands (a composite is not an
@@ -249,7 +268,8 @@ def read_lst(
                 )
             band = 1
         if not 1 <= band <= src.count:
-            raise SceneError(f"{p} has {src.count} band(s); band {band} does not exist")
+            have = f"{src.count} band" + ("s" if src.count != 1 else "")
+            raise SceneError(f"{p} has {have}; band {band} does not exist")
         try:
             return _read_layer(p, src, band, max_pixels, onto)
         except (rasterio.errors.RasterioIOError, CPLE_BaseError) as exc:
@@ -275,6 +295,7 @@ def _read_layer(
     values[~np.isfinite(values)] = np.nan
     if units == "C":
         values = values + KELVIN_OFFSET
+    _hide_implausible(p, values)
     if np.isnan(values).all():
         raise EmptySceneError(f"{p}: every pixel is nodata; nothing to display")
     return LstLayer(p, values.astype(np.float32), display, source_grid, tags, units)

@@ -33,10 +33,15 @@ from pix2lst.viz.style import true_colour
 if TYPE_CHECKING:
     from pix2lst.lst_physics import Scene
 
-__all__ = ["RGB_BANDS", "RgbLayer", "read_rgb", "rgb_grid"]
+__all__ = ["CLOUD_REFLECTANCE", "RGB_BANDS", "RgbLayer", "read_rgb", "rgb_grid"]
 
 #: Landsat-8/9 OLI bands shown as red, green, blue.
 RGB_BANDS = ("B4", "B3", "B2")
+#: TOA reflectance above which a pixel bright in all of red, green and blue is taken for
+#: cloud (or snow) and left out of the stretch: clear land and water stay below it.
+CLOUD_REFLECTANCE = 0.2
+#: A stack whose 99th percentile exceeds this is not reflectance (DN): no brightness rule.
+REFLECTANCE_MAX = 2.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,19 @@ def _band_sources(path: Path) -> tuple[list[tuple[Path, int]], Scene | None, str
     return [(path, i) for i in indexes], None, path.name
 
 
+def _bright_white(stack: np.ndarray) -> np.ndarray:
+    """Pixels bright in red, green and blue alike (cloud, haze; snow), on reflectances.
+
+    A stack that is not TOA reflectance (raw DN) gives no such pixels: there the
+    scale of "bright" is unknown.
+    """
+    finite = stack[np.isfinite(stack)]
+    if not finite.size or float(np.percentile(finite, 99)) > REFLECTANCE_MAX:
+        return np.zeros(stack.shape[1:], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return np.all(stack > CLOUD_REFLECTANCE, axis=0)
+
+
 def rgb_grid(src: str | os.PathLike[str]) -> Grid:
     """The full-resolution grid of the true-colour source (its B4)."""
     sources, _, _ = _band_sources(Path(src))
@@ -88,8 +106,10 @@ def read_rgb(
 ) -> RgbLayer:
     """Read a true-colour image of a scene folder or composite, percent-stretched per band.
 
-    With ``onto`` the bands are warped onto that full-resolution grid first
-    (bilinear). Nodata in any band is transparent.
+    The stretch is taken over clear pixels, those not bright in red, green and blue
+    alike (:data:`CLOUD_REFLECTANCE`), so that clouds saturate to white and the land
+    keeps its contrast; a scene folder and its composite give the same picture. With ``onto`` the bands are warped onto that full-resolution grid
+    first (bilinear). Nodata in any band is transparent.
     """
     path = Path(src)
     sources, scene, name = _band_sources(path)
@@ -113,7 +133,7 @@ def read_rgb(
         if np.issubdtype(bands[0].dtype, np.integer) and not np.ma.is_masked(bands[0]):
             stack[:, np.any(stack == 0, axis=0)] = np.nan  # Landsat DN 0 is fill
     stack = np.where(np.isfinite(stack), stack, np.nan)
-    image = true_colour(stack, low, high)
+    image = true_colour(stack, low, high, clear=~_bright_white(stack))
     date = None
     if scene is not None:
         date = scene.mtl.date.isoformat()

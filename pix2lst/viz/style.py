@@ -30,15 +30,18 @@ from pix2lst.errors import (
     UnknownColormapError,
 )
 from pix2lst.geo.atomic import atomic_output
+from pix2lst.geo.qml import LST_COLORMAP
 from pix2lst.geo.units import KELVIN_OFFSET
 
 __all__ = [
     "DIFF_CMAP_NAME",
     "KELVIN_OFFSET",
     "LST_CMAP_NAME",
+    "MIN_CLEAR_FRACTION",
     "UnknownColormapError",
     "add_celsius_colorbar",
     "celsius_to_kelvin",
+    "colorbar_extend",
     "kelvin_to_celsius",
     "lst_cmap",
     "new_figure",
@@ -49,8 +52,10 @@ __all__ = [
     "wrap_text",
 ]
 
-#: Default LST colour map: diverging blue (cool) - yellow - red (hot), colour-blind safe.
-LST_CMAP_NAME = "RdYlBu_r"
+#: Default LST colour map: the one of the QGIS style beside every LST GeoTIFF
+#: (diverging blue (cool) - yellow - red (hot), colour-blind safe), so that a figure and
+#: the raster in QGIS look alike.
+LST_CMAP_NAME = LST_COLORMAP
 #: Default colour map for differences (B - A), centred on zero: blue cooler, red warmer.
 DIFF_CMAP_NAME = "RdBu_r"
 #: 0 degrees Celsius in kelvin.
@@ -109,11 +114,21 @@ def symmetric_limits(values: np.ndarray, percentile: float = 98.0) -> tuple[floa
     return -m, m
 
 
-def true_colour(rgb: np.ndarray, low: float = 2.0, high: float = 98.0) -> np.ndarray:
+#: Fewest clear pixels, as a fraction of the valid ones, that a true-colour stretch is
+#: computed on; below it (a scene all cloud) the stretch uses every valid pixel.
+MIN_CLEAR_FRACTION = 0.01
+
+
+def true_colour(
+    rgb: np.ndarray, low: float = 2.0, high: float = 98.0, clear: np.ndarray | None = None
+) -> np.ndarray:
     """An RGBA image (h, w, 4) in [0, 1] from a (3, h, w) float stack (R, G, B = B4, B3, B2).
 
     Each band is stretched on its own ``low``-``high`` percent clip and clipped to
-    [0, 1]; alpha is 0 where any band is NaN and 1 elsewhere.
+    [0, 1]; alpha is 0 where any band is NaN and 1 elsewhere. ``clear`` (boolean,
+    (h, w)) names the pixels the percentiles are taken over, e.g. those without
+    cloud: bright clouds then saturate to white instead of setting the top of the
+    stretch and darkening the land (a stretch driven by clouds turns it black).
     """
     arr = np.asarray(rgb, dtype=np.float64)
     if arr.ndim != 3 or arr.shape[0] != 3:
@@ -123,9 +138,15 @@ def true_colour(rgb: np.ndarray, low: float = 2.0, high: float = 98.0) -> np.nda
     valid = np.all(np.isfinite(arr), axis=0)
     if not valid.any():
         raise EmptySceneError("every pixel of the true-colour bands is nodata; nothing to show")
+    stretch_on = valid
+    if clear is not None:
+        if clear.shape != valid.shape:
+            raise ParameterError(f"clear is {clear.shape}, the bands are {valid.shape}")
+        if (valid & clear).sum() >= MIN_CLEAR_FRACTION * valid.sum():
+            stretch_on = valid & clear
     out = np.zeros((*arr.shape[1:], 4), dtype=np.float64)
     for i in range(3):
-        lo, hi = percent_clip(arr[i][valid], low, high)
+        lo, hi = percent_clip(arr[i][stretch_on], low, high)
         band = (arr[i] - lo) / (hi - lo)
         out[..., i] = np.where(valid, np.clip(band, 0.0, 1.0), 0.0)
     out[..., 3] = valid.astype(np.float64)
@@ -147,19 +168,38 @@ def new_figure(width: float = 6.0, height: float = 5.0, dpi: int = 100) -> Figur
     return Figure(figsize=(width, height), dpi=dpi, layout="constrained")
 
 
+def colorbar_extend(values: Any, vmin: float, vmax: float) -> str:
+    """``"neither"``, ``"min"``, ``"max"`` or ``"both"``: which ends of a ``vmin``-``vmax``
+    colour scale clip some of the finite ``values`` (a colour bar draws those ends as arrows)."""
+    arr = np.asarray(np.ma.filled(values, np.nan) if np.ma.isMaskedArray(values) else values,
+                     dtype=np.float64)  # fmt: skip
+    finite = arr[np.isfinite(arr)]
+    below = bool(finite.size and finite.min() < vmin)
+    above = bool(finite.size and finite.max() > vmax)
+    return {(False, False): "neither", (True, False): "min", (False, True): "max"}.get(
+        (below, above), "both"
+    )
+
+
 def add_celsius_colorbar(
     fig: Figure,
     mappable: Any,
     ax: Any = None,
     label: str = "LST (°C)",
     kelvin: bool = True,
+    values: Any = None,
     **kwargs: Any,
 ) -> Any:
     """Add a colour bar for ``mappable`` labelled in degrees Celsius; return it.
 
     When ``kelvin`` is true the mappable's data are in K and the tick labels are
     converted to °C (the image itself is left in K, so its readout stays exact).
+    An end of the scale that clips data (of ``values``, default the mappable's own)
+    is drawn as an arrow, unless ``extend`` is given.
     """
+    if "extend" not in kwargs and mappable.norm.vmin is not None and mappable.norm.vmax is not None:
+        data = mappable.get_array() if values is None else values
+        kwargs["extend"] = colorbar_extend(data, mappable.norm.vmin, mappable.norm.vmax)
     cbar = fig.colorbar(mappable, ax=ax, label=label, **kwargs)
     if kelvin:
         vmin, vmax = mappable.norm.vmin, mappable.norm.vmax

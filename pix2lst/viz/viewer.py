@@ -49,6 +49,7 @@ from pix2lst.viz.raster import Grid, LstLayer, check_same_grid, mask_layer, read
 from pix2lst.viz.rgb import read_rgb, rgb_grid
 from pix2lst.viz.style import (
     DIFF_CMAP_NAME,
+    colorbar_extend,
     kelvin_to_celsius,
     lst_cmap,
     percent_clip,
@@ -141,8 +142,15 @@ def decode_values(encoded: dict[str, Any], height: int, width: int) -> np.ndarra
 
 
 def _colorbar(
-    cmap: str | None, vmin: float, vmax: float, *, label: str = "LST (°C)", celsius: bool = True
+    cmap: str | None,
+    vmin: float,
+    vmax: float,
+    values: np.ndarray,
+    *,
+    label: str = "LST (°C)",
+    celsius: bool = True,
 ) -> dict[str, Any]:
+    """The page's colour bar: gradient stops, ticks, and arrows at the ends that clip ``values``."""
     cm = lst_cmap(cmap)
     stops = [f"{to_hex(cm(f))} {100 * f:.1f}%" for f in np.linspace(0.0, 1.0, 33)]
     lo, hi = (kelvin_to_celsius(vmin), kelvin_to_celsius(vmax)) if celsius else (vmin, vmax)
@@ -151,7 +159,10 @@ def _colorbar(
         for t in MaxNLocator(7).tick_values(lo, hi)
         if lo <= t <= hi
     ]
-    return {"label": label, "stops": stops, "ticks": ticks}
+    extend = colorbar_extend(values, vmin, vmax)
+    ends = {"min": to_hex(cm(0.0)), "max": to_hex(cm(1.0))}
+    arrows = {end: colour for end, colour in ends.items() if extend in (end, "both")}
+    return {"label": label, "stops": stops, "ticks": ticks, "arrows": arrows}
 
 
 def _lonlat_nodes(grid: Grid) -> dict[str, Any] | None:
@@ -237,7 +248,7 @@ def write_viewer(
                 "lut": _lut(cmap),
             }
         )
-    colorbars = [_colorbar(cmap, vmin, vmax)]
+    colorbars = [_colorbar(cmap, vmin, vmax, np.concatenate([v.values.ravel() for v in lst]))]
     if difference and len(lst) >= 2:
         diff = lst[1].values.astype(np.float64) - lst[0].values
         dlo, dhi = symmetric_limits(diff)
@@ -253,7 +264,7 @@ def write_viewer(
             }
         )
         colorbars.append(
-            _colorbar(DIFF_CMAP_NAME, dlo, dhi, label="ΔLST, B − A (K = °C)", celsius=False)
+            _colorbar(DIFF_CMAP_NAME, dlo, dhi, diff, label="ΔLST, B − A (K = °C)", celsius=False)
         )
     if rgb is not None:
         true = read_rgb(rgb, max_pixels=max_pixels, onto=onto)
@@ -321,8 +332,9 @@ def write_viewer(
     ) as tmp:
         tmp.write_bytes(data)
     logger.info(
-        "viewer %s: %d pane(s), %dx%d px, %.1f MB",
-        out, len(entries), display.width, display.height, len(page) / 1e6,
+        "viewer %s: %d pane%s, %dx%d px, %.1f MB",
+        out, len(entries), "" if len(entries) == 1 else "s", display.width, display.height,
+        len(page) / 1e6,
     )  # fmt: skip
     return Path(out)
 

@@ -17,8 +17,8 @@ def _invoke(*args: str):
 
 
 def test_batch_physics_and_a_failure_exit_code(tmp_path, dask_client):
-    good = make_scene(tmp_path / "a", "LC08_CLI_A")
-    bad = make_scene(tmp_path / "b", "LC08_CLI_B")
+    good = make_scene(tmp_path / "a", "LC08_CLI_A", date="2015-08-04")
+    bad = make_scene(tmp_path / "b", "LC08_CLI_B", date="2015-08-20")
     (bad.parent / "LC08_CLI_B_B10.TIF").unlink()
     out = tmp_path / "out"
     address = dask_client.scheduler.address
@@ -42,14 +42,14 @@ def test_batch_predict(tmp_path, dask_client):
     assert (tmp_path / "out" / "LC08_CLI_P.tif").is_file()
 
 
-def test_batch_predict_tile_size_and_tiling(tmp_path, dask_client):
+def test_batch_predict_tile_size(tmp_path, dask_client):
     import rasterio
 
     scene = make_scene(tmp_path / "a", "LC08_CLI_T")
     spatial = make_model(tmp_path / "s.onnx", "conv", tile=32, depth=3, spatial=True, **LST_LIKE)
     result = _invoke("batch", "predict", str(scene), "-o", str(tmp_path / "out"), "--model",
                      str(spatial), "--providers", "cpu", "--tile-size", "64", "--batch-size", "2",
-                     "--tiling", "device", "--scheduler", dask_client.scheduler.address)  # fmt: skip
+                     "--scheduler", dask_client.scheduler.address)  # fmt: skip
     assert result.exit_code == 0, result.output
     with rasterio.open(tmp_path / "out" / "LC08_CLI_T.tif") as ds:
         assert ds.tags()["TILE_SIZE"] == "64"

@@ -9,8 +9,14 @@ from click.testing import CliRunner
 
 pytest.importorskip("xarray", reason="the batch extra is not installed")
 
-from pix2lst.batch.cube import cube_layers, open_cube, write_cube
-from pix2lst.errors import GridMismatchError, ParameterError
+from pix2lst.batch.cube import cube_layers, is_cube, open_cube, write_cube
+from pix2lst.errors import (
+    GridMismatchError,
+    OutputExistsError,
+    OutputNotWritableError,
+    OutputWriteError,
+    ParameterError,
+)
 from pix2lst.lst_physics.lst import write_lst
 from tests.conftest import lst_values, make_scene
 from tests.conftest import write_lst as write_lst_tif
@@ -111,3 +117,111 @@ def test_cli_cube(tmp_path, outputs):
         main, ["cube", str(tmp_path / "none*.tif"), "-o", str(tmp_path / "d.zarr")]
     )
     assert result.exit_code != 0 and "matched no file" in result.output
+
+
+def _files(folder):
+    return sorted((p.relative_to(folder), p.read_bytes()) for p in folder.rglob("*") if p.is_file())
+
+
+def test_overwrite_never_deletes_a_folder_that_is_not_a_cube(tmp_path, outputs):
+    # an input scene's folder, a folder of results, the folder holding the cube's own inputs
+    scene_folder = outputs[0].parent / "s0"
+    keep = tmp_path / "results"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    for target, said in [
+        (scene_folder, "is a folder that is not a pix2lst cube"),
+        (keep, "is a folder that is not a pix2lst cube"),
+        (tmp_path, "holds the input"),
+        (outputs[1], "is the input"),
+    ]:
+        before = _files(target) if target.is_dir() else target.read_bytes()
+        with pytest.raises((OutputNotWritableError, OutputExistsError), match=said) as err:
+            write_cube(outputs, target, overwrite=True)
+        assert "\n" not in str(err.value)
+        assert (_files(target) if target.is_dir() else target.read_bytes()) == before
+
+
+def test_a_zarr_store_of_someone_else_is_not_replaced(tmp_path, outputs):
+    import xarray as xr
+
+    other = tmp_path / "other.zarr"
+    xr.Dataset({"v": ("x", np.arange(3.0))}).to_zarr(other, zarr_format=2)
+    before = _files(other)
+    with pytest.raises(OutputNotWritableError, match="not a pix2lst cube"):
+        write_cube(outputs, other, overwrite=True)
+    assert _files(other) == before
+    write_cube(outputs, tmp_path / "c.zarr")
+    assert is_cube(tmp_path / "c.zarr") and not is_cube(other) and not is_cube(outputs[0])
+
+
+def test_a_cube_replaces_a_cube_atomically_and_leaves_nothing_beside(tmp_path, outputs):
+    cube = tmp_path / "c.zarr"
+    write_cube(outputs[:2], cube)
+    stale = tmp_path / ".c.zarr.999999-0123abcd.partial"  # a killed writer's (no such pid)
+    (stale / "lst").mkdir(parents=True)
+    ds = write_cube(outputs, cube, overwrite=True)
+    assert ds.sizes["time"] == 3 and not stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.fixture
+def disk_200k(tmp_path):
+    """A 200 KiB tmpfs (root only): a one-time cube fits (about 140 KiB in pages), a
+    three-time one beside it does not."""
+    import os
+    import shutil
+    import subprocess
+
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()})")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_cube_onto_a_full_disk_is_one_line_and_keeps_the_old_cube(disk_200k, outputs):
+    small_disk = disk_200k
+    cube = small_disk / "c.zarr"
+    write_cube(outputs[:1], cube)
+    before = _files(cube)
+    with pytest.raises(OutputWriteError, match=r"writing .*c\.zarr failed .*free space") as err:
+        write_cube(outputs, cube, overwrite=True)
+    assert "\n" not in str(err.value)
+    assert _files(cube) == before and [p.name for p in small_disk.iterdir()] == ["c.zarr"]
+
+
+def test_cli_cube_refuses_to_replace_a_folder_in_one_line(tmp_path, outputs):
+    from pix2lst.cli import main
+
+    result = CliRunner().invoke(
+        main, ["cube", str(tmp_path / "lst*.tif"), "-o", str(tmp_path), "--overwrite"]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "holds the input" in result.output
+    assert all(p.is_file() for p in outputs)
+
+
+def test_scenes_of_two_path_rows_are_refused_even_on_one_grid(tmp_path):
+    from pix2lst.batch.cube import path_row
+
+    assert path_row("LC08_L2SP_008059_20191201_20200825_02_T1") == "008/059"
+    assert path_row("LC80200392015216LGN00") == "020/039" and path_row("lst") is None
+    a = write_lst_tif(tmp_path / "a.tif", lst_values(), date="2015-01-01")
+    b = write_lst_tif(tmp_path / "b.tif", lst_values(), date="2015-02-01")
+    for path, sid in [(a, "LC08_L1TP_020039_20150101_20200910_02_T1"),
+                      (b, "LC08_L1TP_020040_20150201_20200910_02_T1")]:  # fmt: skip
+        with rasterio.open(path, "r+") as ds:
+            ds.update_tags(SCENE_ID=sid)
+    with pytest.raises(
+        GridMismatchError, match=r"2 path/rows \(020/039: .*020/040: .*one cube per"
+    ):
+        write_cube([a, b], tmp_path / "c.zarr")
+    assert not (tmp_path / "c.zarr").exists()

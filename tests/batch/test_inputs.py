@@ -77,3 +77,24 @@ def test_urls_are_named_by_their_mtl():
     items = expand_inputs(["https://h.org/c2/LC09_L1TP_063046_20230714_20230714_02_T1_MTL.txt"])
     assert items[0].scene_id == "LC09_L1TP_063046_20230714_20230714_02_T1"
     assert items[0].source.startswith("https://")
+
+
+def test_a_folder_and_its_stac_item_are_one_scene(tmp_path):
+    from tests.conftest import shared_scene
+
+    folder = shared_scene("LC08_L2SP_008059_20191201_fullscene_450m")
+    product = "LC08_L2SP_008059_20191201_20200825_02_T1"
+    item = json.loads((folder / f"{product}_ST_stac.json").read_text())
+    item["id"] = "LC08_L2SP_008059_20191201_02_T1"  # a catalogue's id without the processing date
+    for asset in item["assets"].values():  # the item's files are the folder's
+        asset["href"] = str(folder / asset["href"].rsplit("/", 1)[-1])
+    path = tmp_path / "item.json"
+    path.write_text(json.dumps(item))
+    (from_item,) = expand_inputs([str(path)])
+    (from_folder,) = expand_inputs([str(folder)])
+    assert from_item.scene_id == from_folder.scene_id == product  # one output name
+    collection = tmp_path / "items.json"
+    collection.write_text(json.dumps({"type": "FeatureCollection", "features": [item]}))
+    for given in ([str(folder), str(path)], [str(collection), str(folder)]):
+        with pytest.raises(BatchInputError, match=f"scene {product} is given twice"):
+            expand_inputs(given)

@@ -167,37 +167,56 @@ def test_bad_arguments(tmp_path):
         run([], tmp_path, "physics", options=PredictOptions())
 
 
-def test_a_local_cluster_of_two_workers(tmp_path):
-    """No client: run() starts its own LocalCluster (2 worker processes) and stops it."""
+def test_a_local_cluster_of_two_workers(tmp_path, caplog):
+    """No client: run() starts its own LocalCluster (2 worker processes: 100 asked, capped
+    by the 2 scenes, and says so) and stops it."""
     mtls = _scenes(tmp_path, 2)
-    rows = run([str(m) for m in mtls], tmp_path / "out", "physics", workers=2)
+    with caplog.at_level("WARNING", logger="pix2lst"):
+        rows = run([str(m) for m in mtls], tmp_path / "out", "physics", workers=100)
     assert [r.status for r in rows] == ["ok", "ok"]
+    said = [r.getMessage() for r in caplog.records if "capped" in r.getMessage()]
+    assert (
+        len(said) == 1
+        and said[0].startswith("--workers 100 capped to 2 (")
+        and "2 scene(s)" in said[0]
+    )
 
 
 def test_local_workers_count_only_their_share_of_the_cores(monkeypatch):
     """Each worker process of the local cluster sizes its predictor (readers, fillers,
     GDAL threads) for its share of the cores, not for the whole machine."""
     from pix2lst._machine import usable_cores
-    from pix2lst.batch.runner import _client
+    from pix2lst.batch.runner import _client, _plan
 
     monkeypatch.setenv("PYTHON_CPU_COUNT", "8")  # a machine of 8 usable cores
-    with _client(None, None, 2, 2, 60) as (client, threads):
+    with _client(None, None, _plan(2, 2, "cpu"), 60) as (client, threads):
         seen = client.run(usable_cores)
     assert threads == 4 and sorted(seen.values()) == [4, 4]
 
 
 def test_a_killed_writers_temporaries_are_removed_and_nothing_else(tmp_path, dask_client):
-    from pix2lst.geo.atomic import temp_name
+    import subprocess
+    import sys
 
     (mtl,) = _scenes(tmp_path, 1)
     out = tmp_path / "out"
     out.mkdir()
-    left = temp_name(out / "LC08_TEST_0.tif", ".tif")  # as a SIGKILLed writer leaves it
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    left = out / f".LC08_TEST_0.tif.{dead.stdout.strip()}-0123abcd.tif"  # a SIGKILLed writer's
     left.write_bytes(b"partial")
-    mine = out / ".notes.tif.bak"  # not of our naming: never touched
-    mine.write_bytes(b"keep")
-    rows = run([str(mtl)], out, "physics", client=dask_client)
-    assert rows[0].status == "ok" and not left.exists() and mine.read_bytes() == b"keep"
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        writing = out / f".other.tif.{live.pid}-4567cdef.tif"  # a live writer's, in this folder
+        writing.write_bytes(b"being written")
+        mine = out / ".notes.tif.bak"  # not of our naming: never touched
+        mine.write_bytes(b"keep")
+        rows = run([str(mtl)], out, "physics", client=dask_client)
+        assert rows[0].status == "ok" and not left.exists() and mine.read_bytes() == b"keep"
+        assert writing.read_bytes() == b"being written"
+    finally:
+        live.kill()
+        live.wait()
 
 
 def test_predict_options_refuse_an_unknown_tiling():

@@ -50,6 +50,8 @@ def run_all(folder: Path, tmp_path: Path) -> list[tuple[int, str]]:
         (r"K1_CONSTANT_BAND_10 = .*", "K1_CONSTANT_BAND_10 = 0", "K1_CONSTANT_BAND_10 = 0.0"),
         (r"K1_CONSTANT_BAND_10 = .*", "K1_CONSTANT_BAND_10 = 1e-30", "between 100 and 5000"),
         (r"K2_CONSTANT_BAND_10 = .*", "K2_CONSTANT_BAND_10 = -1321", "between 500 and 5000"),
+        (r"K1_CONSTANT_BAND_10 = .*", "K1_CONSTANT_BAND_10 = 770.0", "they are not band 10's"),
+        (r"K2_CONSTANT_BAND_10 = .*", "K2_CONSTANT_BAND_10 = 600", "they are not band 10's"),
         (r"RADIANCE_MULT_BAND_10 = .*", "RADIANCE_MULT_BAND_10 = 0", "must be positive"),
         (r"REFLECTANCE_MULT_BAND_4 = .*", "REFLECTANCE_MULT_BAND_4 = -2e-5", "must be positive"),
         (r"SUN_ELEVATION = .*", "SUN_ELEVATION = 0", "below the horizon"),
@@ -112,3 +114,63 @@ def test_a_landsat7_folder_says_so(scene: Path, tmp_path: Path) -> None:
         find_scene(work)
     res = CliRunner().invoke(main, ["physics", str(work), "-o", str(tmp_path / "x.tif")])
     assert res.exit_code == 1 and "Landsat 7" in res.output and "B10 not found" not in res.output
+
+
+@pytest.mark.parametrize(
+    ("k1", "k2", "said"),
+    [
+        (480.8883, 1201.1442, "these are Landsat 8's band-11 constants"),
+        (799.0284, 1329.2405, "these are Landsat 9's band-10 constants"),
+    ],
+)
+def test_other_thermal_constants_under_the_band_10_keys(
+    scene: Path, tmp_path: Path, k1: float, k2: float, said: str
+) -> None:
+    text = (scene / "test_MTL.txt").read_text()
+    text = re.sub(r"K1_CONSTANT_BAND_10 = .*", f"K1_CONSTANT_BAND_10 = {k1}", text)
+    text = re.sub(r"K2_CONSTANT_BAND_10 = .*", f"K2_CONSTANT_BAND_10 = {k2}", text)
+    work = shutil.copytree(scene, tmp_path / "s")
+    (work / "test_MTL.txt").write_text(text)
+    with pytest.raises(MetadataError, match=said) as info:
+        read_mtl(work / "test_MTL.txt")
+    message = str(info.value)
+    assert "a Landsat 8 MTL" in message and "band 10 has K1 774.8853, K2 1321.0789" in message
+    res = CliRunner().invoke(main, ["physics", str(work), "-o", str(tmp_path / "lst.tif")])
+    assert res.exit_code == 1 and said in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "lst.tif").exists()
+
+
+def test_each_missions_own_band_10_constants_pass() -> None:
+    from pix2lst.geo.mtl import THERMAL_CONSTANTS
+    from tests.conftest import shared_scene
+
+    for name, craft in [
+        ("LC09_L1TP_063046_20230714_20230714_02_T1", "LANDSAT_9"),
+        ("LC08_L2SP_008059_20191201_fullscene_450m", "LANDSAT_8"),
+    ]:
+        mtl = find_scene(shared_scene(name)).mtl
+        assert mtl.spacecraft == craft
+        assert (mtl.k1["B10"], mtl.k2["B10"]) == THERMAL_CONSTANTS[craft]["B10"]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+def test_a_b10_file_that_cannot_hold_tirs_dn_is_refused(
+    scene: Path, tmp_path: Path, dtype: str
+) -> None:
+    import rasterio
+
+    work = shutil.copytree(scene, tmp_path / "s")
+    b10 = work / "test_B10.tif"
+    with rasterio.open(b10) as ds:
+        profile, data = ds.profile, ds.read(1)
+    profile.update(dtype=dtype, nodata=0)
+    scaled = (data >> 8).astype(dtype)  # what a conversion to 8 bits leaves
+    # written beside, then renamed: GDAL's create deletes an existing band's MTL with it
+    with rasterio.open(tmp_path / "b10.tif", "w", **profile) as ds:
+        ds.write(scaled, 1)
+    (tmp_path / "b10.tif").replace(b10)
+    results = run_all(work, tmp_path)
+    for code, text in results:  # physics, composite and predict all read B10 as DN
+        assert code == 1 and "Traceback" not in text, text
+        assert f"band B10 ({b10}) is {dtype}, but Landsat-8/9 Level-1 thermal DN are uint16" in text
+    assert not list(tmp_path.glob("*.tif"))

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,6 +36,15 @@ def run(*args: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return crop_scene(tmp_path_factory.mktemp("scene") / "s", 200)
+
+
+def grid_of_scene(scene: Path) -> Any:
+    import rasterio
+
+    from pix2lst.geo.grid import grid_of
+
+    with rasterio.open(next(scene.glob("*_B10.tif"))) as ds:
+        return grid_of(ds)
 
 
 def hidden(folder: Path) -> list[str]:
@@ -210,3 +220,120 @@ def test_an_empty_result_never_replaces_an_output(tmp_path: Path) -> None:
     with pytest.raises(OutputWriteError, match="empty file"), atomic_output(out, overwrite=True):
         pass  # the writer wrote nothing (as a composite on a full disk did: 0 bytes)
     assert out.read_text() == "name\n" and hidden(tmp_path) == []
+
+
+def test_outputs_are_synced_before_the_rename_and_the_folder_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the real fsync runs; each call is recorded with what its descriptor names and
+    # whether the output existed yet
+    out = tmp_path / "x.bin"
+    synced: list[tuple[str, bool]] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append((os.readlink(f"/proc/self/fd/{fd}"), out.exists()))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with atomic_output(out) as tmp:
+        tmp.write_bytes(b"data")
+    assert synced == [(str(tmp), False), (str(tmp_path), True)]
+    assert out.read_bytes() == b"data"
+
+
+def test_a_name_over_the_limit_is_one_line_and_a_long_legal_one_is_written(
+    tmp_path: Path, scene: Path
+) -> None:
+    from pix2lst.geo.writer import raster_writer
+
+    code, text = run("physics", str(scene), "-o", str(tmp_path / ("n" * 252 + ".tif")))
+    lines = [x for x in text.splitlines() if x.strip()]
+    assert code != 0 and len(lines) == 1
+    assert "name too long: 256 bytes, at most 255" in lines[0]
+    with pytest.raises(OutputNotWritableError, match="name too long: 300 bytes, at most 255"):
+        check_output(tmp_path / ("é" * 148 + ".tif"))  # bytes, not characters
+    # a legal 244-byte name: its temporaries (the COG's stream too) stay within the limit
+    name = "L" * 240 + ".tif"
+    code, text = run("physics", str(scene), "-o", str(tmp_path / name))
+    assert code == 0, text
+    grid = grid_of_scene(scene)
+    with raster_writer(tmp_path / ("C" * 240 + ".tif"), grid, cog=True) as w:
+        w.write_rows(0, lst_values(grid.height, grid.width))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "C" * 240 + ".tif", name[:-4] + ".qml", name  # physics: the LST and its style
+    ]  # fmt: skip
+    # a killed writer's temporary of a long name is found and removed by the next run
+    out = tmp_path / ("é" * 120 + ".tif")  # 244 bytes
+    stale = temp_name(out, ".tif").name.replace(f".{os.getpid()}-", f".{dead_pid()}-")
+    (tmp_path / stale).write_bytes(b"x")
+    assert len(stale.encode()) <= 255 and remove_stale_temps(out) == [tmp_path / stale]
+
+
+def test_creation_options_gdal_refuses_are_one_line_before_any_work(
+    tmp_path: Path, scene: Path
+) -> None:
+    from pix2lst.geo.writer import check_creation_options, raster_writer
+
+    bad = {
+        "COMPRESS=NOPE": "unexpected value for COMPRESS",
+        "FOO=BAR": "does not support creation option FOO",
+        "NBITS=8": "Only NBITS=16 is supported for data type Float32",
+        "BLOCKXSIZE=100": "multiples of 16",
+    }
+    for option, why in bad.items():
+        with pytest.raises(ParameterError, match=f"GTiff driver does not accept --co {option}"):
+            check_creation_options([option], cog=False)
+        with pytest.raises(ParameterError, match=why):
+            check_creation_options([option], cog=False)
+    with pytest.raises(ParameterError, match=r"COG driver does not accept .*BLOCKSIZE, not BLOCKX"):
+        check_creation_options(["BLOCKXSIZE=512"], cog=True)  # the GTiff name, for a COG
+    with pytest.raises(ParameterError, match=r"COG driver .* COMPRESS=NOPE"):
+        check_creation_options(["COMPRESS=NOPE"], cog=True)
+    assert check_creation_options(["COMPRESS=DEFLATE", "ZLEVEL=9"]) == {
+        "compress": "DEFLATE",
+        "zlevel": "9",
+    }
+    assert check_creation_options(["BLOCKSIZE=256", "LEVEL=9"], cog=True)["blocksize"] == "256"
+    assert check_creation_options(["BLOCKXSIZE=512", "BLOCKYSIZE=512"]) == {
+        "blockxsize": "512",
+        "blockysize": "512",
+    }
+    out = tmp_path / "lst.tif"
+    with pytest.raises(ParameterError, match="FOO"):
+        with raster_writer(out, grid_of_scene(scene), creation_options=["FOO=BAR"]):
+            raise AssertionError("the writer refuses before it yields")
+    for option in bad:
+        code, text = run("physics", str(scene), "-o", str(out), "--co", option)
+        lines = [x for x in text.splitlines() if x.strip()]
+        assert code != 0 and len(lines) == 1 and option in lines[0], text
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- implausible values ---------------------------------------------------------------
+
+
+def test_an_8bit_band_10_is_refused_by_the_lst_rule(scene: Path, tmp_path: Path) -> None:
+    # band 10 holding 8-bit DN (values clipped to 255, in a file still uint16, so the scene
+    # check's dtype rule lets it through) calibrates to ~153 K everywhere: inside the old
+    # 150-400 K window, outside Earth's 170-360 K; physics passes the LST rule to the
+    # writer, which refuses the file and leaves nothing
+    import rasterio
+
+    from pix2lst.errors import ImplausibleDataError
+    from pix2lst.geo.plausible import LST_RANGE_K
+    from pix2lst.lst_physics import write_lst as physics_lst
+
+    work = shutil.copytree(scene, tmp_path / "s")
+    b10 = work / "test_B10.tif"
+    with rasterio.open(b10) as ds:
+        profile, dn = ds.profile, ds.read(1)
+    assert profile["dtype"] == "uint16"
+    b10.unlink()
+    with rasterio.open(b10, "w", **profile) as ds:
+        ds.write(np.minimum(dn, 255).astype(np.uint16), 1)
+    out = tmp_path / "lst.tif"
+    with pytest.raises(ImplausibleDataError, match="outside the plausible 170 to 360 K") as err:
+        physics_lst(work, out)
+    assert "values reach 15" in str(err.value)  # ~153 K
+    assert LST_RANGE_K == (170.0, 360.0) and sorted(p.name for p in tmp_path.iterdir()) == ["s"]

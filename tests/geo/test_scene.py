@@ -32,6 +32,10 @@ EXPECTED = {
             "QA_PIXEL",
         },
     ),
+    "LC08_L2SP_008059_20191201_fullscene_450m": (
+        "L2",
+        {*COMPOSITE_BANDS, "ST_B10", "ST_TRAD", "ST_ATRAN", "QA_PIXEL", "QA_RADSAT"},
+    ),
     "LC08_L1TP_227074_20190809_20200827_02_T1": ("L1", {"B2", "B3", "B4", "B5", "B6", "B7"}),
     "LC08_L1TP_227074_20190825_20200826_02_T1": ("L1", {"B2", "B3", "B4", "B5", "B6", "B7"}),
 }

@@ -150,3 +150,136 @@ def test_an_item_collection_is_not_an_item(tmp_path):
     path.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
     with pytest.raises(StacError, match="ItemCollection is expanded by `pix2lst batch`"):
         find_scene(path)
+
+
+# -- hrefs checked against the bands they claim; one scene from SR + ST items --------------
+
+L1 = "LC09_L1TP_063046_20230714_20230714_02_T1"
+L1_OTHER = "LC09_L1TP_063046_20230831_20230901_02_T1"
+L2 = "LC08_L2SP_008059_20191201_fullscene_450m"
+L2_ID = "LC08_L2SP_008059_20191201_20200825_02_T1"
+L1_KEYS = {"coastal": "B1", "blue": "B2", "green": "B3", "red": "B4", "nir08": "B5",
+           "swir16": "B6", "swir22": "B7", "lwir11": "B10"}  # fmt: skip
+
+
+def l1_item(tmp_path: Path, **point: str) -> Path:
+    """A STAC 1.0 item of the real L1 scene, absolute hrefs; ``point[key] = band`` points
+    asset ``key`` at another band's file (``mtl="<folder>"``: another folder's MTL)."""
+    folder = shared_scene(L1)
+    mtl_folder = shared_scene(point.pop("mtl")) if "mtl" in point else folder
+    assets: dict = {"mtl.txt": {"href": str(next(mtl_folder.glob("*_MTL.txt")))}}
+    for key, band in L1_KEYS.items():
+        assets[key] = {"href": str(folder / f"{L1}_{point.get(key, band)}.TIF")}
+    item = {
+        "type": "Feature", "stac_version": "1.0.0", "id": L1, "geometry": None,
+        "links": [], "properties": {"platform": "landsat-9"}, "assets": assets,
+    }  # fmt: skip
+    path = tmp_path / "l1_item.json"
+    path.write_text(json.dumps(item))
+    return path
+
+
+def usgs_pair(tmp_path: Path) -> tuple[Path, Path]:
+    """USGS's real SR and ST items of one L2 scene, their hrefs pointed at the local files."""
+    folder = shared_scene(L2)
+    out = []
+    for kind in ("SR", "ST"):
+        d = json.loads((folder / f"{L2_ID}_{kind}_stac.json").read_text())
+        for asset in d["assets"].values():
+            asset["href"] = str(folder / asset["href"].rsplit("/", 1)[-1])
+        path = tmp_path / f"{kind}.json"
+        path.write_text(json.dumps(d))
+        out.append(path)
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize(
+    ("point", "said"),
+    [
+        ({"lwir11": "B4"}, r"asset 'lwir11' of STAC item .* claims band B10 but points at "
+                           rf"{L1}_B4\.TIF \(band B4\)"),
+        ({"red": "B5", "nir08": "B4"}, r"asset 'red' .* claims band B4 but points at .*_B5\.TIF"),
+        ({"mtl": L1_OTHER}, rf"the MTL asset of STAC item {L1} .* is the MTL of {L1_OTHER}, "
+                            rf"but the item's id is {L1}"),
+    ],
+)  # fmt: skip
+def test_hrefs_that_point_at_another_band_or_scene_are_refused(tmp_path, point, said):
+    item = l1_item(tmp_path, **point)
+    with pytest.raises(StacError, match=said) as info:
+        write_lst(item, tmp_path / "lst.tif")
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "lst.tif").exists()
+
+
+def test_a_band_file_of_another_scene_is_refused(tmp_path):
+    item = l1_item(tmp_path)
+    d = json.loads(item.read_text())
+    other = shared_scene(L1_OTHER)
+    d["assets"]["red"]["href"] = str(other / f"{L1_OTHER}_B4.TIF")
+    item.write_text(json.dumps(d))
+    with pytest.raises(
+        StacError, match=rf"asset 'red' .* a file of {L1_OTHER}, but the item's MTL is of {L1}"
+    ):
+        find_scene(item)
+
+
+def test_two_keys_on_one_opaque_file_are_refused(tmp_path):
+    item = l1_item(tmp_path)
+    d = json.loads(item.read_text())
+    folder = tmp_path / "opaque"
+    folder.mkdir()
+    for key in ("red", "nir08"):  # both at one file whose name tells no band
+        d["assets"][key]["href"] = str(folder / "data.tif")
+    item.write_text(json.dumps(d))
+    with pytest.raises(
+        StacError, match=r"assets 'red' and 'nir08' .* point at the same file data\.tif"
+    ):
+        find_scene(item)
+
+
+def test_the_checked_item_reads_like_its_folder(tmp_path):
+    scene = find_scene(l1_item(tmp_path))
+    folder = find_scene(shared_scene(L1))
+    assert scene.product_id == folder.product_id == L1
+    assert dict(scene.bands).keys() >= {"B4", "B5", "B10"}
+    a = write_lst(scene, tmp_path / "item.tif")
+    b = write_lst(folder, tmp_path / "folder.tif")
+    with rasterio.open(a) as x, rasterio.open(b) as y:
+        np.testing.assert_array_equal(x.read(1), y.read(1))
+
+
+def test_usgs_sr_and_st_items_together_are_one_scene(tmp_path):
+    sr, st = usgs_pair(tmp_path)
+    with pytest.raises(BandNotFoundError, match="no ST_TRAD"):
+        find_scene(sr).band_path("B10")  # the SR item alone has no thermal band
+    scene = find_scene([sr, st])
+    folder = find_scene(shared_scene(L2))
+    assert scene.product_id == folder.product_id == L2_ID
+    assert {"SR_B4", "SR_B5", "ST_TRAD", "ST_ATRAN", "ST_URAD", "QA_PIXEL"} <= set(scene.bands)
+    for band in ("B4", "B5", "B10", "ST_EMIS"):
+        assert Path(scene.band_path(band)) == folder.band_path(band)
+    a = write_lst(scene, tmp_path / "items.tif", method="rte")
+    b = write_lst(folder, tmp_path / "folder.tif", method="rte")
+    with rasterio.open(a) as x, rasterio.open(b) as y:
+        np.testing.assert_array_equal(x.read(1), y.read(1))
+        assert x.tags()["SCENE_ID"] == L2_ID
+
+
+def test_items_of_two_scenes_are_not_one_scene(tmp_path):
+    sr, _ = usgs_pair(tmp_path)
+    with pytest.raises(StacError, match=rf"are of different scenes \({L2_ID}, {L1}\)"):
+        find_scene([sr, l1_item(tmp_path)])
+
+
+def test_the_identity_of_items_folders_and_urls_is_the_product_id(tmp_path):
+    from pix2lst.geo.inputs import scene_identity
+
+    sr, st = usgs_pair(tmp_path)
+    assert scene_identity(sr) == scene_identity(st) == scene_identity([sr, st]) == L2_ID
+    assert scene_identity(shared_scene(L2)) == L2_ID
+    d = json.loads(sr.read_text())
+    d["id"] = f"{L2_ID}_SR"  # USGS's STAC 1.0 ids carry the item's kind
+    assert scene_identity(d) == L2_ID
+    assert scene_identity(l1_item(tmp_path)) == scene_identity(shared_scene(L1)) == L1
+    assert scene_identity(f"https://h.org/c2/{L1}/{L1}_MTL.txt?sig=1") == L1
+    assert scene_identity(find_scene(shared_scene(L1))) == L1

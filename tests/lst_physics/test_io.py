@@ -71,7 +71,7 @@ def test_write_lst_sample(sample_scene: Path, tmp_path: Path) -> None:
     arrays = [rasterio.open(sc.band_path(b)).read(1) for b in ("B4", "B5", "B10")]
     np.testing.assert_array_equal(lst, compute_lst(*arrays, sc))  # streamed == in memory
     assert np.isfinite(lst).all() and 250 < lst.min() and lst.max() < 320
-    assert list(tmp_path.iterdir()) == [out]  # no temp or aux files left
+    assert sorted(tmp_path.iterdir()) == [out.with_suffix(".qml"), out]  # its QGIS style, no temp
 
 
 def test_celsius_and_strip_size_invariance(sample_scene: Path, tmp_path: Path) -> None:

@@ -24,19 +24,19 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_physics_refuses_an_implausible_lst(scene: Path, tmp_path: Path) -> None:
-    """K2 inside the checked range but wrong: the LST (~140 K) is refused, nothing written."""
+    """A band-10 gain positive but wrong: the LST (below 150 K) is refused, nothing written."""
     work = shutil.copytree(scene, tmp_path / "s")
     mtl = work / "test_MTL.txt"
     mtl.write_text(
-        re.sub(r"K2_CONSTANT_BAND_10 = .*", "K2_CONSTANT_BAND_10 = 600", mtl.read_text())
+        re.sub(r"RADIANCE_MULT_BAND_10 = .*", "RADIANCE_MULT_BAND_10 = 1e-7", mtl.read_text())
     )
     out = tmp_path / "lst.tif"
     with pytest.raises(ImplausibleDataError, match="bad calibration constants") as err:
         write_lst(work, out)
-    assert "outside the plausible 150 to 400 K" in str(err.value)
+    assert "outside the plausible 170 to 360 K" in str(err.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
     res = CliRunner().invoke(main, ["physics", str(work), "-o", str(out), "--units", "C"])
-    assert res.exit_code == 1 and "-123.15 to 126.85 degC" in res.output
+    assert res.exit_code == 1 and "-103.15 to 86.85 degC" in res.output
     assert "wrote" not in res.output
 
 

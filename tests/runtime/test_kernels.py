@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pix2lst.runtime import kernels, kernels_ref
+from pix2lst.runtime import kernels
 from pix2lst.runtime.blending import BLENDS, blend_weights
 from pix2lst.runtime.ring import dn_input_tables
 from pix2lst.runtime.tiling import TileGrid
+from tests.runtime import kernels_ref
 
 
 @st.composite

@@ -74,11 +74,11 @@ def test_bad_format_versions_refused(version: str, match: str) -> None:
         ModelMetadata.from_props(props)
 
 
-def test_shipped_default_model_is_format_1_and_read_as_kelvin() -> None:
+def test_shipped_default_model_states_its_output_units() -> None:
     props = _props(default_model_path())
-    assert "pix2lst.output_units" not in props and props["pix2lst.format_version"] == "1"
+    assert props["pix2lst.output_units"] == '"K"' and props["pix2lst.format_version"] == "2"
     loaded = load_model(None)
-    assert loaded.metadata.output_units == "K" and loaded.metadata.format_version == 1
+    assert loaded.metadata.output_units == "K" and loaded.metadata.format_version == 2
 
 
 def test_runtime_refuses_a_model_in_celsius(tmp_path: Path) -> None:

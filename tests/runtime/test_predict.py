@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,13 @@ import rasterio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pix2lst._machine import usable_cores
 from pix2lst.errors import EmptySceneError
 from pix2lst.geo.sources import ArraySource
 from pix2lst.runtime import BLENDS, LSTPredictor
 from pix2lst.runtime import ring as ring_mod
-from pix2lst.runtime import session as session_mod
-from pix2lst.runtime.kernels_ref import reference_mosaic
 from pix2lst.runtime.pipeline import ArraySink, run_pipeline
+from pix2lst.runtime.plan import auto_sessions, decide_plan
 from pix2lst.runtime.priority import idle_priority_available, resolve_io_priority
 from pix2lst.runtime.ring import column_splits
 from tests.conftest import (
@@ -32,7 +33,9 @@ from tests.conftest import (
     sample_dn,
     write_composite,
 )
+from tests.runtime.kernels_ref import reference_mosaic
 
+CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 TILES = (16, 32)
 
 
@@ -106,7 +109,7 @@ def test_identity_model_gives_back_its_band(
 ) -> None:
     padding = min(int(tile * pad_frac), (tile - 1) // 2)
     arr = scene_like(h, w, seed, holes)
-    out = predictor(models[f"identity{tile}"], padding, blend).predict_array(arr)
+    out = predictor(models[f"identity{tile}"], padding, blend).predict_array(arr, check_range=False)
     nodata = ~np.isfinite(arr).all(axis=0)
     np.testing.assert_array_equal(np.isnan(out), nodata)  # input nodata stays nodata
     np.testing.assert_allclose(out[~nodata], arr[7][~nodata], rtol=1e-6)
@@ -134,7 +137,7 @@ def test_constant_model_gives_an_exactly_constant_mosaic(
 ) -> None:
     padding = min(int(tile * pad_frac), (tile - 1) // 2)
     arr = scene_like(h, w, seed, holes)
-    out = predictor(models[f"constant{tile}"], padding, blend).predict_array(arr)
+    out = predictor(models[f"constant{tile}"], padding, blend).predict_array(arr, check_range=False)
     valid = np.isfinite(arr).all(axis=0)
     assert (out[valid] == np.float32(301.3)).all()
     assert np.isnan(out[~valid]).all()
@@ -144,7 +147,7 @@ def _assert_reference_mosaic(
     p: LSTPredictor, arr: np.ndarray, padding: int, blend: str
 ) -> np.ndarray:
     """The streamed mosaic of the 32 px ``conv`` model equals the in-memory reference's."""
-    out = p.predict_array(arr)
+    out = p.predict_array(arr, check_range=False)
     ref = reference_mosaic(
         arr,
         lambda b: p.run_batch(b)[:, None],
@@ -272,16 +275,16 @@ def test_denormalisation_residual_and_celsius(tmp_path: Path) -> None:
     )
     arr = scene_like(150, 40, 0, holes=False)  # taller than the input ring: rows wrap
     y = (arr[2] * 2 - 1) * 4 - 3  # the network sees x*2-1; output de-normalised *4-3
-    out = LSTPredictor(plain, padding=5).predict_array(arr)
+    out = LSTPredictor(plain, padding=5).predict_array(arr, check_range=False)
     np.testing.assert_allclose(out, y, rtol=1e-5, atol=1e-4)
-    out_r = LSTPredictor(resid, padding=5).predict_array(arr, units="C")
+    out_r = LSTPredictor(resid, padding=5).predict_array(arr, units="C", check_range=False)
     np.testing.assert_allclose(out_r, y + arr[7] - 273.15, rtol=1e-5, atol=1e-4)
 
 
 def test_no_seams_on_a_smooth_input(models: dict[str, Path]) -> None:
     yy, xx = np.mgrid[:96, :120].astype(np.float32)
     arr = np.stack([np.sin(xx / 15) + np.cos(yy / 11)] * 8).astype(np.float32)
-    out = predictor(models["conv"], 8, "hann").predict_array(arr)
+    out = predictor(models["conv"], 8, "hann").predict_array(arr, check_range=False)
     # second differences across tile borders are no larger than inside tiles
     d2 = np.abs(np.diff(out[:, 2:-2], n=2, axis=1))[2:-2]
     borders = [c * 16 + k for c in range(1, 8) for k in (-1, 0)]  # stride 16
@@ -313,7 +316,9 @@ def test_an_all_nodata_input_is_refused_and_writes_nothing(
     with pytest.raises(EmptySceneError, match=r"every pixel of .* is nodata"):
         p.predict_file(src, tmp_path / "o.tif")
     assert sorted(f.name for f in tmp_path.iterdir()) == ["c.tif"]
-    assert np.isnan(p.predict_array(arr)).all()  # the array API answers NaN for NaN
+    assert np.isnan(
+        p.predict_array(arr, check_range=False)
+    ).all()  # the array API answers NaN for NaN
 
 
 def test_predict_file_writes_a_georeferenced_tagged_geotiff(
@@ -338,7 +343,7 @@ def test_predict_file_writes_a_georeferenced_tagged_geotiff(
         assert tags["METHOD"] == "model" and tags["MODEL_TARGET"] and "TARGET" not in tags
         assert ds.units == ("degC",) and ds.descriptions == ("LST",)
         out = ds.read(1)
-    expected = p.predict_array(arr, units="C")
+    expected = p.predict_array(arr, units="C", check_range=False)
     np.testing.assert_array_equal(out, expected)
     assert not list(tmp_path.glob(".*"))  # no temporary file left
 
@@ -353,7 +358,9 @@ def test_cog_output_is_valid(tmp_path: Path, models: dict[str, Path]) -> None:
     assert valid, errors
     with rasterio.open(tmp_path / "cog.tif") as ds:
         assert ds.overviews(1) and ds.tags()["BLEND"] == "hann"
-        np.testing.assert_array_equal(ds.read(1), p.predict_array(scene_like(600, 600, 0, True)))
+        np.testing.assert_array_equal(
+            ds.read(1), p.predict_array(scene_like(600, 600, 0, True), check_range=False)
+        )
     assert sorted(x.name for x in tmp_path.iterdir()) == ["cog.tif", "in.tif"]
 
 
@@ -361,7 +368,7 @@ def test_cog_output_is_valid(tmp_path: Path, models: dict[str, Path]) -> None:
 def test_scene_folder_equals_composite(
     tmp_path: Path, sample_scene: Path, target: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the scene is read as DN (decoded by geo.decode, or by GDAL) and looked up
+    # the scene is read as DN (decoded by GDAL, either decoder name) and looked up
     # (kernels.lookup_rows, the residual BT by table), the composite as calibrated
     # values: bit for bit the same output
     import functools
@@ -398,7 +405,7 @@ def test_runtime_never_imports_torch(tmp_path: Path, models: dict[str, Path]) ->
         "import numpy as np, pix2lst.runtime as rt\n"
         f"p = rt.LSTPredictor({str(models['identity16'])!r}, padding=4)\n"
         "a = np.random.default_rng(0).random((8, 40, 30), dtype=np.float32)\n"
-        "assert np.allclose(p.predict_array(a), a[7])\n"
+        "assert np.allclose(p.predict_array(a, check_range=False), a[7])\n"
         "from pix2lst.runtime import cli\n"
         "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
         "print('ok')\n"
@@ -443,14 +450,18 @@ def test_composite_with_a_nodata_value_and_integer_dtype(
 
 
 @pytest.mark.parametrize("batch_size", [1, 3])
-def test_several_sessions_give_the_same_mosaic(models: dict[str, Path], batch_size: int) -> None:
+def test_several_sessions_give_the_same_mosaic(
+    models: dict[str, Path], batch_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # batches run on the sessions in turn, in parallel, and are blended in the order
-    # they were filled: the mosaic is bit for bit the one session's
+    # they were filled: the mosaic is bit for bit the one session's (4 usable cores, so
+    # that 3 sessions are not capped)
+    monkeypatch.setenv("PYTHON_CPU_COUNT", "4")
     arr = scene_like(150, 120, 3, holes=True)
     one = LSTPredictor(
         models["conv"], providers="cpu", batch_size=batch_size, padding=8, sessions=1
     )
-    out1 = one.predict_array(arr)
+    out1 = one.predict_array(arr, check_range=False)
     for n in (2, 3):
         many = LSTPredictor(
             models["conv"], providers="cpu", batch_size=batch_size, padding=8, sessions=str(n)
@@ -458,12 +469,29 @@ def test_several_sessions_give_the_same_mosaic(models: dict[str, Path], batch_si
         assert many.sessions == n and len({id(m.session) for m in many.models}) == n
         for m in many.models:  # the cores shared between the sessions
             threads = m.session.get_session_options().intra_op_num_threads
-            assert threads == max(1, session_mod.usable_cores() // n)
-        np.testing.assert_array_equal(many.predict_array(arr), out1)
+            assert threads == max(1, usable_cores() // n)
+        np.testing.assert_array_equal(many.predict_array(arr, check_range=False), out1)
         if batch_size == 3:
             _assert_reference_mosaic(many, arr, 8, "hann")
     auto = LSTPredictor(models["conv"], providers="cpu", padding=8)
-    assert auto.sessions == session_mod.auto_sessions("CPUExecutionProvider")
+    assert auto.sessions == auto_sessions("CPUExecutionProvider", usable_cores())
+
+
+def test_sessions_are_capped_by_the_cores_and_the_tiles(
+    models: dict[str, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # --sessions 1000 never loads 1000 sessions: at most one per usable core (said in one
+    # warning), and a raster of fewer tiles runs on fewer of them (same mosaic)
+    monkeypatch.setenv("PYTHON_CPU_COUNT", "3")
+    with caplog.at_level("WARNING", logger="pix2lst"):
+        p = LSTPredictor(models["conv"], providers="cpu", padding=8, sessions=1000)
+    assert p.sessions == 3 and len(p.models) == 3
+    assert "1000 sessions capped at 3, the usable cores" in caplog.text
+    tiny = scene_like(10, 12, 1, holes=False)  # one tile
+    one = LSTPredictor(models["conv"], providers="cpu", padding=8, sessions=1)
+    np.testing.assert_array_equal(
+        p.predict_array(tiny, check_range=False), one.predict_array(tiny, check_range=False)
+    )
 
 
 def test_the_usable_cores_size_sessions_threads_and_readers(
@@ -472,7 +500,9 @@ def test_the_usable_cores_size_sessions_threads_and_readers(
     # PYTHON_CPU_COUNT stands for a container's CPU limit (a cgroup quota, read the same
     # way: tests/test_machine.py) or for a bigger machine
     arr = scene_like(150, 120, 3, holes=True)
-    out = LSTPredictor(models["conv"], providers="cpu", padding=8, sessions=1).predict_array(arr)
+    out = LSTPredictor(models["conv"], providers="cpu", padding=8, sessions=1).predict_array(
+        arr, check_range=False
+    )
     monkeypatch.setenv("PYTHON_CPU_COUNT", "1")
     one = LSTPredictor(models["conv"], providers="cpu", padding=8)
     threads = one.model.session.get_session_options().intra_op_num_threads
@@ -485,27 +515,23 @@ def test_the_usable_cores_size_sessions_threads_and_readers(
     huge = LSTPredictor(models["conv"], providers="cpu", padding=8)
     threads = {m.session.get_session_options().intra_op_num_threads for m in huge.models}
     assert (huge.sessions, threads, huge.batch_size) == (4, {16}, 2)
-    # on a GPU the host's cores decode: up to 16 readers (the CPU provider counted as one)
-    import pix2lst.runtime.predictor as predictor_mod
-
-    monkeypatch.setattr(predictor_mod, "GPU_PROVIDERS", frozenset({"CPUExecutionProvider"}))
-    monkeypatch.setenv("PYTHON_CPU_COUNT", "16")
-    gpu = LSTPredictor(models["conv"], providers="cpu", padding=8, sessions=1)
-    monkeypatch.setenv("PYTHON_CPU_COUNT", "64")
-    gpu64 = LSTPredictor(models["conv"], providers="cpu", padding=8, sessions=1)
+    # on a GPU the host's cores decode: up to 16 readers (the plan for a CUDA session)
+    gpu, gpu64 = (
+        decide_plan(CUDA, [CUDA, CPU], cores, model_tile=32, sessions=1) for cores in (16, 64)
+    )
     assert (big.readers, huge.readers, gpu.readers, gpu64.readers) == (8, 8, 16, 16)
-    for p in (one, big, huge, gpu):
-        np.testing.assert_array_equal(p.predict_array(arr), out)
+    for p in (one, big, huge):
+        np.testing.assert_array_equal(p.predict_array(arr, check_range=False), out)
 
 
 def test_more_fillers_and_blend_threads_on_a_gpu_give_the_same_mosaic(
     models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # on a 16- or 64-core GPU machine one filler thread per 4 cores cuts tiles, more
-    # than there are sessions (a GPU has one), and up to 4 threads blend bands of rows:
-    # the batches still run and blend in order, the mosaic is the same bit for bit.
-    # On a CPU there is one filler per session (the sessions take the cores) and this
-    # thread blends alone; the GPU case runs here with the CPU provider counted as a GPU
+    # on a 16- or 64-core GPU machine the plan has one filler thread per 4 cores cut
+    # tiles, more than there are sessions (a GPU has one), and up to 4 threads blend bands
+    # of rows: the batches still run and blend in order, the mosaic is the same bit for
+    # bit. On a CPU there is one filler per session (the sessions take the cores) and this
+    # thread blends alone. The GPU plans run here with the CPU provider's session
     import pix2lst.runtime.pipeline as pipeline_mod
 
     arr = scene_like(150, 120, 3, holes=True)
@@ -520,16 +546,18 @@ def test_more_fillers_and_blend_threads_on_a_gpu_give_the_same_mosaic(
         p = LSTPredictor(
             models["conv"], providers="cpu", batch_size=2, padding=8, sessions=1, tiling=tiling
         )
-        out1 = p.predict_array(arr)
+        out1 = p.predict_array(arr, check_range=False)
+        plans = [
+            decide_plan(provider, [provider], cores, model_tile=32, padding=8, sessions=1,
+                        batch_size=2, tiling=tiling)
+            for provider, cores in ((CPU, 64), (CUDA, 16), (CUDA, 64))
+        ]  # fmt: skip
         with monkeypatch.context() as m:
             m.setattr(pipeline_mod, "ThreadPoolExecutor", counting)
-            m.setattr(pipeline_mod, "usable_cores", lambda: 64)
-            np.testing.assert_array_equal(p.predict_array(arr), out1)
-            m.setattr(pipeline_mod, "GPU_PROVIDERS", frozenset({p.model.provider}))
-            for cores in (16, 64):
-                m.setattr(pipeline_mod, "usable_cores", lambda c=cores: c)
-                np.testing.assert_array_equal(p.predict_array(arr), out1)
-    # host tiling: 1 filler on the CPU, 4 and 16 counted as a GPU; device tiling: at most
+            for plan in plans:
+                p.plan = replace(plan, provider=CPU, providers=(CPU,))
+                np.testing.assert_array_equal(p.predict_array(arr, check_range=False), out1)
+    # host tiling: 1 filler on the CPU, 4 and 16 on a GPU; device tiling: at most
     # one more than the sessions. Blend helpers only on a GPU: 3 with this thread
     assert pools == {"pix2lst-fill": [1, 4, 16, 1, 2, 2], "pix2lst-blend": [3, 3, 3, 3]}
 
@@ -571,7 +599,7 @@ def test_parallel_column_readers_give_the_same_file(
         real(source, *args, **kwargs)
 
     for readers in (1, 3):
-        p.readers = readers
+        p.plan = replace(p.plan, readers=readers)
         seen.clear()
         ring_mod._read_columns = spy  # type: ignore[assignment]
         try:

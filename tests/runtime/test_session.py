@@ -11,6 +11,7 @@ import pytest
 from pix2lst.data import default_model_path
 from pix2lst.errors import ModelError, ParameterError, ProviderError
 from pix2lst.runtime import LSTPredictor, SessionConfig, load_model, resolve_providers
+from pix2lst.runtime import plan as plan_mod
 from pix2lst.runtime import session as session_mod
 from pix2lst.runtime.session import provider_options
 from tests.conftest import make_model
@@ -38,8 +39,13 @@ def gpu_libraries(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     return calls
 
 
-def test_auto_prefers_tensorrt_then_cuda_then_cpu(gpu_libraries: dict[str, list[str]]) -> None:
-    assert resolve_providers("auto", GPU_BUILD) == [TRT, CUDA, CPU]
+def test_auto_takes_cuda_then_cpu_and_tensorrt_only_when_asked(
+    gpu_libraries: dict[str, list[str]],
+) -> None:
+    # TensorRT (engines, fp16, caches) has not been measured on a GPU: never by default
+    assert resolve_providers("auto", GPU_BUILD) == [CUDA, CPU]
+    assert gpu_libraries["loaded"] == []  # auto does not even look for libnvinfer
+    assert resolve_providers("tensorrt,cuda", GPU_BUILD) == [TRT, CUDA]
     assert resolve_providers("auto", [CUDA, CPU, "AzureExecutionProvider"]) == [CUDA, CPU]
     assert resolve_providers("auto", ["AzureExecutionProvider", CPU]) == [CPU]
     # the openvino extra: OpenVINO (fp32 by default) before the plain CPU provider
@@ -70,16 +76,20 @@ def test_monkeypatched_gpu_build_is_seen(
 ) -> None:
     monkeypatch.setattr(ort, "get_available_providers", lambda: GPU_BUILD)
     reasons: list[str] = []
-    assert resolve_providers("auto", reasons=reasons) == GPU_BUILD
+    assert resolve_providers("auto", reasons=reasons) == [CUDA, CPU]
+    assert reasons == [
+        "auto: first available of " + ", ".join(session_mod.AUTO_ORDER)
+        + "; TensorRT only when asked for (providers='tensorrt')"
+    ]  # fmt: skip
+    assert resolve_providers("tensorrt") == [TRT]
     assert gpu_libraries["loaded"][0].startswith("libnvinfer")
     assert gpu_libraries["preload"] == ["x"]  # CUDA/cuDNN from pip before libnvinfer
-    assert reasons == ["auto: first available of " + ", ".join(session_mod.AUTO_ORDER)]
 
 
-def test_auto_skips_tensorrt_whose_libraries_do_not_load(
+def test_tensorrt_whose_libraries_do_not_load_is_refused_when_asked(
     monkeypatch: pytest.MonkeyPatch, gpu_libraries: dict[str, list[str]]
 ) -> None:
-    """onnxruntime-gpu lists TensorRT without its libraries: auto takes CUDA quietly."""
+    """onnxruntime-gpu lists TensorRT without its libraries: asked for, it is refused."""
 
     def missing(name: str) -> object:
         gpu_libraries["loaded"].append(name)
@@ -88,12 +98,11 @@ def test_auto_skips_tensorrt_whose_libraries_do_not_load(
     monkeypatch.setattr(session_mod, "_load_library", missing)
     reasons: list[str] = []
     assert resolve_providers("auto", GPU_BUILD, reasons=reasons) == [CUDA, CPU]
+    assert not session_mod.tensorrt_loadable()
     assert gpu_libraries["loaded"] == list(session_mod.TENSORRT_LIBRARIES)  # every name tried
-    assert "TensorRT" in reasons[0] and "libnvinfer" in reasons[0] and "skipped" in reasons[0]
     with pytest.raises(ProviderError, match=r"libnvinfer.*'cuda'"):
         resolve_providers("tensorrt,cuda", GPU_BUILD)
     assert resolve_providers("cuda", GPU_BUILD) == [CUDA]  # CUDA alone never looks for it
-    assert not session_mod.tensorrt_loadable()
 
 
 def test_gpu_session_preloads_and_logs_one_line_on_the_provider_and_why(
@@ -129,24 +138,28 @@ def test_gpu_session_preloads_and_logs_one_line_on_the_provider_and_why(
         loaded = load_model(model, SessionConfig(providers="auto"))
     assert order == ["preload", f"session {[CUDA, CPU]}"]  # once, before the session
     assert loaded.provider == CUDA
-    lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 1 and "runs on CUDAExecutionProvider" in lines[0]
-    assert "libnvinfer" in lines[0] and "EP Error" not in caplog.text
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert lines[0][0] == "INFO" and "runs on CUDAExecutionProvider" in lines[0][1]
+    assert "TensorRT only when asked" in lines[0][1] and "EP Error" not in caplog.text
+    # the stand-in's nodes really run on the CPU: a GPU session says so, as a warning
+    assert len(lines) == 2 and lines[1][0] == "WARNING"
+    assert "1 node(s) of the model run on the CPU inside the CUDAExecutionProvider" in lines[1][1]
+    assert "(Gather)" in lines[1][1]
+    assert session_mod.cpu_placed_nodes(loaded.session) == ["Gather"]
 
 
 def test_sessions_auto_and_counts() -> None:
-    auto = session_mod.auto_sessions
+    auto = plan_mod.auto_sessions
     assert auto(CPU, 1) == 1 and auto(CPU, 2) == 2 and auto(CPU, 3) == 2  # 2 x 1 thread
     assert auto(CPU, 8) == 2 and auto(CPU, 16) == 4  # 4 x 4 threads on 16 cores
     assert auto(CPU, 32) == 4 and auto(CPU, 64) == 4  # memory: 4 x 8, 4 x 16 threads
     assert auto(CUDA, 16) == 1 and auto(TRT, 64) == 1  # one per GPU device
     assert auto("OpenVINOExecutionProvider", 16) == 1
-    assert auto(CPU) == auto(CPU, session_mod.usable_cores())
-    resolve = session_mod.resolve_sessions
-    assert resolve("auto", CPU, 16) == 4 and resolve(" 3 ", CPU) == 3 and resolve(2, CUDA) == 2
+    parse = plan_mod.parse_sessions
+    assert parse("auto") is None and parse(" 3 ") == 3 and parse(2) == 2
     for bad in ("0", "two", 0, -1, True, 1.5):
         with pytest.raises(ParameterError, match="sessions must be"):
-            resolve(bad, CPU)  # type: ignore[arg-type]
+            parse(bad)  # type: ignore[arg-type]
 
 
 def test_predictor_refuses_an_unavailable_provider(tmp_path: Path) -> None:
@@ -195,8 +208,9 @@ def test_tensorrt_options_cache_keyed_by_model_and_shape(tmp_path: Path) -> None
     names = [n for n, _ in pairs]
     assert names == [TRT, CUDA, CPU]
     trt = pairs[0][1]
-    assert trt["trt_fp16_enable"] is True and trt["trt_engine_cache_enable"] is True
-    assert trt["trt_engine_cache_path"] == str(tmp_path / f"{'ab' * 8}_8x8x256x256_fp16")
+    # fp32 unless asked; the cache is keyed by the device too (a worker per GPU)
+    assert trt["trt_fp16_enable"] is False and trt["trt_engine_cache_enable"] is True
+    assert trt["trt_engine_cache_path"] == str(tmp_path / f"{'ab' * 8}_8x8x256x256_fp32_gpu1")
     assert Path(trt["trt_timing_cache_path"]).is_dir()
     assert trt["trt_profile_max_shapes"] == "input:8x8x256x256"
     assert trt["trt_profile_min_shapes"] == "input:1x8x256x256"
@@ -205,13 +219,14 @@ def test_tensorrt_options_cache_keyed_by_model_and_shape(tmp_path: Path) -> None
         "cudnn_conv_algo_search": "HEURISTIC",
         "do_copy_in_default_stream": True,
     }
-    fp32 = provider_options(
+    fp16 = provider_options(
         [TRT],
-        SessionConfig(trt_cache_dir=tmp_path, trt_fp16=False),
+        SessionConfig(trt_cache_dir=tmp_path, trt_fp16=True),
         model_hash="cd" * 32,
         input_shape=(4, 8, 64, 64),
     )
-    assert fp32[0][1]["trt_engine_cache_path"].endswith("_4x8x64x64_fp32")
+    assert fp16[0][1]["trt_engine_cache_path"].endswith("_4x8x64x64_fp16")
+    assert fp16[0][1]["trt_fp16_enable"] is True
 
 
 def test_session_config_is_validated() -> None:

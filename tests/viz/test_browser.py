@@ -172,6 +172,13 @@ def test_viewer_in_headless_chromium(driver: Any, tmp_path: Path, sample_scene: 
         )
         assert not clipped, i
     assert "TESTSCENE · 2015-01-22 · physics planck" in driver.find_element(By.ID, "label-0").text
+    # The LST bar's 2-98 % stretch clips both ends: an arrow in the end's colour at each; the
+    # difference (B - A is -1.5 K, -5.5 K in the block) fits its symmetric scale: no arrow.
+    arrows = driver.find_elements(By.CSS_SELECTOR, ".colorbar-arrow")
+    assert len(arrows) == 2 and all(a.is_displayed() and a.size["width"] > 5 for a in arrows)
+    ramp = driver.find_elements(By.CSS_SELECTOR, ".colorbar-ramp")[0].rect
+    low, high = arrows[0].rect, arrows[1].rect
+    assert low["x"] + low["width"] <= ramp["x"] + 1 and high["x"] >= ramp["x"] + ramp["width"] - 1
     # A scale bar in every pane, in round metres or kilometres.
     scales = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".pix2lst-scale-text")]
     assert len(scales) == 4 and all(re.fullmatch(r"[125]0*( m| km)", s) for s in scales), scales

@@ -87,8 +87,13 @@ def test_quicklook_is_a_map_with_world_file(tmp_path: Path) -> None:
     top, right = ax.child_axes
     lons = [t.get_text() for t in top.xaxis.get_ticklabels()]
     lats = [t.get_text() for t in right.yaxis.get_ticklabels()]
-    assert len(lons) >= 2 and all(re.fullmatch(r"88\.0\d°W", t) for t in lons), lons
-    assert len(lats) >= 2 and all(re.fullmatch(r"30\.7\d°N", t) for t in lats), lats
+    assert len(lons) >= 2 and all(re.fullmatch(r"88\.0\d+°W", t) for t in lons), lons
+    assert len(lats) >= 2 and all(re.fullmatch(r"30\.7\d+°N", t) for t in lats), lats
+    # each label names its own tick exactly, all with the decimals the tick step needs
+    for axis, labels, sign in ((top.xaxis, lons, -1.0), (right.yaxis, lats, 1.0)):
+        for tick, label in zip(axis.get_ticklocs(), labels, strict=True):
+            assert sign * float(label[:-2]) == pytest.approx(tick, abs=1e-9), (tick, label)
+        assert len({len(label) for label in labels}) == 1, labels
 
 
 def test_mask_hides_another_rasters_nodata(tmp_path: Path) -> None:

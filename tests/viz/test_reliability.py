@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from pix2lst.cli import main
+from pix2lst.errors import SceneError
+from pix2lst.viz.raster import read_lst
 from tests.conftest import lst_values, write_composite, write_lst
 
 
@@ -48,3 +51,9 @@ def test_a_picture_never_replaces_its_input(tmp_path: Path) -> None:
         code, text = run(command, str(lst), "-o", str(lst), "--overwrite")
         assert code == 1 and "it is the input" in text, text
     assert lst.read_bytes() == before
+
+
+def test_a_missing_band_is_counted_in_the_singular(tmp_path: Path) -> None:
+    lst = write_lst(tmp_path / "l.tif", lst_values())
+    with pytest.raises(SceneError, match=r"has 1 band; band 2 does not exist"):
+        read_lst(lst, band=2)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
-from matplotlib.colors import Colormap
+from matplotlib.colors import Colormap, to_hex
 
 from pix2lst.errors import EmptySceneError
 from pix2lst.viz.style import (
@@ -84,3 +86,13 @@ def test_colorbar_ticks_are_celsius(tmp_path) -> None:  # type: ignore[no-untype
     assert cbar.ax.get_ylabel() == "LST (°C)"
     fig.savefig(tmp_path / "x.png")
     assert (tmp_path / "x.png").stat().st_size > 1000
+
+
+def test_figures_and_the_qgis_style_share_one_colour_map() -> None:
+    from pix2lst.geo.qml import LST_COLORMAP, qml_text
+
+    assert LST_CMAP_NAME == LST_COLORMAP
+    colours = re.findall(r'<item [^>]*color="(#[0-9a-fA-F]{6})"', qml_text(290.0, 310.0))
+    assert len(colours) >= 2
+    cmap = lst_cmap()
+    assert colours[0].lower() == to_hex(cmap(0.0)) and colours[-1].lower() == to_hex(cmap(1.0))

@@ -58,6 +58,13 @@
     label.textContent = cb.label;
     var ramp = document.createElement("div"); ramp.className = "colorbar-ramp";
     ramp.style.background = "linear-gradient(to right, " + cb.stops.join(", ") + ")";
+    // an end of the scale that clips data is an arrow in that end's colour (matplotlib's extend)
+    Object.keys(cb.arrows || {}).forEach(function (end) {
+      var arrow = document.createElement("div");
+      arrow.className = "colorbar-arrow colorbar-arrow-" + end;
+      arrow.style.setProperty(end === "min" ? "border-right-color" : "border-left-color", cb.arrows[end]);
+      ramp.appendChild(arrow);
+    });
     var ticks = document.createElement("div"); ticks.className = "colorbar-ticks";
     cb.ticks.forEach(function (tk) {
       var s = document.createElement("span");
