@@ -6,8 +6,7 @@ runs; but a thread that preempts one of ORT's stalls the whole operator. With
 ``io_priority="idle"`` (what ``"auto"``, the default, means on a CPU) the reader
 threads (decoding, calibration) after the first strip and the writer thread
 (compression) run at Linux's ``SCHED_IDLE`` policy: they get only CPU time that no
-other thread wants, so they fill ORT's gaps instead of preempting it
-(benchmarks/RESULTS.md has the figures). They then decode and compress themselves
+other thread wants, so they fill ORT's gaps instead of preempting it. They then decode and compress themselves
 (GDAL ``NUM_THREADS=1``): GDAL's process-wide worker pool would otherwise run that
 work at normal priority, or inherit the idle one for later, unrelated GDAL work. The
 policy belongs to those threads, which end with the run; the caller's threads are

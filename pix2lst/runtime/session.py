@@ -4,8 +4,8 @@
 :func:`onnxruntime.get_available_providers` lists; TensorRT only when asked for (its
 engines, fp16 and caches have not been measured on a GPU). OpenVINO is there only
 where ``onnxruntime-openvino`` replaces ``onnxruntime`` (a CPU build without CUDA);
-it runs the shipped model in fp32 within about 1e-6 K of ORT's CPU provider, faster
-(benchmarks/RESULTS.md), so it is the CPU default where installed. An explicit list (short names ``tensorrt``, ``cuda``, ``openvino``, ``cpu`` or full
+it runs the shipped model in fp32 within about 1e-6 K of ORT's CPU provider, faster,
+so it is the CPU default where installed. An explicit list (short names ``tensorrt``, ``cuda``, ``openvino``, ``cpu`` or full
 provider names) is honoured or refused with :class:`~pix2lst.errors.ProviderError`
 naming what is available.
 
