@@ -138,8 +138,10 @@ def co_option(f: F) -> F:
 
         try:
             checked = check_creation_options(creation_options, bool(kw.get("cog", False)))
-        except ParameterError as exc:
-            raise click.BadParameter(str(exc), param_hint="'--co'") from None
+        except ParameterError as exc:  # a usage error (exit 2), said in one line
+            error = click.ClickException(f"Invalid value for '--co': {exc}")
+            error.exit_code = 2
+            raise error from None
         return f(*args, creation_options=checked, **kw)
 
     return click.option(  # type: ignore[return-value]

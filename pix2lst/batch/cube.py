@@ -118,7 +118,11 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def check_cube_output(
-    out: str | os.PathLike[str], *, overwrite: bool = False, inputs: Iterable[Any] = ()
+    out: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[Any] = (),
+    created: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Validate a cube path before any work; return it as a ``Path``.
 
@@ -127,7 +131,9 @@ def check_cube_output(
     (:class:`~pix2lst.errors.OutputNotWritableError`), with or without ``overwrite``.
     An existing path is replaced only with ``overwrite`` and only when it is a pix2lst
     cube (:func:`is_cube`); its folder must exist and be writable
-    (:func:`pix2lst.geo.atomic.check_output` on the temporary name beside it).
+    (:func:`pix2lst.geo.atomic.check_output` on the temporary name beside it), unless
+    that folder is ``created``, the folder the caller makes before writing (a batch's
+    output folder).
     """
     target = Path(out)
     resolved = target.resolve()
@@ -154,7 +160,8 @@ def check_cube_output(
                 f"the cube {target} already exists; pass --overwrite to replace it or give "
                 "another path"
             )
-    check_output(temp_name(target, ".partial"))  # its folder exists and is writable
+    if created is None or not (target.parent.resolve() == Path(created).resolve()):
+        check_output(temp_name(target, ".partial"))  # its folder exists and is writable
     return target
 
 

@@ -303,7 +303,9 @@ def run(
     if cube_path is not None:
         from pix2lst.batch.cube import check_cube_output
 
-        check_cube_output(cube_path, overwrite=overwrite, inputs=[out, *_local_paths(items)])
+        check_cube_output(
+            cube_path, overwrite=overwrite, inputs=[out, *_local_paths(items)], created=out
+        )
         _check_cube_layers(items)
     try:
         out.mkdir(parents=True, exist_ok=True)

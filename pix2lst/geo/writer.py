@@ -165,9 +165,9 @@ def _trial(extra: Mapping[str, str], cog: bool, dtype: str, count: int) -> list[
     if not cog:
         profile.update(extra)
     logger = logging.getLogger("rasterio")
-    level, propagate = logger.level, logger.propagate
+    level, propagate, handlers = logger.level, logger.propagate, logger.handlers[:]
     seen = _GdalMessages()
-    logger.addHandler(seen)
+    logger.handlers = [seen]  # only here: a CLI's handler on this logger would say it twice
     logger.setLevel(logging.INFO)
     logger.propagate = False  # said once, in the refusal
     with rasterio.Env(), MemoryFile(ext=".tif") as src, MemoryFile(ext=".tif") as dst:
@@ -180,7 +180,7 @@ def _trial(extra: Mapping[str, str], cog: bool, dtype: str, count: int) -> list[
         except (rasterio.errors.RasterioError, CPLE_BaseError, TypeError, ValueError) as exc:
             seen.messages.append(str(exc))
         finally:
-            logger.removeHandler(seen)
+            logger.handlers = handlers
             logger.setLevel(level)
             logger.propagate = propagate
     said = [_gdal_words(m, names) for m in seen.messages]

@@ -328,7 +328,7 @@ def test_a_creation_option_the_writer_refuses_is_refused_before_any_work(tmp_pat
     assert "\n" not in str(err.value) and not (tmp_path / "out").exists()
     result = CliRunner().invoke(main, ["batch", "physics", str(mtl), "-o", str(tmp_path / "o"),
                                        "--co", "BLOCKXSIZE=100", "--scheduler", "tcp://127.0.0.1:1"])  # fmt: skip
-    assert result.exit_code == 1 and "BLOCKXSIZE=100" in result.output
+    assert result.exit_code == 2 and "BLOCKXSIZE=100" in result.output
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
 
 
