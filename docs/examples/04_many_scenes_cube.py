@@ -9,7 +9,7 @@ of one path/row. The scenes run as tasks on a Dask ``LocalCluster`` (one worker 
 outputs are stacked on their common grid into ``OUT_DIR/cube.zarr`` (time, y, x) and
 the time series of the centre pixel is printed. From the shell:
 
-    mkdir -p out && pix2lst batch physics scenes/*/ -o out --workers 1 --cube out/cube.zarr
+    pix2lst batch physics scenes/*/ -o out --workers 1 --cube out/cube.zarr
 
 Without arguments the example makes two "dates" from the embedded sample: the sample
 itself and a copy whose MTL says it was acquired 16 days later (same pixels). That
@@ -44,7 +44,6 @@ def two_dates() -> list[Path]:
 
 
 def main(scenes: list[Path | str], out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)  # batch writes into a folder that exists
     rows = run(
         scenes, out_dir, "physics", workers=1, options=PhysicsOptions(mask_clouds=True),
         cube=out_dir / "cube.zarr", overwrite=True,
