@@ -11,6 +11,7 @@ shows values above 1.
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,7 @@ def model_accuracy(model: str, scenes: dict[str, str], work: str) -> dict[str, A
 
     meta = load_model(model).metadata
     trained_on = list(meta.training_scenes)
-    rows = []
+    rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for name, folder in scenes.items():
         comp, lst = _prepared(folder, Path(work) / name)
@@ -145,7 +146,7 @@ def tile_accuracy(
     from pix2lst.runtime.model import load_model
 
     meta = load_model(model).metadata
-    rows = []
+    rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for name, folder in scenes.items():
         comp, lst = _prepared(folder, Path(work) / name)
@@ -242,18 +243,32 @@ def _coarse_atmosphere(sc: Any, out: Path, factor: int) -> Path:
     return out
 
 
+def _rmse_between(a: Path, b: Path) -> float:
+    """RMSE (K) between two LST rasters of one grid over the pixels valid in both."""
+    import rasterio
+
+    with rasterio.open(a) as da, rasterio.open(b) as db:
+        x, y = da.read(1).astype(np.float64), db.read(1).astype(np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    return float(np.sqrt(np.mean((x[ok] - y[ok]) ** 2))) if ok.any() else math.nan
+
+
 def atmosphere_validation(scenes: dict[str, str], work: str, factor: int = 8) -> dict[str, Any]:
     """Every atmosphere on every scene: ``write_lst`` then ``validate_lst`` against ST_B10.
 
     Methods: planck with no correction; with three numbers (the scene's median clear-land
     tau/Lu/Ld); with a 3-band raster of ST_ATRAN/URAD/DRAD ``factor`` times coarser;
-    with the bundle's own bands; the rte method (bundle atmosphere, ST_EMIS); and ST_EMIS
-    with the three numbers. No water-vapour value is known for these scenes, so the
+    with the bundle's own bands; the rte method (bundle atmosphere, ST_EMIS); ST_EMIS
+    with the three numbers; and the shipped model with no correction, the three numbers
+    and the bundle's atmosphere, each also compared with planck under the same atmosphere. No water-vapour value is known for these scenes, so the
     statistical mono-window correction is not run.
     """
+    from pix2lst.data import default_model_path
     from pix2lst.lst_physics import find_scene, parse_atmosphere, validate_lst, write_lst
+    from pix2lst.runtime import LSTPredictor
 
-    rows = []
+    predictor = LSTPredictor(default_model_path())
+    rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for name, folder in scenes.items():
         sc = find_scene(folder)
@@ -269,15 +284,26 @@ def atmosphere_validation(scenes: dict[str, str], work: str, factor: int = 8) ->
             ("planck, bundle atmosphere", "planck", "bundle"),
             ("rte (bundle atmosphere, ST_EMIS)", "rte", None),
             (f"rte emissivity (ST_EMIS), three numbers {numbers}", "rte", numbers),
+            ("shipped model, no correction", "model", None),
+            (f"shipped model, three numbers {numbers}", "model", numbers),
+            ("shipped model, bundle atmosphere", "model", "bundle"),
         ]
+        physics_of: dict[str | None, Path] = {}  # planck output by atmosphere, for the model rows
         for label, method, atm in methods:
             out = dest / f"lst_{len(rows)}.tif"
             t1 = time.perf_counter()
-            write_lst(sc, out, method=method, atmosphere=parse_atmosphere(atm, None),  # type: ignore[arg-type]
-                      overwrite=True)  # fmt: skip
+            spec = parse_atmosphere(atm, None)
+            if method == "model":
+                predictor.predict_file(sc, out, atmosphere=spec, overwrite=True)
+            else:
+                write_lst(sc, out, method=method, atmosphere=spec, overwrite=True)  # type: ignore[arg-type]
+                if method == "planck":
+                    physics_of[atm] = out
             seconds = time.perf_counter() - t1
             v = validate_lst(out, sc)
+            versus = _rmse_between(out, physics_of[atm]) if method == "model" else math.nan
             rows.append({"scene": name, "method": label, "write_s": seconds,
+                         "rmse_vs_physics": versus,
                          **{k: getattr(v.overall, k) for k in
                             ("n", "bias", "rmse", "mae", "p95", "p99")},
                          "by_class": {k: {"n": s.n, "bias": s.bias, "rmse": s.rmse}

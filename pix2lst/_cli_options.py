@@ -30,13 +30,11 @@ import click
 from click.shell_completion import CompletionItem
 
 __all__ = [
-    "LST_INPUT",
     "SCENE_INPUT",
-    "LstInput",
     "SceneInput",
-    "atmosphere_options",
     "co_option",
     "cog_option",
+    "complete_paths",
     "configure_logging",
     "echo_result",
     "output_option",
@@ -123,6 +121,12 @@ def _parse_co(
         raise click.BadParameter(str(exc)) from exc
 
 
+class _OneLineUsageError(click.ClickException):
+    """A usage error (exit 2) said in one ``Error:`` line, without click's usage lines."""
+
+    exit_code = 2
+
+
 def co_option(f: F) -> F:
     """``--co NAME=VALUE`` (repeatable), passed as ``creation_options`` (a dict).
 
@@ -138,10 +142,8 @@ def co_option(f: F) -> F:
 
         try:
             checked = check_creation_options(creation_options, bool(kw.get("cog", False)))
-        except ParameterError as exc:  # a usage error (exit 2), said in one line
-            error = click.ClickException(f"Invalid value for '--co': {exc}")
-            error.exit_code = 2
-            raise error from None
+        except ParameterError as exc:
+            raise _OneLineUsageError(f"Invalid value for '--co': {exc}") from None
         return f(*args, creation_options=checked, **kw)
 
     return click.option(  # type: ignore[return-value]
@@ -192,7 +194,7 @@ def tile_size_option(f: F) -> F:
 _URL_PREFIXES = ("http://", "https://", "s3://", "gs://", "/vsi")
 
 
-def _complete_paths(incomplete: str) -> list[CompletionItem]:
+def complete_paths(incomplete: str) -> list[CompletionItem]:
     """Let the shell complete file and folder names (click's bash/zsh/fish scripts do)."""
     if incomplete.startswith(_URL_PREFIXES):
         return []
@@ -226,54 +228,10 @@ class SceneInput(click.ParamType):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        return _complete_paths(incomplete)
+        return complete_paths(incomplete)
 
 
 SCENE_INPUT = SceneInput()
-
-
-class LstInput(click.ParamType):
-    """An LST GeoTIFF, or one time of a cube as ``CUBE.zarr@WHEN`` (a date or scene id).
-
-    A cube time is written to a temporary LST GeoTIFF (removed when the command
-    ends), so that the figures and the viewer read it like any LST raster. Cubes
-    need the batch extra, imported only when a cube time is given.
-    """
-
-    name = "lst"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        text = str(value)
-        cube_path, at, when = text.rpartition("@")
-        if at and not Path(text).exists() and Path(cube_path).is_dir():
-            import shutil
-            import tempfile
-
-            from pix2lst.errors import Pix2LstError
-
-            try:
-                from pix2lst.batch.cube import cube_layers, write_layer
-
-                ((values, grid, tags),) = cube_layers(cube_path, [when])
-            except (Pix2LstError, ModuleNotFoundError) as exc:
-                self.fail(f"{text}: {exc}", param, ctx)
-            tmp = Path(tempfile.mkdtemp(prefix="pix2lst-cube-"))
-            if ctx is not None:
-                ctx.call_on_close(lambda: shutil.rmtree(tmp, ignore_errors=True))
-            name = f"{tags['SCENE_ID']}_{tags['DATE_ACQUIRED']}.tif"
-            return write_layer(values, grid, tags, tmp / name)
-        path = Path(text)
-        if not path.exists():
-            self.fail(f"{text} does not exist (an LST GeoTIFF, or CUBE.zarr@DATE)", param, ctx)
-        return path
-
-    def shell_complete(
-        self, ctx: click.Context, param: click.Parameter, incomplete: str
-    ) -> list[CompletionItem]:
-        return _complete_paths(incomplete)
-
-
-LST_INPUT = LstInput()
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -383,41 +341,3 @@ def progress_callback(desc: str, unit: str) -> Iterator[Callable[[int, int], Non
     finally:
         if bar is not None:
             bar.close()
-
-
-# --- atmosphere_options: --atmosphere and --water-vapour (physics, predict, batch) ---
-
-
-def atmosphere_options(f: F) -> F:
-    """``--atmosphere TAU,LU,LD|FILE|bundle`` and ``--water-vapour CM|FILE``, parsed once.
-
-    The command receives one ``atmosphere`` argument, a validated
-    :class:`~pix2lst.lst_physics.atmosphere.AtmosphereSpec` (kind ``none`` when neither
-    is given); bad values stop the command with one line before any work.
-    """
-
-    @functools.wraps(f)
-    def wrapper(
-        *args: Any, atmosphere_text: str | None, water_vapour: str | None, **kw: Any
-    ) -> Any:
-        from pix2lst.errors import ParameterError
-        from pix2lst.lst_physics.atmosphere import parse_atmosphere
-
-        try:
-            spec = parse_atmosphere(atmosphere_text, water_vapour)
-        except ParameterError as exc:
-            raise click.ClickException(str(exc)) from None
-        return f(*args, atmosphere=spec, **kw)
-
-    wrapper = click.option(
-        "--water-vapour", "water_vapour", metavar="CM|FILE", default=None,
-        help="Total column water vapour in g/cm2 (a number or a 1-band raster): statistical "
-        "mono-window correction (Ermida et al. 2020).",
-    )(wrapper)  # fmt: skip
-    wrapper = click.option(
-        "--atmosphere", "atmosphere_text", metavar="TAU,LU,LD|FILE|bundle", default=None,
-        help="Band-10 atmosphere: transmittance,upwelling,downwelling radiance (W/(m2 sr um)), "
-        "a 3-band raster (or three files) covering the scene, or 'bundle' (the Level-2 "
-        "scene's ST_ATRAN/URAD/DRAD). Default: no atmospheric correction.",
-    )(wrapper)  # fmt: skip
-    return wrapper  # type: ignore[return-value]

@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from pix2lst._cli_options import (
-    atmosphere_options,
     co_option,
     echo_result,
     output_option,
@@ -17,6 +16,7 @@ from pix2lst._cli_options import (
     progress_callback,
     tile_size_option,
 )
+from pix2lst.lst_physics.cli import atmosphere_options
 
 __all__ = ["batch", "cube"]
 

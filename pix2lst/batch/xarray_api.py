@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 
-from pix2lst.batch.xarray_bands import bands_composite
+from pix2lst.batch.xarray_bands import acquisition_time, bands_composite
 from pix2lst.batch.xarray_windows import (
     LstRows,
     PhysicsOptions,
@@ -102,19 +102,6 @@ def to_dataarray(
     da = xr.DataArray(values, dims=dims, coords=coords, name=name, attrs=dict(attrs or {}))
     da = da.rio.write_crs(grid.crs).rio.write_transform(t).rio.write_nodata(np.nan, encoded=False)
     return da
-
-
-def acquisition_time(attrs: Mapping[str, Any]) -> np.datetime64 | None:
-    """``DATE_ACQUIRED`` + ``SCENE_CENTER_TIME`` (UTC, as odc-stac's ``time``: no zone) of
-    scene tags, to the nanosecond; the date at 00:00 without a centre time; None without a date."""
-    import pandas as pd
-
-    date = attrs.get("DATE_ACQUIRED")
-    if not date:
-        return None
-    clock = str(attrs.get("SCENE_CENTER_TIME") or "00:00:00").strip('"').rstrip("Zz")
-    stamp = pd.Timestamp(f"{date}T{clock}")
-    return np.datetime64(stamp.to_datetime64(), "ns")
 
 
 # -- scenes ------------------------------------------------------------------------------------

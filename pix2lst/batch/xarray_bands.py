@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from pix2lst.geo.scene import Scene, is_remote
 from pix2lst.geo.stac import COMMON_NAMES
 from pix2lst.geo.tags import scene_tags
 
-__all__ = ["bands_composite"]
+__all__ = ["acquisition_time", "bands_composite"]
 
 F32 = npt.NDArray[np.float32]
 
@@ -33,6 +33,19 @@ F32 = npt.NDArray[np.float32]
 _SCALE = (("scale_factor", "add_offset"), ("scale", "offset"))
 _L2_ST_SCALE = 0.00341802
 _BAND_TOKEN = {"ST_TRAD": "B10", **{f"SR_B{i}": f"B{i}" for i in range(1, 8)}}
+
+
+def acquisition_time(attrs: Mapping[str, Any]) -> np.datetime64 | None:
+    """``DATE_ACQUIRED`` + ``SCENE_CENTER_TIME`` (UTC, as odc-stac's ``time``: no zone) of
+    scene tags, to the nanosecond; the date at 00:00 without a centre time; None without a date."""
+    import pandas as pd
+
+    date = attrs.get("DATE_ACQUIRED")
+    if not date:
+        return None
+    clock = str(attrs.get("SCENE_CENTER_TIME") or "00:00:00").strip('"').rstrip("Zz")
+    stamp = pd.Timestamp(f"{date}T{clock}")
+    return np.datetime64(stamp.to_datetime64(), "ns")
 
 
 def _token(name: str) -> str | None:
@@ -78,8 +91,6 @@ def bands_composite(data: Any, bands: Sequence[str], units: str, *, mtl: Any = N
     A dask-backed ``data`` gives a dask-backed composite.
     """
     import xarray as xr
-
-    from pix2lst.batch.xarray_api import acquisition_time
 
     if isinstance(data, xr.DataArray):
         if "band" not in data.dims:

@@ -182,25 +182,11 @@ class LstRows:
 
     def _lst(self, arrays: list[npt.NDArray[Any]], nodata: list[float | None], start: int) -> F32:
         """LST of whole-width rows from ``start``, as :func:`write_lst` computes it."""
-        from pix2lst.geo.units import kelvin_shift
-        from pix2lst.lst_physics.chain import lst_params
-        from pix2lst.lst_physics.kernels import lst_numba, rte_numba
-        from pix2lst.lst_physics.lst import _single_channel_kelvin
-        from pix2lst.lst_physics.rte import rte_params
+        from pix2lst.lst_physics.lst import lst_rows
 
-        o, sc = self.options, self.scene
-        if o.corrects:
-            lst, bt = _single_channel_kelvin(
-                sc, o.method, arrays, nodata, {}, o.emissivity, o.ndvi_range
-            )
-            self.correction().correct_rows(lst, bt, start)
-            shift = kelvin_shift(o.units)
-            return lst + np.float32(shift) if shift else lst  # type: ignore[no-any-return]
-        if o.method == "rte":
-            trad, urad, drad, atran, emis = arrays[:5]
-            vector = rte_params(sc, o.units).vector()
-            return rte_numba(trad, urad, drad, atran, emis, vector)  # type: ignore[no-any-return]
-        p = lst_params(
-            sc, emissivity=o.emissivity, units=o.units, ndvi_range=o.ndvi_range, nodata=nodata[:3]
-        )
-        return lst_numba(arrays[0], arrays[1], arrays[2], p.vector())  # type: ignore[no-any-return]
+        o = self.options
+        return lst_rows(  # type: ignore[no-any-return]
+            self.scene, o.method, arrays, nodata, start, emissivity=o.emissivity,
+            units=o.units, ndvi_range=o.ndvi_range,
+            correction=self.correction() if o.corrects else None,
+        )  # fmt: skip

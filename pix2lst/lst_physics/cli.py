@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from pix2lst._cli_options import (
     SCENE_INPUT,
-    atmosphere_options,
     co_option,
     cog_option,
     echo_result,
@@ -22,12 +23,49 @@ if TYPE_CHECKING:
     from pix2lst.lst_physics.atmosphere import AtmosphereSpec
     from pix2lst.lst_physics.calibrate import Units
 
-__all__ = ["composite", "physics", "validate"]
+__all__ = ["atmosphere_options", "composite", "physics", "validate"]
 
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _SCENE = click.argument("scene", type=SCENE_INPUT)
 _OUT = output_option("GeoTIFF to write.", dir_okay=False)
 _OVERWRITE = overwrite_option()
+
+
+def atmosphere_options(f: F) -> F:
+    """``--atmosphere TAU,LU,LD|FILE|bundle`` and ``--water-vapour CM|FILE``, parsed once.
+
+    The command receives one ``atmosphere`` argument, a validated
+    :class:`~pix2lst.lst_physics.atmosphere.AtmosphereSpec` (kind ``none`` when neither
+    is given); bad values stop the command with one line before any work.
+    """
+
+    @functools.wraps(f)
+    def wrapper(
+        *args: Any, atmosphere_text: str | None, water_vapour: str | None, **kw: Any
+    ) -> Any:
+        from pix2lst.errors import ParameterError
+        from pix2lst.lst_physics.atmosphere import parse_atmosphere
+
+        try:
+            spec = parse_atmosphere(atmosphere_text, water_vapour)
+        except ParameterError as exc:
+            raise click.ClickException(str(exc)) from None
+        return f(*args, atmosphere=spec, **kw)
+
+    wrapper = click.option(
+        "--water-vapour", "water_vapour", metavar="CM|FILE", default=None,
+        help="Total column water vapour in g/cm2 (a number or a 1-band raster): statistical "
+        "mono-window correction (Ermida et al. 2020).",
+    )(wrapper)  # fmt: skip
+    wrapper = click.option(
+        "--atmosphere", "atmosphere_text", metavar="TAU,LU,LD|FILE|bundle", default=None,
+        help="Band-10 atmosphere: transmittance,upwelling,downwelling radiance (W/(m2 sr um)), "
+        "a 3-band raster (or three files) covering the scene, or 'bundle' (the Level-2 "
+        "scene's ST_ATRAN/URAD/DRAD). Default: no atmospheric correction.",
+    )(wrapper)  # fmt: skip
+    return wrapper  # type: ignore[return-value]
 
 
 @click.command(name="physics")

@@ -54,7 +54,7 @@ from pix2lst.lst_physics.kernels import lst_numba, rte_numba
 from pix2lst.lst_physics.qa import cloud_mask
 from pix2lst.lst_physics.rte import rte_params, rte_paths
 
-__all__ = ["Method", "lst_input_names", "scene_ndvi_range", "write_lst"]
+__all__ = ["Method", "lst_input_names", "lst_rows", "scene_ndvi_range", "write_lst"]
 
 Method = Literal["planck", "rte"]
 
@@ -130,7 +130,6 @@ def write_lst(
     if method == "rte":
         inputs = dict(rte_paths(sc))
         rp = rte_params(sc, units)
-        vec = rp.vector()
         n_in = 5
         tags.update(
             EMISSIVITY="ST_EMIS (USGS ASTER GED)", K1=repr(rp.k1), K2=repr(rp.k2),
@@ -170,23 +169,12 @@ def write_lst(
         tags.update(corr.tags)
         if method == "rte":
             tags["EQUATION"] = "single-channel LST = BT/(1 + (lambda BT/rho) ln EMIS), corrected"
-    shift = kelvin_shift(units)
 
     def compute(arrays: list[np.ndarray], nodata: list[float | None], window: Window) -> np.ndarray:
-        if corr is not None:
-            lst, bt = _single_channel_kelvin(
-                sc, method, arrays, nodata, cache, emissivity, ndvi_range
-            )
-            corr.correct_rows(lst, bt, int(window.row_off))
-            res = lst + np.float32(shift) if shift else lst
-        elif method == "rte":
-            res = rte_numba(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], vec)
-        else:
-            if "p" not in cache:  # band nodata (e.g. int16 -32768) known once files are open
-                cache["p"] = lst_params(
-                    sc, emissivity=emissivity, units=units, ndvi_range=ndvi_range, nodata=nodata[:3]
-                ).vector()
-            res = lst_numba(arrays[0], arrays[1], arrays[2], cache["p"])
+        res = lst_rows(
+            sc, method, arrays, nodata, int(window.row_off), emissivity=emissivity,
+            units=units, ndvi_range=ndvi_range, correction=corr, cache=cache,
+        )  # fmt: skip
         if qa_name is not None:
             res[cloud_mask(arrays[n_in], qa_name, mtl.collection)] = np.nan
         return res
@@ -201,6 +189,43 @@ def write_lst(
     finally:
         if corr is not None:
             corr.close()
+
+
+def lst_rows(
+    sc: Scene,
+    method: Method,
+    arrays: list[np.ndarray],
+    nodata: list[float | None],
+    start: int,
+    *,
+    emissivity: Emissivity = "sobrino",
+    units: TempUnits = "K",
+    ndvi_range: tuple[float, float] | None = None,
+    correction: AtmosphereCorrection | None = None,
+    cache: dict[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """LST (float32, K or degC) of whole-width rows from raster row ``start``.
+
+    ``arrays``: the input bands of ``method`` (:func:`lst_input_names` or the ``rte``
+    bands) as read, ``nodata`` their nodata values. The one per-window computation that
+    :func:`write_lst` streams and the lazy xarray API runs per chunk; ``cache`` keeps the
+    kernel constants between windows of one scene.
+    """
+    cache = {} if cache is None else cache
+    if correction is not None:
+        lst, bt = _single_channel_kelvin(sc, method, arrays, nodata, cache, emissivity, ndvi_range)
+        correction.correct_rows(lst, bt, start)
+        shift = kelvin_shift(units)
+        return lst + np.float32(shift) if shift else lst
+    if method == "rte":
+        if "rte" not in cache:
+            cache["rte"] = rte_params(sc, units).vector()
+        return rte_numba(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], cache["rte"])  # type: ignore[no-any-return]
+    if "p" not in cache:  # band nodata (e.g. int16 -32768) known once files are open
+        cache["p"] = lst_params(
+            sc, emissivity=emissivity, units=units, ndvi_range=ndvi_range, nodata=nodata[:3]
+        ).vector()
+    return lst_numba(arrays[0], arrays[1], arrays[2], cache["p"])  # type: ignore[no-any-return]
 
 
 def _brightness_temperature(rad: np.ndarray, k1: float, k2: float) -> np.ndarray:

@@ -15,7 +15,6 @@ import click
 
 from pix2lst._cli_options import (
     SCENE_INPUT,
-    atmosphere_options,
     co_option,
     cog_option,
     echo_result,
@@ -24,6 +23,7 @@ from pix2lst._cli_options import (
     progress_callback,
     tile_size_option,
 )
+from pix2lst.lst_physics.cli import atmosphere_options
 from pix2lst.runtime.blending import BLENDS
 
 if TYPE_CHECKING:
