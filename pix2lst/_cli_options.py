@@ -30,7 +30,9 @@ import click
 from click.shell_completion import CompletionItem
 
 __all__ = [
+    "LST_INPUT",
     "SCENE_INPUT",
+    "LstInput",
     "SceneInput",
     "co_option",
     "cog_option",
@@ -232,6 +234,50 @@ class SceneInput(click.ParamType):
 
 
 SCENE_INPUT = SceneInput()
+
+
+class LstInput(click.ParamType):
+    """An LST GeoTIFF, or one time of a cube as ``CUBE.zarr@WHEN`` (a date or scene id).
+
+    A cube time is written to a temporary LST GeoTIFF (removed when the command
+    ends), so that the figures and the viewer read it like any LST raster. Cubes
+    need the batch extra, imported only when a cube time is given.
+    """
+
+    name = "lst"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value)
+        cube_path, at, when = text.rpartition("@")
+        if at and not Path(text).exists() and Path(cube_path).is_dir():
+            import shutil
+            import tempfile
+
+            from pix2lst.errors import Pix2LstError
+
+            try:
+                from pix2lst.geo.cube import cube_layers, write_layer
+
+                ((values, grid, tags),) = cube_layers(cube_path, [when])
+            except (Pix2LstError, ModuleNotFoundError) as exc:
+                self.fail(f"{text}: {exc}", param, ctx)
+            tmp = Path(tempfile.mkdtemp(prefix="pix2lst-cube-"))
+            if ctx is not None:
+                ctx.call_on_close(lambda: shutil.rmtree(tmp, ignore_errors=True))
+            name = f"{tags['SCENE_ID']}_{tags['DATE_ACQUIRED']}.tif"
+            return write_layer(values, grid, tags, tmp / name)
+        path = Path(text)
+        if not path.exists():
+            self.fail(f"{text} does not exist (an LST GeoTIFF, or CUBE.zarr@DATE)", param, ctx)
+        return path
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        return complete_paths(incomplete)
+
+
+LST_INPUT = LstInput()
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

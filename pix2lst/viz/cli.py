@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
-from click.shell_completion import CompletionItem
 
-from pix2lst._cli_options import complete_paths, echo_result, output_option, overwrite_option
+from pix2lst._cli_options import LST_INPUT, echo_result, output_option, overwrite_option
 
 __all__ = ["compare", "quicklook", "view"]
 
@@ -60,50 +58,6 @@ _mask = click.option(
     help="Raster on the same grid whose nodata pixels are hidden in the LST maps too "
     "(e.g. an LST written by 'pix2lst physics --mask-clouds').",
 )
-
-
-class LstInput(click.ParamType):
-    """An LST GeoTIFF, or one time of a cube as ``CUBE.zarr@WHEN`` (a date or scene id).
-
-    A cube time is written to a temporary LST GeoTIFF (removed when the command
-    ends), so that the figures and the viewer read it like any LST raster. Cubes
-    need the batch extra, imported only when a cube time is given.
-    """
-
-    name = "lst"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        text = str(value)
-        cube_path, at, when = text.rpartition("@")
-        if at and not Path(text).exists() and Path(cube_path).is_dir():
-            import shutil
-            import tempfile
-
-            from pix2lst.errors import Pix2LstError
-
-            try:
-                from pix2lst.batch.cube import cube_layers, write_layer
-
-                ((values, grid, tags),) = cube_layers(cube_path, [when])
-            except (Pix2LstError, ModuleNotFoundError) as exc:
-                self.fail(f"{text}: {exc}", param, ctx)
-            tmp = Path(tempfile.mkdtemp(prefix="pix2lst-cube-"))
-            if ctx is not None:
-                ctx.call_on_close(lambda: shutil.rmtree(tmp, ignore_errors=True))
-            name = f"{tags['SCENE_ID']}_{tags['DATE_ACQUIRED']}.tif"
-            return write_layer(values, grid, tags, tmp / name)
-        path = Path(text)
-        if not path.exists():
-            self.fail(f"{text} does not exist (an LST GeoTIFF, or CUBE.zarr@DATE)", param, ctx)
-        return path
-
-    def shell_complete(
-        self, ctx: click.Context, param: click.Parameter, incomplete: str
-    ) -> list[CompletionItem]:
-        return complete_paths(incomplete)
-
-
-LST_INPUT = LstInput()
 
 
 _input = LST_INPUT  # an LST GeoTIFF, or one time of a cube: CUBE.zarr@DATE
