@@ -15,7 +15,7 @@ metrics recomputed, and seam scores per blend and padding.
 * Run tiles: the default model cut into tiles of its own size, 1.5x and 2x
   (same padding, tile/4 of its own tile) on the same real scenes and the
   mirror-tiled 1/16-area scene; errors against the physics LST, and how far
-  each mosaic is from the one at the model's own tile (issue 11).
+  each mosaic is from the one at the model's own tile.
 """
 
 from __future__ import annotations

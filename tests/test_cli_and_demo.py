@@ -176,6 +176,8 @@ def test_the_shell_completes_paths_of_scene_and_lst_arguments() -> None:
         # "file": the shell lists files and folders (click's completion protocol)
         assert complete(command, "pix2lst/da") == [("file", "pix2lst/da")], command
     assert complete("predict", "https://example.com/L") == []  # a URL is not a local path
+    for words in (("batch", "physics", "pix2lst/da"), ("cube", "pix2lst/da")):
+        assert complete(*words) == [("file", "pix2lst/da")], words
 
 
 @pytest.mark.parametrize("co", ["COMPRESS=NOPE", "FOO=BAR", "NBITS=8", "BLOCKXSIZE=100"])

@@ -10,6 +10,7 @@ import click
 
 from pix2lst._cli_options import (
     co_option,
+    complete_paths,
     echo_result,
     output_option,
     overwrite_option,
@@ -20,7 +21,10 @@ from pix2lst.lst_physics.cli import atmosphere_options
 
 __all__ = ["batch", "cube"]
 
-_INPUTS = click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
+_INPUTS = click.argument(
+    "inputs", metavar="INPUT...", nargs=-1, required=True,
+    shell_complete=lambda ctx, param, incomplete: complete_paths(incomplete),
+)  # fmt: skip
 _OUTDIR = output_option(
     "Output folder: <scene id>.tif per scene and manifest.csv.", file_okay=False
 )
@@ -172,7 +176,10 @@ def predict(
 
 
 @click.command(name="cube")
-@click.argument("outputs", metavar="OUTPUT...", nargs=-1, required=True)
+@click.argument(
+    "outputs", metavar="OUTPUT...", nargs=-1, required=True,
+    shell_complete=lambda ctx, param, incomplete: complete_paths(incomplete),
+)  # fmt: skip
 @output_option("The Zarr cube to write (a folder).")
 @overwrite_option("Replace the cube if it exists.")
 def cube(outputs: tuple[str, ...], output: Path, overwrite: bool) -> None:

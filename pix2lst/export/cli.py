@@ -17,6 +17,7 @@ from pix2lst._cli_options import (
     overwrite_option,
     progress_bar,
     progress_callback,
+    quiet,
 )
 
 __all__ = ["export", "tiles", "train"]
@@ -117,19 +118,26 @@ def train(tiles_dir: Path, output: Path, **kw: Any) -> None:
         lr = model.lr_find(out=out_dir / "lr_find.png", overwrite=True).suggested
         echo_result(f"lr_find suggests {lr:.3g}")
     with progress_bar(unit="batch") as bar:
+        started: list[bool] = []
+
+        def say(text: str) -> None:  # above the bar; nothing under -q
+            if not quiet():
+                bar.write(text)
 
         def cb(ev: TrainEvent) -> None:
+            if not started:  # the header and the epochs a resumed run already has, once
+                started.append(True)
+                say(format_history(model.history))
             bar.total = ev.total_steps
             bar.set_description(f"epoch {ev.epoch}")
             if ev.kind == "batch":
                 bar.update(ev.step - bar.n)
             elif ev.stats is not None:
-                bar.write(format_history([ev.stats]).splitlines()[1])
+                say(format_history([ev.stats]).splitlines()[1])  # each epoch's row, once
                 bar.reset()
 
         model.fit(kw["epochs"], lr, checkpoint_dir=out_dir / "checkpoints",
                   resume=kw["resume"], callback=cb)  # fmt: skip
-    echo_result(format_history(model.history))
     metrics = model.compute_metrics()
     model.save(out_dir, metrics=metrics, onnx=kw["onnx"], overwrite=True)
     echo_result(f"model written to {out_dir}; metrics: {metrics}")

@@ -229,6 +229,10 @@ def test_cli_train_and_export(
                                     "--spectral-jitter"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "train_loss" in res.output and (out / "model.onnx").is_file()
+    # the table's header and the epoch-0 row, each printed once (live, not again at the end)
+    lines = res.output.splitlines()
+    assert sum("train_loss" in line for line in lines) == 1, res.output
+    assert sum(line.startswith("0 ") for line in lines) == 1, res.output
     arch = json.loads((out / "model.json").read_text())["architecture"]
     assert arch["head"] == 4 and len(arch["ndvi"]) == 6  # the default model's recipe, tiny
     # metrics computed once; the saved and the printed ones are those
