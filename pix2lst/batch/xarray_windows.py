@@ -120,16 +120,16 @@ class PhysicsOptions:
 
 def physics_inputs(scene: Scene, options: PhysicsOptions) -> tuple[dict[str, Location], str | None]:
     """The band files the physics reads, in kernel order, and the quality band's name."""
-    from pix2lst.lst_physics.lst import lst_input_names
+    from pix2lst.lst_physics.lst import lst_input_names, quality_input
     from pix2lst.lst_physics.rte import rte_paths
 
     if options.method == "rte":
         inputs: dict[str, Location] = dict(rte_paths(scene))
     else:
         inputs = {n: scene.band_path(n) for n in lst_input_names(scene)}
-    qa_name = None
-    if options.mask_clouds:
-        qa_name, inputs[qa_name] = scene.quality_band()
+    qa_name = quality_input(scene, options.mask_clouds)
+    if qa_name is not None:
+        inputs[qa_name] = scene.band_path(qa_name)
     return inputs, qa_name
 
 
@@ -164,7 +164,7 @@ class LstRows:
     def __getitem__(self, key: tuple[slice, ...]) -> F32:
         from pix2lst.geo.remote import read_error
         from pix2lst.geo.stream import gdal_env, open_bands
-        from pix2lst.lst_physics.qa import cloud_mask
+        from pix2lst.lst_physics.lst import mask_cloud_rows
 
         r0, r1, c0, c1 = _window(key, self.shape)
         log.debug("physics: reading rows %d-%d of %s", r0, r1, self.scene.scene_id)
@@ -177,7 +177,8 @@ class LstRows:
         res = self._lst(arrays, nodata, r0)
         if self.qa_name is not None:
             qa = arrays[5 if self.options.method == "rte" else 3]
-            res[cloud_mask(qa, self.qa_name, self.scene.mtl.collection)] = np.nan
+            mask_cloud_rows(res, qa, self.qa_name, self.scene, self.options.mask_clouds,
+                            self.options.units)  # fmt: skip
         return np.asarray(res, dtype=np.float32)
 
     def _lst(self, arrays: list[npt.NDArray[Any]], nodata: list[float | None], start: int) -> F32:

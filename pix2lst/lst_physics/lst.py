@@ -15,6 +15,7 @@ correction inverts with the USGS emissivity.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import warnings
@@ -28,7 +29,7 @@ from rasterio.windows import Window
 from pix2lst.errors import EmptySceneError, ParameterError
 from pix2lst.geo.bandfiles import open_bands
 from pix2lst.geo.grid import read_grid
-from pix2lst.geo.plausible import lst_range_count
+from pix2lst.geo.plausible import LST_RANGE_K, lst_range_count
 from pix2lst.geo.scene import Location, Scene
 from pix2lst.geo.stream import (
     Progress,
@@ -54,7 +55,17 @@ from pix2lst.lst_physics.kernels import lst_numba, rte_numba
 from pix2lst.lst_physics.qa import cloud_mask
 from pix2lst.lst_physics.rte import rte_params, rte_paths
 
-__all__ = ["Method", "lst_input_names", "lst_rows", "scene_ndvi_range", "write_lst"]
+__all__ = [
+    "Method",
+    "lst_input_names",
+    "lst_rows",
+    "mask_cloud_rows",
+    "quality_input",
+    "scene_ndvi_range",
+    "write_lst",
+]
+
+log = logging.getLogger(__name__)
 
 Method = Literal["planck", "rte"]
 
@@ -158,10 +169,10 @@ def write_lst(
                         EPS_WATER=repr(p.eps_water), CAVITY_DEPS=repr(p.d_eps))  # fmt: skip
         if sc.level == "L2":
             tags["REFLECTANCE"] = "surface reflectance (SR_B4, SR_B5) for NDVI"
-    qa_name = None
-    if mask_clouds:
-        qa_name, qa_path = sc.quality_band()
-        inputs[qa_name] = qa_path
+    qa_name = quality_input(sc, mask_clouds)
+    if qa_name is not None:
+        inputs[qa_name] = sc.band_path(qa_name)
+    cold_clouds = [0]  # pixels below the LST window under cloud, written as nodata
     cache: dict[str, np.ndarray] = {}
     corr: AtmosphereCorrection | None = None
     if correct:
@@ -176,11 +187,11 @@ def write_lst(
             units=units, ndvi_range=ndvi_range, correction=corr, cache=cache,
         )  # fmt: skip
         if qa_name is not None:
-            res[cloud_mask(arrays[n_in], qa_name, mtl.collection)] = np.nan
+            cold_clouds[0] += mask_cloud_rows(res, arrays[n_in], qa_name, sc, mask_clouds, units)
         return res
 
     try:
-        return stream_to_geotiff(
+        path = stream_to_geotiff(
             inputs, out, compute, count=1, descriptions=("LST",), tags=tags,
             band_units=(unit_name,), overwrite=overwrite, strip_rows=strip_rows, progress=progress,
             cog=cog, creation_options=creation_options, protect=[sc],
@@ -189,6 +200,38 @@ def write_lst(
     finally:
         if corr is not None:
             corr.close()
+    if cold_clouds[0]:
+        log.warning(
+            "%d pixels under cloud (%s) were below %g K, cloud tops rather than land, and "
+            "are nodata; --mask-clouds drops every cloud pixel", cold_clouds[0], qa_name,
+            LST_RANGE_K[0],
+        )  # fmt: skip
+    return path
+
+
+def quality_input(sc: Scene, mask_clouds: bool) -> str | None:
+    """The quality band the LST reads: for ``mask_clouds``, and wherever the scene has one,
+    to tell cloud tops from land (:func:`mask_cloud_rows`); None without one."""
+    if mask_clouds or sc.has("QA_PIXEL") or sc.has("BQA"):
+        return sc.quality_band()[0]
+    return None
+
+
+def mask_cloud_rows(
+    lst: np.ndarray, qa: np.ndarray, qa_name: str, sc: Scene, mask_clouds: bool, units: TempUnits
+) -> int:
+    """Set cloud pixels of ``lst`` (K or degC, in place) to NaN: all of them with
+    ``mask_clouds``, else those colder than any land surface (below
+    :data:`~pix2lst.geo.plausible.LST_RANGE_K`), which are cloud tops. Returns how many
+    cold cloud pixels were set (0 with ``mask_clouds``)."""
+    cloud = cloud_mask(qa, qa_name, sc.mtl.collection)
+    if mask_clouds:
+        lst[cloud] = np.nan
+        return 0
+    with np.errstate(invalid="ignore"):
+        cold = cloud & (lst < LST_RANGE_K[0] + kelvin_shift(units))
+    lst[cold] = np.nan
+    return int(np.count_nonzero(cold))
 
 
 def lst_rows(

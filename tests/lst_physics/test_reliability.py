@@ -81,3 +81,46 @@ def test_demo_into_a_folder_it_cannot_create(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["demo", "-o", str(blocker / "sub")])
     assert res.exit_code == 1 and "cannot create the output folder" in res.output
     assert "Traceback" not in res.output
+
+
+def test_rte_under_cold_cloud_tops_writes_nodata_and_names_the_clouds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the humid, 81 % cloudy Colombia scene with its cloud pixels' radiance made that of
+    # cloud tops colder than any land surface: those pixels become nodata, with a warning
+    # that names the clouds, instead of a refusal that blames band order or constants
+    import numpy as np
+    import rasterio
+
+    from pix2lst.lst_physics.qa import cloud_mask
+
+    src = shared_scene("LC08_L2SP_008059_20191201_fullscene_450m")
+    scene = tmp_path / "scene"
+    shutil.copytree(src, scene)
+    (trad_path,) = scene.glob("*_ST_TRAD.TIF")
+    (qa_path,) = scene.glob("*_QA_PIXEL.TIF")
+    with rasterio.open(qa_path) as ds:
+        cloud = cloud_mask(ds.read(1), "QA_PIXEL", 2)
+
+    def band(name: str) -> np.ndarray:
+        (path,) = scene.glob(f"*_{name}.TIF")
+        with rasterio.open(path) as ds:
+            return ds.read(1).astype(np.float64)
+
+    lu, ld = band("ST_URAD") * 1e-3, band("ST_DRAD") * 1e-3
+    tau, eps = band("ST_ATRAN") * 1e-4, band("ST_EMIS") * 1e-4
+    b160 = 774.8853 / (np.exp(1321.0789 / 160.0) - 1.0)  # a 160 K surface's radiance
+    with rasterio.open(trad_path, "r+") as ds:
+        trad = ds.read(1)
+        cold = cloud & (trad != -9999) & (band("ST_ATRAN") != -9999) & (band("ST_EMIS") > 0)
+        at_sensor = tau * (eps * b160 + (1 - eps) * ld) + lu
+        trad[cold] = np.round(at_sensor[cold] / 1e-3).astype(trad.dtype)
+        ds.write(trad, 1)
+    assert cold.mean() > 0.5  # most of the scene: a refusal without this rule
+    with caplog.at_level("WARNING", logger="pix2lst"):
+        out = write_lst(scene, tmp_path / "lst.tif", method="rte")
+    with rasterio.open(out) as ds:
+        lst = ds.read(1)
+    assert np.isnan(lst[cold]).all() and np.isfinite(lst[~cloud & (trad != -9999)]).mean() > 0.99
+    said = [r.getMessage() for r in caplog.records if "under cloud" in r.getMessage()]
+    assert len(said) == 1 and "QA_PIXEL" in said[0] and "--mask-clouds" in said[0]
