@@ -30,7 +30,7 @@ from pix2lst.errors import EmptySceneError, ParameterError
 from pix2lst.geo.bandfiles import open_bands
 from pix2lst.geo.grid import read_grid
 from pix2lst.geo.plausible import LST_RANGE_K, lst_range_count
-from pix2lst.geo.scene import Location, Scene
+from pix2lst.geo.scene import Location, Scene, is_remote
 from pix2lst.geo.stream import (
     Progress,
     gdal_env,
@@ -210,10 +210,14 @@ def write_lst(
 
 
 def quality_input(sc: Scene, mask_clouds: bool) -> str | None:
-    """The quality band the LST reads: for ``mask_clouds``, and wherever the scene has one,
-    to tell cloud tops from land (:func:`mask_cloud_rows`); None without one."""
-    if mask_clouds or sc.has("QA_PIXEL") or sc.has("BQA"):
+    """The quality band the LST reads: for ``mask_clouds``, and where a local scene has
+    one, to tell cloud tops from land (:func:`mask_cloud_rows`); None otherwise (a remote
+    scene's MTL names its QA file, which a partial copy may lack: not read unasked)."""
+    if mask_clouds:
         return sc.quality_band()[0]
+    for name in ("QA_PIXEL", "BQA"):
+        if sc.has(name) and not is_remote(sc.band_path(name)):
+            return name
     return None
 
 
