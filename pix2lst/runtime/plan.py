@@ -5,7 +5,7 @@ but follows from the machine and the session that really loaded is decided here,
 in one pure function of plain values: how many ONNX Runtime sessions and threads,
 tiles per batch, where tiles are cut, how many readers, filler and blend threads,
 the priority of the reader and writer threads. :class:`~pix2lst.runtime.LSTPredictor`
-calls it once the first session has loaded (so the provider is the one that runs,
+calls it once the first ONNX Runtime session has loaded (so the provider is the one that runs,
 not the one asked for), logs the plan at ``-v``, and the pipeline executes it
 without deciding anything of its own. ``pix2lst predict --explain`` prints it.
 

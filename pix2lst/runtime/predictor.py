@@ -148,7 +148,7 @@ class LSTPredictor:
             "io_priority": io_priority, "fp16": config.reduced_precision,
             "warmup": config.warmup, "readers": readers,
         }  # fmt: skip
-        # the first session loads with the layout of the provider asked for first; the
+        # the first ONNX Runtime session loads with the layout of the provider asked for first; the
         # plan is then decided from the provider that really loaded
         guess = decide_plan(requested[0], requested, cores, model_tile=1, padding=0, **asked)
         first = load_model(

@@ -369,6 +369,6 @@ def cpu_placed_nodes(session: ort.InferenceSession) -> list[str]:
         return []
     try:
         subgraphs = info()
-    except Exception:  # not recorded for this session
+    except Exception:  # not recorded by this ONNX Runtime session
         return []
     return [node.op_type for sub in subgraphs if sub.ep_name == CPU for node in sub.get_nodes()]
