@@ -7,7 +7,9 @@ module imports another.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -289,6 +291,12 @@ def _serve(root: str, port_file: str, parent: int) -> None:  # pragma: no cover 
     ``/r/<path>`` honours ``Range`` (206), ``/norange/<path>`` ignores it (200, the
     whole file), a missing file is a 404. Each response is logged to
     ``<root>/_requests.log`` as ``<path> <status> <bytes sent>``.
+
+    ``/quirks/<path>`` serves ``<root>/quirks/<path>`` with ranges and the quirks of real
+    servers: a range request past byte 0 of a ``stall/*_B10.TIF`` (any GET under
+    ``slow/``) gets its headers and 1000 bytes, then nothing more (a server that stalls
+    inside a band read); files under ``signed/`` need the query ``?sig=ok`` (else 403), as
+    a signed URL's do; a folder is an HTML listing.
     """
     import http.server
     import re
@@ -304,25 +312,43 @@ def _serve(root: str, port_file: str, parent: int) -> None:  # pragma: no cover 
         def log_message(self, *args: Any) -> None:
             pass
 
+        def _empty(self, status: int) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self._log(status, 0)
+
         def _respond(self, body: bool) -> None:
-            prefix, _, rel = self.path.lstrip("/").partition("/")
-            path = os.path.join(root, rel.split("?")[0])
-            if prefix not in ("r", "norange") or not os.path.isfile(path):
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                self._log(404, 0)
+            prefix, _, rest = self.path.lstrip("/").partition("/")
+            rel, _, query = rest.partition("?")
+            quirks = prefix == "quirks"
+            path = os.path.join(root, "quirks", rel) if quirks else os.path.join(root, rel)
+            if quirks and rel.startswith("signed/") and query != "sig=ok":
+                self._empty(403)
                 return
+            if quirks and os.path.isdir(path):  # a folder: an HTML listing, as web servers give
+                names = "".join(f'<a href="{n}">{n}</a><br>' for n in sorted(os.listdir(path)))
+                page = f"<!DOCTYPE html><html><body>{names}</body></html>".encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page if body else b"")
+                return
+            if prefix not in ("r", "norange", "quirks") or not os.path.isfile(path):
+                self._empty(404)
+                return
+            ranges = prefix != "norange"
             size = os.path.getsize(path)
             start, end, status = 0, size - 1, 200
             m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
-            if m and prefix == "r":
+            if m and ranges:
                 start = int(m.group(1))
                 end = min(int(m.group(2)) if m.group(2) else size - 1, size - 1)
                 status = 206
             self.send_response(status)
             self.send_header("Content-Length", str(end - start + 1))
-            if prefix == "r":
+            if ranges:
                 self.send_header("Accept-Ranges", "bytes")
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
@@ -331,8 +357,14 @@ def _serve(root: str, port_file: str, parent: int) -> None:  # pragma: no cover 
             if body:
                 with open(path, "rb") as f:
                     f.seek(start)
-                    self.wfile.write(f.read(end - start + 1))
-                    sent = end - start + 1
+                    data = f.read(end - start + 1)
+                b10 = rel.startswith("stall/") and path.endswith("_B10.TIF") and start > 0
+                if quirks and (b10 or rel.startswith("slow/")) and len(data) > 1000:
+                    self.wfile.write(data[:1000])
+                    self.wfile.flush()
+                    time.sleep(3600)  # the stall: the connection stays open, silent
+                self.wfile.write(data)
+                sent = len(data)
             self._log(status, sent, rel)
 
         def _log(self, status: int, sent: int, rel: str = "") -> None:
@@ -498,18 +530,18 @@ def tile_scene(
     return dst
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Any:
-    """A 64 KiB tmpfs mounted under ``tmp_path`` (root only), unmounted afterwards."""
+@contextlib.contextmanager
+def tmpfs(mnt: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (e.g. ``"64k"``) mounted on the new folder ``mnt`` (root only;
+    the test skips, saying why, where it cannot be mounted), unmounted afterwards."""
     import shutil
     import subprocess
 
-    mnt = tmp_path / "disk"
     mnt.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a small tmpfs needs root; the RLIMIT_FSIZE test covers this case")
     res = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if res.returncode != 0:
@@ -518,6 +550,13 @@ def small_disk(tmp_path: Path) -> Any:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs mounted under ``tmp_path`` (root only), unmounted afterwards."""
+    with tmpfs(tmp_path / "disk", "64k") as mnt:
+        yield mnt
 
 
 LST_LIKE: dict[str, Any] = {

@@ -18,7 +18,7 @@ from pix2lst.errors import (
     ParameterError,
 )
 from pix2lst.lst_physics.lst import write_lst
-from tests.conftest import lst_values, make_scene
+from tests.conftest import lst_values, make_scene, tmpfs
 from tests.conftest import write_lst as write_lst_tif
 
 
@@ -169,22 +169,8 @@ def test_a_cube_replaces_a_cube_atomically_and_leaves_nothing_beside(tmp_path, o
 def disk_200k(tmp_path):
     """A 200 KiB tmpfs (root only): a one-time cube fits (about 140 KiB in pages), a
     three-time one beside it does not."""
-    import os
-    import shutil
-    import subprocess
-
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)],
-                         capture_output=True, text=True, check=False)  # fmt: skip
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()})")
-    try:
+    with tmpfs(tmp_path / "disk", "200k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_a_cube_onto_a_full_disk_is_one_line_and_keeps_the_old_cube(disk_200k, outputs):

@@ -8,7 +8,6 @@ import shutil
 import socket
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -25,107 +24,13 @@ from pix2lst.lst_physics.lst import write_lst
 from tests.conftest import LST_LIKE, make_model, make_scene, sample_scene_path, shared_scene
 
 
-def _serve_stalling(root: str, port_file: str, parent: int) -> None:  # pragma: no cover
-    """Serve ``root`` with range requests on 127.0.0.1, with the quirks of real servers.
-
-    A range request past byte 0 of a ``/stall/*_B10.TIF`` (any GET under ``/slow/``) gets
-    its headers and 1000 bytes, then nothing more: a server that stalls inside a band
-    read (the header and the other bands are served normally). Files under
-    ``/signed/`` need the query ``?sig=ok`` (else 403), as a signed URL's do; a folder
-    is an HTML listing."""
-    import http.server
-    import re
-    import threading
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _respond(self, body: bool) -> None:
-            rel, _, query = self.path.lstrip("/").partition("?")
-            path = os.path.join(root, rel)
-            if rel.startswith("signed/") and query != "sig=ok":
-                self.send_response(403)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            if os.path.isdir(path):  # a folder: an HTML listing, as web servers give
-                names = "".join(f'<a href="{n}">{n}</a><br>' for n in sorted(os.listdir(path)))
-                page = f"<!DOCTYPE html><html><body>{names}</body></html>".encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(page)))
-                self.end_headers()
-                self.wfile.write(page if body else b"")
-                return
-            if not os.path.isfile(path):
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            size = os.path.getsize(path)
-            start, end, status = 0, size - 1, 200
-            m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
-            if m:
-                start = int(m.group(1))
-                end = min(int(m.group(2)) if m.group(2) else size - 1, size - 1)
-                status = 206
-            self.send_response(status)
-            self.send_header("Content-Length", str(end - start + 1))
-            self.send_header("Accept-Ranges", "bytes")
-            if status == 206:
-                self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-            self.end_headers()
-            if not body:
-                return
-            with open(path, "rb") as f:
-                f.seek(start)
-                data = f.read(end - start + 1)
-            b10 = rel.startswith("stall/") and path.endswith("_B10.TIF") and start > 0
-            stall = b10 or rel.startswith("slow/")
-            if stall and len(data) > 1000:
-                self.wfile.write(data[:1000])
-                self.wfile.flush()
-                time.sleep(3600)  # the stall: the connection stays open, silent
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self._respond(True)
-
-        def do_HEAD(self) -> None:
-            self._respond(False)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    with open(port_file + ".tmp", "w") as f:
-        f.write(str(server.server_address[1]))
-    os.replace(port_file + ".tmp", port_file)
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-
-
-@pytest.fixture(scope="module")
-def stalling_server(tmp_path_factory):
-    """``(root, base URL)`` of :func:`_serve_stalling`'s server, in its own process."""
-    root = tmp_path_factory.mktemp("quirks")
-    port_file = root / "_port"
-    ctx = multiprocessing.get_context("spawn")
-    args = (str(root), str(port_file), os.getpid())
-    proc = ctx.Process(target=_serve_stalling, args=args, daemon=True)
-    proc.start()
-    deadline = time.monotonic() + 30
-    while not port_file.exists():
-        if time.monotonic() > deadline or not proc.is_alive():
-            proc.kill()
-            pytest.fail("the stalling test server did not start")
-        time.sleep(0.05)
-    yield root, f"http://127.0.0.1:{int(port_file.read_text())}"
-    proc.kill()
-    proc.join(5)
+@pytest.fixture
+def stalling_server(http_server):
+    """``(root, base URL)`` of the test server's quirks (``/quirks/``: stalls, signed URLs,
+    HTML listings; see ``tests.conftest._serve``)."""
+    root = http_server.root / "quirks"
+    root.mkdir(exist_ok=True)
+    return root, f"http://127.0.0.1:{http_server.port}/quirks"
 
 
 def _served_scene(http_server, name: str, **kw) -> tuple[Path, str]:
