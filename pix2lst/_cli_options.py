@@ -6,7 +6,6 @@
 - ``--co NAME=VALUE``: a GDAL creation option for a raster writer (repeatable).
 - ``--cog``: write a Cloud-Optimised GeoTIFF.
 - ``--tile-size N``: the run tile of ``predict`` and ``batch predict``.
-- ``--tiling auto|host|device``: where ``predict`` and ``batch predict`` cut tiles.
 - ``-v/-vv`` and ``-q/--quiet`` on the group: the level of pix2lst's own logger
   (rasterio and GDAL stay at WARNING); ``-q`` also turns progress bars off.
 - :func:`progress_bar`: a tqdm bar drawn only on a terminal and never with ``-q``.
@@ -22,7 +21,7 @@ import contextlib
 import functools
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,7 +43,6 @@ __all__ = [
     "progress_bar",
     "quiet",
     "tile_size_option",
-    "tiling_option",
     "verbosity_options",
 ]
 
@@ -165,21 +163,6 @@ def cog_option(f: F) -> F:
     return click.option(
         "--cog", is_flag=True, help="Write a Cloud-Optimised GeoTIFF (tiled, with overviews)."
     )(f)
-
-
-def tiling_option(choices: Sequence[str]) -> Callable[[F], F]:
-    """``--tiling auto|host|device``: where tiles are cut (``LSTPredictor(tiling=)``);
-    ``choices`` is ``pix2lst.runtime.tiling.TILINGS``, which the commands pass (this
-    module is below the runtime and does not import it)."""
-    return click.option(
-        "--tiling",
-        type=click.Choice(list(choices)),
-        default="auto",
-        show_default=True,
-        help="host: tiles are cut on the CPU and uploaded; device: each strip is uploaded "
-        "once and its tiles are cut where the model runs; auto: host (device tiling only "
-        "when asked).",
-    )
 
 
 def tile_size_option(f: F) -> F:
