@@ -181,36 +181,21 @@ class ModelFacts:
 def check_creation_options(creation_options: tuple[tuple[str, str], ...], cog: bool) -> None:
     """Refuse ``--co`` options the writer refuses, here, before any worker or scene starts.
 
-    The very writer every scene goes through (:func:`pix2lst.geo.writer.raster_writer`,
-    with these options and ``cog``) writes a small LST into a temporary folder; what it
-    refuses is refused for the whole run, in one line
+    The writer's own check (:func:`pix2lst.geo.writer.check_creation_options`, which
+    every scene's :func:`~pix2lst.geo.writer.raster_writer` makes too), run once for the
+    whole run; what it refuses is refused in one line
     (:class:`~pix2lst.errors.ParameterError`).
     """
-    if not creation_options:
-        return
-    import tempfile
+    from pix2lst.geo.writer import check_creation_options as writer_accepts
 
-    import numpy as np
-    from affine import Affine
-    from rasterio.crs import CRS
-
-    from pix2lst.geo.grid import Grid
-    from pix2lst.geo.writer import BLOCK, raster_writer
-
-    grid = Grid(CRS.from_epsg(32616), Affine(30.0, 0.0, 0.0, 0.0, -30.0, 0.0), BLOCK, BLOCK)
     given = " ".join(f"--co {k.upper()}={v}" for k, v in creation_options)
-    with tempfile.TemporaryDirectory(prefix="pix2lst-co-") as tmp:
-        try:
-            with raster_writer(
-                Path(tmp) / "check.tif", grid, units=("K",), cog=cog,
-                creation_options=dict(creation_options), threads=1,
-            ) as sink:  # fmt: skip
-                sink.write_rows(0, np.full((BLOCK, BLOCK), 300.0, dtype=np.float32))
-        except Exception as exc:
-            raise ParameterError(
-                f"{given} is refused by the GeoTIFF writer ({' '.join(str(exc).split())}); "
-                "fix or drop it (names and values as in GDAL's GTiff/COG driver docs)"
-            ) from None
+    try:
+        writer_accepts(dict(creation_options), cog)
+    except ParameterError as exc:
+        raise ParameterError(
+            f"{given} is refused by the GeoTIFF writer ({exc}); fix or drop it (names and "
+            "values as in GDAL's GTiff/COG driver docs)"
+        ) from None
 
 
 def worker_device(name: Any, devices: tuple[int, ...]) -> int | None:
