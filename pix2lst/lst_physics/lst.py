@@ -50,7 +50,8 @@ from pix2lst.lst_physics.chain import (
     ndvi_window,
 )
 from pix2lst.lst_physics.composite import as_scene
-from pix2lst.lst_physics.constants import L2_AUX_SCALE, LAMBDA_B10_UM, RHO_UM_K
+from pix2lst.lst_physics.constants import L2_AUX_SCALE
+from pix2lst.lst_physics.equations import brightness_temperature, single_channel_lst
 from pix2lst.lst_physics.kernels import lst_numba, rte_numba
 from pix2lst.lst_physics.qa import cloud_mask
 from pix2lst.lst_physics.rte import rte_params, rte_paths
@@ -275,13 +276,6 @@ def lst_rows(
     return lst_numba(arrays[0], arrays[1], arrays[2], cache["p"])  # type: ignore[no-any-return]
 
 
-def _brightness_temperature(rad: np.ndarray, k1: float, k2: float) -> np.ndarray:
-    """BT = K2 / ln(K1 / L + 1) in K (float32), NaN where the radiance is not positive."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bt = np.where(rad > 0, k2 / np.log(k1 / np.where(rad > 0, rad, 1.0) + 1.0), np.nan)
-    return bt.astype(np.float32)
-
-
 def _single_channel_kelvin(
     sc: Scene,
     method: Method,
@@ -299,10 +293,13 @@ def _single_channel_kelvin(
     _, _, k1, k2 = sc.mtl.thermal("B10")
     if method == "rte":
         trad, emis = arrays[0], arrays[4]
+        rad = trad * L2_AUX_SCALE["ST_TRAD"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bt = np.where(rad > 0, brightness_temperature(rad, k1, k2), np.nan)
+        bt = bt.astype(np.float32)
         bad = (trad == -9999) | (emis == -9999) | (emis <= 0)
-        bt = _brightness_temperature(trad * L2_AUX_SCALE["ST_TRAD"], k1, k2)
         eps = np.where(bad, 1.0, emis * L2_AUX_SCALE["ST_EMIS"])
-        lst = bt / (1.0 + (LAMBDA_B10_UM / RHO_UM_K) * bt.astype(np.float64) * np.log(eps))
+        lst = single_channel_lst(bt, eps)
         lst[bad] = np.nan
         return lst.astype(np.float32), bt
     if "pk" not in cache:
